@@ -1,0 +1,119 @@
+namespace AtomoCollectives;
+
+/// <summary>How the budget of a coordinate (or Fourier) sparsification is set.</summary>
+public enum BudgetRule
+{
+    /// <summary><see cref="AtomoOptions.Budget"/> atoms per bucket.</summary>
+    Fixed,
+
+    /// <summary>TernGrad: <c>s = ‖g‖₁/‖g‖∞</c> per bucket, so <c>p_i = |g_i|/‖g‖∞</c> and kept values are <c>±‖g‖∞</c>.</summary>
+    TernGrad,
+
+    /// <summary>1-bit QSGD: <c>s = ‖g‖₁/‖g‖₂</c> per bucket, so <c>p_i = |g_i|/‖g‖₂</c> and kept values are <c>±‖g‖₂</c>.</summary>
+    Qsgd,
+}
+
+/// <summary>How spectral atoms are computed.</summary>
+public enum SpectralMethod
+{
+    /// <summary>
+    /// Randomized range finder plus one residual atom: orthonormal atoms that sum to the tensor exactly however
+    /// rough the sketch, at a few times the cost of reading it.
+    /// </summary>
+    Fast,
+
+    /// <summary>A full LAPACK singular value decomposition.</summary>
+    Exact,
+}
+
+/// <summary>What AtomoCodec and the collectives do with one tensor. Setters validate at once.</summary>
+public sealed class AtomoOptions
+{
+    private double _budget = 3;
+    private int _bucketSize;
+    private int _oversampling = 4;
+    private int _powerIterations = 1;
+
+    /// <summary>The basis the tensor is written in. Default <see cref="Decomposition.Spectral"/>.</summary>
+    public Decomposition Decomposition { get; set; } = Decomposition.Spectral;
+
+    /// <summary>The expected number of atoms kept per tensor (per bucket when bucketed); fractional budgets are allowed. Default 3.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not positive, or NaN.</exception>
+    public double Budget
+    {
+        get => _budget;
+        set
+        {
+            if (!(value > 0))
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "The budget must be a positive number of atoms.");
+            }
+
+            _budget = value;
+        }
+    }
+
+    /// <summary>How atoms are drawn. Default <see cref="Sampling.Systematic"/> (a payload of predictable size).</summary>
+    public Sampling Sampling { get; set; } = Sampling.Systematic;
+
+    /// <summary>The run's seed; streams per (rank, step, tensor) are derived from it.</summary>
+    public ulong Seed { get; set; }
+
+    /// <summary>How the budget of coordinate atoms is set. Default <see cref="BudgetRule.Fixed"/>.</summary>
+    public BudgetRule BudgetRule { get; set; } = BudgetRule.Fixed;
+
+    /// <summary>
+    /// Coordinate atoms are sparsified in buckets of this many consecutive entries, each with its own water
+    /// level (and, for TernGrad and QSGD, its own budget). 0 means the whole tensor is one bucket.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative.</exception>
+    public int BucketSize
+    {
+        get => _bucketSize;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            _bucketSize = value;
+        }
+    }
+
+    /// <summary>How spectral atoms are computed. Default <see cref="SpectralMethod.Fast"/>.</summary>
+    public SpectralMethod SpectralMethod { get; set; } = SpectralMethod.Fast;
+
+    /// <summary>Extra sketch columns beyond the budget for <see cref="SpectralMethod.Fast"/>. Default 4.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative.</exception>
+    public int Oversampling
+    {
+        get => _oversampling;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            _oversampling = value;
+        }
+    }
+
+    /// <summary>Power iterations of the range finder for <see cref="SpectralMethod.Fast"/>. Default 1.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative.</exception>
+    public int PowerIterations
+    {
+        get => _powerIterations;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            _powerIterations = value;
+        }
+    }
+
+    /// <summary>TernGrad (Wen et al. 2017) as coordinate ATOMO: <c>p_i = |g_i|/‖g‖∞</c> per bucket.</summary>
+    /// <param name="bucketSize">Entries per bucket; 0 for the whole tensor.</param>
+    public static AtomoOptions TernGrad(int bucketSize = 0) =>
+        new() { Decomposition = Decomposition.Coordinate, BudgetRule = BudgetRule.TernGrad, BucketSize = bucketSize };
+
+    /// <summary>1-bit QSGD (Alistarh et al. 2017, s = 1) as coordinate ATOMO: <c>p_i = |g_i|/‖g‖₂</c> per bucket.</summary>
+    /// <param name="bucketSize">Entries per bucket; 0 for the whole tensor.</param>
+    public static AtomoOptions Qsgd(int bucketSize = 512) =>
+        new() { Decomposition = Decomposition.Coordinate, BudgetRule = BudgetRule.Qsgd, BucketSize = bucketSize };
+
+    /// <summary>A copy that can be changed without affecting this one.</summary>
+    public AtomoOptions Clone() => (AtomoOptions)MemberwiseClone();
+}
