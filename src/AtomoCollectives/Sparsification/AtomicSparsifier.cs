@@ -3,6 +3,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace AtomoCollectives;
 
@@ -103,57 +104,131 @@ public static class AtomicSparsifier
     }
 
     /// <summary>
-    /// Finds θ = 1/c with <c>F(θ) = Σ min(1, |λ_i|/θ) = s</c>. F decreases in θ, so a quickselect-style
-    /// bisection over the magnitudes brackets θ: each round partitions the open segment around a pivot v,
-    /// evaluates F(v), and keeps the side that still contains θ. Expected O(n), no full sort.
+    /// Finds θ = 1/c with <c>F(θ) = Σ min(1, |λ_i|/θ) = s</c>. F decreases in θ and θ ≤ Σ|λ|/s. A filter pass
+    /// collects the atoms at or above a guess θ_low = Σ|λ|/(8s): if F(θ_low) ≥ s then θ ≥ θ_low, every atom
+    /// below it is unclipped, and only the few candidates need bisecting (each of them has p ≥ 1/8, so there are
+    /// at most 8s). Otherwise every candidate is clipped and a lower guess is tried; after two misses, or when
+    /// the candidates overflow their buffer, all non-zero atoms are bisected. Expected O(n), no full sort.
     /// </summary>
     private static double ClippedWaterLevel(ReadOnlySpan<float> coefficients, double budget, MagnitudeStatistics statistics)
     {
-        float[] rented = ArrayPool<float>.Shared.Rent(statistics.NonZeroCount);
+        int capacity = (int)Math.Min(statistics.NonZeroCount, (16 * Math.Ceiling(budget)) + 1024);
+        float[] rented = ArrayPool<float>.Shared.Rent(capacity);
         try
         {
-            Span<float> magnitudes = rented.AsSpan(0, statistics.NonZeroCount);
-            int m = 0;
-            foreach (float coefficient in coefficients)
+            double guess = statistics.Sum / budget;
+            for (int attempt = 0; attempt < 2; attempt++)
             {
-                if (coefficient != 0)
+                guess /= 8;
+                float floor = (float)guess;
+                int count = CollectAtLeast(coefficients, floor, rented.AsSpan(0, capacity));
+                if (count < 0 || floor == 0)
                 {
-                    magnitudes[m++] = Math.Abs(coefficient);
+                    break;
+                }
+
+                double candidateSum = 0;
+                foreach (float magnitude in rented.AsSpan(0, count))
+                {
+                    candidateSum += magnitude;
+                }
+
+                if (count + ((statistics.Sum - candidateSum) / floor) >= budget)
+                {
+                    return BisectWaterLevel(rented.AsSpan(0, count), budget, statistics.Sum);
                 }
             }
-
-            int low = 0, high = m;
-            long clipped = 0;
-            double clippedSum = 0;
-            ulong pivotState = 0x9E3779B97F4A7C15UL;
-            while (low < high)
-            {
-                pivotState = SeedSequence.Mix(pivotState);
-                float pivot = magnitudes[low + (int)(pivotState % (ulong)(high - low))];
-                (int greaterEnd, int equalEnd, double greaterSum, double equalSum) = PartitionDescending(magnitudes[low..high], pivot);
-                greaterEnd += low;
-                equalEnd += low;
-                double atPivot = clipped + (equalEnd - low) + (statistics.Sum - clippedSum - greaterSum - equalSum) / pivot;
-                if (atPivot >= budget)
-                {
-                    // θ ≥ pivot: atoms at or below the pivot stay unclipped; look among the larger ones.
-                    high = greaterEnd;
-                }
-                else
-                {
-                    // θ < pivot: every atom at or above the pivot is clipped to p = 1.
-                    clipped += equalEnd - low;
-                    clippedSum += greaterSum + equalSum;
-                    low = equalEnd;
-                }
-            }
-
-            return (statistics.Sum - clippedSum) / (budget - clipped);
         }
         finally
         {
             ArrayPool<float>.Shared.Return(rented);
         }
+
+        float[] all = ArrayPool<float>.Shared.Rent(statistics.NonZeroCount);
+        try
+        {
+            int count = CollectAtLeast(coefficients, float.Epsilon, all.AsSpan(0, statistics.NonZeroCount));
+            return BisectWaterLevel(all.AsSpan(0, count), budget, statistics.Sum);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(all);
+        }
+    }
+
+    /// <summary>Copies every |λ| ≥ <paramref name="floor"/> into <paramref name="destination"/>; −1 if they do not fit.</summary>
+    private static int CollectAtLeast(ReadOnlySpan<float> coefficients, float floor, Span<float> destination)
+    {
+        ref float source = ref MemoryMarshal.GetReference(coefficients);
+        var floorVector = Vector256.Create(floor);
+        int count = 0, i = 0;
+        for (; i <= coefficients.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+        {
+            Vector256<float> magnitudes = Vector256.Abs(Vector256.LoadUnsafe(ref source, (nuint)i));
+            uint found = Vector256.GreaterThanOrEqual(magnitudes, floorVector).ExtractMostSignificantBits();
+            while (found != 0)
+            {
+                if (count == destination.Length)
+                {
+                    return -1;
+                }
+
+                destination[count++] = magnitudes.GetElement(BitOperations.TrailingZeroCount(found));
+                found &= found - 1;
+            }
+        }
+
+        for (; i < coefficients.Length; i++)
+        {
+            float magnitude = Math.Abs(coefficients[i]);
+            if (magnitude >= floor)
+            {
+                if (count == destination.Length)
+                {
+                    return -1;
+                }
+
+                destination[count++] = magnitude;
+            }
+        }
+
+        return count;
+    }
+
+    /// <summary>
+    /// Quickselect-style bisection for θ over <paramref name="candidates"/>, which hold every atom that might be
+    /// clipped; the rest of <paramref name="totalSum"/> belongs to atoms known to be unclipped. Each round
+    /// partitions the open segment around a pivot v, evaluates F(v), and keeps the side that still contains θ.
+    /// </summary>
+    private static double BisectWaterLevel(Span<float> candidates, double budget, double totalSum)
+    {
+        int low = 0, high = candidates.Length;
+        long clipped = 0;
+        double clippedSum = 0;
+        ulong pivotState = 0x9E3779B97F4A7C15UL;
+        while (low < high)
+        {
+            pivotState = SeedSequence.Mix(pivotState);
+            float pivot = candidates[low + (int)(pivotState % (ulong)(high - low))];
+            (int greaterEnd, int equalEnd, double greaterSum, double equalSum) = PartitionDescending(candidates[low..high], pivot);
+            greaterEnd += low;
+            equalEnd += low;
+            double atPivot = clipped + (equalEnd - low) + ((totalSum - clippedSum - greaterSum - equalSum) / pivot);
+            if (atPivot >= budget)
+            {
+                // θ ≥ pivot: atoms at or below the pivot stay unclipped; look among the larger ones.
+                high = greaterEnd;
+            }
+            else
+            {
+                // θ < pivot: every atom at or above the pivot is clipped to p = 1.
+                clipped += equalEnd - low;
+                clippedSum += greaterSum + equalSum;
+                low = equalEnd;
+            }
+        }
+
+        return (totalSum - clippedSum) / (budget - clipped);
     }
 
     /// <summary>Three-way partition into [&gt; pivot | = pivot | &lt; pivot], with the sums of the first two parts.</summary>
@@ -279,33 +354,34 @@ public static class AtomicSparsifier
             var above = Vector256.Create(1f + (1f / (1 << 20)));
             var two = Vector256.Create(2f);
             var one = Vector256<float>.One;
+            random.Save(out Vector256<uint> s0, out Vector256<uint> s1, out Vector256<uint> s2, out Vector256<uint> s3);
             for (; i <= length - Vector256<float>.Count; i += Vector256<float>.Count)
             {
-                Vector256<uint> bits = random.NextVector();
+                Vector256<uint> bits = RandomStream.Next(ref s0, ref s1, ref s2, ref s3);
                 Vector256<float> top = Vector256.ConvertToSingle((bits >> 8).AsInt32());
                 Vector256<float> threshold = Vector256.Abs(Vector256.LoadUnsafe(ref source, (nuint)i)) * scaleVector;
-                Vector256<float> sure = Vector256.LessThanOrEqual(top + two, threshold * below);
-                Vector256<float> undecided = Vector256.AndNot(Vector256.LessThan(top, Vector256.Max(threshold * above, one)), sure);
-                uint candidates = (sure | undecided).ExtractMostSignificantBits();
+                uint candidates = Vector256.LessThan(top, Vector256.MaxNative(threshold * above, one)).ExtractMostSignificantBits();
                 if (candidates == 0)
                 {
                     continue;
                 }
 
-                uint sureBits = sure.ExtractMostSignificantBits();
+                uint sure = Vector256.LessThanOrEqual(top + two, threshold * below).ExtractMostSignificantBits();
                 do
                 {
                     int lane = BitOperations.TrailingZeroCount(candidates);
                     candidates &= candidates - 1;
                     float coefficient = Unsafe.Add(ref source, i + lane);
                     double p = level.Probability(coefficient);
-                    if ((sureBits & (1u << lane)) != 0 || KeepExactly(p, bits.GetElement(lane), ref random))
+                    if ((sure & (1u << lane)) != 0 || KeepExactly(p, bits.GetElement(lane), ref random))
                     {
                         Keep(selection, indexOffset + i + lane, coefficient, p, keptMagnitude);
                     }
                 }
                 while (candidates != 0);
             }
+
+            random.Restore(s0, s1, s2, s3);
         }
 
         // The tail, and every atom when c·2²⁴ is outside float's normal range: one vector draw per eight atoms.
@@ -325,7 +401,7 @@ public static class AtomicSparsifier
     }
 
     /// <summary>Keeps with probability p given the top 32 bits r of a 64-bit uniform; a tie draws the low 32 bits.</summary>
-    private static bool KeepExactly(double p, uint top, ref RandomStream random)
+    internal static bool KeepExactly(double p, uint top, ref RandomStream random)
     {
         double threshold = p * 4294967296.0;
         double whole = Math.Floor(threshold);
@@ -345,8 +421,9 @@ public static class AtomicSparsifier
 
     /// <summary>
     /// Systematic sampling: with <c>w_i = Σ_{j≤i} p_j − u</c>, atom i is kept iff an integer lies in
-    /// <c>(w_{i−1}, w_i]</c>. Prefix sums run four lanes at a time; the running offset is reduced to its fractional
-    /// part every 64 vectors so that its rounding error stays near 1e-14 however long the tensor.
+    /// <c>(w_{i−1}, w_i]</c>. Prefix sums run four double lanes at a time (AVX2 where available); the running
+    /// offset is reduced to its fractional part every 64 vectors so that its rounding error stays near 1e-14
+    /// however long the tensor.
     /// </summary>
     private static void SampleSystematic(ReadOnlySpan<float> coefficients, WaterLevel level, double uniform, int indexOffset, AtomSelection selection)
     {
@@ -356,56 +433,57 @@ public static class AtomicSparsifier
         int length = coefficients.Length;
         double carry = uniform == 0 ? 0 : 1 - uniform;
         int i = 0;
-
-        var scaleVector = Vector256.Create(scale);
-        var one = Vector256<double>.One;
-        var shiftOne = Vector256.Create(4L, 0, 1, 2);
-        var shiftTwo = Vector256.Create(4L, 4, 0, 1);
-        var lastLane = Vector256.Create(3L);
-        var firstLane = Vector256.Create(-1L, 0, 0, 0).AsDouble();
-        var running = Vector256.Create(carry);
-        int sinceReduce = 0;
-        for (; i <= length - Vector256<float>.Count; i += Vector256<float>.Count)
+        if (Avx2.IsSupported)
         {
-            (Vector256<double> lower, Vector256<double> upper) = Vector256.Widen(Vector256.Abs(Vector256.LoadUnsafe(ref source, (nuint)i)));
-            for (int half = 0; half < 2; half++)
+            var scaleVector = Vector256.Create(scale);
+            var one = Vector256<double>.One;
+            var running = Vector256.Create(carry);
+            var runningFloor = Vector256<double>.Zero;
+            int sinceReduce = 0;
+            for (; i <= length - Vector256<float>.Count; i += Vector256<float>.Count)
             {
-                Vector256<double> p = Vector256.Min((half == 0 ? lower : upper) * scaleVector, one);
-                Vector256<double> prefix = p + Vector256.Shuffle(p, shiftOne);
-                prefix += Vector256.Shuffle(prefix, shiftTwo);
-                Vector256<double> position = running + prefix;
-                Vector256<double> floor = Vector256.Floor(position);
-                Vector256<double> previous = Vector256.ConditionalSelect(firstLane, Vector256.Floor(running), Vector256.Shuffle(floor, shiftOne));
-                uint kept = Vector256.GreaterThan(floor, previous).ExtractMostSignificantBits();
-                running += Vector256.Shuffle(prefix, lastLane);
-                while (kept != 0)
+                Vector256<float> magnitudes = Vector256.Abs(Vector256.LoadUnsafe(ref source, (nuint)i));
+                for (int half = 0; half < 2; half++)
                 {
-                    int lane = BitOperations.TrailingZeroCount(kept) + (half * Vector256<double>.Count);
-                    kept &= kept - 1;
-                    float coefficient = Unsafe.Add(ref source, i + lane);
-                    Keep(selection, indexOffset + i + lane, coefficient, Math.Min(1.0, scale * Math.Abs((double)coefficient)), keptMagnitude);
+                    Vector256<double> p = Avx.Min(Avx.ConvertToVector256Double(half == 0 ? magnitudes.GetLower() : magnitudes.GetUpper()) * scaleVector, one);
+                    Vector256<double> prefix = p + Avx.Blend(Vector256<double>.Zero, Avx2.Permute4x64(p, 0b10_01_00_00), 0b1110);
+                    prefix += Avx.Permute2x128(prefix, prefix, 0x08);
+                    Vector256<double> floor = Avx.RoundToNegativeInfinity(running + prefix);
+                    Vector256<double> previous = Avx.Blend(runningFloor, Avx2.Permute4x64(floor, 0b10_01_00_00), 0b1110);
+                    uint kept = Avx.CompareGreaterThan(floor, previous).ExtractMostSignificantBits();
+                    running += Avx2.Permute4x64(prefix, 0xFF);
+                    runningFloor = Avx2.Permute4x64(floor, 0xFF);
+                    while (kept != 0)
+                    {
+                        int lane = BitOperations.TrailingZeroCount(kept) + (half * Vector256<double>.Count);
+                        kept &= kept - 1;
+                        float coefficient = Unsafe.Add(ref source, i + lane);
+                        Keep(selection, indexOffset + i + lane, coefficient, level.Probability(coefficient), keptMagnitude);
+                    }
+                }
+
+                if (++sinceReduce == 64)
+                {
+                    running -= runningFloor;
+                    runningFloor = Vector256<double>.Zero;
+                    sinceReduce = 0;
                 }
             }
 
-            if (++sinceReduce == 64)
-            {
-                running -= Vector256.Floor(running);
-                sinceReduce = 0;
-            }
+            carry = running.GetElement(0) - runningFloor.GetElement(0);
         }
 
-        carry = running.GetElement(0);
         for (; i < length; i++)
         {
             float coefficient = Unsafe.Add(ref source, i);
-            double p = Math.Min(1.0, scale * Math.Abs((double)coefficient));
+            double p = level.Probability(coefficient);
             double next = carry + p;
             if (Math.Floor(next) > Math.Floor(carry))
             {
                 Keep(selection, indexOffset + i, coefficient, p, keptMagnitude);
             }
 
-            carry = next;
+            carry = next - Math.Floor(next);
         }
     }
 }

@@ -41,19 +41,31 @@ internal struct RandomStream
 
     /// <summary>Eight uniform 32-bit words.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Vector256<uint> NextVector()
+    public Vector256<uint> NextVector() => Next(ref _s0, ref _s1, ref _s2, ref _s3);
+
+    /// <summary>Copies the vector state out, so a hot loop can keep it in registers (see <see cref="Next"/>).</summary>
+    public readonly void Save(out Vector256<uint> s0, out Vector256<uint> s1, out Vector256<uint> s2, out Vector256<uint> s3) =>
+        (s0, s1, s2, s3) = (_s0, _s1, _s2, _s3);
+
+    /// <summary>Puts back the vector state a hot loop advanced.</summary>
+    public void Restore(Vector256<uint> s0, Vector256<uint> s1, Vector256<uint> s2, Vector256<uint> s3) =>
+        (_s0, _s1, _s2, _s3) = (s0, s1, s2, s3);
+
+    /// <summary>One xoshiro128** step of eight lanes; inlined into loops over local copies of the state.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<uint> Next(ref Vector256<uint> s0, ref Vector256<uint> s1, ref Vector256<uint> s2, ref Vector256<uint> s3)
     {
-        Vector256<uint> s1Times5 = (_s1 << 2) + _s1;
+        Vector256<uint> s1Times5 = (s1 << 2) + s1;
         Vector256<uint> rotated = (s1Times5 << 7) | (s1Times5 >> 25);
         Vector256<uint> result = (rotated << 3) + rotated;
 
-        Vector256<uint> t = _s1 << 9;
-        _s2 ^= _s0;
-        _s3 ^= _s1;
-        _s1 ^= _s2;
-        _s0 ^= _s3;
-        _s2 ^= t;
-        _s3 = (_s3 << 11) | (_s3 >> 21);
+        Vector256<uint> t = s1 << 9;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = (s3 << 11) | (s3 >> 21);
         return result;
     }
 

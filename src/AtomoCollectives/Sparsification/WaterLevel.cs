@@ -15,6 +15,10 @@ public readonly record struct WaterLevel
         MagnitudeSum = magnitudeSum;
     }
 
+    /// <summary>A level whose scale keeps every <c>c·|λ_i| ≤ 1</c>; the expected count is <c>c·Σ|λ|</c>.</summary>
+    internal static WaterLevel Unclipped(double scale, MagnitudeStatistics statistics) =>
+        new(scale, lossless: false, statistics.NonZeroCount, scale * statistics.Sum, statistics.Sum);
+
     /// <summary>The multiplier <c>c</c> in <c>p_i = min(1, c·|λ_i|)</c>; infinite when <see cref="IsLossless"/>.</summary>
     public double Scale { get; }
 
