@@ -26,6 +26,19 @@ public enum SpectralMethod
     Exact,
 }
 
+/// <summary>How the vectors of spectral atoms travel.</summary>
+public enum ValuePrecision
+{
+    /// <summary>IEEE single precision: the estimate stays exactly unbiased.</summary>
+    Float32,
+
+    /// <summary>IEEE half precision: half the bytes; rounding adds a small bias and variance.</summary>
+    Float16,
+
+    /// <summary>bfloat16 (float32's exponent, 8 bits of mantissa): half the bytes, float32's range; rounding adds a small bias and variance.</summary>
+    BFloat16,
+}
+
 /// <summary>What AtomoCodec and the collectives do with one tensor. Setters validate at once.</summary>
 public sealed class AtomoOptions
 {
@@ -103,6 +116,9 @@ public sealed class AtomoOptions
             _powerIterations = value;
         }
     }
+
+    /// <summary>How spectral atoms' vectors are sent. Default <see cref="ValuePrecision.Float32"/> (exactly unbiased).</summary>
+    public ValuePrecision SpectralPrecision { get; set; } = ValuePrecision.Float32;
 
     /// <summary>TernGrad (Wen et al. 2017) as coordinate ATOMO: <c>p_i = |g_i|/‖g‖∞</c> per bucket.</summary>
     /// <param name="bucketSize">Entries per bucket; 0 for the whole tensor.</param>

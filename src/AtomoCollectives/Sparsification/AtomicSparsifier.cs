@@ -334,57 +334,49 @@ public static class AtomicSparsifier
     }
 
     /// <summary>
-    /// Independent Bernoulli draws. Atom i is kept iff <c>U_i &lt; p_i</c> for a 64-bit uniform <c>U_i</c> whose top
-    /// 32 bits <c>r</c> come from the vector generator. A float comparison of the top 24 bits of r against
-    /// <c>c·|λ|·2²⁴</c>, with a margin wider than its rounding, settles all but about one atom in a million; those
-    /// are decided exactly in double (with more random bits on a tie), so <c>P(keep) = p_i</c> to double precision.
+    /// Atoms are scanned in chunks; inside a chunk the vector loop makes no calls (so the generator state and
+    /// constants stay in registers) and only records candidates, which are settled after the chunk.
+    /// </summary>
+    private const int ChunkLength = 4096;
+
+    /// <summary>
+    /// Independent Bernoulli draws. Atom i is kept iff <c>U_i &lt; p_i</c> for a uniform <c>U_i</c> whose top 16 bits come
+    /// from the vector generator (each 32-bit word serves two atoms). A float comparison of those bits against
+    /// <c>c·|λ|·2¹⁶</c>, with a margin wider than its rounding, settles all but about three atoms in 10⁵; those are
+    /// decided exactly in double with 53 more random bits, so <c>P(keep) = p_i</c> to double precision.
     /// </summary>
     private static void SampleIndependent(ReadOnlySpan<float> coefficients, WaterLevel level, ref RandomStream random, int indexOffset, AtomSelection selection)
     {
-        double scale = level.Scale;
         float keptMagnitude = level.KeptMagnitude;
-        float scaled = (float)(scale * (1 << 24));
+        float scaled = (float)(level.Scale * (1 << 16));
         ref float source = ref MemoryMarshal.GetReference(coefficients);
         int length = coefficients.Length;
         int i = 0;
         if (float.IsNormal(scaled))
         {
-            var scaleVector = Vector256.Create(scaled);
-            var below = Vector256.Create(1f - (1f / (1 << 20)));
-            var above = Vector256.Create(1f + (1f / (1 << 20)));
-            var two = Vector256.Create(2f);
-            var one = Vector256<float>.One;
-            random.Save(out Vector256<uint> s0, out Vector256<uint> s1, out Vector256<uint> s2, out Vector256<uint> s3);
-            for (; i <= length - Vector256<float>.Count; i += Vector256<float>.Count)
+            Span<int> found = stackalloc int[ChunkLength];
+            Span<uint> foundBits = stackalloc uint[ChunkLength];
+            int vectorEnd = length - (length % (2 * Vector256<float>.Count));
+            while (i < vectorEnd)
             {
-                Vector256<uint> bits = RandomStream.Next(ref s0, ref s1, ref s2, ref s3);
-                Vector256<float> top = Vector256.ConvertToSingle((bits >> 8).AsInt32());
-                Vector256<float> threshold = Vector256.Abs(Vector256.LoadUnsafe(ref source, (nuint)i)) * scaleVector;
-                uint candidates = Vector256.LessThan(top, Vector256.MaxNative(threshold * above, one)).ExtractMostSignificantBits();
-                if (candidates == 0)
+                int chunkEnd = Math.Min(vectorEnd, i + ChunkLength);
+                int count = ScanIndependent(ref source, i, chunkEnd, scaled, ref random, found, foundBits);
+                for (int j = 0; j < count; j++)
                 {
-                    continue;
-                }
-
-                uint sure = Vector256.LessThanOrEqual(top + two, threshold * below).ExtractMostSignificantBits();
-                do
-                {
-                    int lane = BitOperations.TrailingZeroCount(candidates);
-                    candidates &= candidates - 1;
-                    float coefficient = Unsafe.Add(ref source, i + lane);
+                    int index = found[j] & int.MaxValue;
+                    float coefficient = Unsafe.Add(ref source, index);
                     double p = level.Probability(coefficient);
-                    if ((sure & (1u << lane)) != 0 || KeepExactly(p, bits.GetElement(lane), ref random))
+                    if (found[j] < 0 || KeepExactly(p, foundBits[j], ref random))
                     {
-                        Keep(selection, indexOffset + i + lane, coefficient, p, keptMagnitude);
+                        Keep(selection, indexOffset + index, coefficient, p, keptMagnitude);
                     }
                 }
-                while (candidates != 0);
-            }
 
-            random.Restore(s0, s1, s2, s3);
+                i = chunkEnd;
+            }
         }
 
-        // The tail, and every atom when c·2²⁴ is outside float's normal range: one vector draw per eight atoms.
+        // The tail, and every atom when c·2¹⁶ is outside float's normal range: one vector draw per eight atoms.
         while (i < length)
         {
             Vector256<uint> bits = random.NextVector();
@@ -392,7 +384,7 @@ public static class AtomicSparsifier
             {
                 float coefficient = Unsafe.Add(ref source, i);
                 double p = level.Probability(coefficient);
-                if (KeepExactly(p, bits.GetElement(lane), ref random))
+                if (KeepExactly(p, bits.GetElement(lane) & 0xFFFF, ref random))
                 {
                     Keep(selection, indexOffset + i, coefficient, p, keptMagnitude);
                 }
@@ -400,34 +392,69 @@ public static class AtomicSparsifier
         }
     }
 
-    /// <summary>Keeps with probability p given the top 32 bits r of a 64-bit uniform; a tie draws the low 32 bits.</summary>
+    /// <summary>
+    /// The call-free inner loop of <see cref="SampleIndependent"/> over <c>[start, end)</c>, sixteen atoms per draw:
+    /// records every atom that is surely kept (index with the sign bit set) or undecided (index, and its top bits).
+    /// </summary>
+    private static int ScanIndependent(ref float source, int start, int end, float scaled, ref RandomStream random, Span<int> found, Span<uint> foundBits)
+    {
+        var scaleVector = Vector256.Create(scaled);
+        var below = Vector256.Create(1f - (1f / (1 << 20)));
+        var above = Vector256.Create(1f + (1f / (1 << 20)));
+        var two = Vector256.Create(2f);
+        var one = Vector256<float>.One;
+        var low16 = Vector256.Create(0xFFFFu);
+        random.Save(out Vector256<uint> s0, out Vector256<uint> s1, out Vector256<uint> s2, out Vector256<uint> s3);
+        int count = 0;
+        for (int i = start; i < end; i += 2 * Vector256<float>.Count)
+        {
+            Vector256<uint> bits = RandomStream.Next(ref s0, ref s1, ref s2, ref s3);
+            for (int half = 0; half < 2; half++)
+            {
+                Vector256<uint> top = half == 0 ? bits & low16 : bits >> 16;
+                Vector256<float> topSingle = Vector256.ConvertToSingle(top.AsInt32());
+                int block = i + (half * Vector256<float>.Count);
+                Vector256<float> threshold = Vector256.Abs(Vector256.LoadUnsafe(ref source, (nuint)block)) * scaleVector;
+                uint candidates = Vector256.LessThan(topSingle, Vector256.MaxNative(threshold * above, one)).ExtractMostSignificantBits();
+                if (candidates != 0)
+                {
+                    uint sure = Vector256.LessThanOrEqual(topSingle + two, threshold * below).ExtractMostSignificantBits();
+                    do
+                    {
+                        int lane = BitOperations.TrailingZeroCount(candidates);
+                        candidates &= candidates - 1;
+                        found[count] = (block + lane) | (int)((sure >> lane) << 31);
+                        foundBits[count] = top.GetElement(lane);
+                        count++;
+                    }
+                    while (candidates != 0);
+                }
+            }
+        }
+
+        random.Restore(s0, s1, s2, s3);
+        return count;
+    }
+
+    /// <summary>
+    /// Keeps with probability exactly <paramref name="p"/> (to double precision) given the top 16 bits
+    /// <paramref name="top"/> of a uniform <c>U = (top + V)/2¹⁶</c>: keep iff <c>V &lt; p·2¹⁶ − top</c>, drawing V
+    /// from the scalar stream only when the top bits leave the answer open.
+    /// </summary>
     internal static bool KeepExactly(double p, uint top, ref RandomStream random)
     {
-        double threshold = p * 4294967296.0;
-        double whole = Math.Floor(threshold);
-        if (top < whole)
-        {
-            return true;
-        }
-
-        if (top > whole)
-        {
-            return false;
-        }
-
-        double fraction = threshold - whole;
-        return fraction > 0 && (uint)random.NextUInt64() < fraction * 4294967296.0;
+        double room = (p * 65536.0) - top;
+        return room >= 1 || (room > 0 && random.NextDouble() < room);
     }
 
     /// <summary>
     /// Systematic sampling: with <c>w_i = Σ_{j≤i} p_j − u</c>, atom i is kept iff an integer lies in
-    /// <c>(w_{i−1}, w_i]</c>. Prefix sums run four double lanes at a time (AVX2 where available); the running
-    /// offset is reduced to its fractional part every 64 vectors so that its rounding error stays near 1e-14
-    /// however long the tensor.
+    /// <c>(w_{i−1}, w_i]</c>. Prefix sums run four double lanes at a time (AVX2 where available) in call-free chunks;
+    /// the running offset is reduced to its fractional part after every chunk, so its rounding error stays near
+    /// 1e-13 however long the tensor.
     /// </summary>
     private static void SampleSystematic(ReadOnlySpan<float> coefficients, WaterLevel level, double uniform, int indexOffset, AtomSelection selection)
     {
-        double scale = level.Scale;
         float keptMagnitude = level.KeptMagnitude;
         ref float source = ref MemoryMarshal.GetReference(coefficients);
         int length = coefficients.Length;
@@ -435,42 +462,20 @@ public static class AtomicSparsifier
         int i = 0;
         if (Avx2.IsSupported)
         {
-            var scaleVector = Vector256.Create(scale);
-            var one = Vector256<double>.One;
-            var running = Vector256.Create(carry);
-            var runningFloor = Vector256<double>.Zero;
-            int sinceReduce = 0;
-            for (; i <= length - Vector256<float>.Count; i += Vector256<float>.Count)
+            Span<int> found = stackalloc int[ChunkLength];
+            int vectorEnd = length - (length % Vector256<float>.Count);
+            while (i < vectorEnd)
             {
-                Vector256<float> magnitudes = Vector256.Abs(Vector256.LoadUnsafe(ref source, (nuint)i));
-                for (int half = 0; half < 2; half++)
+                int chunkEnd = Math.Min(vectorEnd, i + ChunkLength);
+                int count = ScanSystematic(ref source, i, chunkEnd, level.Scale, ref carry, found);
+                foreach (int index in found[..count])
                 {
-                    Vector256<double> p = Avx.Min(Avx.ConvertToVector256Double(half == 0 ? magnitudes.GetLower() : magnitudes.GetUpper()) * scaleVector, one);
-                    Vector256<double> prefix = p + Avx.Blend(Vector256<double>.Zero, Avx2.Permute4x64(p, 0b10_01_00_00), 0b1110);
-                    prefix += Avx.Permute2x128(prefix, prefix, 0x08);
-                    Vector256<double> floor = Avx.RoundToNegativeInfinity(running + prefix);
-                    Vector256<double> previous = Avx.Blend(runningFloor, Avx2.Permute4x64(floor, 0b10_01_00_00), 0b1110);
-                    uint kept = Avx.CompareGreaterThan(floor, previous).ExtractMostSignificantBits();
-                    running += Avx2.Permute4x64(prefix, 0xFF);
-                    runningFloor = Avx2.Permute4x64(floor, 0xFF);
-                    while (kept != 0)
-                    {
-                        int lane = BitOperations.TrailingZeroCount(kept) + (half * Vector256<double>.Count);
-                        kept &= kept - 1;
-                        float coefficient = Unsafe.Add(ref source, i + lane);
-                        Keep(selection, indexOffset + i + lane, coefficient, level.Probability(coefficient), keptMagnitude);
-                    }
+                    float coefficient = Unsafe.Add(ref source, index);
+                    Keep(selection, indexOffset + index, coefficient, level.Probability(coefficient), keptMagnitude);
                 }
 
-                if (++sinceReduce == 64)
-                {
-                    running -= runningFloor;
-                    runningFloor = Vector256<double>.Zero;
-                    sinceReduce = 0;
-                }
+                i = chunkEnd;
             }
-
-            carry = running.GetElement(0) - runningFloor.GetElement(0);
         }
 
         for (; i < length; i++)
@@ -485,5 +490,38 @@ public static class AtomicSparsifier
 
             carry = next - Math.Floor(next);
         }
+    }
+
+    /// <summary>The call-free AVX2 inner loop of <see cref="SampleSystematic"/>; <paramref name="carry"/> enters and leaves in [0, 1).</summary>
+    private static int ScanSystematic(ref float source, int start, int end, double scale, ref double carry, Span<int> found)
+    {
+        var scaleVector = Vector256.Create(scale);
+        var one = Vector256<double>.One;
+        var running = Vector256.Create(carry);
+        var runningFloor = Vector256<double>.Zero;
+        int count = 0;
+        for (int i = start; i < end; i += Vector256<float>.Count)
+        {
+            Vector256<float> magnitudes = Vector256.Abs(Vector256.LoadUnsafe(ref source, (nuint)i));
+            for (int half = 0; half < 2; half++)
+            {
+                Vector256<double> p = Avx.Min(Avx.ConvertToVector256Double(half == 0 ? magnitudes.GetLower() : magnitudes.GetUpper()) * scaleVector, one);
+                Vector256<double> prefix = p + Avx.Blend(Vector256<double>.Zero, Avx2.Permute4x64(p, 0b10_01_00_00), 0b1110);
+                prefix += Avx.Permute2x128(prefix, prefix, 0x08);
+                Vector256<double> floor = Avx.RoundToNegativeInfinity(running + prefix);
+                Vector256<double> previous = Avx.Blend(runningFloor, Avx2.Permute4x64(floor, 0b10_01_00_00), 0b1110);
+                uint kept = Avx.CompareGreaterThan(floor, previous).ExtractMostSignificantBits();
+                running += Avx2.Permute4x64(prefix, 0xFF);
+                runningFloor = Avx2.Permute4x64(floor, 0xFF);
+                while (kept != 0)
+                {
+                    found[count++] = i + BitOperations.TrailingZeroCount(kept) + (half * Vector256<double>.Count);
+                    kept &= kept - 1;
+                }
+            }
+        }
+
+        carry = running.GetElement(0) - runningFloor.GetElement(0);
+        return count;
     }
 }

@@ -64,7 +64,7 @@ public sealed class QsgdQuantizer
                     float value = values[offset + lane];
                     double scaled = norm == 0 ? 0 : s * Math.Abs((double)value) / norm;
                     double floor = Math.Min(Math.Floor(scaled), s);
-                    int level = (int)floor + (AtomicSparsifier.KeepExactly(scaled - floor, bits.GetElement(lane), ref random) ? 1 : 0);
+                    int level = (int)floor + (AtomicSparsifier.KeepExactly(scaled - floor, bits.GetElement(lane) & 0xFFFF, ref random) ? 1 : 0);
                     levels[start + offset + lane] = (short)(value < 0 ? -level : level);
                 }
             }

@@ -137,7 +137,7 @@ public class AtomicSparsifierProbabilitiesTests
         double[] p = Probabilities(lambda, 100_000);
 
         // A sequential sum of n doubles is exact to n·2⁻⁵³ relative (here 1.1e-9), whichever sums it.
-        Assert.Equal(100_000, p.Sum(), 100_000 * lambda.Length * Math.Pow(2, -53));
+        Assert.Equal(100_000, p.Sum(), 100_000.0 * lambda.Length * Math.Pow(2, -53));
         Assert.All(lambda.Zip(p).Where(pair => pair.First == 0), pair => Assert.Equal(0, pair.Second));
         Assert.InRange(p.Max(), 0, 1);
     }
