@@ -1,0 +1,73 @@
+namespace AtomoCollectives;
+
+/// <summary>Reusable scratch for a parsed payload, so that decoding validates everything before writing anything.</summary>
+internal sealed class DecodedAtoms
+{
+    private float[] _magnitudes = [];
+    private int[] _scaled = [];
+    private float[] _scaledValues = [];
+    private int[] _exact = [];
+    private float[] _exactValues = [];
+    private int _scaledCount;
+    private int _exactCount;
+
+    public ReadOnlySpan<int> ScaledIndices => _scaled.AsSpan(0, _scaledCount);
+
+    public Span<float> ScaledValues => _scaledValues.AsSpan(0, _scaledCount);
+
+    public ReadOnlySpan<int> ExactIndices => _exact.AsSpan(0, _exactCount);
+
+    public Span<float> ExactValues => _exactValues.AsSpan(0, _exactCount);
+
+    public int Count => _scaledCount + _exactCount;
+
+    public Span<float> RentMagnitudes(int count)
+    {
+        Grow(ref _magnitudes, count);
+        return _magnitudes.AsSpan(0, count);
+    }
+
+    public Span<int> RentScaled(int count)
+    {
+        Grow(ref _scaled, count);
+        Grow(ref _scaledValues, count);
+        _scaledCount = count;
+        return _scaled.AsSpan(0, count);
+    }
+
+    public Span<int> RentExact(int count)
+    {
+        Grow(ref _exact, count);
+        Grow(ref _exactValues, count);
+        _exactCount = count;
+        return _exact.AsSpan(0, count);
+    }
+
+    public void Clear()
+    {
+        _scaledCount = 0;
+        _exactCount = 0;
+    }
+
+    /// <summary>accumulator[i] += weight · value for every decoded atom.</summary>
+    public void AddTo(Span<float> accumulator, float weight)
+    {
+        for (int j = 0; j < _scaledCount; j++)
+        {
+            accumulator[_scaled[j]] += weight * _scaledValues[j];
+        }
+
+        for (int j = 0; j < _exactCount; j++)
+        {
+            accumulator[_exact[j]] += weight * _exactValues[j];
+        }
+    }
+
+    private static void Grow<T>(ref T[] array, int count)
+    {
+        if (array.Length < count)
+        {
+            array = new T[Math.Max(count, array.Length * 2)];
+        }
+    }
+}
