@@ -46,6 +46,9 @@ public sealed class AtomoOptions
     private int _bucketSize;
     private int _oversampling = 4;
     private int _powerIterations = 1;
+    private int _spectralMinimumDimension = 8;
+    private int _denseWarmupSteps;
+    private int _minimumCompressedElements = 1024;
 
     /// <summary>The basis the tensor is written in. Default <see cref="Decomposition.Spectral"/>.</summary>
     public Decomposition Decomposition { get; set; } = Decomposition.Spectral;
@@ -119,6 +122,54 @@ public sealed class AtomoOptions
 
     /// <summary>How spectral atoms' vectors are sent. Default <see cref="ValuePrecision.Float32"/> (exactly unbiased).</summary>
     public ValuePrecision SpectralPrecision { get; set; } = ValuePrecision.Float32;
+
+    /// <summary>
+    /// With <see cref="Decomposition.Spectral"/>, tensors whose matrix view has fewer rows or columns than this use
+    /// coordinate atoms instead (a thin matrix has nothing to gain from rank-1 atoms). Default 8.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Less than 2.</exception>
+    public int SpectralMinimumDimension
+    {
+        get => _spectralMinimumDimension;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 2);
+            _spectralMinimumDimension = value;
+        }
+    }
+
+    /// <summary>The first this many steps of a collective are averaged densely (exactly). Default 0.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative.</exception>
+    public int DenseWarmupSteps
+    {
+        get => _denseWarmupSteps;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            _denseWarmupSteps = value;
+        }
+    }
+
+    /// <summary>Tensors with fewer elements than this are averaged densely. Default 1024.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative.</exception>
+    public int MinimumCompressedElements
+    {
+        get => _minimumCompressedElements;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            _minimumCompressedElements = value;
+        }
+    }
+
+    /// <summary>Whether 1-D tensors (biases, norms) are compressed with coordinate atoms; by default they go dense.</summary>
+    public bool CompressVectors { get; set; }
+
+    /// <summary>
+    /// Send a tensor densely when its compressed exchange would move as many bytes as a dense ring allreduce:
+    /// <c>(N−1)·payload ≥ 2(N−1)/N·dense</c>, with the payload averaged over ranks. Default on.
+    /// </summary>
+    public bool DenseWhenCheaper { get; set; } = true;
 
     /// <summary>TernGrad (Wen et al. 2017) as coordinate ATOMO: <c>p_i = |g_i|/‖g‖∞</c> per bucket.</summary>
     /// <param name="bucketSize">Entries per bucket; 0 for the whole tensor.</param>

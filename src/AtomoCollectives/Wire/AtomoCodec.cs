@@ -63,11 +63,16 @@ public sealed class AtomoCodec
         return PayloadFormat.ReadHeader(ref reader);
     }
 
-    /// <summary>The decomposition used for a tensor of <paramref name="shape"/>: spectral atoms need a matrix view with both sides above one.</summary>
-    internal Decomposition DecompositionFor(TensorShape shape)
+    /// <summary>
+    /// The decomposition used for a tensor of <paramref name="shape"/>: spectral atoms need a matrix view with at
+    /// least <see cref="AtomoOptions.SpectralMinimumDimension"/> rows and columns, else coordinate atoms are used.
+    /// </summary>
+    public Decomposition DecompositionFor(TensorShape shape)
     {
         (int rows, int columns) = shape.MatrixView;
-        return _options.Decomposition == Decomposition.Spectral && Math.Min(rows, columns) < 2 ? Decomposition.Coordinate : _options.Decomposition;
+        return _options.Decomposition == Decomposition.Spectral && Math.Min(rows, columns) < _options.SpectralMinimumDimension
+            ? Decomposition.Coordinate
+            : _options.Decomposition;
     }
 
     private ReadOnlySpan<byte> EncodeCore(ReadOnlySpan<float> tensor, TensorShape shape, ulong seed)

@@ -1,0 +1,542 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Numerics.Tensors;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace AtomoCollectives;
+
+/// <summary>
+/// The drop-in replacement for <c>MPI_Allreduce</c> + divide by N: afterwards every rank's tensors hold the same
+/// (bitwise identical) unbiased estimate of the mean of all ranks' inputs. Tensors are sparsified with ATOMO,
+/// exchanged with one allgatherv, and reconstructed in rank order; small, 1-D, warm-up and not-worth-it tensors
+/// take a dense allreduce instead, and every decision shows in <see cref="LastCall"/>.
+/// </summary>
+/// <remarks>
+/// Every rank must make the same calls with the same shapes, in the same order. A mismatch, or a rank whose
+/// tensors cannot be encoded (NaN, wrong length), is detected in the first exchange and raised on every rank as
+/// <see cref="InvalidOperationException"/> (or <see cref="ArgumentException"/> on the rank at fault); no rank hangs.
+/// On failure the caller's tensors are left untouched. Calls are serialized: synchronous calls run on the caller's
+/// thread, <see cref="AverageAsync"/> calls on one dedicated thread, never two at once.
+/// </remarks>
+public sealed class AtomoAllreduce : IDisposable
+{
+    private const int HeaderLength = 5;
+    private readonly ICommunicator _communicator;
+    private readonly AtomoOptions _options;
+    private readonly AtomoCodec _codec;
+    private readonly ILogger _logger;
+    private readonly long _optionsHash;
+    private readonly object _gate = new();
+    private readonly ArrayBufferWriter<byte> _payloads = new();
+    private byte[] _received = [];
+    private float[] _scratch = [];
+    private BlockingCollection<Action>? _queue;
+    private Thread? _worker;
+    private bool _disposed;
+
+    /// <summary>A collective over <paramref name="communicator"/> with <paramref name="options"/> (copied).</summary>
+    public AtomoAllreduce(ICommunicator communicator, AtomoOptions options, ILogger<AtomoAllreduce>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(communicator);
+        ArgumentNullException.ThrowIfNull(options);
+        _communicator = communicator;
+        _options = options.Clone();
+        _codec = new AtomoCodec(_options);
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _optionsHash = HashOptions(_options);
+        _logger.LogInformation(
+            "AtomoAllreduce on rank {Rank} of {Size}: {Decomposition} atoms, budget {Budget}, {Sampling} sampling, warm-up {Warmup} steps, dense below {Minimum} elements",
+            communicator.Rank, communicator.Size, _options.Decomposition, _options.Budget, _options.Sampling, _options.DenseWarmupSteps, _options.MinimumCompressedElements);
+    }
+
+    /// <summary>Calls completed so far; the step used to derive each call's seeds.</summary>
+    public long Step { get; private set; }
+
+    /// <summary>Traffic, time and per-tensor decisions of the last completed call.</summary>
+    public AllreduceStatistics LastCall { get; private set; } = new();
+
+    /// <summary>Traffic and time summed over all completed calls.</summary>
+    public AllreduceStatistics Statistics { get; private set; } = new();
+
+    /// <summary>Replaces <paramref name="data"/> by the unbiased estimate of the mean of every rank's <paramref name="data"/>.</summary>
+    /// <exception cref="ArgumentException">The length of <paramref name="data"/> is not the shape's element count, or it holds NaN or infinity.</exception>
+    /// <exception cref="InvalidOperationException">Another rank called with different shapes or options, or failed to encode.</exception>
+    public void Average(Span<float> data, TensorShape shape)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            AverageCore(new OneTensor(data, shape));
+        }
+    }
+
+    /// <summary>
+    /// The fused form: averages a whole set of tensors (a model's gradients) with one exchange of lengths, one
+    /// allgatherv and at most one dense allreduce.
+    /// </summary>
+    /// <exception cref="ArgumentException">The lists differ in length, a tensor's length is not its shape's element count, or a tensor holds NaN or infinity.</exception>
+    /// <exception cref="InvalidOperationException">Another rank called with different shapes or options, or failed to encode.</exception>
+    public void Average(IReadOnlyList<Memory<float>> tensors, IReadOnlyList<TensorShape> shapes)
+    {
+        var set = new TensorList(tensors, shapes);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            AverageCore(set);
+        }
+    }
+
+    /// <summary>
+    /// Starts the fused average on this collective's dedicated thread and returns at once, so the caller can
+    /// compute meanwhile. The tensors must not be touched, and the communicator not used, until the task completes.
+    /// Calls run one at a time in the order they were made.
+    /// </summary>
+    public Task AverageAsync(IReadOnlyList<Memory<float>> tensors, IReadOnlyList<TensorShape> shapes)
+    {
+        var set = new TensorList(tensors, shapes);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var completion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        EnsureWorker().Add(() =>
+        {
+            try
+            {
+                lock (_gate)
+                {
+                    AverageCore(set);
+                }
+
+                completion.SetResult();
+            }
+            catch (Exception error)
+            {
+                completion.SetException(error);
+            }
+        });
+        return completion.Task;
+    }
+
+    /// <summary>Finishes queued asynchronous calls and stops the dedicated thread.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+        }
+
+        _queue?.CompleteAdding();
+        _worker?.Join();
+        _queue?.Dispose();
+    }
+
+    private BlockingCollection<Action> EnsureWorker()
+    {
+        lock (_gate)
+        {
+            if (_queue is null)
+            {
+                _queue = [];
+                BlockingCollection<Action> queue = _queue;
+                _worker = new Thread(() =>
+                {
+                    foreach (Action work in queue.GetConsumingEnumerable())
+                    {
+                        work();
+                    }
+                })
+                { IsBackground = true, Name = "AtomoAllreduce" };
+                _worker.Start();
+            }
+
+            return _queue;
+        }
+    }
+
+    private void AverageCore<TSet>(TSet tensors)
+        where TSet : ITensorSet, allows ref struct
+    {
+        int size = _communicator.Size;
+        int rank = _communicator.Rank;
+        int count = tensors.Count;
+        long step = Step;
+        var routes = new TensorRoute[count];
+        var decompositions = new Decomposition[count];
+        var lengths = new int[count];
+        var atoms = new int[count];
+        var clock = Stopwatch.StartNew();
+
+        // Encode what the policy compresses. A local failure is reported through the header exchange,
+        // so that every rank raises instead of waiting for this one.
+        _payloads.ResetWrittenCount();
+        Exception? localError = null;
+        long shapesHash = 17;  // HashCode is seeded per process; ranks are processes, so hash deterministically
+        for (int t = 0; t < count && localError is null; t++)
+        {
+            TensorShape shape = tensors.Shape(t);
+            shapesHash = Mix(shapesHash, HashShape(shape));
+            routes[t] = RouteBeforeEncoding(shape, step);
+            decompositions[t] = _codec.DecompositionFor(shape);
+            if (tensors.Get(t).Length != shape.ElementCount)
+            {
+                localError = new ArgumentException($"Tensor {t} has {tensors.Get(t).Length} elements but its shape {shape} has {shape.ElementCount}.", nameof(tensors));
+            }
+            else if (routes[t] == TensorRoute.Compressed)
+            {
+                try
+                {
+                    lengths[t] = _codec.Encode(tensors.Get(t), shape, SeedSequence.Derive(_options.Seed, rank, step, t), _payloads);
+                    atoms[t] = _codec.LastSelection.Count;
+                }
+                catch (ArgumentException error)
+                {
+                    localError = new ArgumentException($"Tensor {t} {shape} cannot be compressed: {error.Message}", nameof(tensors), error);
+                }
+            }
+        }
+
+        double encodeSeconds = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+
+        // One small exchange checks that every rank makes the same call; a second carries the payload lengths.
+        Span<long> header = [localError is null ? 0 : 1, count, shapesHash, _optionsHash, step];
+        var headers = new long[HeaderLength * size];
+        _communicator.Allgather<long>(header, headers);
+        CheckAgreement(headers, size, localError);
+        var allLengths = new int[count * size];
+        _communicator.Allgather<int>(lengths, allLengths);
+
+        // Dense where the payloads (averaged over ranks, so every rank decides alike) would not pay.
+        long denseElements = 0, totalElements = 0;
+        for (int t = 0; t < count; t++)
+        {
+            int elements = tensors.Shape(t).ElementCount;
+            totalElements += elements;
+            if (routes[t] == TensorRoute.Compressed && _options.DenseWhenCheaper)
+            {
+                double meanPayload = 0;
+                for (int r = 0; r < size; r++)
+                {
+                    meanPayload += allLengths[(r * count) + t] / (double)size;
+                }
+
+                if ((size - 1) * meanPayload >= 2.0 * (size - 1) / size * 4.0 * elements)
+                {
+                    routes[t] = TensorRoute.DenseCheaper;
+                }
+            }
+
+            if (routes[t] != TensorRoute.Compressed)
+            {
+                denseElements += elements;
+            }
+        }
+
+        // The allgatherv carries, from each rank, the payloads of the still-compressed tensors in tensor order.
+        var counts = new int[size];
+        var sendOffsets = new int[count];
+        for (int r = 0; r < size; r++)
+        {
+            for (int t = 0; t < count; t++)
+            {
+                if (routes[t] == TensorRoute.Compressed)
+                {
+                    counts[r] = checked(counts[r] + allLengths[(r * count) + t]);
+                }
+            }
+        }
+
+        byte[] send = ArrayPool<byte>.Shared.Rent(Math.Max(1, counts[rank]));
+        try
+        {
+            ReadOnlySpan<byte> written = _payloads.WrittenSpan;
+            int packed = 0, offset = 0;
+            for (int t = 0; t < count; t++)
+            {
+                if (routes[t] == TensorRoute.Compressed)
+                {
+                    written.Slice(offset, lengths[t]).CopyTo(send.AsSpan(packed));
+                    packed += lengths[t];
+                }
+
+                sendOffsets[t] = offset;
+                offset += lengths[t];
+            }
+
+            long receivedTotal = counts.Sum(c => (long)c);
+            if (_received.Length < receivedTotal)
+            {
+                _received = new byte[receivedTotal];
+            }
+
+            _communicator.Allgatherv(send.AsSpan(0, counts[rank]), counts, _received);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(send);
+        }
+
+        // Dense tensors: one allreduce over their concatenation, into scratch.
+        long compressedElements = totalElements - denseElements;
+        EnsureScratch(totalElements);
+        Span<float> denseScratch = _scratch.AsSpan(0, (int)denseElements);
+        int denseOffset = 0;
+        for (int t = 0; t < count; t++)
+        {
+            if (routes[t] != TensorRoute.Compressed)
+            {
+                Span<float> data = tensors.Get(t);
+                data.CopyTo(denseScratch[denseOffset..]);
+                denseOffset += data.Length;
+            }
+        }
+
+        if (denseElements > 0)
+        {
+            _communicator.AllreduceSum(denseScratch);
+            TensorPrimitives.Multiply(denseScratch, 1f / size, denseScratch);
+        }
+
+        double exchangeSeconds = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+
+        // Compressed tensors: every rank decodes every payload in rank order into scratch, so all end alike.
+        // Nothing of the caller's is written until every payload has been validated and decoded.
+        Span<float> compressedScratch = _scratch.AsSpan((int)denseElements, (int)compressedElements);
+        compressedScratch.Clear();
+        var rankOffsets = new long[size];
+        for (int r = 1; r < size; r++)
+        {
+            rankOffsets[r] = rankOffsets[r - 1] + counts[r - 1];
+        }
+
+        int compressedOffset = 0;
+        for (int t = 0; t < count; t++)
+        {
+            if (routes[t] != TensorRoute.Compressed)
+            {
+                continue;
+            }
+
+            int elements = tensors.Shape(t).ElementCount;
+            Span<float> accumulator = compressedScratch.Slice(compressedOffset, elements);
+            for (int r = 0; r < size; r++)
+            {
+                int length = allLengths[(r * count) + t];
+                _codec.DecodeAdd(_received.AsSpan(checked((int)rankOffsets[r]), length), accumulator, 1f);
+                rankOffsets[r] += length;
+            }
+
+            TensorPrimitives.Multiply(accumulator, 1f / size, accumulator);
+            compressedOffset += elements;
+        }
+
+        // Commit.
+        denseOffset = 0;
+        compressedOffset = 0;
+        var decisions = new TensorDecision[count];
+        long atomsSent = 0, bytesSentPayload = counts[rank], bytesReceivedPayload = counts.Sum(c => (long)c) - counts[rank];
+        for (int t = 0; t < count; t++)
+        {
+            Span<float> data = tensors.Get(t);
+            bool compressed = routes[t] == TensorRoute.Compressed;
+            if (compressed)
+            {
+                compressedScratch.Slice(compressedOffset, data.Length).CopyTo(data);
+                compressedOffset += data.Length;
+                atomsSent += atoms[t];
+            }
+            else
+            {
+                denseScratch.Slice(denseOffset, data.Length).CopyTo(data);
+                denseOffset += data.Length;
+            }
+
+            decisions[t] = new TensorDecision(t, tensors.Shape(t), routes[t], decompositions[t], compressed ? lengths[t] : 0, compressed ? atoms[t] : 0);
+        }
+
+        double decodeSeconds = clock.Elapsed.TotalSeconds;
+        long denseShare = size == 1 ? 0 : (long)(2.0 * (size - 1) / size * 4.0 * denseElements);
+        var call = new AllreduceStatistics
+        {
+            Calls = 1,
+            Tensors = count,
+            CompressedTensors = routes.Count(r => r == TensorRoute.Compressed),
+            BytesSent = bytesSentPayload + denseShare,
+            BytesReceived = bytesReceivedPayload + denseShare,
+            DenseEquivalentBytes = size == 1 ? 0 : (long)(2.0 * (size - 1) / size * 4.0 * totalElements),
+            AtomsSent = atomsSent,
+            EncodeSeconds = encodeSeconds,
+            ExchangeSeconds = exchangeSeconds,
+            DecodeSeconds = decodeSeconds,
+            Decisions = decisions,
+        };
+        Record(call);
+        Step = step + 1;
+    }
+
+    private TensorRoute RouteBeforeEncoding(TensorShape shape, long step)
+    {
+        if (step < _options.DenseWarmupSteps)
+        {
+            return TensorRoute.DenseWarmup;
+        }
+
+        if (shape.ElementCount < _options.MinimumCompressedElements)
+        {
+            return TensorRoute.DenseSmall;
+        }
+
+        return shape.Rank == 1 && !_options.CompressVectors ? TensorRoute.DenseVector : TensorRoute.Compressed;
+    }
+
+    private void CheckAgreement(long[] headers, int size, Exception? localError)
+    {
+        if (localError is not null)
+        {
+            throw localError;
+        }
+
+        for (int r = 0; r < size; r++)
+        {
+            ReadOnlySpan<long> theirs = headers.AsSpan(r * HeaderLength, HeaderLength);
+            ReadOnlySpan<long> mine = headers.AsSpan(_communicator.Rank * HeaderLength, HeaderLength);
+            if (theirs[0] != 0)
+            {
+                throw new InvalidOperationException($"Rank {r} could not encode its tensors at step {theirs[4]} (see that rank's error); no rank averaged anything.");
+            }
+
+            if (theirs[1] != mine[1])
+            {
+                throw new InvalidOperationException($"Rank {r} averages {theirs[1]} tensors but rank {_communicator.Rank} averages {mine[1]}: every rank must pass the same tensors.");
+            }
+
+            if (theirs[2] != mine[2])
+            {
+                throw new InvalidOperationException($"Rank {r} passed tensor shapes that differ from rank {_communicator.Rank}'s: every rank must pass the same shapes in the same order.");
+            }
+
+            if (theirs[3] != mine[3])
+            {
+                throw new InvalidOperationException($"Rank {r} uses different AtomoOptions from rank {_communicator.Rank}: every rank must use the same options.");
+            }
+
+            if (theirs[4] != mine[4])
+            {
+                throw new InvalidOperationException($"Rank {r} is at step {theirs[4]} but rank {_communicator.Rank} at step {mine[4]}: a rank skipped or repeated a call.");
+            }
+        }
+    }
+
+    private void Record(AllreduceStatistics call)
+    {
+        LastCall = call;
+        Statistics += call;
+        AtomoMetrics.BytesSent.Add(call.BytesSent);
+        AtomoMetrics.BytesReceived.Add(call.BytesReceived);
+        AtomoMetrics.DenseEquivalentBytes.Add(call.DenseEquivalentBytes);
+        AtomoMetrics.AtomsSent.Add(call.AtomsSent);
+        AtomoMetrics.Tensors.Add(call.CompressedTensors, new KeyValuePair<string, object?>("route", "compressed"));
+        AtomoMetrics.Tensors.Add(call.Tensors - call.CompressedTensors, new KeyValuePair<string, object?>("route", "dense"));
+        AtomoMetrics.EncodeSeconds.Record(call.EncodeSeconds);
+        AtomoMetrics.ExchangeSeconds.Record(call.ExchangeSeconds);
+        AtomoMetrics.DecodeSeconds.Record(call.DecodeSeconds);
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            _logger.LogDebug(
+                "Step {Step}: {Compressed}/{Tensors} tensors compressed, sent {Sent} B (dense {Dense} B, ratio {Ratio:F1}), encode {Encode:F4} s, exchange {Exchange:F4} s, decode {Decode:F4} s",
+                Step, call.CompressedTensors, call.Tensors, call.BytesSent, call.DenseEquivalentBytes, call.CompressionRatio, call.EncodeSeconds, call.ExchangeSeconds, call.DecodeSeconds);
+        }
+    }
+
+    private void EnsureScratch(long elements)
+    {
+        if (elements > Array.MaxLength)
+        {
+            throw new ArgumentException($"One call can average at most {Array.MaxLength} elements in total, not {elements}.");
+        }
+
+        if (_scratch.Length < elements)
+        {
+            _scratch = new float[elements];
+        }
+    }
+
+    private static long Mix(long hash, long value) => (long)SeedSequence.Mix((ulong)hash ^ (ulong)value);
+
+    private static long HashShape(TensorShape shape)
+    {
+        long hash = shape.Rank;
+        foreach (int dimension in shape.Dimensions)
+        {
+            hash = Mix(hash, dimension);
+        }
+
+        return hash;
+    }
+
+    private static long HashOptions(AtomoOptions options)
+    {
+        long hash = 0;
+        foreach (long value in (ReadOnlySpan<long>)[
+            (long)options.Decomposition, BitConverter.DoubleToInt64Bits(options.Budget), (long)options.Sampling, (long)options.Seed,
+            (long)options.BudgetRule, options.BucketSize, (long)options.SpectralMethod, options.Oversampling, options.PowerIterations,
+            (long)options.SpectralPrecision, options.SpectralMinimumDimension, options.DenseWarmupSteps, options.MinimumCompressedElements,
+            options.CompressVectors ? 1 : 0, options.DenseWhenCheaper ? 1 : 0])
+        {
+            hash = Mix(hash, value);
+        }
+
+        return hash;
+    }
+
+    private interface ITensorSet
+    {
+        int Count { get; }
+
+        Span<float> Get(int index);
+
+        TensorShape Shape(int index);
+    }
+
+    private readonly ref struct OneTensor(Span<float> data, TensorShape shape) : ITensorSet
+    {
+        private readonly Span<float> _data = data;
+
+        public int Count => 1;
+
+        public Span<float> Get(int index) => _data;
+
+        public TensorShape Shape(int index) => shape;
+    }
+
+    private readonly struct TensorList : ITensorSet
+    {
+        private readonly Memory<float>[] _tensors;
+        private readonly TensorShape[] _shapes;
+
+        public TensorList(IReadOnlyList<Memory<float>> tensors, IReadOnlyList<TensorShape> shapes)
+        {
+            ArgumentNullException.ThrowIfNull(tensors);
+            ArgumentNullException.ThrowIfNull(shapes);
+            if (tensors.Count != shapes.Count)
+            {
+                throw new ArgumentException($"{tensors.Count} tensors but {shapes.Count} shapes.", nameof(shapes));
+            }
+
+            _tensors = [.. tensors];
+            _shapes = [.. shapes];
+        }
+
+        public int Count => _tensors.Length;
+
+        public Span<float> Get(int index) => _tensors[index].Span;
+
+        public TensorShape Shape(int index) => _shapes[index];
+    }
+}

@@ -1,0 +1,96 @@
+namespace AtomoCollectives;
+
+/// <summary>Why a tensor travelled the way it did in one call.</summary>
+public enum TensorRoute
+{
+    /// <summary>Sparsified, exchanged with allgatherv and reconstructed.</summary>
+    Compressed,
+
+    /// <summary>Dense allreduce: still within <see cref="AtomoOptions.DenseWarmupSteps"/>.</summary>
+    DenseWarmup,
+
+    /// <summary>Dense allreduce: fewer elements than <see cref="AtomoOptions.MinimumCompressedElements"/>.</summary>
+    DenseSmall,
+
+    /// <summary>Dense allreduce: a 1-D tensor and <see cref="AtomoOptions.CompressVectors"/> is off.</summary>
+    DenseVector,
+
+    /// <summary>Dense allreduce: the payloads would have moved as many bytes as the dense exchange.</summary>
+    DenseCheaper,
+}
+
+/// <summary>What happened to one tensor in one call.</summary>
+/// <param name="Index">The tensor's position in the call.</param>
+/// <param name="Shape">Its shape.</param>
+/// <param name="Route">Compressed, or dense and why.</param>
+/// <param name="Decomposition">The basis used when compressed.</param>
+/// <param name="PayloadBytes">This rank's payload size (0 when dense).</param>
+/// <param name="Atoms">Atoms this rank sent (0 when dense).</param>
+public readonly record struct TensorDecision(int Index, TensorShape Shape, TensorRoute Route, Decomposition Decomposition, int PayloadBytes, int Atoms);
+
+/// <summary>
+/// Traffic and time of an <see cref="AtomoAllreduce"/>, for one call or summed over calls. Byte counts are this
+/// rank's view: what it sent and received, and what a dense ring allreduce would have sent (<c>2(N−1)/N</c> of the
+/// tensor bytes).
+/// </summary>
+public sealed record AllreduceStatistics
+{
+    /// <summary>Calls counted.</summary>
+    public long Calls { get; init; }
+
+    /// <summary>Tensors averaged.</summary>
+    public long Tensors { get; init; }
+
+    /// <summary>Tensors that were compressed.</summary>
+    public long CompressedTensors { get; init; }
+
+    /// <summary>Bytes this rank sent: its payloads (once, to the allgather) plus its share of dense allreduces.</summary>
+    public long BytesSent { get; init; }
+
+    /// <summary>Bytes this rank received: the other ranks' payloads plus its share of dense allreduces.</summary>
+    public long BytesReceived { get; init; }
+
+    /// <summary>What a dense ring allreduce of every tensor would have sent from this rank.</summary>
+    public long DenseEquivalentBytes { get; init; }
+
+    /// <summary>Atoms this rank sent.</summary>
+    public long AtomsSent { get; init; }
+
+    /// <summary>Seconds spent sparsifying and encoding.</summary>
+    public double EncodeSeconds { get; init; }
+
+    /// <summary>Seconds spent in collectives (lengths, allgatherv, dense allreduce).</summary>
+    public double ExchangeSeconds { get; init; }
+
+    /// <summary>Seconds spent decoding and reconstructing.</summary>
+    public double DecodeSeconds { get; init; }
+
+    /// <summary><see cref="DenseEquivalentBytes"/> / <see cref="BytesSent"/> (∞ when nothing was sent).</summary>
+    public double CompressionRatio => BytesSent == 0 ? double.PositiveInfinity : (double)DenseEquivalentBytes / BytesSent;
+
+    /// <summary>The per-tensor decisions of the last call (empty in sums).</summary>
+    public IReadOnlyList<TensorDecision> Decisions { get; init; } = [];
+
+    /// <summary>The element-wise sum of two statistics; decisions are dropped.</summary>
+    public static AllreduceStatistics operator +(AllreduceStatistics left, AllreduceStatistics right)
+    {
+        ArgumentNullException.ThrowIfNull(left);
+        ArgumentNullException.ThrowIfNull(right);
+        return new AllreduceStatistics
+        {
+            Calls = left.Calls + right.Calls,
+            Tensors = left.Tensors + right.Tensors,
+            CompressedTensors = left.CompressedTensors + right.CompressedTensors,
+            BytesSent = left.BytesSent + right.BytesSent,
+            BytesReceived = left.BytesReceived + right.BytesReceived,
+            DenseEquivalentBytes = left.DenseEquivalentBytes + right.DenseEquivalentBytes,
+            AtomsSent = left.AtomsSent + right.AtomsSent,
+            EncodeSeconds = left.EncodeSeconds + right.EncodeSeconds,
+            ExchangeSeconds = left.ExchangeSeconds + right.ExchangeSeconds,
+            DecodeSeconds = left.DecodeSeconds + right.DecodeSeconds,
+        };
+    }
+
+    /// <summary>The same as <c>+</c>.</summary>
+    public static AllreduceStatistics Add(AllreduceStatistics left, AllreduceStatistics right) => left + right;
+}
