@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace AtomoCollectives.MpiTests;
 
@@ -7,7 +8,7 @@ namespace AtomoCollectives.MpiTests;
 /// barrier, <c>MPI_Wtime</c>, <c>reps</c> back-to-back calls, <c>MPI_Wtime</c>; the per-call time of a rank is the
 /// median over samples, and the reported figure is the maximum of that over ranks.
 /// </summary>
-internal static class OverheadBenchmark
+internal static unsafe class OverheadBenchmark
 {
     public static int Run(string[] args)
     {
@@ -17,16 +18,35 @@ internal static class OverheadBenchmark
         foreach (int bytes in new[] { 4 << 10, 1 << 20, 16 << 20 })
         {
             (int reps, int samples) = Plan(bytes, scale);
+            int[] counts = new int[world.Size];
+            counts.AsSpan().Fill(bytes);
 
+            // "dotnet": buffers from malloc, exactly like the C program, so only the binding differs.
+            byte* sendNative = (byte*)NativeMemory.Alloc((nuint)bytes);
+            byte* receiveNative = (byte*)NativeMemory.Alloc((nuint)bytes * (nuint)world.Size);
+            float* denseNative = (float*)NativeMemory.AllocZeroed((nuint)bytes);
+            try
+            {
+                new Span<byte>(sendNative, bytes).Fill((byte)world.Rank);
+                Report(world, "dotnet", "allgatherv", bytes, Measure(world, reps, samples, () =>
+                    world.Allgatherv(new ReadOnlySpan<byte>(sendNative, bytes), counts, new Span<byte>(receiveNative, bytes * world.Size))));
+                Report(world, "dotnet", "allreduce", bytes, Measure(world, reps, samples, () =>
+                    world.AllreduceSum(new Span<float>(denseNative, bytes / sizeof(float)))));
+            }
+            finally
+            {
+                NativeMemory.Free(sendNative);
+                NativeMemory.Free(receiveNative);
+                NativeMemory.Free(denseNative);
+            }
+
+            // "dotnet-array": ordinary managed arrays, as most callers will pass.
             byte[] send = new byte[bytes];
             send.AsSpan().Fill((byte)world.Rank);
             byte[] receive = new byte[(long)bytes * world.Size];
-            int[] counts = new int[world.Size];
-            counts.AsSpan().Fill(bytes);
-            Report(world, "allgatherv", bytes, Measure(world, reps, samples, () => world.Allgatherv(send, counts, receive)));
-
+            Report(world, "dotnet-array", "allgatherv", bytes, Measure(world, reps, samples, () => world.Allgatherv(send, counts, receive)));
             float[] dense = new float[bytes / sizeof(float)];
-            Report(world, "allreduce", bytes, Measure(world, reps, samples, () => world.AllreduceSum(dense)));
+            Report(world, "dotnet-array", "allreduce", bytes, Measure(world, reps, samples, () => world.AllreduceSum(dense)));
         }
 
         return 0;
@@ -72,11 +92,11 @@ internal static class OverheadBenchmark
         return all.Max();
     }
 
-    private static void Report(ICommunicator world, string op, int bytes, double seconds)
+    private static void Report(ICommunicator world, string impl, string op, int bytes, double seconds)
     {
         if (world.Rank == 0)
         {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"RESULT impl=dotnet op={op} n={world.Size} bytes={bytes} median_us={seconds * 1e6:F2}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"RESULT impl={impl} op={op} n={world.Size} bytes={bytes} median_us={seconds * 1e6:F2}"));
             Console.Out.Flush();
         }
     }

@@ -2,7 +2,7 @@
 # Measures what the .NET binding adds to MPI: MPI_Allgatherv and MPI_Allreduce called from C (mpi_overhead.c)
 # and through AtomoCollectives (tests/AtomoCollectives.MpiTests, mode "overhead"), same loop, same timing
 # (MPI_Wtime around back-to-back calls after a barrier; median over samples; max over ranks), Open MPI,
-# n = 2 and 4, per-rank sizes 4 KiB, 1 MiB, 16 MiB. The C and .NET runs alternate, ROUNDS times, and the
+# n = 1 (no communication: isolates the binding), 2 and 4, per-rank sizes 4 KiB, 1 MiB, 16 MiB. The C and .NET runs alternate, ROUNDS times, and the
 # table shows the median over rounds, so slow drift of a shared machine hits both sides alike.
 # Usage: run-overhead.sh [rounds=3] [scale=1]   (scale multiplies the calls per sample)
 # Prints a markdown table (also written to artifacts/mpi-overhead/table.md).
@@ -23,7 +23,7 @@ dll="$root/tests/AtomoCollectives.MpiTests/bin/Release/net10.0/AtomoCollectives.
 
 results="$out/results.txt"
 : >"$results"
-for n in 2 4; do
+for n in 1 2 4; do
     for round in $(seq 1 "$rounds"); do
         echo "n=$n round $round/$rounds" >&2
         timeout 600 mpiexec.openmpi --oversubscribe -n "$n" "$out/mpi_overhead" "$scale" | grep '^RESULT' >>"$results"
@@ -41,12 +41,12 @@ function med(k,   n, i, j, a, x) { n = c[k]; for (i = 1; i <= n; i++) a[i] = t[k
 function human(b) { return b >= 1048576 ? b / 1048576 " MiB" : b / 1024 " KiB" }
 END {
     for (key in keys) {
-        split(key, p, " "); cm = med(key " c"); dm = med(key " dotnet")
-        printf "%s %d %d\t| %s | %d | %s | %.1f | %.1f | %+.1f%% |\n", p[1], p[2], p[3], p[1], p[2], human(p[3]), cm, dm, 100 * (dm - cm) / cm
+        split(key, p, " "); cm = med(key " c"); dm = med(key " dotnet"); am = med(key " dotnet-array")
+        printf "%s %d %d\t| %s | %d | %s | %.1f | %.1f | %+.1f%% | %.1f | %+.1f%% |\n", p[1], p[2], p[3], p[1], p[2], human(p[3]), cm, dm, 100 * (dm - cm) / cm, am, 100 * (am - cm) / cm
     }
 }' "$results" | sort -k1,1 -k2,2n -k3,3n | cut -f2 >"$out/rows.md"
 {
-    echo "| op | ranks | bytes per rank | C (µs) | .NET (µs) | .NET − C |"
-    echo "|---|---:|---:|---:|---:|---:|"
+    echo "| op | ranks | bytes per rank | C (µs) | .NET, malloc buffers (µs) | vs C | .NET, managed arrays (µs) | vs C |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
     cat "$out/rows.md"
 } | tee "$out/table.md"
