@@ -96,7 +96,7 @@ internal static unsafe class OverheadBenchmark
     {
         if (world.Rank == 0)
         {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"RESULT impl={impl} op={op} n={world.Size} bytes={bytes} median_us={seconds * 1e6:F2}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"RESULT impl={impl} op={op} n={world.Size} bytes={bytes} median_us={seconds * 1e6:F3}"));
             Console.Out.Flush();
         }
     }

@@ -84,7 +84,7 @@ int main(int argc, char **argv)
             a.op = (enum op)o;
             double t = measure(&a, reps, samples);
             if (rank == 0) {
-                printf("RESULT impl=c op=%s n=%d bytes=%d median_us=%.2f\n", names[o], size, bytes, t * 1e6);
+                printf("RESULT impl=c op=%s n=%d bytes=%d median_us=%.3f\n", names[o], size, bytes, t * 1e6);
                 fflush(stdout);
             }
         }

@@ -38,11 +38,13 @@ function kv(s,   i, p) { for (i = 2; i <= NF; i++) { split($i, p, "="); v[p[1]] 
 function med(k,   n, i, j, a, x) { n = c[k]; for (i = 1; i <= n; i++) a[i] = t[k, i];
     for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+function pct(a, c) { return c > 0 ? 100 * (a - c) / c : 0 }
+function us(x) { return x < 10 ? sprintf("%.3f", x) : sprintf("%.1f", x) }
 function human(b) { return b >= 1048576 ? b / 1048576 " MiB" : b / 1024 " KiB" }
 END {
     for (key in keys) {
         split(key, p, " "); cm = med(key " c"); dm = med(key " dotnet"); am = med(key " dotnet-array")
-        printf "%s %d %d\t| %s | %d | %s | %.1f | %.1f | %+.1f%% | %.1f | %+.1f%% |\n", p[1], p[2], p[3], p[1], p[2], human(p[3]), cm, dm, 100 * (dm - cm) / cm, am, 100 * (am - cm) / cm
+        printf "%s %d %d\t| %s | %d | %s | %s | %s | %+.1f%% | %s | %+.1f%% |\n", p[1], p[2], p[3], p[1], p[2], human(p[3]), us(cm), us(dm), pct(dm, cm), us(am), pct(am, cm)
     }
 }' "$results" | sort -k1,1 -k2,2n -k3,3n | cut -f2 >"$out/rows.md"
 {
