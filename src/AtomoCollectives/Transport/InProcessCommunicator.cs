@@ -1,0 +1,146 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+
+namespace AtomoCollectives;
+
+/// <summary>One rank of an <see cref="InProcessCluster"/>.</summary>
+internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int rank) : ICommunicator
+{
+    private long _sequence;
+
+    public int Rank { get; } = rank;
+
+    public int Size => fabric.Size;
+
+    public void Allgather<T>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged
+    {
+        CommunicatorArguments.ValidateAllgather(Size, send.Length, receive.Length);
+        ReadOnlySpan<byte> sendBytes = MemoryMarshal.AsBytes(send);
+        Span<byte> receiveBytes = MemoryMarshal.AsBytes(receive);
+        fixed (byte* s = sendBytes)
+        fixed (byte* r = receiveBytes)
+        {
+            Run(InProcessFabric.Kind.Allgather, new() { Send = s, SendLength = sendBytes.Length, Receive = r, ReceiveLength = receiveBytes.Length });
+        }
+    }
+
+    public void Allgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, Span<byte> receive)
+    {
+        _ = CommunicatorArguments.ValidateAllgatherv(Rank, Size, send.Length, counts, receive.Length);
+        fixed (byte* s = send)
+        fixed (byte* r = receive)
+        {
+            Run(InProcessFabric.Kind.Allgatherv, new() { Send = s, SendLength = send.Length, Receive = r, ReceiveLength = receive.Length, Counts = counts.ToArray() });
+        }
+    }
+
+    public CollectiveRequest StartAllgatherv(ReadOnlyMemory<byte> send, ReadOnlySpan<int> counts, Memory<byte> receive)
+    {
+        _ = CommunicatorArguments.ValidateAllgatherv(Rank, Size, send.Length, counts, receive.Length);
+        MemoryHandle sendPin = send.Pin();
+        MemoryHandle receivePin = receive.Pin();
+        try
+        {
+            var part = new InProcessFabric.Contribution
+            {
+                Send = (byte*)sendPin.Pointer,
+                SendLength = send.Length,
+                Receive = (byte*)receivePin.Pointer,
+                ReceiveLength = receive.Length,
+                Counts = counts.ToArray(),
+            };
+            InProcessFabric.Round round = fabric.Post(Rank, _sequence++, InProcessFabric.Kind.Allgatherv, part);
+            return new InProcessRequest(fabric, round, sendPin, receivePin);
+        }
+        catch
+        {
+            sendPin.Dispose();
+            receivePin.Dispose();
+            throw;
+        }
+    }
+
+    public void AllreduceSum(Span<float> data)
+    {
+        fixed (float* p = data)
+        {
+            int bytes = checked(data.Length * sizeof(float));
+            Run(InProcessFabric.Kind.AllreduceSum, new() { Send = (byte*)p, SendLength = bytes, Receive = (byte*)p, ReceiveLength = bytes });
+        }
+    }
+
+    public void Broadcast(Span<byte> data, int root)
+    {
+        CommunicatorArguments.ValidateRoot(Size, root);
+        fixed (byte* p = data)
+        {
+            Run(InProcessFabric.Kind.Broadcast, new() { Send = p, SendLength = data.Length, Receive = p, ReceiveLength = data.Length, Root = root });
+        }
+    }
+
+    public void Barrier() => Run(InProcessFabric.Kind.Barrier, default);
+
+    public void Dispose()
+    {
+    }
+
+    private void Run(InProcessFabric.Kind kind, in InProcessFabric.Contribution part)
+        => fabric.Wait(fabric.Post(Rank, _sequence++, kind, part));
+
+    private sealed class InProcessRequest(InProcessFabric fabric, InProcessFabric.Round round, MemoryHandle sendPin, MemoryHandle receivePin)
+        : CollectiveRequest
+    {
+        private MemoryHandle _sendPin = sendPin;
+        private MemoryHandle _receivePin = receivePin;
+
+        public override bool Test()
+        {
+            if (IsCompleted)
+            {
+                return true;
+            }
+
+            bool done;
+            try
+            {
+                done = fabric.Test(round);
+            }
+            catch
+            {
+                Finish();
+                throw;
+            }
+
+            if (done)
+            {
+                Finish();
+            }
+
+            return done;
+        }
+
+        public override void Wait()
+        {
+            if (IsCompleted)
+            {
+                return;
+            }
+
+            try
+            {
+                fabric.Wait(round);
+            }
+            finally
+            {
+                Finish();
+            }
+        }
+
+        private void Finish()
+        {
+            IsCompleted = true;
+            _sendPin.Dispose();
+            _receivePin.Dispose();
+        }
+    }
+}

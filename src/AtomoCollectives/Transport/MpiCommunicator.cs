@@ -1,0 +1,322 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace AtomoCollectives;
+
+/// <summary>
+/// <see cref="ICommunicator"/> over an MPI communicator. Counts and displacements for allgatherv live in
+/// arrays owned by the communicator, so the blocking calls allocate nothing.
+/// </summary>
+internal sealed unsafe class MpiCommunicator : ICommunicator
+{
+    /// <summary>Largest piece of a broadcast or allreduce handed to MPI at once (MPI counts are <c>int</c>).</summary>
+    internal const int MaxChunkBytes = 1 << 30;
+
+    private readonly MpiFlavor _flavor;
+    private readonly nint _comm;
+    private readonly int[] _counts;
+    private readonly int[] _displacements;
+
+    public MpiCommunicator(MpiFlavor flavor, nint comm)
+    {
+        _flavor = flavor;
+        _comm = comm;
+        int rank, size;
+        Check(flavor.CommRank(comm, &rank), "MPI_Comm_rank");
+        Check(flavor.CommSize(comm, &size), "MPI_Comm_size");
+        Rank = rank;
+        Size = size;
+        _counts = new int[size];
+        _displacements = new int[size];
+    }
+
+    /// <summary>
+    /// Totals above this many bytes take the large-message path (<c>MPI_Allgatherv_c</c> where exported, else
+    /// one chunked broadcast per rank). <c>int.MaxValue</c> normally; tests lower it to exercise that path.
+    /// </summary>
+    internal static long LargeMessageThreshold { get; set; } = int.MaxValue;
+
+    /// <summary>Chunk size of the broadcast fallback of the large-message path; tests lower it.</summary>
+    internal static int LargeMessageChunkBytes { get; set; } = MaxChunkBytes;
+
+    /// <summary>Forces the broadcast fallback even where <c>MPI_Allgatherv_c</c> exists (tests).</summary>
+    internal static bool DisableLargeCountCalls { get; set; }
+
+    public int Rank { get; }
+
+    public int Size { get; }
+
+    public void Allgather<T>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged
+    {
+        long sendBytes = (long)send.Length * sizeof(T);
+        CommunicatorArguments.ValidateAllgather(Size, send.Length, receive.Length);
+
+        ReadOnlySpan<byte> sendBytesSpan = MemoryMarshal.AsBytes(send);
+        Span<byte> receiveBytes = MemoryMarshal.AsBytes(receive);
+        if (sendBytes * Size <= LargeMessageThreshold)
+        {
+            fixed (byte* s = sendBytesSpan)
+            fixed (byte* r = receiveBytes)
+            {
+                Check(_flavor.Allgather(s, (int)sendBytes, _flavor.Byte, r, (int)sendBytes, _flavor.Byte, _comm), "MPI_Allgather");
+            }
+
+            return;
+        }
+
+        if (sendBytes > int.MaxValue)
+        {
+            throw new ArgumentException($"Each rank may contribute at most {int.MaxValue} bytes to Allgather; got {sendBytes}.", nameof(send));
+        }
+
+        int[] counts = new int[Size]; // only on the >2 GiB path, where one small array does not matter
+        counts.AsSpan().Fill((int)sendBytes);
+        LargeAllgatherv(sendBytesSpan, counts, receiveBytes);
+    }
+
+    public void Allgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, Span<byte> receive)
+    {
+        long total = CommunicatorArguments.ValidateAllgatherv(Rank, Size, send.Length, counts, receive.Length);
+        if (total <= LargeMessageThreshold)
+        {
+            FillDisplacements(counts);
+            fixed (byte* s = send)
+            fixed (byte* r = receive)
+            fixed (int* c = _counts)
+            fixed (int* d = _displacements)
+            {
+                Check(_flavor.Allgatherv(s, send.Length, _flavor.Byte, r, c, d, _flavor.Byte, _comm), "MPI_Allgatherv");
+            }
+
+            return;
+        }
+
+        LargeAllgatherv(send, counts, receive);
+    }
+
+    public CollectiveRequest StartAllgatherv(ReadOnlyMemory<byte> send, ReadOnlySpan<int> counts, Memory<byte> receive)
+    {
+        long total = CommunicatorArguments.ValidateAllgatherv(Rank, Size, send.Length, counts, receive.Length);
+        if (total > LargeMessageThreshold)
+        {
+            // No portable nonblocking large-count call: complete it now (the caller still gets a request).
+            LargeAllgatherv(send.Span, counts, receive.Span);
+            return MpiRequest.Completed;
+        }
+
+        var request = new MpiRequest(this, send, counts, receive);
+        request.Start();
+        return request;
+    }
+
+    public void AllreduceSum(Span<float> data)
+    {
+        const int chunk = MaxChunkBytes / sizeof(float);
+        fixed (float* p = data)
+        {
+            long offset = 0;
+            do
+            {
+                int count = (int)Math.Min(chunk, data.Length - offset);
+                Check(_flavor.Allreduce(_flavor.InPlace, p + offset, count, _flavor.Float, _flavor.OpSum, _comm), "MPI_Allreduce");
+                offset += count;
+            }
+            while (offset < data.Length);
+        }
+    }
+
+    public void Broadcast(Span<byte> data, int root)
+    {
+        CommunicatorArguments.ValidateRoot(Size, root);
+
+        fixed (byte* p = data)
+        {
+            BroadcastChunked(p, data.Length, root, MaxChunkBytes);
+        }
+    }
+
+    public void Barrier() => Check(_flavor.Barrier(_comm), "MPI_Barrier");
+
+    /// <summary>MPI_COMM_WORLD belongs to the <see cref="MpiEnvironment"/>; nothing to free here.</summary>
+    public void Dispose()
+    {
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Check(int errorCode, string call)
+    {
+        if (errorCode != Interop.Mpi.MPI_SUCCESS)
+        {
+            Throw(errorCode, call);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Throw(int errorCode, string call)
+        => throw new MpiException($"{call} failed on rank {Rank} of {Size}: {MpiEnvironment.ErrorText(errorCode)}", errorCode);
+
+    internal void FillDisplacements(ReadOnlySpan<int> counts, int[]? countsTarget = null, int[]? displacementsTarget = null)
+    {
+        int[] c = countsTarget ?? _counts;
+        int[] d = displacementsTarget ?? _displacements;
+        int offset = 0;
+        for (int r = 0; r < counts.Length; r++)
+        {
+            c[r] = counts[r];
+            d[r] = offset;
+            offset += counts[r];
+        }
+    }
+
+    private void LargeAllgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, Span<byte> receive)
+    {
+        if (_flavor.HasLargeCountAllgatherv && !DisableLargeCountCalls)
+        {
+            long[] bigCounts = ArrayPool<long>.Shared.Rent(Size);
+            long[] bigDisplacements = ArrayPool<long>.Shared.Rent(Size);
+            try
+            {
+                long offset = 0;
+                for (int r = 0; r < Size; r++)
+                {
+                    bigCounts[r] = counts[r];
+                    bigDisplacements[r] = offset;
+                    offset += counts[r];
+                }
+
+                fixed (byte* s = send)
+                fixed (byte* rcv = receive)
+                fixed (long* c = bigCounts)
+                fixed (long* d = bigDisplacements)
+                {
+                    Check(_flavor.AllgathervLarge(s, send.Length, _flavor.Byte, rcv, c, d, _flavor.Byte, _comm), "MPI_Allgatherv_c");
+                }
+            }
+            finally
+            {
+                ArrayPool<long>.Shared.Return(bigCounts);
+                ArrayPool<long>.Shared.Return(bigDisplacements);
+            }
+
+            return;
+        }
+
+        // Portable fallback: each rank broadcasts its own block, in chunks that fit an int count.
+        long blockStart = 0;
+        fixed (byte* rcv = receive)
+        {
+            for (int root = 0; root < Size; root++)
+            {
+                if (root == Rank)
+                {
+                    send.CopyTo(new Span<byte>(rcv + blockStart, send.Length));
+                }
+
+                BroadcastChunked(rcv + blockStart, counts[root], root, LargeMessageChunkBytes);
+                blockStart += counts[root];
+            }
+        }
+    }
+
+    private void BroadcastChunked(byte* data, long length, int root, int chunk)
+    {
+        long offset = 0;
+        do
+        {
+            int count = (int)Math.Min(chunk, length - offset);
+            Check(_flavor.Bcast(data + offset, count, _flavor.Byte, root, _comm), "MPI_Bcast");
+            offset += count;
+        }
+        while (offset < length);
+    }
+
+    /// <summary>An <c>MPI_Iallgatherv</c> in flight: owns the pins and the count arrays until completion.</summary>
+    private sealed class MpiRequest : CollectiveRequest
+    {
+        public static readonly MpiRequest Completed = new();
+
+        private readonly MpiCommunicator? _owner;
+        private readonly int[] _counts = [];
+        private readonly int[] _displacements = [];
+        private readonly ReadOnlyMemory<byte> _send;
+        private readonly Memory<byte> _receive;
+        private MemoryHandle _sendPin;
+        private MemoryHandle _receivePin;
+        private nint _request;
+
+        private MpiRequest()
+        {
+            IsCompleted = true;
+        }
+
+        public MpiRequest(MpiCommunicator owner, ReadOnlyMemory<byte> send, ReadOnlySpan<int> counts, Memory<byte> receive)
+        {
+            _owner = owner;
+            _send = send;
+            _receive = receive;
+            // MPI reads these until completion, so they live on the pinned object heap and never move.
+            _counts = GC.AllocateUninitializedArray<int>(owner.Size, pinned: true);
+            _displacements = GC.AllocateUninitializedArray<int>(owner.Size, pinned: true);
+            owner.FillDisplacements(counts, _counts, _displacements);
+        }
+
+        public void Start()
+        {
+            MpiCommunicator owner = _owner!;
+            _sendPin = _send.Pin();
+            _receivePin = _receive.Pin();
+            try
+            {
+                int* c = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_counts));
+                int* d = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_displacements));
+                owner.Check(owner._flavor.Iallgatherv(_sendPin.Pointer, _send.Length, owner._flavor.Byte,
+                    _receivePin.Pointer, c, d, owner._flavor.Byte, owner._comm, out _request), "MPI_Iallgatherv");
+            }
+            catch
+            {
+                Release();
+                throw;
+            }
+        }
+
+        public override bool Test()
+        {
+            if (IsCompleted)
+            {
+                return true;
+            }
+
+            _owner!.Check(_owner._flavor.Test(ref _request, out bool done), "MPI_Test");
+            if (done)
+            {
+                Finish();
+            }
+
+            return done;
+        }
+
+        public override void Wait()
+        {
+            if (IsCompleted)
+            {
+                return;
+            }
+
+            _owner!.Check(_owner._flavor.Wait(ref _request), "MPI_Wait");
+            Finish();
+        }
+
+        private void Finish()
+        {
+            IsCompleted = true;
+            Release();
+        }
+
+        private void Release()
+        {
+            _sendPin.Dispose();
+            _receivePin.Dispose();
+        }
+    }
+}

@@ -1,0 +1,317 @@
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace AtomoCollectives;
+
+/// <summary>
+/// The process's MPI library, bound at run time: <c>using var mpi = MpiEnvironment.Initialize();
+/// ICommunicator world = mpi.World;</c>. Disposing it calls <c>MPI_Finalize</c>.
+/// </summary>
+/// <remarks>
+/// <para><b>Which library.</b> <c>ATOMO_MPI_LIBRARY</c> wins when set: <c>openmpi</c>, <c>mpich</c>, or a path
+/// to a <c>libmpi</c>. Otherwise the launcher decides: Open MPI's <c>mpiexec</c> sets
+/// <c>OMPI_COMM_WORLD_SIZE</c> (→ <c>libmpi.so.40</c>), MPICH's Hydra sets <c>PMI_RANK</c>/<c>PMI_SIZE</c>/<c>PMI_FD</c>
+/// (→ <c>libmpich.so.12</c>). A program started without a launcher tries Open MPI, then MPICH, as a singleton.
+/// A library that does not match the launcher is refused before <c>MPI_Init</c>, and the world size is checked
+/// against the launcher's after it, because the wrong library silently gives N jobs of size 1.</para>
+/// <para><b>Threads.</b> <c>MPI_THREAD_SERIALIZED</c> is requested: any thread may call MPI, one at a time,
+/// which is the <see cref="ICommunicator"/> contract. Nonblocking collectives use <c>MPI_Iallgatherv</c>,
+/// so no progress thread is started.</para>
+/// <para><b>Errors.</b> <c>MPI_COMM_WORLD</c> gets <c>MPI_ERRORS_RETURN</c>; failed calls throw
+/// <see cref="MpiException"/> with <c>MPI_Error_string</c>'s text. An unhandled exception on any rank calls
+/// <c>MPI_Abort</c>, which ends every rank of the job instead of leaving the others waiting.</para>
+/// <para><b>Signals.</b> <c>UCX_ERROR_SIGNALS</c> is set to empty in the native environment (unless already
+/// set) before the library loads, so UCX (used by Debian's MPICH and by Open MPI's UCX PML) does not take over
+/// SIGSEGV, which .NET needs to turn null dereferences into <see cref="NullReferenceException"/>.</para>
+/// </remarks>
+public sealed unsafe class MpiEnvironment : IDisposable
+{
+    /// <summary>The environment variable that selects the MPI library: <c>openmpi</c>, <c>mpich</c> or a path.</summary>
+    public const string LibraryVariable = "ATOMO_MPI_LIBRARY";
+
+    private static readonly object s_gate = new();
+    private static MpiEnvironment? s_current;
+    private static bool s_initializedOnce;
+
+    private readonly MpiFlavor _flavor;
+    private readonly MpiCommunicator _world;
+    private readonly UnhandledExceptionEventHandler _onUnhandled;
+    private bool _disposed;
+
+    private MpiEnvironment(MpiFlavor flavor, string libraryPath, string libraryVersion, int threadLevel)
+    {
+        _flavor = flavor;
+        LibraryPath = libraryPath;
+        LibraryVersion = libraryVersion;
+        ThreadLevel = threadLevel;
+        _world = new MpiCommunicator(flavor, flavor.CommWorld);
+        _onUnhandled = OnUnhandledException;
+    }
+
+    /// <summary>All ranks of the job (<c>MPI_COMM_WORLD</c>).</summary>
+    public ICommunicator World => _world;
+
+    /// <summary>Which MPI family is bound.</summary>
+    public MpiImplementation Implementation => _flavor.Implementation;
+
+    /// <summary>The library that was loaded (as given to the loader).</summary>
+    public string LibraryPath { get; }
+
+    /// <summary>The library's own description, from <c>MPI_Get_library_version</c>.</summary>
+    public string LibraryVersion { get; }
+
+    /// <summary>The thread level MPI provided (2 = <c>MPI_THREAD_SERIALIZED</c>, 3 = <c>MPI_THREAD_MULTIPLE</c>).</summary>
+    public int ThreadLevel { get; }
+
+    /// <summary>
+    /// Whether this process was started by an MPI launcher (Open MPI's <c>mpiexec</c>, MPICH's Hydra, or a
+    /// PMIx launcher such as <c>srun --mpi=pmix</c>), judged from the environment only; nothing is loaded.
+    /// Use it to choose <see cref="Initialize"/> or <see cref="InProcessCluster"/>.
+    /// </summary>
+    public static bool IsLaunchedByMpi => DetectLauncher() != Launcher.None
+        || Environment.GetEnvironmentVariable("PMIX_RANK") is not null;
+
+    /// <summary>
+    /// Loads and initialises MPI (once per process: MPI cannot be re-initialised after finalisation).
+    /// </summary>
+    /// <returns>The environment; dispose it at the end of the program to call <c>MPI_Finalize</c>.</returns>
+    /// <exception cref="MpiException">No usable MPI library, a library that does not match the launcher,
+    /// or a failed <c>MPI_Init_thread</c>; the message says what to install or set.</exception>
+    public static MpiEnvironment Initialize()
+    {
+        lock (s_gate)
+        {
+            if (s_initializedOnce)
+            {
+                throw new InvalidOperationException(s_current is null
+                    ? "MPI was already initialised and finalised in this process; MPI cannot be initialised twice. Keep one MpiEnvironment for the life of the program."
+                    : "MPI is already initialised in this process; use the existing MpiEnvironment (one per process).");
+            }
+
+            Launcher launcher = DetectLauncher();
+            (nint library, string path) = MpiLibraryLoader.Load(launcher);
+            MpiFlavor flavor = Identify(library, path, out string version);
+            CheckMatchesLauncher(flavor, launcher, path);
+
+            int provided = 0;
+            int rc = Interop.Mpi.InitThread(null, null, Interop.Mpi.MPI_THREAD_SERIALIZED, &provided);
+            s_initializedOnce = true;
+            if (rc != Interop.Mpi.MPI_SUCCESS)
+            {
+                throw new MpiException($"MPI_Init_thread failed with code {rc} ({path}).", rc);
+            }
+
+            var environment = new MpiEnvironment(flavor, path, version, provided);
+            environment._world.Check(flavor.CommSetErrhandler(flavor.CommWorld, flavor.ErrorsReturn), "MPI_Comm_set_errhandler");
+            AppDomain.CurrentDomain.UnhandledException += environment._onUnhandled;
+            s_current = environment;
+            if (provided < Interop.Mpi.MPI_THREAD_SERIALIZED)
+            {
+                environment.Abort($"MPI provided thread level {provided}, but MPI_THREAD_SERIALIZED (2) is needed.");
+            }
+
+            environment.CheckWorldSize(launcher, path);
+            return environment;
+        }
+    }
+
+    /// <summary>Seconds since an arbitrary origin, from <c>MPI_Wtime</c> (for benchmarks that compare with C).</summary>
+    internal static double Wtime() => Interop.Mpi.Wtime();
+
+    /// <summary>
+    /// Ends every rank of the job at once with exit code 1 (<c>MPI_Abort</c>) after writing
+    /// <paramref name="reason"/> to standard error. Use it when one rank cannot go on and the others would
+    /// otherwise wait for it forever.
+    /// </summary>
+    public void Abort(string reason)
+    {
+        Console.Error.WriteLine($"[rank {_world.Rank}/{_world.Size}] aborting the MPI job: {reason}");
+        Console.Error.Flush();
+        _flavor.Abort(_flavor.CommWorld, 1);
+        Environment.Exit(1); // MPI_Abort should not return; make sure the rank ends anyway.
+    }
+
+    /// <summary>Calls <c>MPI_Finalize</c> (collective: every rank must dispose) and unhooks the abort handler.</summary>
+    public void Dispose()
+    {
+        lock (s_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            AppDomain.CurrentDomain.UnhandledException -= _onUnhandled;
+            s_current = null;
+            int finalized = 0;
+            _ = Interop.Mpi.Finalized(&finalized);
+            if (finalized == 0)
+            {
+                int rc = Interop.Mpi.FinalizeMpi();
+                if (rc != Interop.Mpi.MPI_SUCCESS)
+                {
+                    throw new MpiException($"MPI_Finalize failed: {ErrorText(rc)}", rc);
+                }
+            }
+        }
+    }
+
+    internal static string ErrorText(int errorCode)
+    {
+        byte* text = stackalloc byte[Interop.Mpi.MaxErrorString];
+        int length = 0;
+        return Interop.Mpi.ErrorString(errorCode, text, &length) == Interop.Mpi.MPI_SUCCESS && length > 0
+            ? Encoding.UTF8.GetString(text, Math.Min(length, Interop.Mpi.MaxErrorString)).TrimEnd('\0', ' ', '\n')
+            : $"MPI error code {errorCode}";
+    }
+
+    private void OnUnhandledException(object sender, UnhandledExceptionEventArgs e)
+        => Abort($"unhandled exception: {e.ExceptionObject}");
+
+    private static MpiFlavor Identify(nint library, string path, out string version)
+    {
+        byte* text = stackalloc byte[Interop.Mpi.MaxLibraryVersionString];
+        int length = 0;
+        version = Interop.Mpi.GetLibraryVersion(text, &length) == Interop.Mpi.MPI_SUCCESS
+            ? Encoding.UTF8.GetString(text, Math.Clamp(length, 0, Interop.Mpi.MaxLibraryVersionString)).TrimEnd('\0', ' ', '\n')
+            : "(MPI_Get_library_version failed)";
+
+        if (OpenMpiFlavor.Matches(library))
+        {
+            return new OpenMpiFlavor(library);
+        }
+
+        if (version.Contains("MPICH", StringComparison.OrdinalIgnoreCase)
+            || version.Contains("Intel(R) MPI", StringComparison.OrdinalIgnoreCase)
+            || version.Contains("MVAPICH", StringComparison.OrdinalIgnoreCase))
+        {
+            return new MpichFlavor(library);
+        }
+
+        string firstLine = version.Split('\n')[0];
+        throw new MpiException(
+            $"'{path}' is an MPI library this binding does not know ({firstLine}). Supported: Open MPI (libmpi.so.40) and MPICH (libmpich.so.12). "
+            + $"Set {LibraryVariable}=openmpi or {LibraryVariable}=mpich (install openmpi-bin libopenmpi-dev, or mpich libmpich-dev).");
+    }
+
+    private static void CheckMatchesLauncher(MpiFlavor flavor, Launcher launcher, string path)
+    {
+        MpiImplementation? expected = launcher switch
+        {
+            Launcher.OpenMpi => MpiImplementation.OpenMpi,
+            Launcher.Hydra => MpiImplementation.Mpich,
+            _ => null,
+        };
+        if (expected is { } wanted && wanted != flavor.Implementation)
+        {
+            string selected = Environment.GetEnvironmentVariable(LibraryVariable) is { Length: > 0 } value
+                ? $"{LibraryVariable}={value} selected {flavor.Implementation} ({path})"
+                : $"{flavor.Implementation} was loaded ({path})";
+            string fix = wanted == MpiImplementation.OpenMpi
+                ? $"set {LibraryVariable}=openmpi (or unset it), or launch with mpiexec.mpich to use MPICH"
+                : $"set {LibraryVariable}=mpich (or unset it), or launch with mpiexec.openmpi to use Open MPI";
+            throw new MpiException(
+                $"This process was launched by {LauncherName(launcher)} but {selected}; the two cannot talk to each other "
+                + $"(every rank would be a separate job of size 1). Fix: {fix}.");
+        }
+    }
+
+    private void CheckWorldSize(Launcher launcher, string path)
+    {
+        string? expectedText = launcher switch
+        {
+            Launcher.OpenMpi => Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE"),
+            Launcher.Hydra => Environment.GetEnvironmentVariable("PMI_SIZE"),
+            _ => null,
+        };
+        if (expectedText is not null && int.TryParse(expectedText, out int expected) && expected != _world.Size)
+        {
+            throw new MpiException(
+                $"MPI world size is {_world.Size} but {LauncherName(launcher)} started {expected} ranks: {path} does not belong to this launcher. "
+                + $"Set {LibraryVariable} to the library of the mpiexec you use (openmpi for mpiexec.openmpi, mpich for mpiexec.mpich).");
+        }
+    }
+
+    internal enum Launcher
+    {
+        None,
+        OpenMpi,
+        Hydra,
+    }
+
+    internal static Launcher DetectLauncher()
+    {
+        if (Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE") is not null)
+        {
+            return Launcher.OpenMpi;
+        }
+
+        if (Environment.GetEnvironmentVariable("PMI_RANK") is not null
+            || Environment.GetEnvironmentVariable("PMI_SIZE") is not null
+            || Environment.GetEnvironmentVariable("PMI_FD") is not null)
+        {
+            return Launcher.Hydra;
+        }
+
+        return Launcher.None;
+    }
+
+    private static string LauncherName(Launcher launcher) => launcher switch
+    {
+        Launcher.OpenMpi => "Open MPI's mpiexec (OMPI_COMM_WORLD_SIZE is set)",
+        Launcher.Hydra => "MPICH's Hydra mpiexec (PMI_RANK/PMI_SIZE/PMI_FD are set)",
+        _ => "no MPI launcher",
+    };
+}
+
+/// <summary>Finds, loads and globally exposes the MPI shared library.</summary>
+internal static class MpiLibraryLoader
+{
+    public static (nint Handle, string Path) Load(MpiEnvironment.Launcher launcher)
+    {
+        // Before any MPI (and so UCX) code is loaded: keep UCX off SIGSEGV/SIGBUS, which .NET needs.
+        if (Environment.GetEnvironmentVariable("UCX_ERROR_SIGNALS") is null)
+        {
+            _ = Interop.Libc.SetEnv("UCX_ERROR_SIGNALS", "", 1);
+        }
+
+        string? setting = Environment.GetEnvironmentVariable(MpiEnvironment.LibraryVariable);
+        string[] candidates = setting?.Trim().ToLowerInvariant() switch
+        {
+            null or "" => launcher switch
+            {
+                MpiEnvironment.Launcher.OpenMpi => [Interop.Libraries.OpenMpiDefault],
+                MpiEnvironment.Launcher.Hydra => [Interop.Libraries.MpichDefault],
+                _ => [Interop.Libraries.OpenMpiDefault, Interop.Libraries.MpichDefault],
+            },
+            "openmpi" or "open-mpi" or "ompi" => [Interop.Libraries.OpenMpiDefault],
+            "mpich" => [Interop.Libraries.MpichDefault],
+            _ => [setting.Trim()],
+        };
+
+        var errors = new StringBuilder();
+        foreach (string candidate in candidates)
+        {
+            if (NativeLibrary.TryLoad(candidate, out nint handle))
+            {
+                // .NET loads with RTLD_LOCAL; Open MPI's plugins (mca_*.so) need libmpi's symbols global.
+                nint again = Interop.Libc.DlOpen(candidate, Interop.Libc.RTLD_NOW | Interop.Libc.RTLD_GLOBAL | Interop.Libc.RTLD_NOLOAD);
+                if (again == 0)
+                {
+                    string why = Marshal.PtrToStringUTF8(Interop.Libc.DlError()) ?? "unknown";
+                    throw new MpiException($"Loaded '{candidate}' but could not make its symbols global (dlopen RTLD_GLOBAL): {why}.");
+                }
+
+                Interop.Libraries.Register(Interop.Libraries.Mpi, handle);
+                return (handle, candidate);
+            }
+
+            errors.Append(" '").Append(candidate).Append("' could not be loaded;");
+        }
+
+        throw new MpiException(
+            $"No MPI library could be loaded:{errors} Install Open MPI (apt-get install openmpi-bin libopenmpi-dev) or MPICH "
+            + $"(apt-get install mpich libmpich-dev), or set {MpiEnvironment.LibraryVariable} to 'openmpi', 'mpich' or the path of a libmpi.so.");
+    }
+}

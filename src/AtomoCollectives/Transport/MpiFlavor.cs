@@ -1,0 +1,184 @@
+using System.Runtime.InteropServices;
+
+namespace AtomoCollectives;
+
+/// <summary>The MPI implementation family a process is bound to; they differ in how handles are represented.</summary>
+public enum MpiImplementation
+{
+    /// <summary>Open MPI (<c>libmpi.so.40</c>): handles are addresses of exported globals.</summary>
+    OpenMpi,
+
+    /// <summary>MPICH and ABI-compatible derivatives (<c>libmpich.so.12</c>): handles are 32-bit integers.</summary>
+    Mpich,
+
+    /// <summary>The MPI-5 standard ABI (<c>libmpi_abi.so</c>): pointer handles with standard values. Reserved; not bound yet.</summary>
+    StandardAbi,
+}
+
+/// <summary>
+/// How one MPI implementation represents handles and constants. Everything above this class works with
+/// <see cref="nint"/> handles and never needs to know whether the library uses pointers (Open MPI, MPI-5 ABI)
+/// or ints (MPICH). A new flavour (e.g. the MPI-5 standard ABI) derives from <see cref="PointerHandleMpiFlavor"/>
+/// or <see cref="IntHandleMpiFlavor"/> and supplies its constants.
+/// </summary>
+internal abstract unsafe class MpiFlavor
+{
+    public abstract MpiImplementation Implementation { get; }
+    public nint CommWorld { get; protected init; }
+    public nint Byte { get; protected init; }
+    public nint Int { get; protected init; }
+    public nint Float { get; protected init; }
+    public nint OpSum { get; protected init; }
+    public nint ErrorsReturn { get; protected init; }
+    public void* InPlace { get; protected init; }
+    public void* StatusIgnore { get; protected init; }
+
+    /// <summary>Whether the library exports the MPI-4 large-count <c>MPI_Allgatherv_c</c>.</summary>
+    public bool HasLargeCountAllgatherv { get; protected init; }
+
+    public abstract int Abort(nint comm, int errorCode);
+    public abstract int CommRank(nint comm, int* rank);
+    public abstract int CommSize(nint comm, int* size);
+    public abstract int CommSetErrhandler(nint comm, nint errhandler);
+    public abstract int Barrier(nint comm);
+    public abstract int Bcast(void* buffer, int count, nint datatype, int root, nint comm);
+    public abstract int Allgather(void* send, int sendCount, nint sendType, void* receive, int receiveCount, nint receiveType, nint comm);
+    public abstract int Allgatherv(void* send, int sendCount, nint sendType, void* receive, int* counts, int* displacements, nint receiveType, nint comm);
+    public abstract int AllgathervLarge(void* send, long sendCount, nint sendType, void* receive, long* counts, long* displacements, nint receiveType, nint comm);
+    public abstract int Iallgatherv(void* send, int sendCount, nint sendType, void* receive, int* counts, int* displacements, nint receiveType, nint comm, out nint request);
+    public abstract int Allreduce(void* send, void* receive, int count, nint datatype, nint op, nint comm);
+    public abstract int Wait(ref nint request);
+    public abstract int Test(ref nint request, out bool completed);
+}
+
+/// <summary>Flavours whose handles are pointers (Open MPI; the MPI-5 standard ABI).</summary>
+internal abstract unsafe class PointerHandleMpiFlavor : MpiFlavor
+{
+    public override int Abort(nint comm, int errorCode) => Interop.MpiPointerHandles.Abort(comm, errorCode);
+    public override int CommRank(nint comm, int* rank) => Interop.MpiPointerHandles.CommRank(comm, rank);
+    public override int CommSize(nint comm, int* size) => Interop.MpiPointerHandles.CommSize(comm, size);
+    public override int CommSetErrhandler(nint comm, nint errhandler) => Interop.MpiPointerHandles.CommSetErrhandler(comm, errhandler);
+    public override int Barrier(nint comm) => Interop.MpiPointerHandles.Barrier(comm);
+    public override int Bcast(void* buffer, int count, nint datatype, int root, nint comm)
+        => Interop.MpiPointerHandles.Bcast(buffer, count, datatype, root, comm);
+    public override int Allgather(void* send, int sendCount, nint sendType, void* receive, int receiveCount, nint receiveType, nint comm)
+        => Interop.MpiPointerHandles.Allgather(send, sendCount, sendType, receive, receiveCount, receiveType, comm);
+    public override int Allgatherv(void* send, int sendCount, nint sendType, void* receive, int* counts, int* displacements, nint receiveType, nint comm)
+        => Interop.MpiPointerHandles.Allgatherv(send, sendCount, sendType, receive, counts, displacements, receiveType, comm);
+    public override int AllgathervLarge(void* send, long sendCount, nint sendType, void* receive, long* counts, long* displacements, nint receiveType, nint comm)
+        => Interop.MpiPointerHandles.AllgathervLarge(send, sendCount, sendType, receive, counts, displacements, receiveType, comm);
+    public override int Iallgatherv(void* send, int sendCount, nint sendType, void* receive, int* counts, int* displacements, nint receiveType, nint comm, out nint request)
+    {
+        nint handle = 0;
+        int rc = Interop.MpiPointerHandles.Iallgatherv(send, sendCount, sendType, receive, counts, displacements, receiveType, comm, &handle);
+        request = handle;
+        return rc;
+    }
+    public override int Allreduce(void* send, void* receive, int count, nint datatype, nint op, nint comm)
+        => Interop.MpiPointerHandles.Allreduce(send, receive, count, datatype, op, comm);
+    public override int Wait(ref nint request)
+    {
+        nint handle = request;
+        int rc = Interop.MpiPointerHandles.Wait(&handle, StatusIgnore);
+        request = handle;
+        return rc;
+    }
+    public override int Test(ref nint request, out bool completed)
+    {
+        nint handle = request;
+        int flag = 0;
+        int rc = Interop.MpiPointerHandles.Test(&handle, &flag, StatusIgnore);
+        request = handle;
+        completed = flag != 0;
+        return rc;
+    }
+}
+
+/// <summary>Flavours whose handles are 32-bit integers (MPICH and derivatives).</summary>
+internal abstract unsafe class IntHandleMpiFlavor : MpiFlavor
+{
+    public override int Abort(nint comm, int errorCode) => Interop.MpiIntHandles.Abort((int)comm, errorCode);
+    public override int CommRank(nint comm, int* rank) => Interop.MpiIntHandles.CommRank((int)comm, rank);
+    public override int CommSize(nint comm, int* size) => Interop.MpiIntHandles.CommSize((int)comm, size);
+    public override int CommSetErrhandler(nint comm, nint errhandler) => Interop.MpiIntHandles.CommSetErrhandler((int)comm, (int)errhandler);
+    public override int Barrier(nint comm) => Interop.MpiIntHandles.Barrier((int)comm);
+    public override int Bcast(void* buffer, int count, nint datatype, int root, nint comm)
+        => Interop.MpiIntHandles.Bcast(buffer, count, (int)datatype, root, (int)comm);
+    public override int Allgather(void* send, int sendCount, nint sendType, void* receive, int receiveCount, nint receiveType, nint comm)
+        => Interop.MpiIntHandles.Allgather(send, sendCount, (int)sendType, receive, receiveCount, (int)receiveType, (int)comm);
+    public override int Allgatherv(void* send, int sendCount, nint sendType, void* receive, int* counts, int* displacements, nint receiveType, nint comm)
+        => Interop.MpiIntHandles.Allgatherv(send, sendCount, (int)sendType, receive, counts, displacements, (int)receiveType, (int)comm);
+    public override int AllgathervLarge(void* send, long sendCount, nint sendType, void* receive, long* counts, long* displacements, nint receiveType, nint comm)
+        => Interop.MpiIntHandles.AllgathervLarge(send, sendCount, (int)sendType, receive, counts, displacements, (int)receiveType, (int)comm);
+    public override int Iallgatherv(void* send, int sendCount, nint sendType, void* receive, int* counts, int* displacements, nint receiveType, nint comm, out nint request)
+    {
+        int handle = 0;
+        int rc = Interop.MpiIntHandles.Iallgatherv(send, sendCount, (int)sendType, receive, counts, displacements, (int)receiveType, (int)comm, &handle);
+        request = handle;
+        return rc;
+    }
+    public override int Allreduce(void* send, void* receive, int count, nint datatype, nint op, nint comm)
+        => Interop.MpiIntHandles.Allreduce(send, receive, count, (int)datatype, (int)op, (int)comm);
+    public override int Wait(ref nint request)
+    {
+        int handle = (int)request;
+        int rc = Interop.MpiIntHandles.Wait(&handle, StatusIgnore);
+        request = handle;
+        return rc;
+    }
+    public override int Test(ref nint request, out bool completed)
+    {
+        int handle = (int)request;
+        int flag = 0;
+        int rc = Interop.MpiIntHandles.Test(&handle, &flag, StatusIgnore);
+        request = handle;
+        completed = flag != 0;
+        return rc;
+    }
+}
+
+/// <summary>Open MPI: every predefined handle is the address of an exported <c>ompi_mpi_*</c> global.</summary>
+internal sealed unsafe class OpenMpiFlavor : PointerHandleMpiFlavor
+{
+    public OpenMpiFlavor(nint library)
+    {
+        CommWorld = Export(library, "ompi_mpi_comm_world");
+        Byte = Export(library, "ompi_mpi_byte");
+        Int = Export(library, "ompi_mpi_int");
+        Float = Export(library, "ompi_mpi_float");
+        OpSum = Export(library, "ompi_mpi_op_sum");
+        ErrorsReturn = Export(library, "ompi_mpi_errors_return");
+        InPlace = (void*)1;
+        StatusIgnore = null;
+        HasLargeCountAllgatherv = NativeLibrary.TryGetExport(library, "MPI_Allgatherv_c", out _);
+    }
+
+    public override MpiImplementation Implementation => MpiImplementation.OpenMpi;
+
+    /// <summary>Whether <paramref name="library"/> looks like Open MPI (exports its predefined communicator).</summary>
+    public static bool Matches(nint library) => NativeLibrary.TryGetExport(library, "ompi_mpi_comm_world", out _);
+
+    private static nint Export(nint library, string name)
+        => NativeLibrary.TryGetExport(library, name, out nint address)
+            ? address
+            : throw new MpiException($"The Open MPI library does not export '{name}'; it is not a supported Open MPI build. Install openmpi-bin libopenmpi-dev, or set ATOMO_MPI_LIBRARY to another MPI library.");
+}
+
+/// <summary>MPICH: predefined handles are fixed integers from <c>mpi.h</c> (checked against MPICH 4.0).</summary>
+internal sealed unsafe class MpichFlavor : IntHandleMpiFlavor
+{
+    public MpichFlavor(nint library)
+    {
+        CommWorld = 0x44000000;
+        Byte = 0x4c00010d;
+        Int = 0x4c000405;
+        Float = 0x4c00040a;
+        OpSum = 0x58000003;
+        ErrorsReturn = 0x54000001;
+        InPlace = (void*)-1;
+        StatusIgnore = (void*)1;
+        HasLargeCountAllgatherv = NativeLibrary.TryGetExport(library, "MPI_Allgatherv_c", out _);
+    }
+
+    public override MpiImplementation Implementation => MpiImplementation.Mpich;
+}

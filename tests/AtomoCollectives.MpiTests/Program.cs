@@ -1,0 +1,257 @@
+using System.Diagnostics;
+using System.Text;
+using AtomoCollectives;
+using AtomoCollectives.MpiTests;
+using AtomoCollectives.Tests.Transport;
+
+// Usage (always under mpiexec):
+//   AtomoCollectives.MpiTests contract [name-substring]   every contract case + MPI-only cases; one line per case
+//   AtomoCollectives.MpiTests throw                        rank 1 throws after a collective; the job must die fast
+//   AtomoCollectives.MpiTests overhead [iterations-scale]  allgatherv/allreduce timings to compare with the C program
+string mode = args.Length > 0 ? args[0] : "contract";
+return mode switch
+{
+    "contract" => ContractRunner.Run(args.Length > 1 ? args[1] : null),
+    "throw" => ThrowMode.Run(),
+    "overhead" => OverheadBenchmark.Run(args.Skip(1).ToArray()),
+    "info" => Info(),
+    _ => Usage(),
+};
+
+static int Info()
+{
+    using MpiEnvironment mpi = MpiEnvironment.Initialize();
+    Console.WriteLine($"rank {mpi.World.Rank}/{mpi.World.Size}: {mpi.Implementation} from {mpi.LibraryPath}, thread level {mpi.ThreadLevel}; {mpi.LibraryVersion.Split('\n')[0]}");
+    return 0;
+}
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: AtomoCollectives.MpiTests contract [filter] | throw | overhead | info   (run under mpiexec)");
+    return 2;
+}
+
+namespace AtomoCollectives.MpiTests
+{
+    internal static class ContractRunner
+    {
+        public static int Run(string? filter)
+        {
+            using MpiEnvironment mpi = MpiEnvironment.Initialize();
+            ICommunicator world = mpi.World;
+            string label = $"{Flavor(mpi)} n={world.Size}";
+
+            var cases = CommunicatorContract.Cases
+                .Concat(MpiOnlyCases.Cases(mpi))
+                .Where(c => filter is null || c.Name.Contains(filter, StringComparison.Ordinal))
+                .ToList();
+            if (world.Rank == 0)
+            {
+                Console.WriteLine($"PLAN {cases.Count} {label} ({mpi.LibraryVersion.Split('\n')[0].Trim()})");
+            }
+
+            int failures = 0;
+            int[] status = new int[world.Size];
+            foreach ((string name, Action<ICommunicator> run) in cases)
+            {
+                string? error = null;
+                var clock = Stopwatch.StartNew();
+                try
+                {
+                    run(world);
+                }
+#pragma warning disable CA1031 // report every failure as a failed case
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    error = ex is ContractException ? ex.Message : ex.ToString();
+                }
+
+                clock.Stop();
+                // Everyone learns every rank's outcome (and rank 0 the messages), over the transport under test.
+                world.Allgather<int>([error is null ? 0 : 1], status);
+                byte[] message = Encoding.UTF8.GetBytes(error ?? "");
+                int[] lengths = new int[world.Size];
+                world.Allgather<int>([message.Length], lengths);
+                byte[] all = new byte[lengths.Sum()];
+                world.Allgatherv(message, lengths, all);
+
+                bool passed = status.All(s => s == 0);
+                failures += passed ? 0 : 1;
+                if (world.Rank == 0)
+                {
+                    Console.WriteLine($"{(passed ? "PASS" : "FAIL")} {label} {name} ({clock.Elapsed.TotalMilliseconds:F0} ms on rank 0)");
+                    int offset = 0;
+                    for (int r = 0; r < world.Size; r++)
+                    {
+                        if (lengths[r] > 0)
+                        {
+                            Console.WriteLine($"    rank {r}: {Encoding.UTF8.GetString(all, offset, lengths[r]).Replace("\n", "\n    ", StringComparison.Ordinal)}");
+                        }
+
+                        offset += lengths[r];
+                    }
+
+                    Console.Out.Flush();
+                }
+            }
+
+            return failures == 0 ? 0 : 1;
+        }
+
+        public static string Flavor(MpiEnvironment mpi) => mpi.Implementation switch
+        {
+            MpiImplementation.OpenMpi => "openmpi",
+            MpiImplementation.Mpich => "mpich",
+            _ => mpi.Implementation.ToString(),
+        };
+    }
+
+    /// <summary>Cases that only make sense on the MPI transport.</summary>
+    internal static class MpiOnlyCases
+    {
+        public static IEnumerable<(string Name, Action<ICommunicator> Run)> Cases(MpiEnvironment mpi)
+        {
+            yield return ("mpi-environment-matches-launcher", comm => EnvironmentMatchesLauncher(mpi, comm));
+            yield return ("mpi-blocking-calls-allocate-nothing", NoAllocation);
+            yield return ("mpi-large-message-path-default", comm => LargePath(comm, disableLargeCount: false));
+            yield return ("mpi-large-message-path-broadcast-fallback", comm => LargePath(comm, disableLargeCount: true));
+        }
+
+        private static void Check(ICommunicator comm, bool condition, string message)
+        {
+            if (!condition)
+            {
+                throw new ContractException($"rank {comm.Rank}/{comm.Size}: {message}");
+            }
+        }
+
+        private static void EnvironmentMatchesLauncher(MpiEnvironment mpi, ICommunicator comm)
+        {
+            Check(comm, MpiEnvironment.IsLaunchedByMpi, "IsLaunchedByMpi is false under mpiexec.");
+            Check(comm, mpi.ThreadLevel >= 2, $"thread level {mpi.ThreadLevel} < MPI_THREAD_SERIALIZED.");
+            string? ompi = Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE");
+            string? pmi = Environment.GetEnvironmentVariable("PMI_SIZE");
+            if (ompi is not null)
+            {
+                Check(comm, mpi.Implementation == MpiImplementation.OpenMpi && int.Parse(ompi) == comm.Size, $"launcher says Open MPI, {ompi} ranks; bound {mpi.Implementation}, {comm.Size} ranks.");
+                Check(comm, int.Parse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK")!) == comm.Rank, "rank differs from OMPI_COMM_WORLD_RANK.");
+            }
+            else if (pmi is not null)
+            {
+                Check(comm, mpi.Implementation == MpiImplementation.Mpich && int.Parse(pmi) == comm.Size, $"launcher says MPICH, {pmi} ranks; bound {mpi.Implementation}, {comm.Size} ranks.");
+                Check(comm, int.Parse(Environment.GetEnvironmentVariable("PMI_RANK")!) == comm.Rank, "rank differs from PMI_RANK.");
+            }
+        }
+
+        /// <summary>Blocking collectives must not allocate on the managed heap at all (after warm-up).</summary>
+        private static void NoAllocation(ICommunicator comm)
+        {
+            byte[] send = new byte[1000 + comm.Rank];
+            int[] counts = new int[comm.Size];
+            int[] one = [send.Length];
+            byte[] receive = new byte[(1000 + comm.Size) * comm.Size];
+            float[] dense = new float[4096];
+            byte[] bcast = new byte[256];
+
+            void Calls()
+            {
+                comm.Allgather<int>(one, counts);
+                comm.Allgatherv(send, counts, receive);
+                comm.AllreduceSum(dense);
+                comm.Broadcast(bcast, 0);
+                comm.Barrier();
+            }
+
+            for (int i = 0; i < 20; i++)
+            {
+                Calls();
+            }
+
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 200; i++)
+            {
+                Calls();
+            }
+
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Check(comm, allocated == 0, $"200 rounds of blocking collectives allocated {allocated} managed bytes.");
+        }
+
+        /// <summary>Forces the beyond-2-GiB path at a small size and checks every byte.</summary>
+        private static void LargePath(ICommunicator comm, bool disableLargeCount)
+        {
+            long threshold = MpiCommunicator.LargeMessageThreshold;
+            int chunk = MpiCommunicator.LargeMessageChunkBytes;
+            bool disabled = MpiCommunicator.DisableLargeCountCalls;
+            try
+            {
+                MpiCommunicator.LargeMessageThreshold = 1000;
+                MpiCommunicator.LargeMessageChunkBytes = 777;
+                MpiCommunicator.DisableLargeCountCalls = disableLargeCount;
+                int length = comm.Rank == 1 ? 0 : 5000 + (comm.Rank * 333);
+                int[] counts = new int[comm.Size];
+                comm.Allgather<int>([length], counts);
+                byte[] mine = new byte[length];
+                for (int i = 0; i < length; i++)
+                {
+                    mine[i] = (byte)((i * 7) + comm.Rank);
+                }
+
+                byte[] all = new byte[counts.Sum()];
+                comm.Allgatherv(mine, counts, all);
+                using (CollectiveRequest request = comm.StartAllgatherv(mine, counts, all))
+                {
+                    request.Wait();
+                }
+
+                int[] values = Enumerable.Range(0, 400).Select(i => i + (comm.Rank * 1000)).ToArray();
+                int[] gathered = new int[400 * comm.Size];
+                comm.Allgather<int>(values, gathered); // 1600 bytes per rank: also over the threshold
+                int offset = 0;
+                for (int r = 0; r < comm.Size; r++)
+                {
+                    for (int i = 0; i < counts[r]; i++)
+                    {
+                        Check(comm, all[offset + i] == (byte)((i * 7) + r), $"large path: byte {i} of rank {r} is {all[offset + i]}.");
+                    }
+
+                    offset += counts[r];
+                    for (int i = 0; i < 400; i++)
+                    {
+                        Check(comm, gathered[(r * 400) + i] == i + (r * 1000), $"large-path allgather: value {i} of rank {r} is {gathered[(r * 400) + i]}.");
+                    }
+                }
+            }
+            finally
+            {
+                MpiCommunicator.LargeMessageThreshold = threshold;
+                MpiCommunicator.LargeMessageChunkBytes = chunk;
+                MpiCommunicator.DisableLargeCountCalls = disabled;
+            }
+        }
+    }
+
+    /// <summary>Rank 1 throws after a collective while the others wait in a barrier: MPI_Abort must end the job.</summary>
+    internal static class ThrowMode
+    {
+        public static int Run()
+        {
+            using MpiEnvironment mpi = MpiEnvironment.Initialize();
+            ICommunicator world = mpi.World;
+            world.Barrier();
+            float[] x = [1f];
+            world.AllreduceSum(x);
+            if (world.Rank == 1)
+            {
+                throw new InvalidOperationException("rank 1 fails on purpose (throw mode)");
+            }
+
+            Console.WriteLine($"rank {world.Rank}: waiting in a barrier rank 1 will never reach");
+            Console.Out.Flush();
+            world.Barrier();
+            Console.WriteLine($"rank {world.Rank}: left the barrier (should not happen)");
+            return 0;
+        }
+    }
+}

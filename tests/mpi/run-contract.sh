@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Runs the shared CommunicatorContract (tests/AtomoCollectives.Tests/Transport/CommunicatorContract.cs) on real
+# MPI ranks: Open MPI at n = 2, 4, 16 (oversubscribed) and MPICH at n = 2, 4; then checks that one rank throwing
+# ends the whole job (non-zero exit within 10 s) and that a library not matching the launcher is refused.
+# Builds once (Release). Prints one line per case and finally exactly "N passed, N failed"; exits non-zero on
+# any failure. Needs: openmpi-bin libopenmpi-dev mpich libmpich-dev (apt-get install ...), the .NET 10 SDK.
+set -uo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+project="$root/tests/AtomoCollectives.MpiTests/AtomoCollectives.MpiTests.csproj"
+dll="$root/tests/AtomoCollectives.MpiTests/bin/Release/net10.0/AtomoCollectives.MpiTests.dll"
+run_timeout="${ATOMO_MPI_TEST_TIMEOUT:-300}"
+
+for tool in mpiexec.openmpi mpiexec.mpich dotnet; do
+    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install openmpi-bin libopenmpi-dev mpich libmpich-dev (and the .NET SDK)" >&2; exit 2; }
+done
+
+export TERM=dumb               # no escape codes in rank output
+export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
+if [ "$(id -u)" = 0 ]; then    # Open MPI refuses root without these
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+unset ATOMO_MPI_LIBRARY
+
+echo "building $project (Release)"
+dotnet build "$project" -c Release --nologo -v quiet -clp:ErrorsOnly || { echo "0 passed, 1 failed"; exit 1; }
+
+passed=0
+failed=0
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+
+launch() { # flavour n args...   (oversubscription: Open MPI yields when oversubscribed; MPICH busy-polls)
+    local flavour="$1" n="$2"; shift 2
+    if [ "$flavour" = openmpi ]; then
+        timeout "$run_timeout" mpiexec.openmpi --oversubscribe --bind-to none -n "$n" dotnet "$dll" "$@"
+    else
+        timeout "$run_timeout" mpiexec.mpich -n "$n" dotnet "$dll" "$@"
+    fi
+}
+
+contract() { # flavour n
+    local flavour="$1" n="$2"
+    echo "== contract: $flavour n=$n"
+    launch "$flavour" "$n" contract >"$log" 2>&1
+    local rc=$?
+    grep -E '^(PLAN|PASS|FAIL|    )' "$log"
+    local plan pass fail
+    plan=$(sed -n 's/^PLAN \([0-9]*\).*/\1/p' "$log" | head -1)
+    pass=$(grep -c '^PASS ' "$log")
+    fail=$(grep -c '^FAIL ' "$log")
+    passed=$((passed + pass))
+    failed=$((failed + fail))
+    if [ -z "$plan" ]; then
+        echo "FAIL $flavour n=$n: the program never started its cases (exit $rc); output:"; tail -20 "$log" | sed 's/^/    /'
+        failed=$((failed + 1))
+    elif [ $((pass + fail)) -lt "$plan" ]; then
+        local missing=$((plan - pass - fail))
+        echo "FAIL $flavour n=$n: $missing case(s) never reported (exit $rc$([ $rc = 124 ] && echo ", timed out after ${run_timeout}s")); last output:"
+        tail -20 "$log" | sed 's/^/    /'
+        failed=$((failed + missing))
+    elif [ "$rc" != 0 ] && [ "$fail" = 0 ]; then
+        echo "FAIL $flavour n=$n: every case passed but the job exited with $rc"; tail -20 "$log" | sed 's/^/    /'
+        failed=$((failed + 1))
+    fi
+}
+
+throwing_rank() { # flavour n: rank 1 throws after a collective while the others wait in a barrier
+    local flavour="$1" n="$2" start end rc elapsed
+    start=$(date +%s.%N)
+    launch "$flavour" "$n" throw >"$log" 2>&1
+    rc=$?
+    end=$(date +%s.%N)
+    elapsed=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
+    if [ "$rc" != 0 ] && [ "$rc" != 124 ] && awk -v e="$elapsed" 'BEGIN { exit !(e < 10) }' \
+        && grep -q 'aborting the MPI job: unhandled exception: System.InvalidOperationException: rank 1 fails on purpose' "$log" \
+        && ! grep -q 'left the barrier' "$log"; then
+        echo "PASS $flavour n=$n one-rank-throws-job-exits (exit $rc after ${elapsed}s)"
+        passed=$((passed + 1))
+    else
+        echo "FAIL $flavour n=$n one-rank-throws-job-exits (exit $rc after ${elapsed}s; want non-zero, < 10 s, rank 1's abort message); output:"
+        tail -20 "$log" | sed 's/^/    /'
+        failed=$((failed + 1))
+    fi
+}
+
+wrong_library() { # flavour-of-launcher library-setting expected-fix
+    local flavour="$1" setting="$2" fix="$3" rc
+    if [ "$flavour" = openmpi ]; then
+        timeout 60 mpiexec.openmpi --oversubscribe -x ATOMO_MPI_LIBRARY="$setting" -n 2 dotnet "$dll" info >"$log" 2>&1
+    else
+        timeout 60 mpiexec.mpich -env ATOMO_MPI_LIBRARY "$setting" -n 2 dotnet "$dll" info >"$log" 2>&1
+    fi
+    rc=$?
+    if [ "$rc" != 0 ] && [ "$rc" != 124 ] && grep -q "Fix: set ATOMO_MPI_LIBRARY=$fix" "$log"; then
+        echo "PASS $flavour n=2 wrong-library-refused (ATOMO_MPI_LIBRARY=$setting, exit $rc)"
+        passed=$((passed + 1))
+    else
+        echo "FAIL $flavour n=2 wrong-library-refused (ATOMO_MPI_LIBRARY=$setting, exit $rc); output:"
+        tail -10 "$log" | sed 's/^/    /'
+        failed=$((failed + 1))
+    fi
+}
+
+contract openmpi 2
+contract openmpi 4
+contract openmpi 16
+contract mpich 2
+contract mpich 4
+echo "== failure handling"
+throwing_rank openmpi 4
+throwing_rank mpich 4
+wrong_library openmpi mpich openmpi
+wrong_library mpich openmpi mpich
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
