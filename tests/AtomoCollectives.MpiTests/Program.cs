@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using AtomoCollectives;
 using AtomoCollectives.MpiTests;
+using AtomoCollectives.Tests.Collectives;
 using AtomoCollectives.Tests.Transport;
 
 // Usage (always under mpiexec):
@@ -43,6 +44,7 @@ namespace AtomoCollectives.MpiTests
 
             var cases = CommunicatorContract.Cases
                 .Concat(MpiOnlyCases.Cases(mpi))
+                .Concat(AllreduceContract.Cases)
                 .Where(c => filter is null || c.Name.Contains(filter, StringComparison.Ordinal))
                 .ToList();
             if (world.Rank == 0)

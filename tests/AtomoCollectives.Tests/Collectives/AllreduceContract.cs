@@ -1,0 +1,262 @@
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
+using AtomoCollectives.Tests.Transport;
+
+namespace AtomoCollectives.Tests.Collectives;
+
+/// <summary>
+/// What <see cref="AtomoAllreduce"/> must do on every transport, written once: run by xunit over
+/// <see cref="InProcessCluster"/> and by <c>tests/AtomoCollectives.MpiTests</c> under mpiexec (which links this
+/// file). Each case is a collective program run by every rank and throws <see cref="ContractException"/> on failure.
+/// </summary>
+public static class AllreduceContract
+{
+    /// <summary>Every case, by name.</summary>
+    public static IReadOnlyList<(string Name, Action<ICommunicator> Run)> Cases { get; } =
+    [
+        ("allreduce-bitwise-identical-on-every-rank", BitwiseIdentical),
+        ("allreduce-exact-when-budget-covers-every-atom", ExactWhenLossless),
+        ("allreduce-unbiased-over-steps-coordinate", comm => UnbiasedOverSteps(comm, Decomposition.Coordinate, steps: 1500)),
+        ("allreduce-dense-routes-follow-the-policy", DenseRoutesFollowPolicy),
+        ("allreduce-mismatched-shapes-fail-on-every-rank", MismatchedShapesFail),
+        ("allreduce-nan-on-one-rank-fails-on-every-rank", NanOnOneRankFails),
+        ("allreduce-async-equals-sync", AsyncEqualsSync),
+    ];
+
+    /// <summary>A model-like set of shapes: two matrices, a 4-D conv weight, a bias and a tiny tensor.</summary>
+    public static TensorShape[] ModelShapes { get; } =
+        [TensorShape.Matrix(64, 48), TensorShape.Of(8, 4, 3, 3), TensorShape.Matrix(48, 40), TensorShape.Vector(48), TensorShape.Matrix(3, 5)];
+
+    /// <summary>Rank-specific, step-specific, reproducible values.</summary>
+    public static float[][] Gradients(TensorShape[] shapes, int rank, long step)
+    {
+        var random = new Random((int)((rank * 7919) + (step * 104729)));
+        return [.. shapes.Select(shape => Enumerable.Range(0, shape.ElementCount).Select(_ => (float)((random.NextDouble() * 2) - 1 + (rank * 0.25))).ToArray())];
+    }
+
+    private static void Expect(ICommunicator comm, bool condition, string message)
+    {
+        if (!condition)
+        {
+            throw new ContractException($"rank {comm.Rank}/{comm.Size}: {message}");
+        }
+    }
+
+    private static AtomoOptions Coordinate(double budget) => new()
+    {
+        Decomposition = Decomposition.Coordinate,
+        Budget = budget,
+        MinimumCompressedElements = 16,
+        DenseWhenCheaper = false,
+        Seed = 11,
+    };
+
+    private static ulong Hash(float[][] tensors)
+    {
+        var hash = new XxHash3();
+        foreach (float[] tensor in tensors)
+        {
+            hash.Append(MemoryMarshal.AsBytes(tensor.AsSpan()));
+        }
+
+        return hash.GetCurrentHashAsUInt64();
+    }
+
+    private static Memory<float>[] AsMemory(float[][] tensors) => [.. tensors.Select(t => (Memory<float>)t)];
+
+    private static void BitwiseIdentical(ICommunicator comm)
+    {
+        using var allreduce = new AtomoAllreduce(comm, new AtomoOptions { Decomposition = Decomposition.Coordinate, Budget = 30, MinimumCompressedElements = 16, Seed = 3 });
+        for (int step = 0; step < 3; step++)
+        {
+            float[][] tensors = Gradients(ModelShapes, comm.Rank, step);
+            allreduce.Average(AsMemory(tensors), ModelShapes);
+            var hashes = new ulong[comm.Size];
+            comm.Allgather<ulong>([Hash(tensors)], hashes);
+            Expect(comm, hashes.All(h => h == hashes[0]), $"step {step}: result hashes differ across ranks: {string.Join(", ", hashes.Select(h => h.ToString("X16", System.Globalization.CultureInfo.InvariantCulture)))}");
+            // One rank has nothing to exchange: the cost rule sends everything dense.
+            int expected = comm.Size == 1 ? 0 : 3;
+            Expect(comm, allreduce.LastCall.CompressedTensors == expected, $"expected {expected} large tensors compressed, got {allreduce.LastCall.CompressedTensors}");
+        }
+    }
+
+    private static void ExactWhenLossless(ICommunicator comm)
+    {
+        using var allreduce = new AtomoAllreduce(comm, Coordinate(budget: 1e9));
+        float[][] tensors = Gradients(ModelShapes, comm.Rank, 0);
+        allreduce.Average(AsMemory(tensors), ModelShapes);
+
+        for (int t = 0; t < ModelShapes.Length; t++)
+        {
+            // Reconstruction sums the ranks' exact values in rank order, then scales by 1/N: the same float
+            // operations here give the same bits. Dense tensors go through MPI's sum, whose order is the library's.
+            var expected = new float[ModelShapes[t].ElementCount];
+            for (int r = 0; r < comm.Size; r++)
+            {
+                float[] theirs = Gradients(ModelShapes, r, 0)[t];
+                for (int i = 0; i < expected.Length; i++)
+                {
+                    expected[i] += theirs[i];
+                }
+            }
+
+            bool compressed = allreduce.LastCall.Decisions[t].Route == TensorRoute.Compressed;
+            for (int i = 0; i < expected.Length; i++)
+            {
+                expected[i] *= 1f / comm.Size;
+                float tolerance = compressed ? 0 : 1e-6f * comm.Size;
+                Expect(comm, Math.Abs(tensors[t][i] - expected[i]) <= tolerance, $"tensor {t} ({allreduce.LastCall.Decisions[t].Route}) entry {i}: {tensors[t][i]} vs exact mean {expected[i]}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// The mean over S steps of the averaged estimate converges to the true mean: per entry the estimate's variance
+    /// is (1/N²) Σ_r λ_ri²(1/p_ri − 1), so the mean over S steps is within 5·sqrt(that/S) (plus float rounding).
+    /// </summary>
+    public static void UnbiasedOverSteps(ICommunicator comm, Decomposition decomposition, int steps)
+    {
+        TensorShape shape = TensorShape.Matrix(24, 20);
+        AtomoOptions options = Coordinate(budget: 12);
+        options.Decomposition = decomposition;
+        options.Sampling = Sampling.Independent;
+        using var allreduce = new AtomoAllreduce(comm, options);
+        float[][] inputs = [.. Enumerable.Range(0, comm.Size).Select(r => Gradients([shape], r, 0)[0])];
+        var sum = new double[shape.ElementCount];
+        var buffer = new float[shape.ElementCount];
+        for (int step = 0; step < steps; step++)
+        {
+            inputs[comm.Rank].CopyTo(buffer, 0);
+            allreduce.Average(buffer, shape);
+            for (int i = 0; i < buffer.Length; i++)
+            {
+                sum[i] += buffer[i];
+            }
+        }
+
+        var mean = new double[shape.ElementCount];
+        var variance = new double[shape.ElementCount];
+        for (int r = 0; r < comm.Size; r++)
+        {
+            float[] coefficients = decomposition == Decomposition.Coordinate ? inputs[r] : throw new NotSupportedException();
+            var p = new double[coefficients.Length];
+            AtomicSparsifier.Probabilities(coefficients, options.Budget, p);
+            for (int i = 0; i < coefficients.Length; i++)
+            {
+                mean[i] += coefficients[i] / (double)comm.Size;
+                variance[i] += p[i] > 0 ? (double)coefficients[i] * coefficients[i] * ((1 / p[i]) - 1) / ((double)comm.Size * comm.Size) : 0;
+            }
+        }
+
+        for (int i = 0; i < shape.ElementCount; i++)
+        {
+            double tolerance = (5 * Math.Sqrt(variance[i] / steps)) + (1e-5 * Math.Abs(mean[i])) + 1e-7;
+            Expect(comm, Math.Abs((sum[i] / steps) - mean[i]) <= tolerance, $"entry {i}: mean of {steps} steps {sum[i] / steps} vs true mean {mean[i]}, tolerance {tolerance}");
+        }
+    }
+
+    private static void DenseRoutesFollowPolicy(ICommunicator comm)
+    {
+        TensorShape[] shapes = [TensorShape.Matrix(64, 48), TensorShape.Vector(3000), TensorShape.Matrix(10, 10), TensorShape.Matrix(40, 40)];
+        var options = new AtomoOptions { Decomposition = Decomposition.Coordinate, Budget = 20, MinimumCompressedElements = 200, DenseWarmupSteps = 2, Seed = 5 };
+        using var allreduce = new AtomoAllreduce(comm, options);
+        using var lossless = new AtomoAllreduce(comm, new AtomoOptions { Decomposition = Decomposition.Coordinate, Budget = 1e9, MinimumCompressedElements = 16 });
+        for (int step = 0; step < 3; step++)
+        {
+            allreduce.Average(AsMemory(Gradients(shapes, comm.Rank, step)), shapes);
+            IReadOnlyList<TensorDecision> decisions = allreduce.LastCall.Decisions;
+            if (step < 2)
+            {
+                Expect(comm, decisions.All(d => d.Route == TensorRoute.DenseWarmup), $"step {step}: warm-up must be dense, got {string.Join(",", decisions.Select(d => d.Route))}");
+                continue;
+            }
+
+            // With one rank nothing is exchanged, so the cost rule sends even the compressible tensors dense.
+            TensorRoute compressible = comm.Size == 1 ? TensorRoute.DenseCheaper : TensorRoute.Compressed;
+            Expect(comm, decisions[0].Route == compressible, $"a 64×48 matrix at budget 20 must be {compressible}, got {decisions[0].Route}");
+            Expect(comm, decisions[1].Route == TensorRoute.DenseVector, $"a vector must be dense, got {decisions[1].Route}");
+            Expect(comm, decisions[2].Route == TensorRoute.DenseSmall, $"100 elements < 200 must be dense, got {decisions[2].Route}");
+            Expect(comm, decisions[3].Route == compressible, $"a 40×40 matrix at budget 20 must be {compressible}, got {decisions[3].Route}");
+        }
+
+        // Lossless payloads carry every value (≥ 4 bytes each): (N−1)·payload ≥ 2(N−1)/N·dense whenever N ≥ 2.
+        lossless.Average(AsMemory(Gradients(shapes, comm.Rank, 0)), shapes);
+        Expect(comm, lossless.LastCall.Decisions[0].Route == TensorRoute.DenseCheaper, $"a lossless payload must go dense by the cost rule, got {lossless.LastCall.Decisions[0].Route}");
+        Expect(comm, lossless.LastCall.CompressedTensors == 0, "no lossless payload beats dense");
+    }
+
+    private static void MismatchedShapesFail(ICommunicator comm)
+    {
+        if (comm.Size == 1)
+        {
+            return; // a mismatch needs two ranks
+        }
+
+        using var allreduce = new AtomoAllreduce(comm, Coordinate(budget: 10));
+        TensorShape shape = comm.Rank == comm.Size - 1 ? TensorShape.Matrix(30, 40) : TensorShape.Matrix(40, 30);
+        var data = Enumerable.Repeat(1f, 1200).ToArray();
+        Exception? error = Catch(() => allreduce.Average(data, shape));
+        Expect(comm, error is InvalidOperationException, $"expected InvalidOperationException on every rank, got {error?.GetType().Name ?? "none"}");
+        Expect(comm, data.All(x => x == 1f), "a failed call changed the caller's data");
+        Expect(comm, error!.Message.Contains("shapes", StringComparison.Ordinal), $"the message must name the problem: {error.Message}");
+
+        // The collective is still usable and in step on every rank.
+        allreduce.Average(data, TensorShape.Matrix(40, 30));
+        Expect(comm, allreduce.Step == 1, $"step {allreduce.Step} after one failed and one good call");
+    }
+
+    private static void NanOnOneRankFails(ICommunicator comm)
+    {
+        using var allreduce = new AtomoAllreduce(comm, Coordinate(budget: 10));
+        float[][] tensors = Gradients(ModelShapes, comm.Rank, 0);
+        float[][] before = [.. tensors.Select(t => (float[])t.Clone())];
+        if (comm.Rank == 0)
+        {
+            tensors[2][17] = float.NaN;
+            before[2][17] = float.NaN;
+        }
+
+        Exception? error = Catch(() => allreduce.Average(AsMemory(tensors), ModelShapes));
+        Type expected = comm.Rank == 0 ? typeof(ArgumentException) : typeof(InvalidOperationException);
+        Expect(comm, error?.GetType() == expected, $"expected {expected.Name}, got {error?.GetType().Name ?? "none"}: {error?.Message}");
+        Expect(comm, comm.Rank != 0 || error!.Message.Contains("Tensor 2", StringComparison.Ordinal), $"the message must name the tensor: {error?.Message}");
+        for (int t = 0; t < tensors.Length; t++)
+        {
+            Expect(comm, tensors[t].AsSpan().SequenceEqual(before[t]), $"tensor {t} was changed by a failed call");
+        }
+    }
+
+    private static void AsyncEqualsSync(ICommunicator comm)
+    {
+        var options = new AtomoOptions { Decomposition = Decomposition.Coordinate, Budget = 25, MinimumCompressedElements = 16, Seed = 9 };
+        using var sync = new AtomoAllreduce(comm, options);
+        using var asynchronous = new AtomoAllreduce(comm, options);
+        float[][] a = Gradients(ModelShapes, comm.Rank, 0);
+        float[][] b = Gradients(ModelShapes, comm.Rank, 0);
+        sync.Average(AsMemory(a), ModelShapes);
+        Task pending = asynchronous.AverageAsync(AsMemory(b), ModelShapes);
+        double work = 0;
+        for (int i = 1; i < 100_000; i++)
+        {
+            work += 1.0 / i;   // the caller's compute, overlapping the exchange
+        }
+
+        pending.Wait();
+        Expect(comm, work > 0 && Hash(a) == Hash(b), "the asynchronous average differs from the synchronous one");
+    }
+
+    private static Exception? Catch(Action action)
+    {
+        try
+        {
+            action();
+            return null;
+        }
+#pragma warning disable CA1031 // the contract inspects whatever was thrown
+        catch (Exception error)
+#pragma warning restore CA1031
+        {
+            return error;
+        }
+    }
+}
