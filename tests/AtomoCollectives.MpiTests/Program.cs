@@ -8,12 +8,14 @@ using AtomoCollectives.Tests.Transport;
 //   AtomoCollectives.MpiTests contract [name-substring]   every contract case + MPI-only cases; one line per case
 //   AtomoCollectives.MpiTests throw                        rank 1 throws after a collective; the job must die fast
 //   AtomoCollectives.MpiTests overhead [iterations-scale]  allgatherv/allreduce timings to compare with the C program
+//   AtomoCollectives.MpiTests call-cost                    fixed cost per call at n = 1 (compare with call_cost.c)
 string mode = args.Length > 0 ? args[0] : "contract";
 return mode switch
 {
     "contract" => ContractRunner.Run(args.Length > 1 ? args[1] : null),
     "throw" => ThrowMode.Run(),
     "overhead" => OverheadBenchmark.Run(args.Skip(1).ToArray()),
+    "call-cost" => OverheadBenchmark.CallCost(),
     "info" => Info(),
     _ => Usage(),
 };
@@ -27,7 +29,7 @@ static int Info()
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: AtomoCollectives.MpiTests contract [filter] | throw | overhead | info   (run under mpiexec)");
+    Console.Error.WriteLine("usage: AtomoCollectives.MpiTests contract [filter] | throw | overhead | call-cost | info   (run under mpiexec)");
     return 2;
 }
 
