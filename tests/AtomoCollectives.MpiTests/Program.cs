@@ -118,6 +118,46 @@ namespace AtomoCollectives.MpiTests
             yield return ("mpi-blocking-calls-allocate-nothing", NoAllocation);
             yield return ("mpi-large-message-path-default", comm => LargePath(comm, disableLargeCount: false));
             yield return ("mpi-large-message-path-broadcast-fallback", comm => LargePath(comm, disableLargeCount: true));
+            if (Environment.GetEnvironmentVariable("ATOMO_MPI_TEST_HUGE") == "1")
+            {
+                // Opt-in: about 2 GiB (receive) + 2 GiB / n (send) per rank.
+                yield return ("mpi-allgatherv-over-2GiB-total", Over2GiB);
+            }
+        }
+
+        /// <summary>A real total beyond 2 GiB through the per-rank-buffer overload, no lowered threshold.</summary>
+        private static void Over2GiB(ICommunicator comm)
+        {
+            long total = (1L << 31) + (1 << 20) + 3;
+            int length = (int)(total / comm.Size) + (comm.Rank == 0 ? (int)(total % comm.Size) : 0);
+            static byte Pattern(int rank, int i) => (byte)((i * 13) ^ (rank * 101) ^ (i >> 20));
+            byte[] mine = GC.AllocateUninitializedArray<byte>(length);
+            for (int i = 0; i < length; i++)
+            {
+                mine[i] = Pattern(comm.Rank, i);
+            }
+
+            int[] counts = new int[comm.Size];
+            comm.Allgather<int>([length], counts);
+            Check(comm, counts.Sum(c => (long)c) == total, "counts do not add up.");
+            var buffers = new Memory<byte>[comm.Size];
+            for (int r = 0; r < comm.Size; r++)
+            {
+                buffers[r] = r == comm.Rank ? new byte[counts[r]] : GC.AllocateUninitializedArray<byte>(counts[r]);
+            }
+
+            comm.Allgatherv(mine, counts, buffers);
+            for (int r = 0; r < comm.Size; r++)
+            {
+                Span<byte> got = buffers[r].Span;
+                for (int i = 0; i < counts[r]; i++)
+                {
+                    if (got[i] != Pattern(r, i))
+                    {
+                        Check(comm, false, $"over-2GiB: byte {i} of rank {r} is {got[i]}, expected {Pattern(r, i)}.");
+                    }
+                }
+            }
         }
 
         private static void Check(ICommunicator comm, bool condition, string message)
@@ -205,6 +245,22 @@ namespace AtomoCollectives.MpiTests
                 using (CollectiveRequest request = comm.StartAllgatherv(mine, counts, all))
                 {
                     request.Wait();
+                }
+
+                var buffers = new Memory<byte>[comm.Size];
+                for (int r = 0; r < comm.Size; r++)
+                {
+                    buffers[r] = new byte[counts[r]];
+                }
+
+                comm.Allgatherv(mine, counts, buffers);
+                for (int r = 0; r < comm.Size; r++)
+                {
+                    Span<byte> got = buffers[r].Span;
+                    for (int i = 0; i < counts[r]; i++)
+                    {
+                        Check(comm, got[i] == (byte)((i * 7) + r), $"per-rank buffers: byte {i} of rank {r} is {got[i]}.");
+                    }
                 }
 
                 int[] values = Enumerable.Range(0, 400).Select(i => i + (comm.Rank * 1000)).ToArray();
