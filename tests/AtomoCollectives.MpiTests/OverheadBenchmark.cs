@@ -98,11 +98,22 @@ internal static unsafe class OverheadBenchmark
 
     private static double Measure(ICommunicator world, int reps, int samples, Action call)
     {
-        // warm-up: one sample's worth of calls (JIT, MPI connection setup, page faults)
-        for (int i = 0; i < reps + 2; i++)
+        // Warm-up, same rule as mpi_overhead.c: at least reps + 2 calls and at least 0.3 s (rank 0's clock,
+        // broadcast so all ranks make the same number of calls). The time matters for .NET: tiered JIT
+        // replaces the first, unoptimised code only after ~100 ms, and hot loops run optimised code.
+        int[] keepGoing = new int[1];
+        double start = MpiEnvironment.Wtime();
+        do
         {
-            call();
+            for (int i = 0; i < reps + 2; i++)
+            {
+                call();
+            }
+
+            keepGoing[0] = MpiEnvironment.Wtime() - start < 0.3 ? 1 : 0;
+            world.Broadcast(System.Runtime.InteropServices.MemoryMarshal.AsBytes(keepGoing.AsSpan()), 0);
         }
+        while (keepGoing[0] != 0);
 
         double[] times = new double[samples];
         for (int s = 0; s < samples; s++)
