@@ -52,6 +52,38 @@ internal static unsafe class OverheadBenchmark
         return 0;
     }
 
+    /// <summary>
+    /// Fixed cost of one call, same loops as call_cost.c: run at n = 1, where a barrier and an in-place
+    /// allreduce do no communication, so the binding's own cost is what is timed.
+    /// </summary>
+    public static int CallCost()
+    {
+        using MpiEnvironment mpi = MpiEnvironment.Initialize();
+        ICommunicator world = mpi.World;
+        float[] dense = new float[1024];
+        const int n = 2_000_000;
+        for (int round = 0; round < 5; round++)
+        {
+            double t0 = MpiEnvironment.Wtime();
+            for (int i = 0; i < n; i++)
+            {
+                world.Barrier();
+            }
+
+            double t1 = MpiEnvironment.Wtime();
+            for (int i = 0; i < n; i++)
+            {
+                world.AllreduceSum(dense);
+            }
+
+            double t2 = MpiEnvironment.Wtime();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"CALLCOST impl=dotnet barrier_ns={(t1 - t0) / n * 1e9:F1} allreduce_ns={(t2 - t1) / n * 1e9:F1}"));
+        }
+
+        return 0;
+    }
+
     /// <summary>Same table as <c>plan()</c> in mpi_overhead.c.</summary>
     internal static (int Reps, int Samples) Plan(int bytes, double scale)
     {
@@ -66,11 +98,22 @@ internal static unsafe class OverheadBenchmark
 
     private static double Measure(ICommunicator world, int reps, int samples, Action call)
     {
-        // warm-up: one sample's worth of calls (JIT, MPI connection setup, page faults)
-        for (int i = 0; i < reps + 2; i++)
+        // Warm-up, same rule as mpi_overhead.c: at least reps + 2 calls and at least 0.3 s (rank 0's clock,
+        // broadcast so all ranks make the same number of calls). The time matters for .NET: tiered JIT
+        // replaces the first, unoptimised code only after ~100 ms, and hot loops run optimised code.
+        int[] keepGoing = new int[1];
+        double start = MpiEnvironment.Wtime();
+        do
         {
-            call();
+            for (int i = 0; i < reps + 2; i++)
+            {
+                call();
+            }
+
+            keepGoing[0] = MpiEnvironment.Wtime() - start < 0.3 ? 1 : 0;
+            world.Broadcast(System.Runtime.InteropServices.MemoryMarshal.AsBytes(keepGoing.AsSpan()), 0);
         }
+        while (keepGoing[0] != 0);
 
         double[] times = new double[samples];
         for (int s = 0; s < samples; s++)

@@ -9,12 +9,14 @@ using AtomoCollectives.Tests.Transport;
 //   AtomoCollectives.MpiTests contract [name-substring]   every contract case + MPI-only cases; one line per case
 //   AtomoCollectives.MpiTests throw                        rank 1 throws after a collective; the job must die fast
 //   AtomoCollectives.MpiTests overhead [iterations-scale]  allgatherv/allreduce timings to compare with the C program
+//   AtomoCollectives.MpiTests call-cost                    fixed cost per call at n = 1 (compare with call_cost.c)
 string mode = args.Length > 0 ? args[0] : "contract";
 return mode switch
 {
     "contract" => ContractRunner.Run(args.Length > 1 ? args[1] : null),
     "throw" => ThrowMode.Run(),
     "overhead" => OverheadBenchmark.Run(args.Skip(1).ToArray()),
+    "call-cost" => OverheadBenchmark.CallCost(),
     "info" => Info(),
     _ => Usage(),
 };
@@ -28,7 +30,7 @@ static int Info()
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: AtomoCollectives.MpiTests contract [filter] | throw | overhead | info   (run under mpiexec)");
+    Console.Error.WriteLine("usage: AtomoCollectives.MpiTests contract [filter] | throw | overhead | call-cost | info   (run under mpiexec)");
     return 2;
 }
 
@@ -118,6 +120,46 @@ namespace AtomoCollectives.MpiTests
             yield return ("mpi-blocking-calls-allocate-nothing", NoAllocation);
             yield return ("mpi-large-message-path-default", comm => LargePath(comm, disableLargeCount: false));
             yield return ("mpi-large-message-path-broadcast-fallback", comm => LargePath(comm, disableLargeCount: true));
+            if (Environment.GetEnvironmentVariable("ATOMO_MPI_TEST_HUGE") == "1")
+            {
+                // Opt-in: about 2 GiB (receive) + 2 GiB / n (send) per rank.
+                yield return ("mpi-allgatherv-over-2GiB-total", Over2GiB);
+            }
+        }
+
+        /// <summary>A real total beyond 2 GiB through the per-rank-buffer overload, no lowered threshold.</summary>
+        private static void Over2GiB(ICommunicator comm)
+        {
+            long total = (1L << 31) + (1 << 20) + 3;
+            int length = (int)(total / comm.Size) + (comm.Rank == 0 ? (int)(total % comm.Size) : 0);
+            static byte Pattern(int rank, int i) => (byte)((i * 13) ^ (rank * 101) ^ (i >> 20));
+            byte[] mine = GC.AllocateUninitializedArray<byte>(length);
+            for (int i = 0; i < length; i++)
+            {
+                mine[i] = Pattern(comm.Rank, i);
+            }
+
+            int[] counts = new int[comm.Size];
+            comm.Allgather<int>([length], counts);
+            Check(comm, counts.Sum(c => (long)c) == total, "counts do not add up.");
+            var buffers = new Memory<byte>[comm.Size];
+            for (int r = 0; r < comm.Size; r++)
+            {
+                buffers[r] = r == comm.Rank ? new byte[counts[r]] : GC.AllocateUninitializedArray<byte>(counts[r]);
+            }
+
+            comm.Allgatherv(mine, counts, buffers);
+            for (int r = 0; r < comm.Size; r++)
+            {
+                Span<byte> got = buffers[r].Span;
+                for (int i = 0; i < counts[r]; i++)
+                {
+                    if (got[i] != Pattern(r, i))
+                    {
+                        Check(comm, false, $"over-2GiB: byte {i} of rank {r} is {got[i]}, expected {Pattern(r, i)}.");
+                    }
+                }
+            }
         }
 
         private static void Check(ICommunicator comm, bool condition, string message)
@@ -205,6 +247,22 @@ namespace AtomoCollectives.MpiTests
                 using (CollectiveRequest request = comm.StartAllgatherv(mine, counts, all))
                 {
                     request.Wait();
+                }
+
+                var buffers = new Memory<byte>[comm.Size];
+                for (int r = 0; r < comm.Size; r++)
+                {
+                    buffers[r] = new byte[counts[r]];
+                }
+
+                comm.Allgatherv(mine, counts, buffers);
+                for (int r = 0; r < comm.Size; r++)
+                {
+                    Span<byte> got = buffers[r].Span;
+                    for (int i = 0; i < counts[r]; i++)
+                    {
+                        Check(comm, got[i] == (byte)((i * 7) + r), $"per-rank buffers: byte {i} of rank {r} is {got[i]}.");
+                    }
                 }
 
                 int[] values = Enumerable.Range(0, 400).Select(i => i + (comm.Rank * 1000)).ToArray();

@@ -13,7 +13,7 @@ internal static class CommunicatorArguments
     }
 
     /// <summary>Checks allgatherv arguments and returns the total byte count.</summary>
-    public static long ValidateAllgatherv(int rank, int size, int sendLength, ReadOnlySpan<int> counts, int receiveLength)
+    public static long ValidateAllgatherv(int rank, int size, int sendLength, ReadOnlySpan<int> counts, long receiveLength)
     {
         if (counts.Length != size)
         {
@@ -39,6 +39,26 @@ internal static class CommunicatorArguments
         if (receiveLength < total)
         {
             throw new ArgumentException($"receive holds {receiveLength} bytes but the counts add up to {total}.", "receive");
+        }
+
+        return total;
+    }
+
+    /// <summary>Checks per-rank-buffer allgatherv arguments and returns the total byte count.</summary>
+    public static long ValidateAllgathervSegments(int rank, int size, int sendLength, ReadOnlySpan<int> counts, ReadOnlySpan<Memory<byte>> receive)
+    {
+        if (receive.Length != size)
+        {
+            throw new ArgumentException($"receive must have one buffer per rank ({size}); it has {receive.Length}.", nameof(receive));
+        }
+
+        long total = ValidateAllgatherv(rank, size, sendLength, counts, long.MaxValue);
+        for (int r = 0; r < size; r++)
+        {
+            if (receive[r].Length < counts[r])
+            {
+                throw new ArgumentException($"receive[{r}] holds {receive[r].Length} bytes but counts[{r}] is {counts[r]}.", nameof(receive));
+            }
         }
 
         return total;

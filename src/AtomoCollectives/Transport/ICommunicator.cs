@@ -32,13 +32,26 @@ public interface ICommunicator : IDisposable
 
     /// <summary>
     /// Gathers variable-length byte payloads from every rank into every rank, in rank order, packed without gaps:
-    /// rank r's bytes start at <c>counts[0] + … + counts[r-1]</c>. Totals beyond 2 GiB are supported.
+    /// rank r's bytes start at <c>counts[0] + … + counts[r-1]</c>. The total is limited by what one span can
+    /// hold (2 GiB − 1); for more, use <see cref="Allgatherv(ReadOnlySpan{byte}, ReadOnlySpan{int}, ReadOnlySpan{Memory{byte}})"/>.
     /// </summary>
     /// <param name="send">This rank's payload; its length must equal <c>counts[Rank]</c> (may be empty).</param>
     /// <param name="counts">Every rank's payload length, identical on every rank (usually from a prior
     /// <see cref="Allgather{T}(ReadOnlySpan{T}, Span{T})"/> of the lengths).</param>
     /// <param name="receive">At least the sum of <paramref name="counts"/> bytes; only that prefix is written.</param>
     void Allgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, Span<byte> receive);
+
+    /// <summary>
+    /// Gathers variable-length byte payloads into one buffer per rank: <paramref name="receive"/>[r] gets rank r's
+    /// payload. The total has no 2 GiB limit (each payload is at most 2 GiB − 1). The MPI transport uses the
+    /// large-count <c>MPI_Allgatherv_c</c> where the library has it (MPICH 4), else one chunked broadcast per rank
+    /// (Open MPI 4.1), so for totals that fit one span the contiguous overload is faster.
+    /// </summary>
+    /// <param name="send">This rank's payload; its length must equal <c>counts[Rank]</c> (may be empty).</param>
+    /// <param name="counts">Every rank's payload length, identical on every rank.</param>
+    /// <param name="receive">One buffer per rank, <c>receive[r]</c> at least <c>counts[r]</c> bytes; only that
+    /// prefix is written. <c>receive[Rank]</c> gets a copy of <paramref name="send"/>.</param>
+    void Allgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, ReadOnlySpan<Memory<byte>> receive);
 
     /// <summary>
     /// Starts the same gather as <see cref="Allgatherv(ReadOnlySpan{byte}, ReadOnlySpan{int}, Span{byte})"/> and

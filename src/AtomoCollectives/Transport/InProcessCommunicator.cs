@@ -15,12 +15,16 @@ internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int r
     public void Allgather<T>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged
     {
         CommunicatorArguments.ValidateAllgather(Size, send.Length, receive.Length);
-        ReadOnlySpan<byte> sendBytes = MemoryMarshal.AsBytes(send);
-        Span<byte> receiveBytes = MemoryMarshal.AsBytes(receive);
-        fixed (byte* s = sendBytes)
-        fixed (byte* r = receiveBytes)
+        long sendBytes = (long)send.Length * sizeof(T);
+        if (sendBytes > int.MaxValue)
         {
-            Run(InProcessFabric.Kind.Allgather, new() { Send = s, SendLength = sendBytes.Length, Receive = r, ReceiveLength = receiveBytes.Length });
+            throw new ArgumentException($"Each rank may contribute at most {int.MaxValue} bytes to Allgather; got {sendBytes}.", nameof(send));
+        }
+
+        fixed (T* s = send)
+        fixed (T* r = receive)
+        {
+            Run(InProcessFabric.Kind.Allgather, new() { Send = (byte*)s, SendLength = (int)sendBytes, Receive = (byte*)r, ReceiveLength = (long)receive.Length * sizeof(T) });
         }
     }
 
@@ -31,6 +35,34 @@ internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int r
         fixed (byte* r = receive)
         {
             Run(InProcessFabric.Kind.Allgatherv, new() { Send = s, SendLength = send.Length, Receive = r, ReceiveLength = receive.Length, Counts = counts.ToArray() });
+        }
+    }
+
+    public void Allgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, ReadOnlySpan<Memory<byte>> receive)
+    {
+        _ = CommunicatorArguments.ValidateAllgathervSegments(Rank, Size, send.Length, counts, receive);
+        var pins = new MemoryHandle[Size];
+        var destinations = new nint[Size];
+        int pinned = 0;
+        try
+        {
+            for (; pinned < Size; pinned++)
+            {
+                pins[pinned] = receive[pinned].Pin();
+                destinations[pinned] = (nint)pins[pinned].Pointer;
+            }
+
+            fixed (byte* s = send)
+            {
+                Run(InProcessFabric.Kind.AllgathervSegments, new() { Send = s, SendLength = send.Length, Counts = counts.ToArray(), Destinations = destinations });
+            }
+        }
+        finally
+        {
+            for (int r = 0; r < pinned; r++)
+            {
+                pins[r].Dispose();
+            }
         }
     }
 

@@ -28,6 +28,7 @@ internal sealed unsafe class InProcessFabric
         Barrier,
         Allgather,
         Allgatherv,
+        AllgathervSegments,
         AllreduceSum,
         Broadcast,
     }
@@ -38,9 +39,10 @@ internal sealed unsafe class InProcessFabric
         public byte* Send;
         public int SendLength;
         public byte* Receive;
-        public int ReceiveLength;
+        public long ReceiveLength;
         public int Root;
         public int[]? Counts;
+        public nint[]? Destinations;
     }
 
     internal sealed class Round(Kind kind, long sequence, int size)
@@ -228,7 +230,7 @@ internal sealed unsafe class InProcessFabric
                 {
                     for (int s = 0; s < Size; s++)
                     {
-                        new ReadOnlySpan<byte>(parts[s].Send, length).CopyTo(new Span<byte>(parts[d].Receive + ((long)s * length), length));
+                        Buffer.MemoryCopy(parts[s].Send, parts[d].Receive + ((long)s * length), length, length);
                     }
                 }
 
@@ -236,6 +238,7 @@ internal sealed unsafe class InProcessFabric
             }
 
             case Kind.Allgatherv:
+            case Kind.AllgathervSegments:
             {
                 int[] counts = parts[0].Counts!;
                 for (int r = 0; r < Size; r++)
@@ -251,7 +254,8 @@ internal sealed unsafe class InProcessFabric
                     long offset = 0;
                     for (int s = 0; s < Size; s++)
                     {
-                        new ReadOnlySpan<byte>(parts[s].Send, counts[s]).CopyTo(new Span<byte>(parts[d].Receive + offset, counts[s]));
+                        byte* destination = round.Kind == Kind.Allgatherv ? parts[d].Receive + offset : (byte*)parts[d].Destinations![s];
+                        Buffer.MemoryCopy(parts[s].Send, destination, counts[s], counts[s]);
                         offset += counts[s];
                     }
                 }
@@ -295,7 +299,7 @@ internal sealed unsafe class InProcessFabric
             case Kind.Broadcast:
             {
                 int root = parts[0].Root;
-                int length = parts[0].ReceiveLength;
+                int length = (int)parts[0].ReceiveLength;
                 for (int r = 1; r < Size; r++)
                 {
                     if (parts[r].Root != root || parts[r].ReceiveLength != length)

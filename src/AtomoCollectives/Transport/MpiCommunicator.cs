@@ -49,50 +49,87 @@ internal sealed unsafe class MpiCommunicator : ICommunicator
 
     public void Allgather<T>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged
     {
-        long sendBytes = (long)send.Length * sizeof(T);
         CommunicatorArguments.ValidateAllgather(Size, send.Length, receive.Length);
-
-        ReadOnlySpan<byte> sendBytesSpan = MemoryMarshal.AsBytes(send);
-        Span<byte> receiveBytes = MemoryMarshal.AsBytes(receive);
-        if (sendBytes * Size <= LargeMessageThreshold)
-        {
-            fixed (byte* s = sendBytesSpan)
-            fixed (byte* r = receiveBytes)
-            {
-                Check(_flavor.Allgather(s, (int)sendBytes, _flavor.Byte, r, (int)sendBytes, _flavor.Byte, _comm), "MPI_Allgather");
-            }
-
-            return;
-        }
-
+        long sendBytes = (long)send.Length * sizeof(T);
         if (sendBytes > int.MaxValue)
         {
             throw new ArgumentException($"Each rank may contribute at most {int.MaxValue} bytes to Allgather; got {sendBytes}.", nameof(send));
         }
 
-        int[] counts = new int[Size]; // only on the >2 GiB path, where one small array does not matter
-        counts.AsSpan().Fill((int)sendBytes);
-        LargeAllgatherv(sendBytesSpan, counts, receiveBytes);
+        fixed (T* s = send)
+        fixed (T* r = receive)
+        {
+            if (sendBytes * Size <= LargeMessageThreshold)
+            {
+                Check(_flavor.Allgather(s, (int)sendBytes, _flavor.Byte, r, (int)sendBytes, _flavor.Byte, _comm), "MPI_Allgather");
+                return;
+            }
+
+            // The receive buffer may exceed 2 GiB in bytes (Size × send.Length elements of a large T).
+            int[] counts = ArrayPool<int>.Shared.Rent(Size);
+            try
+            {
+                counts.AsSpan(0, Size).Fill((int)sendBytes);
+                LargeAllgatherv((byte*)s, (int)sendBytes, counts.AsSpan(0, Size), (byte*)r);
+            }
+            finally
+            {
+                ArrayPool<int>.Shared.Return(counts);
+            }
+        }
     }
 
     public void Allgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, Span<byte> receive)
     {
         long total = CommunicatorArguments.ValidateAllgatherv(Rank, Size, send.Length, counts, receive.Length);
-        if (total <= LargeMessageThreshold)
+        fixed (byte* s = send)
+        fixed (byte* r = receive)
         {
-            FillDisplacements(counts);
-            fixed (byte* s = send)
-            fixed (byte* r = receive)
-            fixed (int* c = _counts)
-            fixed (int* d = _displacements)
+            if (total <= LargeMessageThreshold)
             {
-                Check(_flavor.Allgatherv(s, send.Length, _flavor.Byte, r, c, d, _flavor.Byte, _comm), "MPI_Allgatherv");
+                FillDisplacements(counts);
+                fixed (int* c = _counts)
+                fixed (int* d = _displacements)
+                {
+                    Check(_flavor.Allgatherv(s, send.Length, _flavor.Byte, r, c, d, _flavor.Byte, _comm), "MPI_Allgatherv");
+                }
+
+                return;
             }
 
-            return;
+            LargeAllgatherv(s, send.Length, counts, r);
         }
+    }
 
-        LargeAllgatherv(send, counts, receive);
+    public void Allgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, ReadOnlySpan<Memory<byte>> receive)
+    {
+        _ = CommunicatorArguments.ValidateAllgathervSegments(Rank, Size, send.Length, counts, receive);
+        MemoryHandle[] pins = ArrayPool<MemoryHandle>.Shared.Rent(Size);
+        nint[] destinations = ArrayPool<nint>.Shared.Rent(Size);
+        int pinned = 0;
+        try
+        {
+            for (; pinned < Size; pinned++)
+            {
+                pins[pinned] = receive[pinned].Pin();
+                destinations[pinned] = (nint)pins[pinned].Pointer;
+            }
+
+            fixed (byte* s = send)
+            {
+                AllgathervToAddresses(s, send.Length, counts, destinations.AsSpan(0, Size));
+            }
+        }
+        finally
+        {
+            for (int r = 0; r < pinned; r++)
+            {
+                pins[r].Dispose();
+            }
+
+            ArrayPool<MemoryHandle>.Shared.Return(pins, clearArray: true);
+            ArrayPool<nint>.Shared.Return(destinations);
+        }
     }
 
     public CollectiveRequest StartAllgatherv(ReadOnlyMemory<byte> send, ReadOnlySpan<int> counts, Memory<byte> receive)
@@ -101,7 +138,7 @@ internal sealed unsafe class MpiCommunicator : ICommunicator
         if (total > LargeMessageThreshold)
         {
             // No portable nonblocking large-count call: complete it now (the caller still gets a request).
-            LargeAllgatherv(send.Span, counts, receive.Span);
+            Allgatherv(send.Span, counts, receive.Span);
             return MpiRequest.Completed;
         }
 
@@ -169,28 +206,61 @@ internal sealed unsafe class MpiCommunicator : ICommunicator
         }
     }
 
-    private void LargeAllgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, Span<byte> receive)
+    /// <summary>Contiguous gather whose total does not fit MPI's <c>int</c> displacements.</summary>
+    private void LargeAllgatherv(byte* send, int sendLength, ReadOnlySpan<int> counts, byte* receive)
+    {
+        nint[] destinations = ArrayPool<nint>.Shared.Rent(Size);
+        try
+        {
+            long offset = 0;
+            for (int r = 0; r < Size; r++)
+            {
+                destinations[r] = (nint)(receive + offset);
+                offset += counts[r];
+            }
+
+            AllgathervToAddresses(send, sendLength, counts, destinations.AsSpan(0, Size));
+        }
+        finally
+        {
+            ArrayPool<nint>.Shared.Return(destinations);
+        }
+    }
+
+    /// <summary>
+    /// Gathers rank r's payload to address <c>destinations[r]</c>, with no limit on the total: one
+    /// <c>MPI_Allgatherv_c</c> (base = lowest destination, 64-bit displacements) where exported, else one
+    /// chunked broadcast per rank.
+    /// </summary>
+    private void AllgathervToAddresses(byte* send, int sendLength, ReadOnlySpan<int> counts, ReadOnlySpan<nint> destinations)
     {
         if (_flavor.HasLargeCountAllgatherv && !DisableLargeCountCalls)
         {
+            nint lowest = 0;
+            for (int r = 0; r < Size; r++)
+            {
+                if (counts[r] > 0 && (lowest == 0 || destinations[r] < lowest))
+                {
+                    lowest = destinations[r];
+                }
+            }
+
+            byte dummy = 0;
+            byte* bottom = lowest != 0 ? (byte*)lowest : &dummy; // all counts zero: any valid address
             long[] bigCounts = ArrayPool<long>.Shared.Rent(Size);
             long[] bigDisplacements = ArrayPool<long>.Shared.Rent(Size);
             try
             {
-                long offset = 0;
                 for (int r = 0; r < Size; r++)
                 {
                     bigCounts[r] = counts[r];
-                    bigDisplacements[r] = offset;
-                    offset += counts[r];
+                    bigDisplacements[r] = counts[r] > 0 ? (long)((byte*)destinations[r] - bottom) : 0;
                 }
 
-                fixed (byte* s = send)
-                fixed (byte* rcv = receive)
                 fixed (long* c = bigCounts)
                 fixed (long* d = bigDisplacements)
                 {
-                    Check(_flavor.AllgathervLarge(s, send.Length, _flavor.Byte, rcv, c, d, _flavor.Byte, _comm), "MPI_Allgatherv_c");
+                    Check(_flavor.AllgathervLarge(send, sendLength, _flavor.Byte, bottom, c, d, _flavor.Byte, _comm), "MPI_Allgatherv_c");
                 }
             }
             finally
@@ -202,20 +272,16 @@ internal sealed unsafe class MpiCommunicator : ICommunicator
             return;
         }
 
-        // Portable fallback: each rank broadcasts its own block, in chunks that fit an int count.
-        long blockStart = 0;
-        fixed (byte* rcv = receive)
+        // Portable fallback (Open MPI 4.1 has no large-count calls): each rank broadcasts its own payload.
+        for (int root = 0; root < Size; root++)
         {
-            for (int root = 0; root < Size; root++)
+            byte* destination = (byte*)destinations[root];
+            if (root == Rank)
             {
-                if (root == Rank)
-                {
-                    send.CopyTo(new Span<byte>(rcv + blockStart, send.Length));
-                }
-
-                BroadcastChunked(rcv + blockStart, counts[root], root, LargeMessageChunkBytes);
-                blockStart += counts[root];
+                Buffer.MemoryCopy(send, destination, sendLength, sendLength);
             }
+
+            BroadcastChunked(destination, counts[root], root, LargeMessageChunkBytes);
         }
     }
 

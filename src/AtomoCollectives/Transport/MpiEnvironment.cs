@@ -182,6 +182,17 @@ public sealed unsafe class MpiEnvironment : IDisposable
             return new OpenMpiFlavor(library);
         }
 
+        // The MPI-5 standard ABI (libmpi_abi.so, e.g. from MPICH 4.3+/Open MPI 6) uses pointer handles with
+        // standard constants; it would be a third flavour deriving from PointerHandleMpiFlavor. Refuse it
+        // rather than misread its handles as MPICH ints.
+        if (NativeLibrary.TryGetExport(library, "MPI_Abi_get_version", out _)
+            || path.Contains("libmpi_abi", StringComparison.Ordinal))
+        {
+            throw new MpiException(
+                $"'{path}' implements the MPI-5 standard ABI, which this binding does not support yet. "
+                + $"Set {LibraryVariable}=mpich or {LibraryVariable}=openmpi (or the path of an implementation-specific libmpi).");
+        }
+
         if (version.Contains("MPICH", StringComparison.OrdinalIgnoreCase)
             || version.Contains("Intel(R) MPI", StringComparison.OrdinalIgnoreCase)
             || version.Contains("MVAPICH", StringComparison.OrdinalIgnoreCase))

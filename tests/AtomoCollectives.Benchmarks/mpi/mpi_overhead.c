@@ -1,6 +1,6 @@
 /* The C half of the MPI binding overhead measurement (see run-overhead.sh and docs/mpi-overhead.md).
  * Same loop as tests/AtomoCollectives.MpiTests/OverheadBenchmark.cs: per sample, MPI_Barrier, MPI_Wtime,
- * `reps` back-to-back calls, MPI_Wtime; a rank's per-call time is the median over samples; the reported
+ * `reps` back-to-back calls, MPI_Wtime (after >= 0.3 s of warm-up); a rank's per-call time is the median over samples; the reported
  * figure is the maximum of that over ranks. Same sizes, same calls (MPI_Allgatherv of MPI_BYTE with explicit
  * counts/displacements; MPI_Allreduce MPI_IN_PLACE of MPI_FLOAT with MPI_SUM on MPI_COMM_WORLD).
  * Build: mpicc -O2 -o mpi_overhead mpi_overhead.c      Run: mpiexec -n 2 ./mpi_overhead [scale] */
@@ -44,7 +44,14 @@ static void call(const struct args *a)
 
 static double measure(const struct args *a, int reps, int samples)
 {
-    for (int i = 0; i < reps + 2; i++) call(a); /* warm-up */
+    /* Warm-up, same rule as OverheadBenchmark.cs: at least reps + 2 calls and at least 0.3 s (rank 0's clock). */
+    double start = MPI_Wtime();
+    int keep_going;
+    do {
+        for (int i = 0; i < reps + 2; i++) call(a);
+        keep_going = MPI_Wtime() - start < 0.3;
+        MPI_Bcast(&keep_going, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    } while (keep_going);
     double *times = malloc(sizeof(double) * samples);
     for (int s = 0; s < samples; s++) {
         MPI_Barrier(MPI_COMM_WORLD);

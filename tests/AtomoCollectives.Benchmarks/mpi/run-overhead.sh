@@ -18,6 +18,7 @@ unset ATOMO_MPI_LIBRARY
 
 command -v mpicc.openmpi >/dev/null || { echo "mpicc.openmpi missing: apt-get install openmpi-bin libopenmpi-dev" >&2; exit 2; }
 mpicc.openmpi -O2 -Wall -o "$out/mpi_overhead" "$root/tests/AtomoCollectives.Benchmarks/mpi/mpi_overhead.c"
+mpicc.openmpi -O2 -Wall -o "$out/call_cost" "$root/tests/AtomoCollectives.Benchmarks/mpi/call_cost.c"
 dotnet build "$root/tests/AtomoCollectives.MpiTests/AtomoCollectives.MpiTests.csproj" -c Release --nologo -v quiet -clp:ErrorsOnly
 dll="$root/tests/AtomoCollectives.MpiTests/bin/Release/net10.0/AtomoCollectives.MpiTests.dll"
 
@@ -52,3 +53,11 @@ END {
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
     cat "$out/rows.md"
 } | tee "$out/table.md"
+
+# Fixed cost of one call (n = 1: no communication): 3 alternating runs, last 3 of 5 rounds each (after JIT tiering).
+echo
+echo "Fixed cost per call at n = 1 (ns; each line is one round of 2,000,000 calls):"
+for round in 1 2 3; do
+    timeout 300 mpiexec.openmpi -n 1 "$out/call_cost" | grep '^CALLCOST' | tail -3
+    timeout 300 mpiexec.openmpi -n 1 dotnet "$dll" call-cost | grep '^CALLCOST' | tail -3
+done | tee "$out/call-cost.txt"

@@ -25,6 +25,7 @@ public static class CommunicatorContract
         ("allgatherv-very-uneven", AllgathervVeryUneven),
         ("allgatherv-lengths-then-bytes", AllgathervLengthsThenBytes),
         ("allgatherv-64MiB-total", Allgatherv64MiB),
+        ("allgatherv-into-per-rank-buffers", AllgathervIntoPerRankBuffers),
         ("allgatherv-1000-calls-no-growth", Allgatherv1000CallsNoGrowth),
         ("allreduce-sum-exact", AllreduceSumExact),
         ("allreduce-sum-empty-and-odd", AllreduceSumEmptyAndOdd),
@@ -216,6 +217,41 @@ public static class CommunicatorContract
         byte[] received = GatherPayloads(comm, length, out int[] counts);
         Expect(comm, received.Length == total, $"total is {received.Length}, expected {total}.");
         CheckGathered(comm, received, counts, "64MiB");
+    }
+
+    /// <summary>The per-rank-buffer overload: uneven and empty payloads, nothing written past counts[r].</summary>
+    public static void AllgathervIntoPerRankBuffers(ICommunicator comm)
+    {
+        for (int round = 0; round < 3; round++)
+        {
+            int length = (comm.Rank + round) % 3 == 0 ? 0 : (100_000 * (round + 1)) + comm.Rank;
+            byte[] mine = new byte[length];
+            FillPattern(mine, comm.Rank);
+            int[] counts = new int[comm.Size];
+            comm.Allgather<int>([length], counts);
+            var buffers = new Memory<byte>[comm.Size];
+            for (int r = 0; r < comm.Size; r++)
+            {
+                byte[] buffer = new byte[counts[r] + 5];
+                buffer.AsSpan().Fill(0xEE);
+                buffers[r] = buffer;
+            }
+
+            comm.Allgatherv(mine, counts, buffers);
+            for (int r = 0; r < comm.Size; r++)
+            {
+                Span<byte> got = buffers[r].Span;
+                for (int i = 0; i < counts[r]; i++)
+                {
+                    if (got[i] != PatternByte(r, i))
+                    {
+                        Fail(comm, $"round {round}: byte {i} of rank {r}'s buffer is {got[i]}, expected {PatternByte(r, i)}.");
+                    }
+                }
+
+                Expect(comm, got[counts[r]..].IndexOfAnyExcept((byte)0xEE) < 0, $"round {round}: bytes past counts[{r}] were written.");
+            }
+        }
     }
 
     /// <summary>
