@@ -381,8 +381,15 @@ internal sealed class SpectralAtoms : IAtomDecomposition
             residual += ThinKernels.ResidualRow(g.Slice(r * n, n), r, m, sigma, left, right, k, scratch);
         }
 
-        _coefficients[k] = (float)Math.Sqrt(residual);
+        // ‖G‖² = Σσ² + ‖R‖² for orthonormal atoms. A residual below 2⁻²⁰·‖G‖ is float rounding noise, not a direction
+        // of G: it is dropped (coefficient 0) so it is never sent and the atoms stay orthonormal; the atoms then sum to
+        // G within 2⁻²⁰·‖G‖, the same order as the rounding of the other atoms.
+        double total = residual + ThinKernels.SumOfSquares(sigma);
+        _coefficients[k] = residual <= total * NoiseFloorSquared ? 0f : (float)Math.Sqrt(residual);
     }
+
+    /// <summary>(2⁻²⁰)²: residuals with ‖R‖ ≤ 2⁻²⁰·‖G‖ are treated as rounding noise.</summary>
+    internal const double NoiseFloorSquared = 1.0 / (1L << 40);
 
     private float[] EnsureSmall(int k)
     {
