@@ -12,9 +12,11 @@ namespace AtomoCollectives.Decompositions;
 /// with q = <see cref="AtomoOptions.PowerIterations"/> ≥ 1, Y = GΩ, then q times Q = orth(Y), Z = orth(GᵀQ), Y = GZ; the
 /// last Y = GZ doubles as the projection <c>G ≈ G·Z·Zᵀ = Y·Zᵀ</c>, so no separate <c>QᵀG</c> pass is needed, and
 /// the atoms come from the SVD of Y: <c>Y = ŨΣW̃ᵀ</c>, <c>u_i = Ũ_i</c>, <c>v_i = (ZW̃)_i</c>; residual R = G(I − ZZᵀ).
-/// Passes over G: 2q + 2 (4 for the default q = 1). With q = 0: Q = orth(GΩ), B = QᵀG, atoms from the SVD of B,
-/// R = G − QQᵀG: 3 passes. The residual's norm is computed by an explicit pass (‖G‖² − ‖B‖² cancels when the sketch
-/// is good, exactly when accuracy matters); the residual itself is only formed by <see cref="MaterializeResidual"/>,
+/// The residual's norm comes from ‖R‖² = ‖G‖² − 2‖Y‖² + ⟨YᵀY, ZᵀZ⟩, with ‖G‖² and a double-accumulated Y taken in the
+/// last pass, so passes over G are 2q + 1 (3 for the default q = 1); only when that formula cancels (‖R‖² &lt; 10⁻⁴‖G‖²,
+/// a sketch that captured almost everything) an explicit residual pass is added. With q = 0: Q = orth(GΩ), B = QᵀG,
+/// atoms from the SVD of B, R = G − QQᵀG, residual norm by an explicit pass: 3 passes. The residual itself is only
+/// formed by <see cref="MaterializeResidual"/>,
 /// which the encoder calls only when the residual atom was drawn.
 /// </para>
 /// <para>
@@ -46,6 +48,7 @@ internal sealed class SpectralAtoms : IAtomDecomposition
     private float[] _z = [];
     private float[] _small = [];
     private float[] _rowScratch = [];
+    private double[] _yd = [];
     private int[] _positions = [];
     private bool _residualReady;
 
@@ -355,6 +358,9 @@ internal sealed class SpectralAtoms : IAtomDecomposition
         }
         else
         {
+            double gNormSquared = 0;
+            Grow(ref _yd, m * k);
+            Span<double> yd = _yd.AsSpan(0, m * k);
             for (int iteration = 0; iteration < powerIterations; iteration++)
             {
                 provider.QR(y, m, k, t);                          // y ← Q
@@ -362,30 +368,86 @@ internal sealed class SpectralAtoms : IAtomDecomposition
                 Transpose(_zt, k, n, _z);
                 provider.QR(z, n, k, t);                          // z ← Z = orth(GᵀQ)
                 Transpose(_z, n, k, _zt);
-                ThinKernels.MultiplyByTransposed(g, m, n, zt, k, y); // y ← GZ
+                if (iteration + 1 < powerIterations)
+                {
+                    ThinKernels.MultiplyByTransposed(g, m, n, zt, k, y); // y ← GZ
+                }
+                else
+                {
+                    // The last pass, Y = GZ, with block-wise double accumulation, plus ‖G‖².
+                    gNormSquared = ThinKernels.MultiplyByTransposedAccurate(g, m, n, zt, k, yd);
+                    for (int i = 0; i < yd.Length; i++)
+                    {
+                        y[i] = (float)yd[i];
+                    }
+                }
             }
+
+            // R = G − YZᵀ = G(I − ZZᵀ), so ‖R‖² = ‖G‖² − 2‖Y‖² + ⟨YᵀY, ZᵀZ⟩ exactly for the computed (float) Z,
+            // which saves a pass. Evaluated in double from the double Y; its error is a few float roundings of ‖G‖²,
+            // so it is trusted only when ‖R‖² ≥ 10⁻⁴·‖G‖² (then λ is within ~10⁻³ relative in the worst case and
+            // the materialised atom R_f/λ still sums with the others to G exactly). Otherwise an explicit pass.
+            double residualFormula = gNormSquared - (2 * SumOfSquares(yd)) + GramInner(yd, m, zt, n, k);
 
             // G·Z·Zᵀ = Y·Zᵀ with Y = Q_y·T = Q_y·U_s·Σ·W_sᵀ: u_i = (Q_y·U_s)_i, v_i = (Z·W_s)_i.
             provider.QR(y, m, k, t);
             provider.Svd(t, k, k, sigma, smallU, smallVt);
             provider.Gemm(true, true, k, m, k, 1, smallU, k, y, k, 0, _left, m);
             provider.Gemm(false, false, k, n, k, 1, smallVt, k, zt, n, 0, _right, n);
+            if (residualFormula >= 1e-4 * gNormSquared)
+            {
+                _coefficients[k] = (float)Math.Sqrt(residualFormula);
+                return;
+            }
         }
 
-        // The residual's norm: one explicit pass over G.
-        double residual = 0;
-        Span<float> scratch = _rowScratch.AsSpan(0, n);
+        // The residual's norm by an explicit pass over G.
         ReadOnlySpan<float> left = _left.AsSpan(0, k * m), right = _right.AsSpan(0, k * n);
-        for (int r = 0; r < m; r++)
-        {
-            residual += ThinKernels.ResidualRow(g.Slice(r * n, n), r, m, sigma, left, right, k, scratch);
-        }
+        double residual = ThinKernels.ResidualNormSquared(g, m, n, sigma, left, right, k, _rowScratch.AsSpan(0, n));
 
         // ‖G‖² = Σσ² + ‖R‖² for orthonormal atoms. A residual below 2⁻²⁰·‖G‖ is float rounding noise, not a direction
         // of G: it is dropped (coefficient 0) so it is never sent and the atoms stay orthonormal; the atoms then sum to
         // G within 2⁻²⁰·‖G‖, the same order as the rounding of the other atoms.
         double total = residual + ThinKernels.SumOfSquares(sigma);
         _coefficients[k] = residual <= total * NoiseFloorSquared ? 0f : (float)Math.Sqrt(residual);
+    }
+
+    private static double SumOfSquares(ReadOnlySpan<double> x)
+    {
+        double sum = 0;
+        foreach (double v in x)
+        {
+            sum += v * v;
+        }
+
+        return sum;
+    }
+
+    /// <summary>⟨YᵀY, ZᵀZ⟩ = Σ_ij (YᵀY)_ij (ZᵀZ)_ij for Y (m×k, double) and Z given as rows Zᵀ (k×n, float).</summary>
+    private static double GramInner(ReadOnlySpan<double> y, int m, ReadOnlySpan<float> zt, int n, int k)
+    {
+        double sum = 0;
+        for (int i = 0; i < k; i++)
+        {
+            for (int j = 0; j <= i; j++)
+            {
+                double yy = 0, zz = 0;
+                for (int r = 0; r < m; r++)
+                {
+                    yy += y[(r * k) + i] * y[(r * k) + j];
+                }
+
+                ReadOnlySpan<float> a = zt.Slice(i * n, n), b = zt.Slice(j * n, n);
+                for (int c = 0; c < n; c++)
+                {
+                    zz += (double)a[c] * b[c];
+                }
+
+                sum += (i == j ? 1 : 2) * yy * zz;
+            }
+        }
+
+        return sum;
     }
 
     /// <summary>(2⁻²⁰)²: residuals with ‖R‖ ≤ 2⁻²⁰·‖G‖ are treated as rounding noise.</summary>
@@ -405,6 +467,14 @@ internal sealed class SpectralAtoms : IAtomDecomposition
             {
                 destination[(c * rows) + r] = source[(r * columns) + c];
             }
+        }
+    }
+
+    private static void Grow(ref double[] buffer, int length)
+    {
+        if (buffer.Length < length)
+        {
+            buffer = new double[length];
         }
     }
 

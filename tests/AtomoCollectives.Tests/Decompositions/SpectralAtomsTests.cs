@@ -121,15 +121,16 @@ public class SpectralAtomsTests
     /// ‖mean − G‖ ≤ 6·√(V/T) fails only if some |Z_i| > 6 (probability ~1e-9 per atom).
     /// </summary>
     [Theory]
-    [InlineData(Sampling.Independent, 1.0)]
-    [InlineData(Sampling.Systematic, 1.0)]
-    [InlineData(Sampling.Independent, 1.5)]
-    public void FastIsUnbiasedEvenWithAPoorSketch(Sampling sampling, double budget)
+    [InlineData(Sampling.Independent, 1.0, 0)]
+    [InlineData(Sampling.Systematic, 1.0, 0)]
+    [InlineData(Sampling.Independent, 1.5, 0)]
+    [InlineData(Sampling.Independent, 1.0, 1)]
+    public void FastIsUnbiasedEvenWithAPoorSketch(Sampling sampling, double budget, int powerIterations)
     {
         const int Rows = 30, Columns = 20, Trials = 4000;
         float[] g = TestMatrices.Gaussian(Rows * Columns, 99);
         var atoms = new SpectralAtoms();
-        var options = new AtomoOptions { Budget = budget, Oversampling = 0, PowerIterations = 0 };
+        var options = new AtomoOptions { Budget = budget, Oversampling = 0, PowerIterations = powerIterations };
         atoms.Decompose(g, Rows, Columns, options, 7, LinearAlgebraProvider.Current);
         Assert.Equal((int)Math.Ceiling(budget), atoms.Rank);
 
@@ -219,6 +220,50 @@ public class SpectralAtomsTests
             // Singular gaps here are ≥ 1·min|a||b| ≫ the perturbation, so the atoms agree to the same order.
             Assert.True(1 - Math.Abs(TestMatrices.Dot(a[i], b[i])) <= 1e-4, $"atom {i}: {TestMatrices.Dot(a[i], b[i])}");
         }
+    }
+
+    /// <summary>
+    /// The residual coefficient equals ‖G − Σσ_i u_i v_iᵀ‖ computed here in double, both where it comes from the
+    /// one-pass formula (a Gaussian matrix: large residual) and where the explicit pass is used (rank 3 + 10⁻³ noise:
+    /// ‖R‖² &lt; 10⁻⁴‖G‖²). Tolerance: the float atoms perturb R by ≤ 8(k+2)·ε_f·‖G‖, relative to ‖R‖.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ResidualCoefficientIsTheResidualNorm(bool nearlyLowRank)
+    {
+        const int M = 90, N = 70;
+        float[] g = nearlyLowRank ? TestMatrices.LowRank(M, N, 3, 21) : TestMatrices.Gaussian(M * N, 21);
+        if (nearlyLowRank)
+        {
+            float[] noise = TestMatrices.Gaussian(M * N, 22);
+            for (int i = 0; i < g.Length; i++)
+            {
+                g[i] += 1e-3f * noise[i];
+            }
+        }
+
+        var atoms = new SpectralAtoms();
+        atoms.Decompose(g, M, N, new AtomoOptions(), 3, LinearAlgebraProvider.Current);
+        double norm = TestMatrices.Norm(g), residual = 0;
+        for (int r = 0; r < M; r++)
+        {
+            for (int c = 0; c < N; c++)
+            {
+                double value = g[(r * N) + c];
+                for (int i = 0; i < atoms.Rank; i++)
+                {
+                    value -= (double)atoms.Coefficients[i] * atoms.LeftVector(i)[r] * atoms.RightVector(i)[c];
+                }
+
+                residual += value * value;
+            }
+        }
+
+        residual = Math.Sqrt(residual);
+        Assert.True(nearlyLowRank ? residual < 1e-2 * norm : residual > 0.5 * norm, "the case exercises the intended path");
+        double tolerance = 8 * (atoms.Rank + 2) * TestMatrices.FloatEpsilon * norm;
+        Assert.True(Math.Abs(atoms.ResidualNorm - residual) <= tolerance + (residual * 1e-6), $"{atoms.ResidualNorm} vs {residual}");
     }
 
     [Fact]
