@@ -16,8 +16,10 @@ namespace AtomoCollectives.Decompositions;
 /// last pass, so passes over G are 2q + 1 (3 for the default q = 1); only when that formula cancels (‖R‖² &lt; 10⁻⁴‖G‖²,
 /// a sketch that captured almost everything) an explicit residual pass is added. With q = 0: Q = orth(GΩ), B = QᵀG,
 /// atoms from the SVD of B, R = G − QQᵀG, residual norm by an explicit pass: 3 passes. The residual itself is only
-/// formed by <see cref="MaterializeResidual"/>,
-/// which the encoder calls only when the residual atom was drawn.
+/// formed by <see cref="MaterializeResidual"/>, which the encoder calls only when the residual atom was drawn; it is
+/// stored as R_f/λ (R_f the float residual of the stored atoms), so <c>λ·atom</c> is exactly R_f and the atoms sum to G
+/// to float rounding whatever the error of λ, which only makes the residual atom's norm 1 ± 8(k+2)·ε_f·‖G‖/‖R‖.
+/// Unbiasedness never depends on the sketch: E[estimate] = Σ p_i·(λ_i/p_i)·atom_i = G.
 /// </para>
 /// <para>
 /// <see cref="SpectralMethod.Exact"/>: the thin SVD of G (LAPACK sgesdd through the active provider); Rank = min(m, n)
@@ -42,7 +44,6 @@ internal sealed class SpectralAtoms : IAtomDecomposition
     private float[] _right = [];
     private float[] _residual = [];
     private float[] _y = [];
-    private float[] _q = [];
     private float[] _t = [];
     private float[] _zt = [];
     private float[] _z = [];
@@ -322,7 +323,6 @@ internal sealed class SpectralAtoms : IAtomDecomposition
         Rank = k;
         Grow(ref _coefficients, k + 1);
         Grow(ref _y, m * k);
-        Grow(ref _q, m * k);
         Grow(ref _zt, k * n);
         Grow(ref _z, n * k);
         Grow(ref _t, 3 * k * k);
