@@ -14,8 +14,9 @@ namespace AtomoCollectives.Decompositions;
 /// <para>
 /// How: Makhoul's reordering turns the length-n DCT-II into one length-n complex FFT (v = even-indexed samples followed
 /// by the odd-indexed ones reversed; <c>X_k = Re(e^{−iπk/2n}·V_k)</c>), and the inverse into one inverse FFT. The FFT is
-/// iterative radix-2 for powers of two and Bluestein's chirp-z (three power-of-two FFTs of length ≥ 2n − 1) for every
-/// other n, primes included: exact (no padding of the signal) and O(n log n). Arithmetic is in double; twiddles and
+/// a mixed-radix Stockham FFT when every prime factor of n is ≤ 31 (all tensor sizes in practice) and Bluestein's
+/// chirp-z (three power-of-two FFTs of length ≥ 2n − 1) for any other n, large primes included: exact (no padding of
+/// the signal) and O(n log n). Arithmetic is in double; twiddles and
 /// chirps are computed from exact integer phases (k² mod 2n) so large n keep full accuracy. Plans are cached per length.
 /// </para>
 /// </summary>
@@ -143,15 +144,23 @@ internal static class FourierTransform
     }
 }
 
-/// <summary>A complex FFT of one length on split real/imaginary double arrays (forward sign −1, unnormalised forward).</summary>
+/// <summary>
+/// A complex FFT of one length on split real/imaginary double arrays (forward sign −1, unnormalised forward).
+/// Lengths whose prime factors are all ≤ 31 use a mixed-radix Stockham autosort FFT (radix 4, 2, 3, 5 and a generic
+/// small-prime butterfly; no bit reversal, natural order in and out); any other length uses Bluestein's chirp-z with
+/// an inner power-of-two Stockham FFT of length ≥ 2n − 1.
+/// </summary>
 internal sealed class FftPlan
 {
-    private static readonly ConcurrentDictionary<int, FftPlan> PowerOfTwo = new();
+    private const int LargestSmallPrime = 31;
+    private static readonly ConcurrentDictionary<int, FftPlan> Cache = new();
 
     private readonly int _n;
-    private readonly int[]? _reverse;
-    private readonly double[]? _cos;
-    private readonly double[]? _sin;
+
+    // Stockham: radix per stage and twiddles w_len^{p·t} per stage (len = the sub-length at that stage).
+    private readonly int[]? _radices;
+    private readonly double[][]? _twiddleRe;
+    private readonly double[][]? _twiddleIm;
 
     // Bluestein
     private readonly FftPlan? _inner;
@@ -163,27 +172,38 @@ internal sealed class FftPlan
     private FftPlan(int n)
     {
         _n = n;
-        if ((n & (n - 1)) == 0)
+        List<int>? radices = Factor(n);
+        if (radices is not null)
         {
-            int bits = System.Numerics.BitOperations.Log2((uint)n);
-            _reverse = new int[n];
-            for (int i = 0; i < n; i++)
+            _radices = [.. radices];
+            _twiddleRe = new double[_radices.Length][];
+            _twiddleIm = new double[_radices.Length][];
+            int length = n;
+            for (int stage = 0; stage < _radices.Length; stage++)
             {
-                _reverse[i] = bits == 0 ? 0 : (int)(ReverseBits((uint)i) >> (32 - bits));
-            }
+                int r = _radices[stage], m = length / r;
+                var re = new double[m * r];
+                var im = new double[m * r];
+                for (int p = 0; p < m; p++)
+                {
+                    for (int t = 0; t < r; t++)
+                    {
+                        // Exact integer phase p·t mod length.
+                        long phase = (long)p * t % length;
+                        (im[(p * r) + t], re[(p * r) + t]) = Math.SinCos(-2 * Math.PI * phase / length);
+                    }
+                }
 
-            _cos = new double[Math.Max(1, n / 2)];
-            _sin = new double[Math.Max(1, n / 2)];
-            for (int j = 0; j < n / 2; j++)
-            {
-                (_sin[j], _cos[j]) = Math.SinCos(-2 * Math.PI * j / n);
+                _twiddleRe[stage] = re;
+                _twiddleIm[stage] = im;
+                length = m;
             }
 
             return;
         }
 
-        int m = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)((2 * n) - 1));
-        _inner = PowerOfTwo.GetOrAdd(m, static length => new FftPlan(length));
+        int size = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)((2 * n) - 1));
+        _inner = Create(size);
         _chirpRe = new double[n];
         _chirpIm = new double[n];
         for (int k = 0; k < n; k++)
@@ -193,27 +213,27 @@ internal sealed class FftPlan
             (_chirpIm[k], _chirpRe[k]) = Math.SinCos(-Math.PI * phase / n);
         }
 
-        _kernelRe = new double[m];
-        _kernelIm = new double[m];
+        _kernelRe = new double[size];
+        _kernelIm = new double[size];
         _kernelRe[0] = _chirpRe[0];
         _kernelIm[0] = -_chirpIm[0];
         for (int k = 1; k < n; k++)
         {
-            _kernelRe[k] = _kernelRe[m - k] = _chirpRe[k];
-            _kernelIm[k] = _kernelIm[m - k] = -_chirpIm[k];
+            _kernelRe[k] = _kernelRe[size - k] = _chirpRe[k];
+            _kernelIm[k] = _kernelIm[size - k] = -_chirpIm[k];
         }
 
         _inner.Forward(_kernelRe, _kernelIm);
     }
 
-    public static FftPlan Create(int n) => (n & (n - 1)) == 0 ? PowerOfTwo.GetOrAdd(n, static length => new FftPlan(length)) : new FftPlan(n);
+    public static FftPlan Create(int n) => Cache.GetOrAdd(n, static length => new FftPlan(length));
 
     /// <summary>In-place forward DFT: <c>X_k = Σ x_j e^{−2πijk/n}</c>.</summary>
     public void Forward(Span<double> re, Span<double> im)
     {
-        if (_reverse is not null)
+        if (_radices is not null)
         {
-            Radix2(re, im);
+            Stockham(re, im);
         }
         else
         {
@@ -238,36 +258,178 @@ internal sealed class FftPlan
         }
     }
 
-    private void Radix2(Span<double> re, Span<double> im)
+    /// <summary>Radices (4s first, then 2, 3, 5, …) when every prime factor is small; null otherwise.</summary>
+    private static List<int>? Factor(int n)
     {
-        int n = _n;
-        int[] reverse = _reverse!;
-        for (int i = 0; i < n; i++)
+        var radices = new List<int>();
+        int rest = n;
+        while (rest % 4 == 0)
         {
-            int j = reverse[i];
-            if (j > i)
+            radices.Add(4);
+            rest /= 4;
+        }
+
+        for (int p = 2; p <= LargestSmallPrime && rest > 1; p++)
+        {
+            while (rest % p == 0)
             {
-                (re[i], re[j]) = (re[j], re[i]);
-                (im[i], im[j]) = (im[j], im[i]);
+                radices.Add(p);
+                rest /= p;
             }
         }
 
-        double[] cos = _cos!, sin = _sin!;
-        for (int size = 2; size <= n; size <<= 1)
+        return rest == 1 ? radices : null;
+    }
+
+    /// <summary>
+    /// Stockham decimation in frequency: a stage of radix r on sub-length len = r·m with stride s maps
+    /// <c>x[q + s(p + jm)]</c> to <c>y[q + s(rp + t)] = w_len^{pt} Σ_j x[q + s(p + jm)] w_r^{jt}</c>; after all stages
+    /// the result is in natural order.
+    /// </summary>
+    private void Stockham(Span<double> re, Span<double> im)
+    {
+        int n = _n;
+        if (n == 1)
         {
-            int half = size >> 1, step = n / size;
-            for (int start = 0; start < n; start += size)
+            return;
+        }
+
+        double[] bufferRe = ArrayPool<double>.Shared.Rent(n);
+        double[] bufferIm = ArrayPool<double>.Shared.Rent(n);
+        try
+        {
+            Span<double> xr = re, xi = im, yr = bufferRe.AsSpan(0, n), yi = bufferIm.AsSpan(0, n);
+            int stride = 1, length = n;
+            bool inBuffer = false;
+            for (int stage = 0; stage < _radices!.Length; stage++)
             {
-                for (int j = 0, t = 0; j < half; j++, t += step)
+                int r = _radices[stage], m = length / r;
+                double[] wr = _twiddleRe![stage], wi = _twiddleIm![stage];
+                switch (r)
                 {
-                    int a = start + j, b = a + half;
-                    double wr = cos[t], wi = sin[t];
-                    double xr = (re[b] * wr) - (im[b] * wi);
-                    double xi = (re[b] * wi) + (im[b] * wr);
-                    re[b] = re[a] - xr;
-                    im[b] = im[a] - xi;
-                    re[a] += xr;
-                    im[a] += xi;
+                    case 4:
+                        Radix4(xr, xi, yr, yi, m, stride, wr, wi);
+                        break;
+                    case 2:
+                        Radix2(xr, xi, yr, yi, m, stride, wr, wi);
+                        break;
+                    default:
+                        RadixGeneric(xr, xi, yr, yi, r, m, stride, wr, wi);
+                        break;
+                }
+
+                Span<double> tr = xr, ti = xi;
+                xr = yr;
+                xi = yi;
+                yr = tr;
+                yi = ti;
+                inBuffer = !inBuffer;
+                stride *= r;
+                length = m;
+            }
+
+            if (inBuffer)
+            {
+                xr.CopyTo(re);
+                xi.CopyTo(im);
+            }
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(bufferRe);
+            ArrayPool<double>.Shared.Return(bufferIm);
+        }
+    }
+
+    private static void Radix2(ReadOnlySpan<double> xr, ReadOnlySpan<double> xi, Span<double> yr, Span<double> yi, int m, int s, double[] wr, double[] wi)
+    {
+        for (int p = 0; p < m; p++)
+        {
+            double w1r = wr[(p * 2) + 1], w1i = wi[(p * 2) + 1];
+            int a = s * p, b = s * (p + m), o0 = s * 2 * p, o1 = o0 + s;
+            for (int q = 0; q < s; q++)
+            {
+                double ar = xr[a + q], ai = xi[a + q], br = xr[b + q], bi = xi[b + q];
+                yr[o0 + q] = ar + br;
+                yi[o0 + q] = ai + bi;
+                double dr = ar - br, di = ai - bi;
+                yr[o1 + q] = (dr * w1r) - (di * w1i);
+                yi[o1 + q] = (dr * w1i) + (di * w1r);
+            }
+        }
+    }
+
+    private static void Radix4(ReadOnlySpan<double> xr, ReadOnlySpan<double> xi, Span<double> yr, Span<double> yi, int m, int s, double[] wr, double[] wi)
+    {
+        for (int p = 0; p < m; p++)
+        {
+            double w1r = wr[(p * 4) + 1], w1i = wi[(p * 4) + 1];
+            double w2r = wr[(p * 4) + 2], w2i = wi[(p * 4) + 2];
+            double w3r = wr[(p * 4) + 3], w3i = wi[(p * 4) + 3];
+            int i0 = s * p, i1 = s * (p + m), i2 = s * (p + (2 * m)), i3 = s * (p + (3 * m));
+            int o0 = s * 4 * p, o1 = o0 + s, o2 = o1 + s, o3 = o2 + s;
+            for (int q = 0; q < s; q++)
+            {
+                double a0r = xr[i0 + q], a0i = xi[i0 + q], a1r = xr[i1 + q], a1i = xi[i1 + q];
+                double a2r = xr[i2 + q], a2i = xi[i2 + q], a3r = xr[i3 + q], a3i = xi[i3 + q];
+                double s02r = a0r + a2r, s02i = a0i + a2i, d02r = a0r - a2r, d02i = a0i - a2i;
+                double s13r = a1r + a3r, s13i = a1i + a3i, d13r = a1r - a3r, d13i = a1i - a3i;
+
+                // t = 1: a0 − i·a1 − a2 + i·a3 = d02 − i·d13; t = 3: d02 + i·d13.
+                double b1r = d02r + d13i, b1i = d02i - d13r;
+                double b2r = s02r - s13r, b2i = s02i - s13i;
+                double b3r = d02r - d13i, b3i = d02i + d13r;
+                yr[o0 + q] = s02r + s13r;
+                yi[o0 + q] = s02i + s13i;
+                yr[o1 + q] = (b1r * w1r) - (b1i * w1i);
+                yi[o1 + q] = (b1r * w1i) + (b1i * w1r);
+                yr[o2 + q] = (b2r * w2r) - (b2i * w2i);
+                yi[o2 + q] = (b2r * w2i) + (b2i * w2r);
+                yr[o3 + q] = (b3r * w3r) - (b3i * w3i);
+                yi[o3 + q] = (b3r * w3i) + (b3i * w3r);
+            }
+        }
+    }
+
+    private static void RadixGeneric(ReadOnlySpan<double> xr, ReadOnlySpan<double> xi, Span<double> yr, Span<double> yi, int r, int m, int s, double[] wr, double[] wi)
+    {
+        Span<double> cr = stackalloc double[r * r];
+        Span<double> ci = stackalloc double[r * r];
+        for (int j = 0; j < r; j++)
+        {
+            for (int t = 0; t < r; t++)
+            {
+                (ci[(j * r) + t], cr[(j * r) + t]) = Math.SinCos(-2 * Math.PI * (j * t % r) / r);
+            }
+        }
+
+        Span<double> ar = stackalloc double[r];
+        Span<double> ai = stackalloc double[r];
+        for (int p = 0; p < m; p++)
+        {
+            for (int q = 0; q < s; q++)
+            {
+                for (int j = 0; j < r; j++)
+                {
+                    int index = (s * (p + (j * m))) + q;
+                    ar[j] = xr[index];
+                    ai[j] = xi[index];
+                }
+
+                for (int t = 0; t < r; t++)
+                {
+                    double sr = 0, si = 0;
+                    for (int j = 0; j < r; j++)
+                    {
+                        double c = cr[(j * r) + t], d = ci[(j * r) + t];
+                        sr += (ar[j] * c) - (ai[j] * d);
+                        si += (ar[j] * d) + (ai[j] * c);
+                    }
+
+                    double twr = wr[(p * r) + t], twi = wi[(p * r) + t];
+                    int output = (s * ((r * p) + t)) + q;
+                    yr[output] = (sr * twr) - (si * twi);
+                    yi[output] = (sr * twi) + (si * twr);
                 }
             }
         }
@@ -311,14 +473,5 @@ internal sealed class FftPlan
             ArrayPool<double>.Shared.Return(ar);
             ArrayPool<double>.Shared.Return(ai);
         }
-    }
-
-    private static uint ReverseBits(uint v)
-    {
-        v = ((v >> 1) & 0x55555555u) | ((v & 0x55555555u) << 1);
-        v = ((v >> 2) & 0x33333333u) | ((v & 0x33333333u) << 2);
-        v = ((v >> 4) & 0x0F0F0F0Fu) | ((v & 0x0F0F0F0Fu) << 4);
-        v = ((v >> 8) & 0x00FF00FFu) | ((v & 0x00FF00FFu) << 8);
-        return (v >> 16) | (v << 16);
     }
 }
