@@ -39,6 +39,12 @@ internal static class FourierTransform
         }
 
         DctPlan plan = Plans.GetOrAdd(n, static length => new DctPlan(length));
+        if (n % 2 == 0)
+        {
+            ForwardEven(x, coefficients, plan);
+            return;
+        }
+
         double[] re = ArrayPool<double>.Shared.Rent(n);
         double[] im = ArrayPool<double>.Shared.Rent(n);
         try
@@ -55,7 +61,7 @@ internal static class FourierTransform
             }
 
             im.AsSpan(0, n).Clear();
-            plan.Fft.Forward(re.AsSpan(0, n), im.AsSpan(0, n));
+            plan.Fft!.Forward(re.AsSpan(0, n), im.AsSpan(0, n));
             double[] c = plan.Cos, s = plan.Sin;
             double first = Math.Sqrt(1.0 / n), rest = Math.Sqrt(2.0 / n);
             coefficients[0] = (float)(re[0] * first);
@@ -86,6 +92,12 @@ internal static class FourierTransform
         }
 
         DctPlan plan = Plans.GetOrAdd(n, static length => new DctPlan(length));
+        if (n % 2 == 0)
+        {
+            InverseEven(coefficients, x, plan);
+            return;
+        }
+
         double[] re = ArrayPool<double>.Shared.Rent(n);
         double[] im = ArrayPool<double>.Shared.Rent(n);
         try
@@ -103,7 +115,7 @@ internal static class FourierTransform
                 im[k] = (s[k] * a) - (c[k] * b);
             }
 
-            plan.Fft.Inverse(re.AsSpan(0, n), im.AsSpan(0, n));
+            plan.Fft!.Inverse(re.AsSpan(0, n), im.AsSpan(0, n));
             int half = (n + 1) / 2;
             for (int k = 0; k < half; k++)
             {
@@ -122,10 +134,132 @@ internal static class FourierTransform
         }
     }
 
+    /// <summary>
+    /// Even n: the Makhoul sequence v is real, so its length-n FFT comes from one complex FFT of length h = n/2 of
+    /// z_k = v_{2k} + i·v_{2k+1}: with E, O the FFTs of the even and odd samples, E_k = (Z_k + conj Z_{h−k})/2,
+    /// O_k = (Z_k − conj Z_{h−k})/2i, V_k = E_k + w^k O_k, V_{k+h} = E_k − w^k O_k (w = e^{−2πi/n}). Half the work.
+    /// </summary>
+    private static void ForwardEven(ReadOnlySpan<float> x, Span<float> coefficients, DctPlan plan)
+    {
+        int n = x.Length, h = n / 2;
+        double[] zr = ArrayPool<double>.Shared.Rent(h);
+        double[] zi = ArrayPool<double>.Shared.Rent(h);
+        try
+        {
+            // v_j = x_{2j} for j < h, v_{n−1−j} = x_{2j+1}; z_k = v_{2k} + i·v_{2k+1}.
+            for (int k = 0; k < h; k++)
+            {
+                int j0 = 2 * k, j1 = (2 * k) + 1;
+                zr[k] = j0 < h ? x[2 * j0] : x[(2 * (n - 1 - j0)) + 1];
+                zi[k] = j1 < h ? x[2 * j1] : x[(2 * (n - 1 - j1)) + 1];
+            }
+
+            plan.HalfFft!.Forward(zr.AsSpan(0, h), zi.AsSpan(0, h));
+            double[] c = plan.Cos, s = plan.Sin, wr = plan.HalfCos!, wi = plan.HalfSin!;
+            double first = Math.Sqrt(1.0 / n), rest = Math.Sqrt(2.0 / n);
+            for (int k = 0; k < h; k++)
+            {
+                int k2 = k == 0 ? 0 : h - k;
+                double er = (zr[k] + zr[k2]) * 0.5, ei = (zi[k] - zi[k2]) * 0.5;
+                double or = (zi[k] + zi[k2]) * 0.5, oi = (zr[k2] - zr[k]) * 0.5;
+                double tr = (wr[k] * or) - (wi[k] * oi), ti = (wr[k] * oi) + (wi[k] * or);
+                double vr = er + tr, vi = ei + ti, ur = er - tr, ui = ei - ti;
+                coefficients[k] = (float)(((vr * c[k]) + (vi * s[k])) * (k == 0 ? first : rest));
+                coefficients[k + h] = (float)(((ur * c[k + h]) + (ui * s[k + h])) * rest);
+            }
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(zr);
+            ArrayPool<double>.Shared.Return(zi);
+        }
+    }
+
+    /// <summary>Even n: the inverse of <see cref="ForwardEven"/>, Z_k = E_k + i·O_k with E_k = (V_k + V_{k+h})/2, O_k = (V_k − V_{k+h})·w^{−k}/2.</summary>
+    private static void InverseEven(ReadOnlySpan<float> coefficients, Span<float> x, DctPlan plan)
+    {
+        int n = coefficients.Length, h = n / 2;
+        double[] zr = ArrayPool<double>.Shared.Rent(h);
+        double[] zi = ArrayPool<double>.Shared.Rent(h);
+        try
+        {
+            double[] c = plan.Cos, s = plan.Sin, wr = plan.HalfCos!, wi = plan.HalfSin!;
+            double first = Math.Sqrt(n), rest = Math.Sqrt(n / 2.0);
+            for (int k = 0; k < h; k++)
+            {
+                // V_k = e^{iπk/2n}(X_k − i·X_{n−k}), X unnormalised, X_n = 0.
+                double a = coefficients[k] * (k == 0 ? first : rest), b = k == 0 ? 0 : coefficients[n - k] * rest;
+                double vr = (c[k] * a) + (s[k] * b), vi = (s[k] * a) - (c[k] * b);
+                int kh = k + h;
+                double a2 = coefficients[kh] * rest, b2 = coefficients[n - kh] * rest;
+                double ur = (c[kh] * a2) + (s[kh] * b2), ui = (s[kh] * a2) - (c[kh] * b2);
+                double er = (vr + ur) * 0.5, ei = (vi + ui) * 0.5;
+                double dr = (vr - ur) * 0.5, di = (vi - ui) * 0.5;
+
+                // O = d·w^{−k} = d·(wr − i·wi) since w^k = wr + i·wi.
+                double or = (dr * wr[k]) + (di * wi[k]), oi = (di * wr[k]) - (dr * wi[k]);
+                zr[k] = er - oi;
+                zi[k] = ei + or;
+            }
+
+            plan.HalfFft!.Inverse(zr.AsSpan(0, h), zi.AsSpan(0, h));
+
+            // v_{2k} = Re z_k, v_{2k+1} = Im z_k; x_{2j} = v_j (j < h), x_{2j+1} = v_{n−1−j}.
+            for (int k = 0; k < h; k++)
+            {
+                int j0 = 2 * k, j1 = (2 * k) + 1;
+                if (j0 < h)
+                {
+                    x[2 * j0] = (float)zr[k];
+                }
+                else
+                {
+                    x[(2 * (n - 1 - j0)) + 1] = (float)zr[k];
+                }
+
+                if (j1 < h)
+                {
+                    x[2 * j1] = (float)zi[k];
+                }
+                else
+                {
+                    x[(2 * (n - 1 - j1)) + 1] = (float)zi[k];
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(zr);
+            ArrayPool<double>.Shared.Return(zi);
+        }
+    }
+
     private sealed class DctPlan
     {
         public DctPlan(int n)
         {
+            if (n % 2 == 0)
+            {
+                int h = n / 2;
+                HalfFft = FftPlan.Create(h);
+                HalfCos = new double[h];
+                HalfSin = new double[h];
+                for (int k = 0; k < h; k++)
+                {
+                    // w^k = e^{−2πik/n} = HalfCos + i·HalfSin.
+                    (HalfSin[k], HalfCos[k]) = Math.SinCos(-2 * Math.PI * k / n);
+                }
+
+                Cos = new double[n];
+                Sin = new double[n];
+                for (int k = 0; k < n; k++)
+                {
+                    (Sin[k], Cos[k]) = Math.SinCos(Math.PI * k / (2.0 * n));
+                }
+
+                return;
+            }
+
             Fft = FftPlan.Create(n);
             Cos = new double[n];
             Sin = new double[n];
@@ -136,7 +270,13 @@ internal static class FourierTransform
             }
         }
 
-        public FftPlan Fft { get; }
+        public FftPlan? Fft { get; }
+
+        public FftPlan? HalfFft { get; }
+
+        public double[]? HalfCos { get; }
+
+        public double[]? HalfSin { get; }
 
         public double[] Cos { get; }
 
