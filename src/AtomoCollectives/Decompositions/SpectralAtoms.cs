@@ -195,7 +195,8 @@ internal sealed class SpectralAtoms : IAtomDecomposition
 
     /// <summary>
     /// <c>destination += Σ_j weights_j · atom_{atomIndices_j}</c> (m×n row-major): one GEMM over the kept rank-1 atoms,
-    /// plus the residual atom if listed (it must have been materialised).
+    /// plus the residual atom if listed (it must have been materialised). Separate multiplies and adds in a fixed order:
+    /// the same bits on every machine, so ranks reconstructing the same atoms agree bitwise.
     /// </summary>
     /// <exception cref="ArgumentException">Lengths differ, an index is out of range or repeated out of order.</exception>
     /// <exception cref="InvalidOperationException">The residual atom is listed but was not materialised.</exception>
@@ -273,7 +274,7 @@ internal sealed class SpectralAtoms : IAtomDecomposition
 
         if (residual && residualWeight != 0 && _residualReady)
         {
-            TensorPrimitives.MultiplyAdd(Residual, residualWeight, destination, destination);
+            ThinKernels.AddScaled(Residual, residualWeight, destination);
         }
     }
 
@@ -343,12 +344,12 @@ internal sealed class SpectralAtoms : IAtomDecomposition
 
         if (powerIterations == 0)
         {
-            provider.QR(y, m, k, t);                              // y ← Q
+            ThinQR.Factor(provider, y, m, k, t);                              // y ← Q
             ThinKernels.TransposeMultiply(g, m, n, y, k, zt);     // zt ← B = QᵀG (k×n)
 
             // SVD of the wide B via the QR of Bᵀ: Bᵀ = Q₂T, T ᵀ = U_s Σ W_sᵀ, so B = U_s Σ (Q₂W_s)ᵀ.
             Transpose(_zt, k, n, _z);
-            provider.QR(z, n, k, t);                              // z ← Q₂ (n×k)
+            ThinQR.Factor(provider, z, n, k, t);                              // z ← Q₂ (n×k)
             Transpose(_t, k, k, EnsureSmall(k));
             provider.Svd(_small.AsSpan(0, k * k), k, k, sigma, smallU, smallVt);
             // u_i = (Q·U_s)_i, stored as rows: left = U_sᵀ·Qᵀ (k×m).
@@ -363,10 +364,10 @@ internal sealed class SpectralAtoms : IAtomDecomposition
             Span<double> yd = _yd.AsSpan(0, m * k);
             for (int iteration = 0; iteration < powerIterations; iteration++)
             {
-                provider.QR(y, m, k, t);                          // y ← Q
+                ThinQR.Factor(provider, y, m, k, t);                          // y ← Q
                 ThinKernels.TransposeMultiply(g, m, n, y, k, zt); // zt ← QᵀG = (GᵀQ)ᵀ
                 Transpose(_zt, k, n, _z);
-                provider.QR(z, n, k, t);                          // z ← Z = orth(GᵀQ)
+                ThinQR.Factor(provider, z, n, k, t);                          // z ← Z = orth(GᵀQ)
                 Transpose(_z, n, k, _zt);
                 if (iteration + 1 < powerIterations)
                 {
@@ -390,7 +391,7 @@ internal sealed class SpectralAtoms : IAtomDecomposition
             double residualFormula = gNormSquared - (2 * SumOfSquares(yd)) + GramInner(yd, m, zt, n, k);
 
             // G·Z·Zᵀ = Y·Zᵀ with Y = Q_y·T = Q_y·U_s·Σ·W_sᵀ: u_i = (Q_y·U_s)_i, v_i = (Z·W_s)_i.
-            provider.QR(y, m, k, t);
+            ThinQR.Factor(provider, y, m, k, t);
             provider.Svd(t, k, k, sigma, smallU, smallVt);
             provider.Gemm(true, true, k, m, k, 1, smallU, k, y, k, 0, _left, m);
             provider.Gemm(false, false, k, n, k, 1, smallVt, k, zt, n, 0, _right, n);

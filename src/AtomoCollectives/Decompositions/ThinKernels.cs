@@ -439,6 +439,24 @@ internal static class ThinKernels
         }
     }
 
+    /// <summary><c>destination += weight·x</c> with a separate multiply and add (no FMA): the same bits on every machine.</summary>
+    public static void AddScaled(ReadOnlySpan<float> x, float weight, Span<float> destination)
+    {
+        ref float xRef = ref MemoryMarshal.GetReference(x);
+        ref float dRef = ref MemoryMarshal.GetReference(destination);
+        var w = Vector256.Create(weight);
+        int c = 0;
+        for (; c <= x.Length - Width; c += Width)
+        {
+            (Vector256.LoadUnsafe(ref dRef, (nuint)c) + (w * Vector256.LoadUnsafe(ref xRef, (nuint)c))).StoreUnsafe(ref dRef, (nuint)c);
+        }
+
+        for (; c < x.Length; c++)
+        {
+            Unsafe.Add(ref dRef, c) += weight * Unsafe.Add(ref xRef, c);
+        }
+    }
+
     /// <summary>Σ x², accumulated in double.</summary>
     public static double SumOfSquares(ReadOnlySpan<float> x)
     {

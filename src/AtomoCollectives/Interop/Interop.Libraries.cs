@@ -3,7 +3,7 @@ namespace AtomoCollectives;
 internal static partial class Interop
 {
     /// <summary>Library names used by the imports, in one place.</summary>
-    internal static class Libraries
+    internal static partial class Libraries
     {
         /// <summary>
         /// Logical name of OpenBLAS in the imports. It is not a file name: default probing fails for it and
