@@ -36,6 +36,7 @@ internal static class StageTimings
         var yd = new double[m * k];
         Console.WriteLine($"  G·Zᵀ accur.  {Time(() => ThinKernels.MultiplyByTransposedAccurate(g, m, n, xt, k, yd)) / read:F2}");
         Console.WriteLine($"  QR m×k nat   {Time(() => { Gaussian.Fill(y, 3); native.QR(y, m, k, r); }) / read:F2}");
+        Console.WriteLine($"  ThinQR m×k   {Time(() => { Gaussian.Fill(y, 3); ThinQR.Factor(native, y, m, k, r); }) / read:F2}");
         Console.WriteLine($"  QR m×k man   {Time(() => { Gaussian.Fill(y, 3); managed.QR(y, m, k, r); }) / read:F2}");
         var small = new float[k * k];
         var s = new float[k];

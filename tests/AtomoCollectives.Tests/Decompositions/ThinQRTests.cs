@@ -5,8 +5,7 @@ namespace AtomoCollectives.Tests.Decompositions;
 public class ThinQRTests
 {
     /// <summary>
-    /// Well-conditioned (Gaussian) panels take the CholeskyQR2 path, rank-deficient ones fall back to Householder;
-    /// both give QᵀQ = I within 8(m+k)·ε_f (float rounding of a double-accurate Q) and Q·R = A within 1e-5 relative.
+    /// Full-rank and rank-deficient panels both give QᵀQ = I within 8(m+k)·ε_f (float rounding of a double-accurate Q) and Q·R = A within 1e-5 relative.
     /// </summary>
     [Theory]
     [InlineData(300, 7, false, "native")]
