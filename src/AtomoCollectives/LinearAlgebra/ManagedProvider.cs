@@ -103,7 +103,13 @@ internal sealed class ManagedProvider : ILinearAlgebraProvider
                 double norm = Math.Sqrt(TensorPrimitives.Dot<double>(x, x));
                 if (norm == 0)
                 {
+                    // Identity reflector: row j of R is what the earlier reflectors left in row j.
                     scales[j] = 0;
+                    for (int l = j + 1; l < k; l++)
+                    {
+                        r[(j * k) + l] = (float)v[(l * m) + j];
+                    }
+
                     continue;
                 }
 
