@@ -128,6 +128,20 @@ internal sealed class SpectralAtoms : IAtomDecomposition
         ThinKernels.AddOuterProducts(rows, columns, left, right, weights, destination);
     }
 
+    /// <summary>
+    /// <c>destination += weight · residual</c> for a received (normalised) residual atom: the decoder's counterpart of
+    /// <see cref="AddRankOneAtoms"/>, with the same machine-independent arithmetic.
+    /// </summary>
+    public static void AddResidual(ReadOnlySpan<float> residual, float weight, Span<float> destination)
+    {
+        if (residual.Length != destination.Length)
+        {
+            throw new ArgumentException("The residual and the destination must have the same length.", nameof(residual));
+        }
+
+        ThinKernels.AddScaled(residual, weight, destination);
+    }
+
     /// <summary>Decomposes <paramref name="tensor"/> (m×n row-major) with the active linear algebra provider.</summary>
     public void Decompose(ReadOnlySpan<float> tensor, int rows, int columns, AtomoOptions options, ulong seed) =>
         Decompose(tensor, rows, columns, options, seed, LinearAlgebraProvider.Current);
