@@ -14,8 +14,9 @@ namespace AtomoCollectives.Decompositions;
 /// the atoms come from the SVD of Y: <c>Y = ŨΣW̃ᵀ</c>, <c>u_i = Ũ_i</c>, <c>v_i = (ZW̃)_i</c>; residual R = G(I − ZZᵀ).
 /// The residual's norm comes from ‖R‖² = ‖G‖² − 2‖Y‖² + ⟨YᵀY, ZᵀZ⟩, with ‖G‖² and a double-accumulated Y taken in the
 /// last pass, so passes over G are 2q + 1 (3 for the default q = 1); only when that formula cancels (‖R‖² &lt; 10⁻⁴‖G‖²,
-/// a sketch that captured almost everything) an explicit residual pass is added. With q = 0: Q = orth(GΩ), B = QᵀG,
-/// atoms from the SVD of B, R = G − QQᵀG, residual norm by an explicit pass: 3 passes. The residual itself is only
+/// a sketch that captured almost everything) an explicit residual pass is added. With q = 0: Q = orth(GΩ), B = QᵀG
+/// (accumulated in double), atoms from the SVD of B, R = G − QQᵀG, ‖R‖² = ‖G‖² − 2⟨QᵀG, B⟩ + ⟨QᵀQ, BBᵀ⟩: 2 passes
+/// (same fallback). The residual itself is only
 /// formed by <see cref="MaterializeResidual"/>, which the encoder calls only when the residual atom was drawn; it is
 /// stored as R_f/λ (R_f the float residual of the stored atoms), so <c>λ·atom</c> is exactly R_f and the atoms sum to G
 /// to float rounding whatever the error of λ, which only makes the residual atom's norm 1 ± 8(k+2)·ε_f·‖G‖/‖R‖.
@@ -358,18 +359,42 @@ internal sealed class SpectralAtoms : IAtomDecomposition
 
         if (powerIterations == 0)
         {
-            ThinQR.Factor(provider, y, m, k, t);                              // y ← Q
-            ThinKernels.TransposeMultiply(g, m, n, y, k, zt);     // zt ← B = QᵀG (k×n)
+            // Two passes: Y = GΩ with ‖G‖², then B = QᵀG accumulated in double; the residual norm from
+            // ‖G − QB_f‖² = ‖G‖² − 2⟨QᵀG, B_f⟩ + ⟨QᵀQ, B_f·B_fᵀ⟩ (B_f = B rounded to float, what the atoms hold).
+            Grow(ref _yd, Math.Max(m, n) * k);
+            Span<double> yd = _yd.AsSpan(0, m * k);
+            double gNormSquared = ThinKernels.MultiplyByTransposedAccurate(g, m, n, zt, k, yd);
+            for (int i = 0; i < yd.Length; i++)
+            {
+                y[i] = (float)yd[i];
+            }
+
+            ThinQR.Factor(provider, y, m, k, t);                  // y ← Q
+            Span<double> bd = _yd.AsSpan(0, k * n);
+            ThinKernels.TransposeMultiplyAccurate(g, m, n, y, k, bd, z); // bd ← B = QᵀG (k×n), z as scratch
+            double cross = 0;
+            for (int i = 0; i < bd.Length; i++)
+            {
+                zt[i] = (float)bd[i];
+                cross += bd[i] * zt[i];
+            }
+
+            double residualFormula = gNormSquared - (2 * cross) + GramInner(y, m, zt, n, k);
 
             // SVD of the wide B via the QR of Bᵀ: Bᵀ = Q₂T, T ᵀ = U_s Σ W_sᵀ, so B = U_s Σ (Q₂W_s)ᵀ.
             Transpose(_zt, k, n, _z);
-            ThinQR.Factor(provider, z, n, k, t);                              // z ← Q₂ (n×k)
+            ThinQR.Factor(provider, z, n, k, t);                  // z ← Q₂ (n×k)
             Transpose(_t, k, k, EnsureSmall(k));
             provider.Svd(_small.AsSpan(0, k * k), k, k, sigma, smallU, smallVt);
             // u_i = (Q·U_s)_i, stored as rows: left = U_sᵀ·Qᵀ (k×m).
             provider.Gemm(true, true, k, m, k, 1, smallU, k, y, k, 0, _left, m);
             // v_i = (Q₂·W_s)_i: right = W_sᵀ·Q₂ᵀ = Vtₛ·Q₂ᵀ (k×n).
             provider.Gemm(false, true, k, n, k, 1, smallVt, k, z, k, 0, _right, n);
+            if (residualFormula >= 1e-4 * gNormSquared)
+            {
+                _coefficients[k] = (float)Math.Sqrt(residualFormula);
+                return;
+            }
         }
         else
         {
@@ -433,6 +458,33 @@ internal sealed class SpectralAtoms : IAtomDecomposition
         foreach (double v in x)
         {
             sum += v * v;
+        }
+
+        return sum;
+    }
+
+    /// <summary>⟨QᵀQ, BBᵀ⟩ for Q (m×k, float) and B (k×n, float rows), in double.</summary>
+    private static double GramInner(ReadOnlySpan<float> q, int m, ReadOnlySpan<float> b, int n, int k)
+    {
+        double sum = 0;
+        for (int i = 0; i < k; i++)
+        {
+            for (int j = 0; j <= i; j++)
+            {
+                double qq = 0, bb = 0;
+                for (int r = 0; r < m; r++)
+                {
+                    qq += (double)q[(r * k) + i] * q[(r * k) + j];
+                }
+
+                ReadOnlySpan<float> a = b.Slice(i * n, n), c = b.Slice(j * n, n);
+                for (int col = 0; col < n; col++)
+                {
+                    bb += (double)a[col] * c[col];
+                }
+
+                sum += (i == j ? 1 : 2) * qq * bb;
+            }
         }
 
         return sum;

@@ -86,9 +86,35 @@ internal static class ThinKernels
     public static void TransposeMultiply(ReadOnlySpan<float> g, int m, int n, ReadOnlySpan<float> p, int k, Span<float> wt)
     {
         wt[..(k * n)].Clear();
+        AccumulateRows(g, 0, m, n, p, k, wt);
+    }
+
+    /// <summary>
+    /// <c>Pᵀ·G</c> into <paramref name="wtd"/> (k×n, double): float partial sums over blocks of 64 rows (in
+    /// <paramref name="scratch"/>, k×n) added in double, so each entry carries the error of a 64-term float sum.
+    /// </summary>
+    public static void TransposeMultiplyAccurate(ReadOnlySpan<float> g, int m, int n, ReadOnlySpan<float> p, int k, Span<double> wtd, Span<float> scratch)
+    {
+        const int Block = 64;
+        wtd[..(k * n)].Clear();
+        Span<float> wt = scratch[..(k * n)];
+        for (int start = 0; start < m; start += Block)
+        {
+            wt.Clear();
+            AccumulateRows(g, start, Math.Min(m, start + Block), n, p, k, wt);
+            for (int i = 0; i < wt.Length; i++)
+            {
+                wtd[i] += wt[i];
+            }
+        }
+    }
+
+    private static void AccumulateRows(ReadOnlySpan<float> g, int rowStart, int rowEnd, int n, ReadOnlySpan<float> p, int k, Span<float> wt)
+    {
+        int m = rowEnd;
         ref float gRef = ref MemoryMarshal.GetReference(g);
         ref float wRef = ref MemoryMarshal.GetReference(wt);
-        int r = 0;
+        int r = rowStart;
         for (; r + 3 < m; r += 4)
         {
             ref float g0 = ref Unsafe.Add(ref gRef, r * n);

@@ -228,9 +228,12 @@ public class SpectralAtomsTests
     /// ‖R‖² &lt; 10⁻⁴‖G‖²). Tolerance: the float atoms perturb R by ≤ 8(k+2)·ε_f·‖G‖, relative to ‖R‖.
     /// </summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void ResidualCoefficientIsTheResidualNorm(bool nearlyLowRank)
+    [InlineData(false, 1)]
+    [InlineData(true, 1)]
+    [InlineData(false, 0)]
+    [InlineData(true, 0)]
+    [InlineData(false, 2)]
+    public void ResidualCoefficientIsTheResidualNorm(bool nearlyLowRank, int powerIterations)
     {
         const int M = 90, N = 70;
         float[] g = nearlyLowRank ? TestMatrices.LowRank(M, N, 3, 21) : TestMatrices.Gaussian(M * N, 21);
@@ -244,7 +247,7 @@ public class SpectralAtomsTests
         }
 
         var atoms = new SpectralAtoms();
-        atoms.Decompose(g, M, N, new AtomoOptions(), 3, LinearAlgebraProvider.Current);
+        atoms.Decompose(g, M, N, new AtomoOptions { PowerIterations = powerIterations }, 3, LinearAlgebraProvider.Current);
         double norm = TestMatrices.Norm(g), residual = 0;
         for (int r = 0; r < M; r++)
         {
@@ -262,6 +265,10 @@ public class SpectralAtomsTests
 
         residual = Math.Sqrt(residual);
         Assert.True(nearlyLowRank ? residual < 1e-2 * norm : residual > 0.5 * norm, "the case exercises the intended path");
+
+        // And Σ λ_i·atom_i = G with the residual atom materialised.
+        float[] back = TestMatrices.ReconstructAll(atoms, g);
+        Assert.True(TestMatrices.Distance(g, back) <= 1e-5 * norm);
         double tolerance = 8 * (atoms.Rank + 2) * TestMatrices.FloatEpsilon * norm;
         Assert.True(Math.Abs(atoms.ResidualNorm - residual) <= tolerance + (residual * 1e-6), $"{atoms.ResidualNorm} vs {residual}");
     }
