@@ -16,7 +16,7 @@ internal sealed class DecompositionCase
     private readonly AtomSelection _selection = new();
     private ulong _seed;
 
-    public DecompositionCase(string shape, string provider, Decomposition basis, SpectralMethod method)
+    public DecompositionCase(string shape, string provider, Decomposition basis, SpectralMethod method, int powerIterations = 1)
     {
         string[] parts = shape.Split('x');
         Rows = int.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture);
@@ -28,7 +28,7 @@ internal sealed class DecompositionCase
             Tensor[i] = (float)(random.NextDouble() - 0.5);
         }
 
-        _options = new AtomoOptions { Decomposition = basis, SpectralMethod = method, Budget = 3, Sampling = Sampling.Systematic };
+        _options = new AtomoOptions { Decomposition = basis, SpectralMethod = method, Budget = 3, Sampling = Sampling.Systematic, PowerIterations = powerIterations };
         _provider = LinearAlgebraProvider.Select(provider, null).Provider;
         _atoms = Decomposer.Create(basis);
     }
@@ -146,15 +146,16 @@ internal static class QuickRatios
     public static void Run(string[] args)
     {
         string[] shapes = args.Length > 0 ? args : ["256x256", "784x256", "2304x256", "1024x1024", "4096x1024"];
-        Console.WriteLine("shape        read(us)  fast-native  fast-managed  exact-native  fourier");
+        Console.WriteLine("shape        read(us)  fast-native  fast-managed  fast-q0  exact-native  fourier");
         foreach (string shape in shapes)
         {
             var fastNative = new DecompositionCase(shape, "native", Decomposition.Spectral, SpectralMethod.Fast);
             var fastManaged = new DecompositionCase(shape, "managed", Decomposition.Spectral, SpectralMethod.Fast);
             var exact = new DecompositionCase(shape, "native", Decomposition.Spectral, SpectralMethod.Exact);
+            var fastQ0 = new DecompositionCase(shape, "native", Decomposition.Spectral, SpectralMethod.Fast, powerIterations: 0);
             var fourier = new DecompositionCase(shape, "managed", Decomposition.Fourier, SpectralMethod.Fast);
             double read = Median(() => fastNative.ReadOnce());
-            Console.WriteLine($"{shape,-12} {read * 1e6,8:F1}  {Median(() => fastNative.Run()) / read,11:F2}  {Median(() => fastManaged.Run()) / read,12:F2}  {(args.Contains("--exact") ? Median(() => exact.Run(), 3) / read : double.NaN),12:F1}  {Median(() => fourier.Run()) / read,7:F2}");
+            Console.WriteLine($"{shape,-12} {read * 1e6,8:F1}  {Median(() => fastNative.Run()) / read,11:F2}  {Median(() => fastManaged.Run()) / read,12:F2}  {Median(() => fastQ0.Run()) / read,7:F2}  {(args.Contains("--exact") ? Median(() => exact.Run(), 3) / read : double.NaN),12:F1}  {Median(() => fourier.Run()) / read,7:F2}");
         }
     }
 
