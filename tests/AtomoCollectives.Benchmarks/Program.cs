@@ -1,3 +1,25 @@
 using BenchmarkDotNet.Running;
 
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+namespace AtomoCollectives.Benchmarks;
+
+/// <summary>Runs the benchmark classes of this assembly chosen by <c>--filter</c>; <c>--ratios</c> prints quick Stopwatch ratios instead.</summary>
+public static class Program
+{
+    /// <summary>Entry point.</summary>
+    public static void Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "--stages")
+        {
+            StageTimings.Run(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "--ratios")
+        {
+            QuickRatios.Run(args.Skip(1).ToArray());
+            return;
+        }
+
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
+}

@@ -11,7 +11,7 @@ internal static partial class Interop
     /// (MPI: Open MPI, MPICH or a path from <c>ATOMO_MPI_LIBRARY</c>) are logical names that
     /// <see cref="Register"/> binds to an already loaded handle before the first call.
     /// </summary>
-    internal static class Libraries
+    internal static partial class Libraries
     {
         /// <summary>Logical name of the MPI library picked by <see cref="MpiEnvironment"/>.</summary>
         internal const string Mpi = "atomo-mpi";
@@ -44,5 +44,21 @@ internal static partial class Interop
 
         private static nint Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath)
             => s_registered.TryGetValue(libraryName, out nint handle) ? handle : 0;
+
+        /// <summary>
+        /// Logical name of OpenBLAS in the imports. It is not a file name: default probing fails for it and
+        /// <see cref="OpenBlasLibrary"/> resolves it to the library it loaded (the system's <see cref="OpenBlasDefaultFile"/>,
+        /// or the path in <see cref="OpenBlasPathVariable"/>).
+        /// </summary>
+        internal const string OpenBlas = "atomo-openblas";
+
+        /// <summary>The system OpenBLAS (Debian/Ubuntu package libopenblas0-pthread).</summary>
+        internal const string OpenBlasDefaultFile = "libopenblas.so.0";
+
+        /// <summary>Environment variable naming another OpenBLAS library file to load instead.</summary>
+        internal const string OpenBlasPathVariable = "ATOMO_OPENBLAS_LIBRARY";
+
+        /// <summary>How to install the default library.</summary>
+        internal const string OpenBlasInstallHint = "install it with 'apt-get install libopenblas0-pthread' (or set ATOMO_OPENBLAS_LIBRARY to a libopenblas file)";
     }
 }

@@ -1,0 +1,563 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace AtomoCollectives.Decompositions;
+
+/// <summary>
+/// Vectorised kernels for products of a large row-major matrix G (m×n) with thin matrices (k ≤ ~16 columns).
+/// Each kernel is one streaming read of G that computes all k columns at once; the thin operands stay in
+/// L1/L2. OpenBLAS sgemm is several times slower than this for such shapes (it is tuned for square blocks).
+/// Results depend only on the inputs (fixed operation order), not on threads or timing.
+/// </summary>
+internal static class ThinKernels
+{
+    private static int Width => Vector256<float>.Count;
+
+    /// <summary><c>Y = G·Xᵀ</c>: <paramref name="y"/> (m×k row-major) from G (m×n) and <paramref name="xt"/> (k×n row-major).</summary>
+    public static void MultiplyByTransposed(ReadOnlySpan<float> g, int m, int n, ReadOnlySpan<float> xt, int k, Span<float> y)
+    {
+        ref float gRef = ref MemoryMarshal.GetReference(g);
+        ref float xRef = ref MemoryMarshal.GetReference(xt);
+        int r = 0;
+        for (; r + 1 < m; r += 2)
+        {
+            ref float g0 = ref Unsafe.Add(ref gRef, r * n);
+            ref float g1 = ref Unsafe.Add(ref gRef, (r + 1) * n);
+            for (int j = 0; j < k; j += 4)
+            {
+                // Rows past k repeat the last row; their results are dropped.
+                ref float x0 = ref Unsafe.Add(ref xRef, j * n);
+                ref float x1 = ref Unsafe.Add(ref xRef, Math.Min(j + 1, k - 1) * n);
+                ref float x2 = ref Unsafe.Add(ref xRef, Math.Min(j + 2, k - 1) * n);
+                ref float x3 = ref Unsafe.Add(ref xRef, Math.Min(j + 3, k - 1) * n);
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+                int c = 0;
+                for (; c <= n - Width; c += Width)
+                {
+                    var u = Vector256.LoadUnsafe(ref g0, (nuint)c);
+                    var w = Vector256.LoadUnsafe(ref g1, (nuint)c);
+                    var v = Vector256.LoadUnsafe(ref x0, (nuint)c);
+                    a0 = Vector256.FusedMultiplyAdd(u, v, a0);
+                    b0 = Vector256.FusedMultiplyAdd(w, v, b0);
+                    v = Vector256.LoadUnsafe(ref x1, (nuint)c);
+                    a1 = Vector256.FusedMultiplyAdd(u, v, a1);
+                    b1 = Vector256.FusedMultiplyAdd(w, v, b1);
+                    v = Vector256.LoadUnsafe(ref x2, (nuint)c);
+                    a2 = Vector256.FusedMultiplyAdd(u, v, a2);
+                    b2 = Vector256.FusedMultiplyAdd(w, v, b2);
+                    v = Vector256.LoadUnsafe(ref x3, (nuint)c);
+                    a3 = Vector256.FusedMultiplyAdd(u, v, a3);
+                    b3 = Vector256.FusedMultiplyAdd(w, v, b3);
+                }
+
+                float s0 = Vector256.Sum(a0), s1 = Vector256.Sum(a1), s2 = Vector256.Sum(a2), s3 = Vector256.Sum(a3);
+                float t0 = Vector256.Sum(b0), t1 = Vector256.Sum(b1), t2 = Vector256.Sum(b2), t3 = Vector256.Sum(b3);
+                for (; c < n; c++)
+                {
+                    float u = Unsafe.Add(ref g0, c), w = Unsafe.Add(ref g1, c);
+                    s0 += u * Unsafe.Add(ref x0, c);
+                    t0 += w * Unsafe.Add(ref x0, c);
+                    s1 += u * Unsafe.Add(ref x1, c);
+                    t1 += w * Unsafe.Add(ref x1, c);
+                    s2 += u * Unsafe.Add(ref x2, c);
+                    t2 += w * Unsafe.Add(ref x2, c);
+                    s3 += u * Unsafe.Add(ref x3, c);
+                    t3 += w * Unsafe.Add(ref x3, c);
+                }
+
+                Store(y, r * k, j, k, s0, s1, s2, s3);
+                Store(y, (r + 1) * k, j, k, t0, t1, t2, t3);
+            }
+        }
+
+        for (; r < m; r++)
+        {
+            ReadOnlySpan<float> row = g.Slice(r * n, n);
+            for (int j = 0; j < k; j++)
+            {
+                y[(r * k) + j] = Dot(row, xt.Slice(j * n, n));
+            }
+        }
+    }
+
+    /// <summary><c>Wᵀ = Pᵀ·G</c>: <paramref name="wt"/> (k×n row-major) from G (m×n) and <paramref name="p"/> (m×k row-major).</summary>
+    public static void TransposeMultiply(ReadOnlySpan<float> g, int m, int n, ReadOnlySpan<float> p, int k, Span<float> wt)
+    {
+        wt[..(k * n)].Clear();
+        AccumulateRows(g, 0, m, n, p, k, wt);
+    }
+
+    /// <summary>
+    /// <c>Pᵀ·G</c> into <paramref name="wtd"/> (k×n, double): float partial sums over blocks of 64 rows (in
+    /// <paramref name="scratch"/>, k×n) added in double, so each entry carries the error of a 64-term float sum.
+    /// </summary>
+    public static void TransposeMultiplyAccurate(ReadOnlySpan<float> g, int m, int n, ReadOnlySpan<float> p, int k, Span<double> wtd, Span<float> scratch)
+    {
+        const int Block = 64;
+        wtd[..(k * n)].Clear();
+        Span<float> wt = scratch[..(k * n)];
+        for (int start = 0; start < m; start += Block)
+        {
+            wt.Clear();
+            AccumulateRows(g, start, Math.Min(m, start + Block), n, p, k, wt);
+            for (int i = 0; i < wt.Length; i++)
+            {
+                wtd[i] += wt[i];
+            }
+        }
+    }
+
+    private static void AccumulateRows(ReadOnlySpan<float> g, int rowStart, int rowEnd, int n, ReadOnlySpan<float> p, int k, Span<float> wt)
+    {
+        int m = rowEnd;
+        ref float gRef = ref MemoryMarshal.GetReference(g);
+        ref float wRef = ref MemoryMarshal.GetReference(wt);
+        int r = rowStart;
+        for (; r + 3 < m; r += 4)
+        {
+            ref float g0 = ref Unsafe.Add(ref gRef, r * n);
+            ref float g1 = ref Unsafe.Add(ref g0, n);
+            ref float g2 = ref Unsafe.Add(ref g1, n);
+            ref float g3 = ref Unsafe.Add(ref g2, n);
+            for (int j = 0; j < k; j++)
+            {
+                float q0 = p[(r * k) + j], q1 = p[((r + 1) * k) + j], q2 = p[((r + 2) * k) + j], q3 = p[((r + 3) * k) + j];
+                var v0 = Vector256.Create(q0);
+                var v1 = Vector256.Create(q1);
+                var v2 = Vector256.Create(q2);
+                var v3 = Vector256.Create(q3);
+                ref float w = ref Unsafe.Add(ref wRef, j * n);
+                int c = 0;
+                for (; c <= n - Width; c += Width)
+                {
+                    var acc = Vector256.LoadUnsafe(ref w, (nuint)c);
+                    acc = Vector256.FusedMultiplyAdd(v0, Vector256.LoadUnsafe(ref g0, (nuint)c), acc);
+                    acc = Vector256.FusedMultiplyAdd(v1, Vector256.LoadUnsafe(ref g1, (nuint)c), acc);
+                    acc = Vector256.FusedMultiplyAdd(v2, Vector256.LoadUnsafe(ref g2, (nuint)c), acc);
+                    acc = Vector256.FusedMultiplyAdd(v3, Vector256.LoadUnsafe(ref g3, (nuint)c), acc);
+                    acc.StoreUnsafe(ref w, (nuint)c);
+                }
+
+                for (; c < n; c++)
+                {
+                    Unsafe.Add(ref w, c) += (q0 * Unsafe.Add(ref g0, c)) + (q1 * Unsafe.Add(ref g1, c)) + (q2 * Unsafe.Add(ref g2, c)) + (q3 * Unsafe.Add(ref g3, c));
+                }
+            }
+        }
+
+        for (; r < m; r++)
+        {
+            ReadOnlySpan<float> row = g.Slice(r * n, n);
+            for (int j = 0; j < k; j++)
+            {
+                float q = p[(r * k) + j];
+                Span<float> w = wt.Slice(j * n, n);
+                for (int c = 0; c < n; c++)
+                {
+                    w[c] += q * row[c];
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Row <paramref name="r"/> of the residual <c>G − Σ_j coef_j·u_j·v_jᵀ</c> into <paramref name="destination"/> (n),
+    /// with <paramref name="left"/> = u_j as rows (k×m) and <paramref name="right"/> = v_j as rows (k×n).
+    /// Returns the row's squared norm, accumulated in double.
+    /// </summary>
+    public static double ResidualRow(ReadOnlySpan<float> gRow, int r, int m, ReadOnlySpan<float> coefficients, ReadOnlySpan<float> left, ReadOnlySpan<float> right, int k, Span<float> destination)
+    {
+        int n = gRow.Length;
+        ref float rightRef = ref MemoryMarshal.GetReference(right);
+        ref float d = ref MemoryMarshal.GetReference(destination);
+        ref float src = ref MemoryMarshal.GetReference(gRow);
+        if (k == 0)
+        {
+            gRow.CopyTo(destination);
+        }
+
+        for (int j = 0; j < k; j += 4)
+        {
+            float p0 = Coefficient(coefficients, left, m, r, j, k);
+            float p1 = Coefficient(coefficients, left, m, r, j + 1, k);
+            float p2 = Coefficient(coefficients, left, m, r, j + 2, k);
+            float p3 = Coefficient(coefficients, left, m, r, j + 3, k);
+            ref float w0 = ref Unsafe.Add(ref rightRef, j * n);
+            ref float w1 = ref Unsafe.Add(ref rightRef, Math.Min(j + 1, k - 1) * n);
+            ref float w2 = ref Unsafe.Add(ref rightRef, Math.Min(j + 2, k - 1) * n);
+            ref float w3 = ref Unsafe.Add(ref rightRef, Math.Min(j + 3, k - 1) * n);
+            ref float s = ref j == 0 ? ref src : ref d;
+            var v0 = Vector256.Create(p0);
+            var v1 = Vector256.Create(p1);
+            var v2 = Vector256.Create(p2);
+            var v3 = Vector256.Create(p3);
+            int c = 0;
+            for (; c <= n - Width; c += Width)
+            {
+                var acc = Vector256.LoadUnsafe(ref s, (nuint)c);
+                acc = Vector256.FusedMultiplyAdd(-v0, Vector256.LoadUnsafe(ref w0, (nuint)c), acc);
+                acc = Vector256.FusedMultiplyAdd(-v1, Vector256.LoadUnsafe(ref w1, (nuint)c), acc);
+                acc = Vector256.FusedMultiplyAdd(-v2, Vector256.LoadUnsafe(ref w2, (nuint)c), acc);
+                acc = Vector256.FusedMultiplyAdd(-v3, Vector256.LoadUnsafe(ref w3, (nuint)c), acc);
+                acc.StoreUnsafe(ref d, (nuint)c);
+            }
+
+            for (; c < n; c++)
+            {
+                float acc = Unsafe.Add(ref s, c);
+                acc = MathF.FusedMultiplyAdd(-p0, Unsafe.Add(ref w0, c), acc);
+                acc = MathF.FusedMultiplyAdd(-p1, Unsafe.Add(ref w1, c), acc);
+                acc = MathF.FusedMultiplyAdd(-p2, Unsafe.Add(ref w2, c), acc);
+                acc = MathF.FusedMultiplyAdd(-p3, Unsafe.Add(ref w3, c), acc);
+                Unsafe.Add(ref d, c) = acc;
+            }
+        }
+
+        return SumOfSquares(destination[..n]);
+    }
+
+    /// <summary>
+    /// <c>Y = G·Zᵀ</c> into <paramref name="y"/> (m×k, double) with float partial sums over blocks of 512 columns added in
+    /// double, so the error of each entry is that of a 512-term float sum, not an n-term one; also returns ‖G‖² (same
+    /// scheme). This is the last pass of the range finder; its accuracy makes the residual norm formula usable.
+    /// </summary>
+    public static double MultiplyByTransposedAccurate(ReadOnlySpan<float> g, int m, int n, ReadOnlySpan<float> zt, int k, Span<double> y)
+    {
+        const int Block = 512;
+        ref float gRef = ref MemoryMarshal.GetReference(g);
+        ref float xRef = ref MemoryMarshal.GetReference(zt);
+        double normSquared = 0;
+        int vectorEnd = n - (n % Width);
+        int r = 0;
+        for (; r + 1 < m; r += 2)
+        {
+            ref float g0 = ref Unsafe.Add(ref gRef, r * n);
+            ref float g1 = ref Unsafe.Add(ref gRef, (r + 1) * n);
+            for (int j = 0; j < k; j += 4)
+            {
+                bool withNorm = j == 0;
+                ref float x0 = ref Unsafe.Add(ref xRef, j * n);
+                ref float x1 = ref Unsafe.Add(ref xRef, Math.Min(j + 1, k - 1) * n);
+                ref float x2 = ref Unsafe.Add(ref xRef, Math.Min(j + 2, k - 1) * n);
+                ref float x3 = ref Unsafe.Add(ref xRef, Math.Min(j + 3, k - 1) * n);
+                double s0 = 0, s1 = 0, s2 = 0, s3 = 0, t0 = 0, t1 = 0, t2 = 0, t3 = 0, squares = 0;
+                for (int start = 0; start < vectorEnd; start += Block)
+                {
+                    int end = Math.Min(start + Block, vectorEnd);
+                    Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                    Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+                    Vector256<float> q0 = default, q1 = default;
+                    for (int c = start; c < end; c += Width)
+                    {
+                        var u = Vector256.LoadUnsafe(ref g0, (nuint)c);
+                        var w = Vector256.LoadUnsafe(ref g1, (nuint)c);
+                        if (withNorm)
+                        {
+                            q0 = Vector256.FusedMultiplyAdd(u, u, q0);
+                            q1 = Vector256.FusedMultiplyAdd(w, w, q1);
+                        }
+
+                        var v = Vector256.LoadUnsafe(ref x0, (nuint)c);
+                        a0 = Vector256.FusedMultiplyAdd(u, v, a0);
+                        b0 = Vector256.FusedMultiplyAdd(w, v, b0);
+                        v = Vector256.LoadUnsafe(ref x1, (nuint)c);
+                        a1 = Vector256.FusedMultiplyAdd(u, v, a1);
+                        b1 = Vector256.FusedMultiplyAdd(w, v, b1);
+                        v = Vector256.LoadUnsafe(ref x2, (nuint)c);
+                        a2 = Vector256.FusedMultiplyAdd(u, v, a2);
+                        b2 = Vector256.FusedMultiplyAdd(w, v, b2);
+                        v = Vector256.LoadUnsafe(ref x3, (nuint)c);
+                        a3 = Vector256.FusedMultiplyAdd(u, v, a3);
+                        b3 = Vector256.FusedMultiplyAdd(w, v, b3);
+                    }
+
+                    s0 += Vector256.Sum(a0);
+                    s1 += Vector256.Sum(a1);
+                    s2 += Vector256.Sum(a2);
+                    s3 += Vector256.Sum(a3);
+                    t0 += Vector256.Sum(b0);
+                    t1 += Vector256.Sum(b1);
+                    t2 += Vector256.Sum(b2);
+                    t3 += Vector256.Sum(b3);
+                    squares += (double)Vector256.Sum(q0) + Vector256.Sum(q1);
+                }
+
+                for (int c = vectorEnd; c < n; c++)
+                {
+                    double u = Unsafe.Add(ref g0, c), w = Unsafe.Add(ref g1, c);
+                    if (withNorm)
+                    {
+                        squares += (u * u) + (w * w);
+                    }
+
+                    s0 += u * Unsafe.Add(ref x0, c);
+                    t0 += w * Unsafe.Add(ref x0, c);
+                    s1 += u * Unsafe.Add(ref x1, c);
+                    t1 += w * Unsafe.Add(ref x1, c);
+                    s2 += u * Unsafe.Add(ref x2, c);
+                    t2 += w * Unsafe.Add(ref x2, c);
+                    s3 += u * Unsafe.Add(ref x3, c);
+                    t3 += w * Unsafe.Add(ref x3, c);
+                }
+
+                normSquared += squares;
+                StoreDouble(y, r * k, j, k, s0, s1, s2, s3);
+                StoreDouble(y, (r + 1) * k, j, k, t0, t1, t2, t3);
+            }
+        }
+
+        for (; r < m; r++)
+        {
+            ReadOnlySpan<float> row = g.Slice(r * n, n);
+            normSquared += SumOfSquares(row);
+            for (int j = 0; j < k; j++)
+            {
+                double sum = 0;
+                ReadOnlySpan<float> x = zt.Slice(j * n, n);
+                for (int c = 0; c < n; c++)
+                {
+                    sum += (double)row[c] * x[c];
+                }
+
+                y[(r * k) + j] = sum;
+            }
+        }
+
+        return normSquared;
+    }
+
+    /// <summary>
+    /// ‖G − Σ_j coef_j·u_j·v_jᵀ‖² for k ≤ 8 in one sweep per row (nothing stored), accumulated in double; larger k
+    /// falls back to <see cref="ResidualRow"/>.
+    /// </summary>
+    public static double ResidualNormSquared(ReadOnlySpan<float> g, int m, int n, ReadOnlySpan<float> coefficients, ReadOnlySpan<float> left, ReadOnlySpan<float> right, int k, Span<float> scratch)
+    {
+        double total = 0;
+        if (k > 8)
+        {
+            for (int r = 0; r < m; r++)
+            {
+                total += ResidualRow(g.Slice(r * n, n), r, m, coefficients, left, right, k, scratch);
+            }
+
+            return total;
+        }
+
+        ref float rightRef = ref MemoryMarshal.GetReference(right);
+        ref float w0 = ref rightRef;
+        ref float w1 = ref Unsafe.Add(ref rightRef, Math.Min(1, k - 1) * n);
+        ref float w2 = ref Unsafe.Add(ref rightRef, Math.Min(2, k - 1) * n);
+        ref float w3 = ref Unsafe.Add(ref rightRef, Math.Min(3, k - 1) * n);
+        ref float w4 = ref Unsafe.Add(ref rightRef, Math.Min(4, k - 1) * n);
+        ref float w5 = ref Unsafe.Add(ref rightRef, Math.Min(5, k - 1) * n);
+        ref float w6 = ref Unsafe.Add(ref rightRef, Math.Min(6, k - 1) * n);
+        ref float w7 = ref Unsafe.Add(ref rightRef, Math.Min(7, k - 1) * n);
+        ref float gRef = ref MemoryMarshal.GetReference(g);
+        for (int r = 0; r < m; r++)
+        {
+            float p0 = -Coefficient(coefficients, left, m, r, 0, k), p1 = -Coefficient(coefficients, left, m, r, 1, k);
+            float p2 = -Coefficient(coefficients, left, m, r, 2, k), p3 = -Coefficient(coefficients, left, m, r, 3, k);
+            float p4 = -Coefficient(coefficients, left, m, r, 4, k), p5 = -Coefficient(coefficients, left, m, r, 5, k);
+            float p6 = -Coefficient(coefficients, left, m, r, 6, k), p7 = -Coefficient(coefficients, left, m, r, 7, k);
+            var v0 = Vector256.Create(p0);
+            var v1 = Vector256.Create(p1);
+            var v2 = Vector256.Create(p2);
+            var v3 = Vector256.Create(p3);
+            var v4 = Vector256.Create(p4);
+            var v5 = Vector256.Create(p5);
+            var v6 = Vector256.Create(p6);
+            var v7 = Vector256.Create(p7);
+            ref float row = ref Unsafe.Add(ref gRef, r * n);
+            Vector256<double> lowSum = default, highSum = default;
+            int c = 0;
+            for (; c <= n - Width; c += Width)
+            {
+                var acc = Vector256.LoadUnsafe(ref row, (nuint)c);
+                acc = Vector256.FusedMultiplyAdd(v0, Vector256.LoadUnsafe(ref w0, (nuint)c), acc);
+                acc = Vector256.FusedMultiplyAdd(v1, Vector256.LoadUnsafe(ref w1, (nuint)c), acc);
+                acc = Vector256.FusedMultiplyAdd(v2, Vector256.LoadUnsafe(ref w2, (nuint)c), acc);
+                acc = Vector256.FusedMultiplyAdd(v3, Vector256.LoadUnsafe(ref w3, (nuint)c), acc);
+                acc = Vector256.FusedMultiplyAdd(v4, Vector256.LoadUnsafe(ref w4, (nuint)c), acc);
+                acc = Vector256.FusedMultiplyAdd(v5, Vector256.LoadUnsafe(ref w5, (nuint)c), acc);
+                acc = Vector256.FusedMultiplyAdd(v6, Vector256.LoadUnsafe(ref w6, (nuint)c), acc);
+                acc = Vector256.FusedMultiplyAdd(v7, Vector256.LoadUnsafe(ref w7, (nuint)c), acc);
+                (Vector256<double> low, Vector256<double> high) = Vector256.Widen(acc);
+                lowSum = Vector256.FusedMultiplyAdd(low, low, lowSum);
+                highSum = Vector256.FusedMultiplyAdd(high, high, highSum);
+            }
+
+            double sum = Vector256.Sum(lowSum + highSum);
+            for (; c < n; c++)
+            {
+                float acc = Unsafe.Add(ref row, c);
+                acc = MathF.FusedMultiplyAdd(p0, Unsafe.Add(ref w0, c), acc);
+                acc = MathF.FusedMultiplyAdd(p1, Unsafe.Add(ref w1, c), acc);
+                acc = MathF.FusedMultiplyAdd(p2, Unsafe.Add(ref w2, c), acc);
+                acc = MathF.FusedMultiplyAdd(p3, Unsafe.Add(ref w3, c), acc);
+                acc = MathF.FusedMultiplyAdd(p4, Unsafe.Add(ref w4, c), acc);
+                acc = MathF.FusedMultiplyAdd(p5, Unsafe.Add(ref w5, c), acc);
+                acc = MathF.FusedMultiplyAdd(p6, Unsafe.Add(ref w6, c), acc);
+                acc = MathF.FusedMultiplyAdd(p7, Unsafe.Add(ref w7, c), acc);
+                sum += (double)acc * acc;
+            }
+
+            total += sum;
+        }
+
+        return total;
+    }
+
+    /// <summary>
+    /// <c>destination += Σ_j weights_j · l_j · r_jᵀ</c> for the rows l_j of <paramref name="left"/> (K×m) and r_j of
+    /// <paramref name="right"/> (K×n): a GEMM <c>(m×K)·(K×n)</c> that reads and writes each destination row once.
+    /// Separate multiply and add (no FMA) in a fixed order, so every machine gets the same bits.
+    /// </summary>
+    public static void AddOuterProducts(int m, int n, ReadOnlySpan<float> left, ReadOnlySpan<float> right, ReadOnlySpan<float> weights, Span<float> destination)
+    {
+        int count = weights.Length;
+        if (count == 0)
+        {
+            return;
+        }
+
+        ref float rightRef = ref MemoryMarshal.GetReference(right);
+        ref float dRef = ref MemoryMarshal.GetReference(destination);
+        for (int r = 0; r < m; r++)
+        {
+            ref float d = ref Unsafe.Add(ref dRef, r * n);
+            for (int j = 0; j < count; j += 4)
+            {
+                float p0 = weights[j] * left[(j * m) + r];
+                float p1 = j + 1 < count ? weights[j + 1] * left[((j + 1) * m) + r] : 0f;
+                float p2 = j + 2 < count ? weights[j + 2] * left[((j + 2) * m) + r] : 0f;
+                float p3 = j + 3 < count ? weights[j + 3] * left[((j + 3) * m) + r] : 0f;
+                ref float w0 = ref Unsafe.Add(ref rightRef, j * n);
+                ref float w1 = ref Unsafe.Add(ref rightRef, Math.Min(j + 1, count - 1) * n);
+                ref float w2 = ref Unsafe.Add(ref rightRef, Math.Min(j + 2, count - 1) * n);
+                ref float w3 = ref Unsafe.Add(ref rightRef, Math.Min(j + 3, count - 1) * n);
+                var v0 = Vector256.Create(p0);
+                var v1 = Vector256.Create(p1);
+                var v2 = Vector256.Create(p2);
+                var v3 = Vector256.Create(p3);
+                int c = 0;
+                for (; c <= n - Width; c += Width)
+                {
+                    var acc = Vector256.LoadUnsafe(ref d, (nuint)c);
+                    acc += v0 * Vector256.LoadUnsafe(ref w0, (nuint)c);
+                    acc += v1 * Vector256.LoadUnsafe(ref w1, (nuint)c);
+                    acc += v2 * Vector256.LoadUnsafe(ref w2, (nuint)c);
+                    acc += v3 * Vector256.LoadUnsafe(ref w3, (nuint)c);
+                    acc.StoreUnsafe(ref d, (nuint)c);
+                }
+
+                for (; c < n; c++)
+                {
+                    float acc = Unsafe.Add(ref d, c);
+                    acc += p0 * Unsafe.Add(ref w0, c);
+                    acc += p1 * Unsafe.Add(ref w1, c);
+                    acc += p2 * Unsafe.Add(ref w2, c);
+                    acc += p3 * Unsafe.Add(ref w3, c);
+                    Unsafe.Add(ref d, c) = acc;
+                }
+            }
+        }
+    }
+
+    /// <summary><c>destination += weight·x</c> with a separate multiply and add (no FMA): the same bits on every machine.</summary>
+    public static void AddScaled(ReadOnlySpan<float> x, float weight, Span<float> destination)
+    {
+        ref float xRef = ref MemoryMarshal.GetReference(x);
+        ref float dRef = ref MemoryMarshal.GetReference(destination);
+        var w = Vector256.Create(weight);
+        int c = 0;
+        for (; c <= x.Length - Width; c += Width)
+        {
+            (Vector256.LoadUnsafe(ref dRef, (nuint)c) + (w * Vector256.LoadUnsafe(ref xRef, (nuint)c))).StoreUnsafe(ref dRef, (nuint)c);
+        }
+
+        for (; c < x.Length; c++)
+        {
+            Unsafe.Add(ref dRef, c) += weight * Unsafe.Add(ref xRef, c);
+        }
+    }
+
+    /// <summary>Σ x², accumulated in double.</summary>
+    public static double SumOfSquares(ReadOnlySpan<float> x)
+    {
+        ref float xRef = ref MemoryMarshal.GetReference(x);
+        Vector256<double> a0 = default, a1 = default;
+        int c = 0;
+        for (; c <= x.Length - Width; c += Width)
+        {
+            (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(Vector256.LoadUnsafe(ref xRef, (nuint)c));
+            a0 = Vector256.FusedMultiplyAdd(lo, lo, a0);
+            a1 = Vector256.FusedMultiplyAdd(hi, hi, a1);
+        }
+
+        double sum = Vector256.Sum(a0 + a1);
+        for (; c < x.Length; c++)
+        {
+            double v = Unsafe.Add(ref xRef, c);
+            sum += v * v;
+        }
+
+        return sum;
+    }
+
+    private static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        float sum = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            sum = MathF.FusedMultiplyAdd(a[i], b[i], sum);
+        }
+
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Coefficient(ReadOnlySpan<float> coefficients, ReadOnlySpan<float> left, int m, int r, int j, int k) =>
+        j < k ? coefficients[j] * left[(j * m) + r] : 0f;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreDouble(Span<double> y, int offset, int j, int k, double s0, double s1, double s2, double s3)
+    {
+        y[offset + j] = s0;
+        if (j + 1 < k)
+        {
+            y[offset + j + 1] = s1;
+        }
+
+        if (j + 2 < k)
+        {
+            y[offset + j + 2] = s2;
+        }
+
+        if (j + 3 < k)
+        {
+            y[offset + j + 3] = s3;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(Span<float> y, int offset, int j, int k, float s0, float s1, float s2, float s3)
+    {
+        y[offset + j] = s0;
+        if (j + 1 < k)
+        {
+            y[offset + j + 1] = s1;
+        }
+
+        if (j + 2 < k)
+        {
+            y[offset + j + 2] = s2;
+        }
+
+        if (j + 3 < k)
+        {
+            y[offset + j + 3] = s3;
+        }
+    }
+}
