@@ -308,7 +308,6 @@ public sealed class AtomoAllreduce : IDisposable
         // Compressed tensors: every rank decodes every payload in rank order into scratch, so all end alike.
         // Nothing of the caller's is written until every payload has been validated and decoded.
         Span<float> compressedScratch = _scratch.AsSpan((int)denseElements, (int)compressedElements);
-        compressedScratch.Clear();
         var rankOffsets = new long[size];
         for (int r = 1; r < size; r++)
         {
@@ -323,16 +322,18 @@ public sealed class AtomoAllreduce : IDisposable
                 continue;
             }
 
+            // Summed in the coefficient domain (coordinate, Fourier) or stacked (spectral), so that the
+            // reconstruction is one inverse transform or one GEMM over every rank's atoms.
             int elements = tensors.Shape(t).ElementCount;
-            Span<float> accumulator = compressedScratch.Slice(compressedOffset, elements);
+            _codec.BeginAccumulate(elements);
             for (int r = 0; r < size; r++)
             {
                 int length = allLengths[(r * count) + t];
-                _codec.DecodeAdd(_received.AsSpan(checked((int)rankOffsets[r]), length), accumulator, 1f);
+                _codec.Accumulate(_received.AsSpan(checked((int)rankOffsets[r]), length), 1f);
                 rankOffsets[r] += length;
             }
 
-            TensorPrimitives.Multiply(accumulator, 1f / size, accumulator);
+            _codec.FinishAccumulate(compressedScratch.Slice(compressedOffset, elements), 1f / size, add: false);
             compressedOffset += elements;
         }
 

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Numerics.Tensors;
+using AtomoCollectives.Decompositions;
 
 namespace AtomoCollectives;
 
@@ -12,6 +14,15 @@ public sealed class AtomoCodec
     private readonly AtomSelection _selection = new();
     private readonly BitWriter _writer = new();
     private readonly DecodedAtoms _decoded = new();
+    private readonly SpectralStack _stack = new();
+    private readonly Dictionary<Decomposition, IAtomDecomposition> _decompositions = [];
+    private float[] _coefficients = [];
+    private float[] _residual = [];
+    private float[] _estimate = [];
+    private int _length;
+    private Decomposition? _accumulated;
+    private TensorShape _accumulatedShape;
+    private bool _hasResidual;
 
     /// <summary>A codec for <paramref name="options"/> (copied: later changes to them do not affect the codec).</summary>
     public AtomoCodec(AtomoOptions options)
@@ -20,7 +31,7 @@ public sealed class AtomoCodec
         _options = options.Clone();
     }
 
-    /// <summary>The atoms the last <see cref="Encode(ReadOnlySpan{float}, TensorShape, ulong)"/> kept.</summary>
+    /// <summary>The atoms the last <see cref="Encode(ReadOnlySpan{float}, TensorShape, ulong)"/> kept (indices into its decomposition's atoms).</summary>
     public AtomSelection LastSelection => _selection;
 
     /// <summary>Sparsifies <paramref name="tensor"/> with seed <paramref name="seed"/> and returns the payload.</summary>
@@ -42,17 +53,18 @@ public sealed class AtomoCodec
     /// <exception cref="AtomoFormatException">The payload is malformed or is not for a tensor of this length; <paramref name="destination"/> is untouched.</exception>
     public void Decode(ReadOnlySpan<byte> payload, Span<float> destination)
     {
-        DecodedPayload parsed = Parse(payload, destination.Length);
-        destination.Clear();
-        Apply(parsed, destination, 1f);
+        BeginAccumulate(destination.Length);
+        Accumulate(payload, 1f);
+        FinishAccumulate(destination, 1f, add: false);
     }
 
     /// <summary>Adds <paramref name="weight"/> times the estimate a payload carries to <paramref name="accumulator"/>.</summary>
     /// <exception cref="AtomoFormatException">The payload is malformed or is not for a tensor of this length; <paramref name="accumulator"/> is untouched.</exception>
     public void DecodeAdd(ReadOnlySpan<byte> payload, Span<float> accumulator, float weight)
     {
-        DecodedPayload parsed = Parse(payload, accumulator.Length);
-        Apply(parsed, accumulator, weight);
+        BeginAccumulate(accumulator.Length);
+        Accumulate(payload, 1f);
+        FinishAccumulate(accumulator, weight, add: true);
     }
 
     /// <summary>Reads a payload's header: its decomposition, sampling, precision and shape.</summary>
@@ -75,6 +87,105 @@ public sealed class AtomoCodec
             : _options.Decomposition;
     }
 
+    /// <summary>Starts summing the estimates of payloads for one tensor of <paramref name="length"/> elements.</summary>
+    internal void BeginAccumulate(int length)
+    {
+        _length = length;
+        _accumulated = null;
+        _hasResidual = false;
+    }
+
+    /// <summary>
+    /// Validates one payload and adds <paramref name="weight"/> times its estimate to the running sum, in the
+    /// coefficient domain (coordinate, Fourier) or as stacked rank-1 atoms (spectral). Payloads are added in
+    /// call order, so every rank that adds the same payloads in the same order ends with the same bits.
+    /// </summary>
+    /// <exception cref="AtomoFormatException">The payload is malformed, or its tensor differs from the previous payloads'.</exception>
+    internal void Accumulate(ReadOnlySpan<byte> payload, float weight)
+    {
+        var reader = new BitReader(PayloadFormat.Verify(payload));
+        (Decomposition decomposition, _, ValuePrecision precision, TensorShape shape) = PayloadFormat.ReadHeader(ref reader);
+        if (shape.ElementCount != _length)
+        {
+            throw new AtomoFormatException("shape", $"the payload is for a tensor {shape} of {shape.ElementCount} elements, the destination has {_length}");
+        }
+
+        if (_accumulated is null)
+        {
+            _accumulated = decomposition;
+            _accumulatedShape = shape;
+            if (decomposition == Decomposition.Spectral)
+            {
+                _stack.Reset(shape.MatrixView.Rows, shape.MatrixView.Columns);
+            }
+            else
+            {
+                Grow(ref _coefficients, _length).Clear();
+            }
+        }
+        else if (_accumulated != decomposition || _accumulatedShape != shape)
+        {
+            throw new AtomoFormatException("decomposition", $"a {decomposition} payload for {shape} cannot be summed with {_accumulated} payloads for {_accumulatedShape}");
+        }
+
+        if (decomposition == Decomposition.Spectral)
+        {
+            (int rows, int columns) = shape.MatrixView;
+            SpectralPayload.Read(ref reader, rows, columns, precision, weight, _stack, ref _residual, ref _hasResidual);
+        }
+        else
+        {
+            _decoded.Clear();
+            CoordinatePayload.Read(ref reader, _length, _decoded);
+        }
+
+        if (reader.Remaining != 0)
+        {
+            throw new AtomoFormatException("length", $"{reader.Remaining} bytes follow the body");
+        }
+
+        if (decomposition != Decomposition.Spectral)
+        {
+            _decoded.AddTo(_coefficients.AsSpan(0, _length), weight);
+        }
+    }
+
+    /// <summary>Writes (or adds) <paramref name="scale"/> times the accumulated estimate into <paramref name="destination"/>.</summary>
+    internal void FinishAccumulate(Span<float> destination, float scale, bool add)
+    {
+        Span<float> estimate = Grow(ref _estimate, _length);
+        switch (_accumulated)
+        {
+            case Decomposition.Coordinate:
+                _coefficients.AsSpan(0, _length).CopyTo(estimate);
+                break;
+            case Decomposition.Fourier:
+                FourierTransform.Inverse(_coefficients.AsSpan(0, _length), estimate);
+                break;
+            case Decomposition.Spectral:
+                estimate.Clear();
+                _stack.AddTo(estimate);
+                if (_hasResidual)
+                {
+                    TensorPrimitives.Add(estimate, _residual.AsSpan(0, _length), estimate);
+                }
+
+                break;
+            default:
+                estimate.Clear();
+                break;
+        }
+
+        if (add)
+        {
+            TensorPrimitives.MultiplyAdd(estimate, scale, destination, destination);
+        }
+        else
+        {
+            TensorPrimitives.Multiply(estimate, scale, destination);
+        }
+    }
+
     private ReadOnlySpan<byte> EncodeCore(ReadOnlySpan<float> tensor, TensorShape shape, ulong seed)
     {
         if (tensor.Length != shape.ElementCount)
@@ -91,50 +202,53 @@ public sealed class AtomoCodec
                 CoordinateSparsifier.Sample(tensor, _options, seed, _selection);
                 CoordinatePayload.Write(_writer, _selection, tensor.Length, _options.BucketSize);
                 break;
+            case Decomposition.Fourier:
+            {
+                IAtomDecomposition atoms = DecompositionOf(Decomposition.Fourier);
+                MagnitudeStatistics.Measure(tensor, nameof(tensor));
+                atoms.Decompose(tensor, shape, _options, seed);
+                CoordinateSparsifier.Sample(atoms.Coefficients, _options, SamplingSeed(seed), _selection);
+                CoordinatePayload.Write(_writer, _selection, tensor.Length, _options.BucketSize);
+                break;
+            }
+
             default:
-                throw new NotSupportedException($"{decomposition} atoms are not implemented yet.");
+            {
+                var atoms = (SpectralAtoms)DecompositionOf(Decomposition.Spectral);
+                MagnitudeStatistics.Measure(tensor, nameof(tensor));
+                atoms.Decompose(tensor, shape, _options, seed);
+                AtomicSparsifier.Sample(atoms.Coefficients, _options.Budget, _options.Sampling, SamplingSeed(seed), _selection);
+                atoms.PrepareKept(tensor, _selection.Indices);
+                SpectralPayload.Write(_writer, atoms, _selection, _options.SpectralPrecision);
+                break;
+            }
         }
 
         PayloadFormat.AppendChecksum(_writer);
         return _writer.Written;
     }
 
-    private readonly record struct DecodedPayload(Decomposition Decomposition, TensorShape Shape);
+    /// <summary>The sketch and the draw take independent streams from one seed.</summary>
+    private static ulong SamplingSeed(ulong seed) => SeedSequence.Mix(seed ^ 0x5A4D504C494E47UL);
 
-    private DecodedPayload Parse(ReadOnlySpan<byte> payload, int destinationLength)
+    private IAtomDecomposition DecompositionOf(Decomposition basis)
     {
-        var reader = new BitReader(PayloadFormat.Verify(payload));
-        (Decomposition decomposition, _, _, TensorShape shape) = PayloadFormat.ReadHeader(ref reader);
-        if (shape.ElementCount != destinationLength)
+        if (!_decompositions.TryGetValue(basis, out IAtomDecomposition? atoms))
         {
-            throw new AtomoFormatException("shape", $"the payload is for a tensor {shape} of {shape.ElementCount} elements, the destination has {destinationLength}");
+            atoms = Decomposer.Create(basis);
+            _decompositions[basis] = atoms;
         }
 
-        _decoded.Clear();
-        switch (decomposition)
-        {
-            case Decomposition.Coordinate:
-                CoordinatePayload.Read(ref reader, shape.ElementCount, _decoded);
-                break;
-            default:
-                throw new AtomoFormatException("decomposition", $"{decomposition} payloads are not supported by this build");
-        }
-
-        if (reader.Remaining != 0)
-        {
-            throw new AtomoFormatException("length", $"{reader.Remaining} bytes follow the body");
-        }
-
-        return new DecodedPayload(decomposition, shape);
+        return atoms;
     }
 
-    private void Apply(DecodedPayload parsed, Span<float> destination, float weight)
+    private static Span<float> Grow(ref float[] buffer, int length)
     {
-        switch (parsed.Decomposition)
+        if (buffer.Length < length)
         {
-            case Decomposition.Coordinate:
-                _decoded.AddTo(destination, weight);
-                break;
+            buffer = new float[length];
         }
+
+        return buffer.AsSpan(0, length);
     }
 }

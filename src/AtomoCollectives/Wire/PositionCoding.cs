@@ -64,7 +64,7 @@ internal static class PositionCoding
         writer.AlignToByte();
     }
 
-    public static void Read(ref BitReader reader, Span<int> destination, int universe, string field)
+    public static void Read(ref BitReader reader, scoped Span<int> destination, int universe, string field)
     {
         if (destination.IsEmpty)
         {
