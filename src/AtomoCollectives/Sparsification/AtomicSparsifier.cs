@@ -297,6 +297,11 @@ public static class AtomicSparsifier
     /// </summary>
     internal static void SampleGroup(ReadOnlySpan<float> coefficients, WaterLevel level, Sampling sampling, ref RandomStream random, int indexOffset, AtomSelection selection)
     {
+        if (!level.IsLossless && level.Scale > 0 && float.IsInfinity(level.KeptMagnitude))
+        {
+            throw new ArgumentException($"The kept atoms would carry Σ|λ|/s = {1 / level.Scale:G4}, beyond float's range: scale the tensor down or raise the budget.", nameof(coefficients));
+        }
+
         selection.EnsureAdditionalCapacity((int)Math.Min(coefficients.Length, Math.Ceiling(level.ExpectedAtoms * 1.25) + 16));
         if (level.IsLossless)
         {

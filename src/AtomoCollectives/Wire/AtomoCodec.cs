@@ -176,6 +176,14 @@ public sealed class AtomoCodec
                 break;
         }
 
+        // Every field was finite, but products of them need not be: a payload whose estimate overflows is refused
+        // before the destination is touched.
+        int overflow = estimate.IndexOfAnyExceptInRange(-float.MaxValue, float.MaxValue);
+        if (overflow >= 0)
+        {
+            throw new AtomoFormatException("values", $"the atoms' values overflow float at element {overflow} ({estimate[overflow]})");
+        }
+
         if (add)
         {
             TensorPrimitives.MultiplyAdd(estimate, scale, destination, destination);

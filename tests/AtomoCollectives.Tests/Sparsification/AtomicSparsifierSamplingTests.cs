@@ -175,4 +175,13 @@ public class AtomicSparsifierSamplingTests
         AtomicSparsifier.Sample(new float[20], 3, Sampling.Systematic, 1, selection);
         Assert.Equal(0, selection.Count);
     }
+
+    [Fact]
+    public void A_kept_magnitude_beyond_float_is_refused()
+    {
+        // 1000 entries of 1e38 at budget 1: every kept atom would carry Σ|λ|/s = 1e41.
+        float[] huge = Enumerable.Repeat(1e38f, 1000).ToArray();
+        var error = Assert.Throws<ArgumentException>(() => AtomicSparsifier.Sample(huge, 1, Sampling.Independent, 1, new AtomSelection()));
+        Assert.Contains("beyond float's range", error.Message);
+    }
 }

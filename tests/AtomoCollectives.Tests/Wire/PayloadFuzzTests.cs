@@ -10,8 +10,8 @@ namespace AtomoCollectives.Tests.Wire;
 /// </summary>
 public class PayloadFuzzTests
 {
-    /// <summary>Six seed payloads × 17,000 = 102,000 mutants.</summary>
-    private const int MutantsPerSeedPayload = 17_000;
+    /// <summary>Nine seed payloads × 11,400 = 102,600 mutants.</summary>
+    private const int MutantsPerSeedPayload = 11_400;
 
     public static IEnumerable<object[]> SeedPayloads()
     {
@@ -22,6 +22,10 @@ public class PayloadFuzzTests
             yield return [index++, kind, sampling, new AtomoCodec(AtomoCodecCoordinateTests.Make(kind, sampling)).Encode(g, TensorShape.Matrix(40, 50), 3)];
         }
 
+        float[] matrix = AtomoCodecSpectralFourierTests.LowRankPlusNoise(24, 20, 7);
+        yield return [index++, "spectral", Sampling.Systematic, new AtomoCodec(new AtomoOptions { Decomposition = Decomposition.Spectral, Budget = 3 }).Encode(matrix, TensorShape.Matrix(24, 20), 2)];
+        yield return [index++, "spectral-f16", Sampling.Independent, new AtomoCodec(new AtomoOptions { Decomposition = Decomposition.Spectral, Budget = 8, SpectralPrecision = ValuePrecision.Float16 }).Encode(matrix, TensorShape.Matrix(24, 20), 2)];
+        yield return [index++, "fourier", Sampling.Systematic, new AtomoCodec(new AtomoOptions { Decomposition = Decomposition.Fourier, Budget = 30 }).Encode(matrix, TensorShape.Matrix(24, 20), 2)];
         float[] dense = Reference.Gaussians(512, 6);
         yield return [index++, "bitmap", Sampling.Independent, new AtomoCodec(new AtomoOptions { Decomposition = Decomposition.Coordinate, Budget = 400 }).Encode(dense, TensorShape.Vector(512), 1)];
         yield return [index, "tiny", Sampling.Independent, new AtomoCodec(new AtomoOptions { Decomposition = Decomposition.Coordinate, Budget = 1 }).Encode([0f, 2f, -1f], TensorShape.Vector(3), 1)];

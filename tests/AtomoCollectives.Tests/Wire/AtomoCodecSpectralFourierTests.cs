@@ -1,0 +1,152 @@
+using AtomoCollectives.Decompositions;
+using AtomoCollectives.Tests.Sparsification;
+
+namespace AtomoCollectives.Tests.Wire;
+
+public class AtomoCodecSpectralFourierTests
+{
+    /// <summary>A 48×40 matrix of rank 6 plus noise: a few dominant singular values, a small residual.</summary>
+    internal static float[] LowRankPlusNoise(int rows, int columns, int seed)
+    {
+        var random = new Random(seed);
+        var m = new float[rows * columns];
+        for (int k = 0; k < 6; k++)
+        {
+            double[] u = Enumerable.Range(0, rows).Select(_ => Reference.Gaussian(random)).ToArray();
+            double[] v = Enumerable.Range(0, columns).Select(_ => Reference.Gaussian(random)).ToArray();
+            for (int i = 0; i < rows; i++)
+            {
+                for (int j = 0; j < columns; j++)
+                {
+                    m[(i * columns) + j] += (float)(u[i] * v[j] / (k + 1));
+                }
+            }
+        }
+
+        for (int i = 0; i < m.Length; i++)
+        {
+            m[i] += (float)(0.05 * Reference.Gaussian(random));
+        }
+
+        return m;
+    }
+
+    public static TheoryData<Decomposition, Sampling, ValuePrecision, SpectralMethod> Cases()
+    {
+        var data = new TheoryData<Decomposition, Sampling, ValuePrecision, SpectralMethod>();
+        foreach (Sampling sampling in Enum.GetValues<Sampling>())
+        {
+            foreach (ValuePrecision precision in Enum.GetValues<ValuePrecision>())
+            {
+                data.Add(Decomposition.Spectral, sampling, precision, SpectralMethod.Fast);
+            }
+
+            data.Add(Decomposition.Spectral, sampling, ValuePrecision.Float32, SpectralMethod.Exact);
+            data.Add(Decomposition.Fourier, sampling, ValuePrecision.Float32, SpectralMethod.Fast);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Round_trip_decodes_the_sampled_estimate(Decomposition decomposition, Sampling sampling, ValuePrecision precision, SpectralMethod method)
+    {
+        TensorShape shape = TensorShape.Matrix(48, 40);
+        float[] g = LowRankPlusNoise(48, 40, 1);
+        var options = new AtomoOptions { Decomposition = decomposition, Sampling = sampling, SpectralPrecision = precision, SpectralMethod = method, Budget = decomposition == Decomposition.Fourier ? 200 : 3 };
+        var codec = new AtomoCodec(options);
+        byte[] payload = codec.Encode(g, shape, 5);
+        Assert.Equal(decomposition, AtomoCodec.ReadHeader(payload).Decomposition);
+
+        // The encoder's view of the same estimate: Σ (λ_i/p_i)·atom_i over the kept atoms, rebuilt independently.
+        IAtomDecomposition atoms = Decomposer.Create(decomposition);
+        atoms.Decompose(g, shape, options, 5);
+        atoms.PrepareKept(g, codec.LastSelection.Indices);
+        var expected = new float[g.Length];
+        atoms.AddAtoms(codec.LastSelection.Indices, codec.LastSelection.Values, expected);
+
+        var decoded = new float[g.Length];
+        codec.Decode(payload, decoded);
+
+        // float32 vectors: the two reconstructions differ only by summation order (≤ 1e-5 of the estimate's norm);
+        // 16-bit vectors add their rounding: 2⁻¹¹ (float16) or 2⁻⁸ (bfloat16) relative per vector, twice per atom.
+        double tolerance = precision switch { ValuePrecision.Float32 => 1e-5, ValuePrecision.Float16 => 3 * Math.Pow(2, -11), _ => 3 * Math.Pow(2, -8) };
+        double norm = Math.Sqrt(expected.Sum(x => (double)x * x));
+        double error = Math.Sqrt(expected.Zip(decoded).Sum(p => Math.Pow(p.First - p.Second, 2)));
+        Assert.True(error <= tolerance * norm, $"‖decoded − expected‖ = {error}, bound {tolerance * norm}");
+    }
+
+    [Fact]
+    public void Spectral_payload_is_within_its_size_bound()
+    {
+        // Bound without the residual atom: header (≤ 32 bytes) + k·(m + n + 1)·4 bytes + 16 bytes of counts and scale.
+        const int m = 256, n = 128;
+        float[] g = LowRankPlusNoise(m, n, 2);
+        var codec = new AtomoCodec(new AtomoOptions { Decomposition = Decomposition.Spectral, Budget = 3, Sampling = Sampling.Systematic });
+        for (ulong seed = 0; seed < 20; seed++)
+        {
+            byte[] payload = codec.Encode(g, TensorShape.Matrix(m, n), seed);
+            AtomSelection kept = codec.LastSelection;
+            bool residual = kept.Count > 0 && kept.Indices[kept.Count - 1] == 4 + 3; // sketch width 3 + 4, residual last
+            long bound = 32 + 16 + ((long)kept.Count * (m + n + 1) * 4) + (residual ? (long)m * n * 4 : 0);
+            Assert.True(payload.Length <= bound, $"seed {seed}: {payload.Length} bytes for {kept.Count} atoms, bound {bound}");
+            Assert.True(payload.Length < m * n * 4 / 10 || residual, $"seed {seed}: {payload.Length} bytes is not 10× below dense");
+        }
+    }
+
+    [Fact]
+    public void Sixteen_bit_vectors_halve_the_payload_and_their_extra_error_is_measured()
+    {
+        const int m = 128, n = 96;
+        float[] g = LowRankPlusNoise(m, n, 3);
+        TensorShape shape = TensorShape.Matrix(m, n);
+        var sizes = new Dictionary<ValuePrecision, int>();
+        var relativeError = new Dictionary<ValuePrecision, double>();
+        foreach (ValuePrecision precision in Enum.GetValues<ValuePrecision>())
+        {
+            var codec = new AtomoCodec(new AtomoOptions { Decomposition = Decomposition.Spectral, Budget = 3, SpectralPrecision = precision, Sampling = Sampling.Systematic });
+            var reference = new AtomoCodec(new AtomoOptions { Decomposition = Decomposition.Spectral, Budget = 3, Sampling = Sampling.Systematic });
+            var a = new float[g.Length];
+            var b = new float[g.Length];
+            double error = 0, energy = 0;
+            for (ulong seed = 0; seed < 10; seed++)
+            {
+                byte[] payload = codec.Encode(g, shape, seed);
+                sizes[precision] = payload.Length;
+                codec.Decode(payload, a);
+                reference.Decode(reference.Encode(g, shape, seed), b);
+                error += a.Zip(b).Sum(p => Math.Pow(p.First - p.Second, 2));
+                energy += b.Sum(x => (double)x * x);
+            }
+
+            relativeError[precision] = Math.Sqrt(error / energy);
+        }
+
+        Assert.Equal(0, relativeError[ValuePrecision.Float32]);
+        Assert.InRange(relativeError[ValuePrecision.Float16], 1e-6, 2 * Math.Pow(2, -11));
+        Assert.InRange(relativeError[ValuePrecision.BFloat16], 1e-5, 2 * Math.Pow(2, -8));
+        Assert.True(sizes[ValuePrecision.Float16] < 0.6 * sizes[ValuePrecision.Float32]);
+    }
+
+    [Fact]
+    public void A_matrix_view_too_thin_for_spectral_atoms_falls_back_to_coordinate()
+    {
+        var codec = new AtomoCodec(new AtomoOptions { Decomposition = Decomposition.Spectral, Budget = 3 });
+        Assert.Equal(Decomposition.Coordinate, AtomoCodec.ReadHeader(codec.Encode(new float[300], TensorShape.Vector(300), 1)).Decomposition);
+        Assert.Equal(Decomposition.Coordinate, AtomoCodec.ReadHeader(codec.Encode(new float[400], TensorShape.Matrix(4, 100), 1)).Decomposition);
+        Assert.Equal(Decomposition.Spectral, AtomoCodec.ReadHeader(codec.Encode(new float[800], TensorShape.Of(8, 2, 5, 10), 1)).Decomposition);
+    }
+
+    [Fact]
+    public void A_NaN_is_refused_before_any_decomposition()
+    {
+        float[] g = LowRankPlusNoise(16, 16, 4);
+        g[100] = float.NaN;
+        foreach (Decomposition decomposition in new[] { Decomposition.Spectral, Decomposition.Fourier })
+        {
+            var error = Assert.Throws<ArgumentException>(() => new AtomoCodec(new AtomoOptions { Decomposition = decomposition }).Encode(g, TensorShape.Matrix(16, 16), 1));
+            Assert.Contains("100", error.Message);
+        }
+    }
+}
