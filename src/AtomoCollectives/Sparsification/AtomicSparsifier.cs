@@ -104,11 +104,12 @@ public static class AtomicSparsifier
     }
 
     /// <summary>
-    /// Finds θ = 1/c with <c>F(θ) = Σ min(1, |λ_i|/θ) = s</c>. F decreases in θ and θ ≤ Σ|λ|/s. A filter pass
-    /// collects the atoms at or above a guess θ_low = Σ|λ|/(8s): if F(θ_low) ≥ s then θ ≥ θ_low, every atom
-    /// below it is unclipped, and only the few candidates need bisecting (each of them has p ≥ 1/8, so there are
-    /// at most 8s). Otherwise every candidate is clipped and a lower guess is tried; after two misses, or when
-    /// the candidates overflow their buffer, all non-zero atoms are bisected. Expected O(n), no full sort.
+    /// Finds θ = 1/c with <c>F(θ) = Σ min(1, |λ_i|/θ) = s</c>. F decreases in θ, and θ ≤ U starting from U = Σ|λ|/s.
+    /// A filter pass collects the atoms at or above U/8: if F(U/8) ≥ s then θ ≥ U/8, every atom below it is
+    /// unclipped, and only the candidates need bisecting (each has p ≥ 1/8, so there are at most 8s). Otherwise every
+    /// candidate is clipped, and U' = (Σ|λ| − their sum)/(s − their count) is a tighter bound (F(U') ≤ s), tried next.
+    /// After four misses, or when the candidates overflow their buffer, all non-zero atoms are bisected.
+    /// Expected O(n), no full sort.
     /// </summary>
     private static double ClippedWaterLevel(ReadOnlySpan<float> coefficients, double budget, MagnitudeStatistics statistics)
     {
@@ -116,11 +117,10 @@ public static class AtomicSparsifier
         float[] rented = ArrayPool<float>.Shared.Rent(capacity);
         try
         {
-            double guess = statistics.Sum / budget;
-            for (int attempt = 0; attempt < 2; attempt++)
+            double upper = statistics.Sum / budget;
+            for (int attempt = 0; attempt < 4; attempt++)
             {
-                guess /= 8;
-                float floor = (float)guess;
+                float floor = (float)(upper / 8);
                 int count = CollectAtLeast(coefficients, floor, rented.AsSpan(0, capacity));
                 if (count < 0 || floor == 0)
                 {
@@ -137,6 +137,8 @@ public static class AtomicSparsifier
                 {
                     return BisectWaterLevel(rented.AsSpan(0, count), budget, statistics.Sum);
                 }
+
+                upper = (statistics.Sum - candidateSum) / (budget - count);
             }
         }
         finally
