@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Numerics;
 
 namespace AtomoCollectives;
 
@@ -25,6 +26,14 @@ internal ref struct BitReader
 
     public ulong ReadBits(int count, string field)
     {
+        // Fast path: one unaligned 64-bit load covers the field whenever 8 bytes remain.
+        if (count <= 56 && _position <= _bytes.Length - 8)
+        {
+            ulong word = BinaryPrimitives.ReadUInt64LittleEndian(_bytes[_position..]) >> _bitOffset;
+            Advance(count);
+            return count == 0 ? 0 : word & (ulong.MaxValue >> (64 - count));
+        }
+
         ulong value = 0;
         for (int read = 0; read < count;)
         {
@@ -54,15 +63,51 @@ internal ref struct BitReader
     public int ReadUnary(int limit, string field)
     {
         int zeros = 0;
-        while (!ReadBit(field))
+        while (true)
         {
-            if (++zeros > limit)
+            if (_position <= _bytes.Length - 8)
             {
-                throw new AtomoFormatException(field, $"a run of more than {limit} zero bits cannot encode a valid gap");
+                // Up to 56 bits at a time: the first set bit ends the run.
+                ulong word = (BinaryPrimitives.ReadUInt64LittleEndian(_bytes[_position..]) >> _bitOffset) & (ulong.MaxValue >> 8);
+                if (word != 0)
+                {
+                    int run = BitOperations.TrailingZeroCount(word);
+                    zeros += run;
+                    if (zeros > limit)
+                    {
+                        break;
+                    }
+
+                    Advance(run + 1);
+                    return zeros;
+                }
+
+                zeros += 56;
+                Advance(56);
+            }
+            else if (ReadBit(field))
+            {
+                return zeros;
+            }
+            else
+            {
+                zeros++;
+            }
+
+            if (zeros > limit)
+            {
+                break;
             }
         }
 
-        return zeros;
+        throw new AtomoFormatException(field, $"a run of more than {limit} zero bits cannot encode a valid gap");
+    }
+
+    private void Advance(int bits)
+    {
+        int total = _bitOffset + bits;
+        _position += total >> 3;
+        _bitOffset = total & 7;
     }
 
     public void AlignToByte()

@@ -27,13 +27,15 @@ internal static class PositionCoding
             foreach (int position in positions)
             {
                 uint gap = (uint)(position - previous - 1);
-                for (uint quotient = gap >> parameter; quotient > 0; quotient--)
+                uint quotient = gap >> parameter;
+                for (; quotient >= 32; quotient -= 32)
                 {
-                    writer.WriteBit(false);
+                    writer.WriteBits(0, 32);
                 }
 
-                writer.WriteBit(true);
-                writer.WriteBits(gap, parameter);
+                // The rest of the unary run, its closing one bit and the low bits of the gap, in one write.
+                ulong low = gap & ((1UL << parameter) - 1);
+                writer.WriteBits((1UL << (int)quotient) | (low << ((int)quotient + 1)), (int)quotient + 1 + parameter);
                 previous = position;
             }
         }
