@@ -258,7 +258,9 @@ public static class CommunicatorContract
     /// 1,000 lengths-then-bytes rounds with reused buffers: retained managed memory (after a full GC) must not
     /// grow by more than 1 MiB (about 1 KiB per call: catches any per-call leak of that size) and the process
     /// working set by more than 32 MiB (after 100 warm-up rounds). Ranks measure one at a time while the others
-    /// wait in a barrier, so in-process ranks do not disturb each other's snapshot.
+    /// wait in a barrier, so in-process ranks do not disturb each other's snapshot. The snapshots are process-wide,
+    /// and a test host may allocate on its own once in a while; a leak grows in every batch, so three batches of
+    /// 1,000 calls are measured and the smallest growth must stay within the bounds.
     /// </summary>
     public static void Allgatherv1000CallsNoGrowth(ICommunicator comm)
     {
@@ -283,17 +285,25 @@ public static class CommunicatorContract
         }
 
         (long managedBefore, long residentBefore) = MeasureInTurn(comm);
-        for (int i = 0; i < 1000; i++)
+        long managedGrowth = long.MaxValue, residentGrowth = long.MaxValue;
+        for (int batch = 0; batch < 3; batch++)
         {
-            Round(i);
+            for (int i = 0; i < 1000; i++)
+            {
+                Round(i);
+            }
+
+            CheckGathered(comm, receive, counts, $"after batch {batch} of 1000 calls");
+            (long managedAfter, long residentAfter) = MeasureInTurn(comm);
+            managedGrowth = Math.Min(managedGrowth, managedAfter - managedBefore);
+            residentGrowth = Math.Min(residentGrowth, residentAfter - residentBefore);
+            (managedBefore, residentBefore) = (managedAfter, residentAfter);
         }
 
-        CheckGathered(comm, receive, counts, "after 1000 calls");
-        (long managedAfter, long residentAfter) = MeasureInTurn(comm);
-        Expect(comm, managedAfter - managedBefore <= managedBound,
-            $"retained managed memory grew by {managedAfter - managedBefore} bytes over 1000 calls (bound {managedBound}).");
-        Expect(comm, residentAfter - residentBefore <= residentBound,
-            $"working set grew by {residentAfter - residentBefore} bytes over 1000 calls (bound {residentBound}).");
+        Expect(comm, managedGrowth <= managedBound,
+            $"retained managed memory grew by at least {managedGrowth} bytes in each of three batches of 1000 calls (bound {managedBound}).");
+        Expect(comm, residentGrowth <= residentBound,
+            $"working set grew by at least {residentGrowth} bytes in each of three batches of 1000 calls (bound {residentBound}).");
     }
 
     private static (long Managed, long Resident) MeasureInTurn(ICommunicator comm)
