@@ -361,8 +361,10 @@ public static class AtomicSparsifier
         int i = 0;
         if (float.IsNormal(scaled))
         {
-            Span<int> found = stackalloc int[ChunkLength];
-            Span<uint> foundBits = stackalloc uint[ChunkLength];
+            // Sized to the group: small buckets would otherwise pay for zeroing a whole chunk's scratch each call.
+            int scratch = Math.Min(ChunkLength, length);
+            Span<int> found = stackalloc int[scratch];
+            Span<uint> foundBits = stackalloc uint[scratch];
             int vectorEnd = length - (length % (2 * Vector256<float>.Count));
             while (i < vectorEnd)
             {
@@ -469,7 +471,7 @@ public static class AtomicSparsifier
         int i = 0;
         if (Avx2.IsSupported)
         {
-            Span<int> found = stackalloc int[ChunkLength];
+            Span<int> found = stackalloc int[Math.Min(ChunkLength, length)];
             int vectorEnd = length - (length % Vector256<float>.Count);
             while (i < vectorEnd)
             {
