@@ -53,29 +53,5 @@ internal static class StageTimings
 
     private static double Time(Action action) => Time(() => { action(); return 0; });
 
-    private static double Time(Func<object> action)
-    {
-        var warm = Stopwatch.StartNew();
-        while (warm.Elapsed.TotalMilliseconds < 300)
-        {
-            action();
-        }
-
-        var times = new double[15];
-        for (int r = 0; r < times.Length; r++)
-        {
-            var watch = Stopwatch.StartNew();
-            int inner = 0;
-            do
-            {
-                action();
-                inner++;
-            }
-            while (watch.Elapsed.TotalMilliseconds < 5);
-            times[r] = watch.Elapsed.TotalSeconds / inner;
-        }
-
-        Array.Sort(times);
-        return times[0]; // the minimum: robust to other processes on a shared machine
-    }
+    private static double Time(Func<object> action) => QuickRatios.MinimumSeconds(action, repeats: 15);
 }

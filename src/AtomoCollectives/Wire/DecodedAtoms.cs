@@ -11,15 +11,9 @@ internal sealed class DecodedAtoms
     private int _scaledCount;
     private int _exactCount;
 
-    public ReadOnlySpan<int> ScaledIndices => _scaled.AsSpan(0, _scaledCount);
-
     public Span<float> ScaledValues => _scaledValues.AsSpan(0, _scaledCount);
 
-    public ReadOnlySpan<int> ExactIndices => _exact.AsSpan(0, _exactCount);
-
     public Span<float> ExactValues => _exactValues.AsSpan(0, _exactCount);
-
-    public int Count => _scaledCount + _exactCount;
 
     public Span<float> RentMagnitudes(int count)
     {
