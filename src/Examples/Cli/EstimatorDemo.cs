@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace AtomoCollectives.Examples;
+namespace AtomoCollectives.Examples.Cli;
 
 /// <summary>
 /// Sparsifies one synthetic gradient with coordinate ATOMO, TernGrad and 1-bit QSGD, and shows what each keeps,
@@ -9,12 +9,6 @@ namespace AtomoCollectives.Examples;
 /// </summary>
 internal static class EstimatorDemo
 {
-    public static int Usage()
-    {
-        Console.Error.WriteLine("usage: Examples demo [length]   (sparsify a synthetic gradient and check the estimator)");
-        return 2;
-    }
-
     public static int Run(int length)
     {
         var random = new Random(1);
