@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Stands up a throw-away single-node Slurm on this machine (munged, slurmctld and slurmd on localhost, every
-# file in a temporary directory), checks that `srun --mpi=pmix` gives a real 2-rank MPI world, submits
-# slurm/train.sbatch for a short 2-task run with `sbatch --wait`, checks that the job completed and wrote its
-# summary.json, and stops the daemons it started (by their PID files, also when a step fails).
+# file in a temporary directory), checks that `srun --mpi=pmix` (Open MPI) and `--mpi=pmi2` (MPICH) give real
+# 2-rank MPI worlds, submits slurm/train.sbatch for a short 2-task run with `sbatch --wait`, checks that the job
+# completed and wrote its summary.json, and stops the daemons it started (by their PID files, also on failure).
 #
 #   bash slurm/test-local.sh                   # needs root, slurm-wlm and munge (scripts/install-dependencies.sh)
 #   SLURM_TEST_LAUNCHER=mpirun bash slurm/test-local.sh     # the job's LAUNCHER (srun-pmix, srun-pmi2, mpirun)
@@ -148,12 +148,19 @@ log "node localhost idle after $((SECONDS - started)) s"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 # ---------------------------------------------------------------- 1. srun gives one 2-rank MPI world
-if [ "$launcher" = srun-pmi2 ]; then mpi_flag=pmi2; else mpi_flag=pmix; fi
-sbatch --wait --quiet -N 1 -n 2 -t 5 -o "$dir/jobs/mpi-info-%j.out" -J mpi-info \
-  --wrap "srun --mpi=$mpi_flag dotnet '$mpitests_dll' info" || die "the srun --mpi=$mpi_flag job failed"
-info="$(cat "$dir"/jobs/mpi-info-*.out)"
-echo "$info" | sed 's/^/  /'
-[ "$(echo "$info" | grep -c '^rank [01]/2: ')" -eq 2 ] || die "srun --mpi=$mpi_flag -n 2 did not give one 2-rank world"
+# Open MPI through PMIx and MPICH through PMI-2 (Debian's Open MPI has no PMI-2, its MPICH no PMIx): every rank
+# must see a world of 2, and the launcher-detection contract case must pass on both.
+for pair in pmix:openmpi pmi2:mpich; do
+  mpi_flag="${pair%%:*}" flavor="${pair##*:}"
+  sbatch --wait --quiet -N 1 -n 2 -t 5 -o "$dir/jobs/mpi-$mpi_flag-%j.out" -J "mpi-$mpi_flag" \
+    --wrap "srun --mpi=$mpi_flag dotnet '$mpitests_dll' info && srun --mpi=$mpi_flag dotnet '$mpitests_dll' contract mpi-environment" \
+    || die "the srun --mpi=$mpi_flag job failed"
+  info="$(cat "$dir"/jobs/mpi-"$mpi_flag"-*.out)"
+  echo "$info" | grep -E '^(rank|PASS|FAIL)' | cut -c1-110 | sed 's/^/  /'
+  [ "$(echo "$info" | grep -ciE "^rank [01]/2: $flavor")" -eq 2 ] || die "srun --mpi=$mpi_flag -n 2 did not give one 2-rank $flavor world"
+  echo "$info" | grep -q "^PASS $flavor n=2 mpi-environment-matches-launcher" || die "launcher contract failed under srun --mpi=$mpi_flag"
+done
+log "srun --mpi=pmix (Open MPI) and --mpi=pmi2 (MPICH): one 2-rank world each"
 
 # ---------------------------------------------------------------- 2. train.sbatch, short run
 output="$dir/train-output"
@@ -179,3 +186,16 @@ log "summary.json: ranks=$ranks steps=$steps finalTestAccuracy=$accuracy bytesSe
 [ "$ranks" = 2 ] || die "summary.json says ranks=$ranks, expected 2 (MPI ranks from srun)"
 [ -n "$steps" ] && [ "$steps" -ge 1 ] || die "summary.json says steps=$steps"
 [ -f "$output/logs/rank-1.log" ] || die "no per-rank log $output/logs/rank-1.log"
+log "train.sbatch: completed, summary.json and per-rank logs written"
+
+# ---------------------------------------------------------------- 3. sweep.sh: a 2-run array and its table
+if [ "${SLURM_TEST_SWEEP:-1}" = 1 ]; then
+  log "sweep.sh: atomo-coordinate budgets 100 and 1000 as a job array, SWEEP_WAIT=1"
+  sweep_start=$SECONDS
+  ATOMO_ROOT="$repo" SWEEP_DIR="$dir/sweep" SWEEP_WAIT=1 COMPRESSORS=atomo-coordinate BUDGETS="100 1000" \
+    LAUNCHER="$launcher" TRAIN_ARGS="--max-steps 3 --batch-size 32" SBATCH_ARGS="-N 1 --ntasks-per-node=2 -t 10" \
+    bash "$repo/slurm/sweep.sh" >"$dir/jobs/sweep.out" 2>&1 || { cat "$dir/jobs/sweep.out"; die "sweep.sh failed"; }
+  sed 's/^/  /' "$dir/jobs/sweep.out"
+  [ "$(grep -c $'\tok\t' "$dir/sweep/results.tsv")" -eq 2 ] || die "the sweep table does not have 2 completed runs"
+  log "sweep.sh: 2 runs collected in $((SECONDS - sweep_start)) s"
+fi
