@@ -50,6 +50,7 @@ internal static class Trainer
                 network.Description, train.Count, ranks, settings.BatchSize, totalSteps, stepsPerEpoch, settings.Compressor.Label, settings.LearningRate, settings.Momentum);
         }
 
+        logger.LogDebug("Rank {Rank} of {Ranks}: {Shard} images per epoch (every {Ranks}th of the shuffled set from offset {Rank})", world.Rank, ranks, stepsPerEpoch * settings.BatchSize, ranks, world.Rank);
         StreamWriter? metrics = isRoot ? new StreamWriter(Path.Combine(settings.OutputDirectory, "metrics.csv")) : null;
         metrics?.WriteLine(MetricsCsv.Header);
         double computeSeconds = 0, trainLoss = double.NaN, testAccuracy = double.NaN;
@@ -114,6 +115,7 @@ internal static class Trainer
         wall.Stop();
         metrics?.Dispose();
         (bool identical, string checksum) = CompareReplicas(world, network.Store.Values);
+        logger.LogDebug("Rank {Rank}: {Steps} steps, parameter checksum {Checksum}, replicas identical: {Identical}", world.Rank, step, checksum, identical);
         ExchangeTotals totals = averager.Totals;
         var summary = new RunSummary
         {
