@@ -31,6 +31,44 @@ public static class LinearAlgebraProvider
 
     internal static ILinearAlgebraProvider Current => Selected.Value.Provider;
 
+    /// <summary>
+    /// <c>C = alpha·op(A)·op(B) + beta·C</c> on row-major spans with the active provider (OpenBLAS <c>cblas_sgemm</c>
+    /// when native): op(A) is m×k, op(B) k×n, C m×n; <paramref name="lda"/>, <paramref name="ldb"/> and
+    /// <paramref name="ldc"/> are the row strides of the matrices as stored (before transposition).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A dimension is negative, or a stride is shorter than its stored row.</exception>
+    /// <exception cref="ArgumentException">A span is too short for its matrix; nothing is written.</exception>
+    /// <exception cref="InvalidOperationException"><c>ATOMO_LINEAR_ALGEBRA</c> is invalid, or forces a native library that cannot be used.</exception>
+    public static void Gemm(bool transposeA, bool transposeB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        CheckStored(a, transposeA ? k : m, transposeA ? m : k, lda, nameof(a), nameof(lda));
+        CheckStored(b, transposeB ? n : k, transposeB ? k : n, ldb, nameof(b), nameof(ldb));
+        CheckStored(c, m, n, ldc, nameof(c), nameof(ldc));
+        if (m == 0 || n == 0)
+        {
+            return;
+        }
+
+        Current.Gemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    private static void CheckStored(ReadOnlySpan<float> matrix, int rows, int columns, int stride, string name, string strideName)
+    {
+        if (stride < Math.Max(1, columns))
+        {
+            throw new ArgumentOutOfRangeException(strideName, stride, $"The row stride of {name} must be at least its {columns} stored columns (and at least 1).");
+        }
+
+        long needed = rows == 0 || columns == 0 ? 0 : ((long)(rows - 1) * stride) + columns;
+        if (matrix.Length < needed)
+        {
+            throw new ArgumentException($"{name} holds {matrix.Length} values; a {rows}×{columns} matrix with row stride {stride} needs {needed}.", name);
+        }
+    }
+
     internal readonly record struct Selection(ILinearAlgebraProvider Provider, string Reason);
 
     private static Selection SelectFromEnvironment()

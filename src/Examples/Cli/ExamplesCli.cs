@@ -13,9 +13,30 @@ internal static class ExamplesCli
         var root = new RootCommand(
             "AtomoCollectives examples. With no command, or with options only, runs 'train'. "
             + "Runs in-process (ranks as threads) unless started by mpiexec or srun, then on real MPI ranks.");
+        root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(CompareCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         return root.Parse(WithDefaultCommand(args)).Invoke();
     }
+
+    /// <summary>
+    /// Runs a command's work and turns the errors a user can fix (missing or corrupt data, bad values) into one
+    /// line on standard error and exit code 1, instead of a stack trace.
+    /// </summary>
+    public static int Guard(Func<int> work)
+    {
+        try
+        {
+            return work();
+        }
+        catch (Exception e) when (Unwrap(e) is FileNotFoundException or Data.IdxFormatException or ArgumentException or MpiException)
+        {
+            Console.Error.WriteLine($"error: {Unwrap(e).Message}");
+            return 1;
+        }
+    }
+
+    private static Exception Unwrap(Exception e) => e is AggregateException { InnerExceptions.Count: > 0 } aggregate ? Unwrap(aggregate.InnerExceptions[0]) : e;
 
     /// <summary>No arguments, or options without a command, mean <c>train</c> with those options.</summary>
     internal static string[] WithDefaultCommand(string[] args)

@@ -71,7 +71,7 @@ internal static class ExampleLogging
             Layout = "${longdate} ${level:uppercase=true:padding=-5} ${logger:shortName=true} ${message}${onexception:inner=${newline}${exception:format=tostring}}",
             KeepFileOpen = true,
         };
-        var consoleRule = new LoggingRule("*", NLog.LogLevel.Info, console);
+        var consoleRule = new LoggingRule("*", NLog.LogLevel.Info, console) { FilterDefaultAction = NLog.Filters.FilterResult.Log };
         consoleRule.Filters.Add(new NLog.Filters.ConditionBasedFilter
         {
             Condition = "'${scopeproperty:item=rank:whenEmpty=0}' != '0'",

@@ -111,4 +111,31 @@ public class LinearAlgebraProviderTests
             }
         }
     }
+
+    [Fact]
+    public void PublicGemmMultipliesWithStridesAndTranspositions()
+    {
+        // A = [1 2; 3 4; 5 6] stored with a stride of 3 (a padding column), B = [1 0 2; 0 1 3].
+        float[] a = [1, 2, -9, 3, 4, -9, 5, 6, -9];
+        float[] b = [1, 0, 2, 0, 1, 3];
+        float[] c = [1, 1, 1, 1, 1, 1, 1, 1, 1];
+        LinearAlgebraProvider.Gemm(false, false, 3, 3, 2, 2, a, 3, b, 3, 1, c, 3);
+        Assert.Equal([3, 5, 17, 7, 9, 37, 11, 13, 57], c); // 2·A·B + 1
+
+        // Aᵀ·A = [35 44; 44 56]
+        float[] gram = new float[4];
+        LinearAlgebraProvider.Gemm(true, false, 2, 2, 3, 1, a, 3, a, 3, 0, gram, 2);
+        Assert.Equal([35, 44, 44, 56], gram);
+    }
+
+    [Fact]
+    public void PublicGemmRefusesShortSpansAndStridesWithoutWriting()
+    {
+        float[] c = [7, 7, 7, 7];
+        var shortA = Assert.Throws<ArgumentException>(() => LinearAlgebraProvider.Gemm(false, false, 2, 2, 3, 1, new float[5], 3, new float[6], 2, 0, c, 2));
+        Assert.Contains("a 2×3 matrix with row stride 3 needs 6", shortA.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => LinearAlgebraProvider.Gemm(false, true, 2, 2, 3, 1, new float[6], 3, new float[6], 2, 0, c, 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => LinearAlgebraProvider.Gemm(false, false, -1, 2, 3, 1, new float[6], 3, new float[6], 2, 0, c, 2));
+        Assert.Equal([7, 7, 7, 7], c);
+    }
 }

@@ -1,0 +1,107 @@
+using System.Globalization;
+
+namespace AtomoCollectives.Examples.Training;
+
+/// <summary>How the ranks average their gradients.</summary>
+internal enum CompressorKind
+{
+    Dense,
+    AtomoSpectral,
+    AtomoCoordinate,
+    AtomoFourier,
+    Qsgd,
+    TernGrad,
+}
+
+/// <summary>
+/// A compressor and its setting: <c>--budget</c> is spectral atoms per tensor for <c>atomo-spectral</c>, and atoms per
+/// bucket of <see cref="BucketSize"/> entries for <c>atomo-coordinate</c> and <c>atomo-fourier</c>; <c>--bits</c> is
+/// QSGD's bits per level. Written <c>name</c> or <c>name:value</c> in <c>compare --runs</c>.
+/// </summary>
+internal sealed record Compressor(CompressorKind Kind, double Budget, int Bits)
+{
+    /// <summary>Entries per bucket for coordinate, Fourier, TernGrad and QSGD (each bucket has its own scale).</summary>
+    public const int BucketSize = 512;
+
+    public static readonly IReadOnlyList<string> Names = ["dense", "atomo-spectral", "atomo-coordinate", "atomo-fourier", "qsgd", "terngrad"];
+
+    /// <summary>The command-line name, e.g. <c>atomo-spectral</c>.</summary>
+    public string Name => Names[(int)Kind];
+
+    /// <summary>A short label with the setting, e.g. <c>atomo-spectral s=3</c> or <c>qsgd 4-bit</c>.</summary>
+    public string Label => Kind switch
+    {
+        CompressorKind.AtomoSpectral or CompressorKind.AtomoCoordinate or CompressorKind.AtomoFourier => string.Create(CultureInfo.InvariantCulture, $"{Name} s={Budget:G4}"),
+        CompressorKind.Qsgd => $"{Name} {Bits}-bit",
+        _ => Name,
+    };
+
+    /// <summary>The default budget of a compressor: 3 spectral atoms per tensor, 10 atoms per 512-entry bucket otherwise.</summary>
+    public static double DefaultBudget(CompressorKind kind) => kind == CompressorKind.AtomoSpectral ? 3 : 10;
+
+    public const int DefaultBits = 4;
+
+    /// <summary>Parses a name; <paramref name="budget"/> and <paramref name="bits"/> override the defaults.</summary>
+    /// <exception cref="ArgumentException">Unknown name, a budget that is not positive, or bits outside 1–15.</exception>
+    public static Compressor Create(string name, double? budget, int? bits)
+    {
+        int index = Names.ToList().IndexOf(name.Trim().ToLowerInvariant());
+        if (index < 0)
+        {
+            throw new ArgumentException($"Unknown compressor '{name}'. Use one of: {string.Join(", ", Names)}.", nameof(name));
+        }
+
+        var kind = (CompressorKind)index;
+        double chosenBudget = budget ?? DefaultBudget(kind);
+        if (!(chosenBudget > 0) || double.IsInfinity(chosenBudget))
+        {
+            throw new ArgumentException($"The budget must be a positive number, not {chosenBudget.ToString(CultureInfo.InvariantCulture)}.", nameof(budget));
+        }
+
+        int chosenBits = bits ?? DefaultBits;
+        if (chosenBits is < 1 or > 15)
+        {
+            throw new ArgumentException($"QSGD takes 1 to 15 bits per level, not {chosenBits}.", nameof(bits));
+        }
+
+        return new Compressor(kind, chosenBudget, chosenBits);
+    }
+
+    /// <summary>Parses <c>name</c> or <c>name:value</c> (value = budget, or bits for qsgd).</summary>
+    /// <exception cref="ArgumentException">The text does not name a compressor or its value is invalid.</exception>
+    public static Compressor Parse(string text)
+    {
+        string[] parts = text.Split(':', 2);
+        if (parts.Length == 1)
+        {
+            return Create(parts[0], null, null);
+        }
+
+        bool isQsgd = parts[0].Trim().Equals("qsgd", StringComparison.OrdinalIgnoreCase);
+        if (!double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || (isQsgd && value != Math.Floor(value)))
+        {
+            throw new ArgumentException($"'{text}': the part after ':' must be a number ({(isQsgd ? "bits, an integer" : "the budget")}).", nameof(text));
+        }
+
+        return isQsgd ? Create(parts[0], null, (int)value) : Create(parts[0], value, null);
+    }
+
+    /// <summary>The library options for the ATOMO-family compressors; <see langword="null"/> for dense and QSGD.</summary>
+    public AtomoOptions? ToAtomoOptions(ulong seed)
+    {
+        AtomoOptions? options = Kind switch
+        {
+            CompressorKind.AtomoSpectral => new AtomoOptions { Decomposition = Decomposition.Spectral, Budget = Budget, SpectralMethod = SpectralMethod.Exact },
+            CompressorKind.AtomoCoordinate => new AtomoOptions { Decomposition = Decomposition.Coordinate, Budget = Budget, BucketSize = BucketSize },
+            CompressorKind.AtomoFourier => new AtomoOptions { Decomposition = Decomposition.Fourier, Budget = Budget, BucketSize = BucketSize },
+            CompressorKind.TernGrad => AtomoOptions.TernGrad(BucketSize),
+            _ => null,
+        };
+        if (options is not null)
+        {
+            options.Seed = seed;
+        }
+
+        return options;
+    }
+}

@@ -1,0 +1,214 @@
+using System.Diagnostics;
+using System.IO.Hashing;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using AtomoCollectives.Examples.Data;
+using AtomoCollectives.Examples.Hosting;
+using AtomoCollectives.Examples.Models;
+using AtomoCollectives.Examples.Reporting;
+using Microsoft.Extensions.Logging;
+
+namespace AtomoCollectives.Examples.Training;
+
+/// <summary>
+/// Data-parallel SGD (with momentum) on one rank: every rank starts from the same weights, trains on its own shard
+/// of each epoch's shuffled data, and averages its gradients with the others every step, so the replicas stay
+/// identical. Rank 0 writes <c>metrics.csv</c> and <c>summary.json</c>.
+/// </summary>
+internal static class Trainer
+{
+    public static RunSummary Run(ICommunicator world, TrainingSettings settings, LabeledImages train, LabeledImages test, string transport)
+    {
+        ILogger logger = ExampleLogging.Factory.CreateLogger("Examples.Train");
+        int ranks = world.Size;
+        int shard = train.Count / ranks;
+        int stepsPerEpoch = shard / settings.BatchSize;
+        if (stepsPerEpoch == 0)
+        {
+            throw new ArgumentException($"{train.Count} training images over {ranks} ranks leave {shard} per rank, fewer than one batch of {settings.BatchSize}.");
+        }
+
+        long totalSteps = (long)stepsPerEpoch * settings.Epochs;
+        if (settings.MaxSteps > 0)
+        {
+            totalSteps = Math.Min(totalSteps, settings.MaxSteps);
+        }
+
+        int evaluateEvery = Math.Max(1, stepsPerEpoch / Math.Max(1, settings.EvaluationsPerEpoch));
+        var network = Network.Create(settings.Model, train.Height, train.Width, FashionMnist.Classes.Count, settings.Seed, settings.BatchSize);
+        using GradientAverager averager = GradientAverager.Create(settings.Compressor, world, (ulong)settings.Seed);
+        var velocity = new float[network.Store.Length];
+        var batchImages = new float[settings.BatchSize * train.Pixels];
+        var batchLabels = new byte[settings.BatchSize];
+        var order = new int[train.Count];
+        var stepTotals = new float[3];
+        bool isRoot = world.Rank == 0;
+        if (isRoot)
+        {
+            logger.LogInformation(
+                "Training {Model} on {Images:N0} images, {Ranks} ranks × batch {Batch}, {Steps} steps ({StepsPerEpoch}/epoch), {Compressor}, lr {Lr}, momentum {Momentum}",
+                network.Description, train.Count, ranks, settings.BatchSize, totalSteps, stepsPerEpoch, settings.Compressor.Label, settings.LearningRate, settings.Momentum);
+        }
+
+        logger.LogDebug("Rank {Rank} of {Ranks}: {Shard} images per epoch (every {Ranks}th of the shuffled set from offset {Rank})", world.Rank, ranks, stepsPerEpoch * settings.BatchSize, ranks, world.Rank);
+        StreamWriter? metrics = isRoot ? new StreamWriter(Path.Combine(settings.OutputDirectory, "metrics.csv")) : null;
+        metrics?.WriteLine(MetricsCsv.Header);
+        double computeSeconds = 0, trainLoss = double.NaN, testAccuracy = double.NaN;
+        bool diverged = false;
+        var wall = Stopwatch.StartNew();
+        long step = 0;
+        ProgressDisplay.Run(isRoot, settings.Compressor.Label, totalSteps, logger, report =>
+        {
+            for (int epoch = 0; step < totalSteps; epoch++)
+            {
+                Shuffle(order, settings.Seed, epoch);
+                for (int batch = 0; batch < stepsPerEpoch && step < totalSteps; batch++)
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    for (int i = 0; i < settings.BatchSize; i++)
+                    {
+                        int image = order[(((batch * settings.BatchSize) + i) * ranks) + world.Rank]; // interleaved shards
+                        train.Image(image).CopyTo(batchImages.AsSpan(i * train.Pixels));
+                        batchLabels[i] = train.Labels[image];
+                    }
+
+                    (double lossSum, int correct) = network.ComputeGradients(batchImages, batchLabels, settings.BatchSize);
+                    computeSeconds += Stopwatch.GetElapsedTime(start).TotalSeconds;
+                    stepTotals[0] = (float)lossSum;
+                    stepTotals[1] = correct;
+                    stepTotals[2] = settings.BatchSize;
+                    world.AllreduceSum(stepTotals); // before averaging: every rank sees the same loss and stops together
+                    trainLoss = stepTotals[0] / stepTotals[2];
+                    if (!double.IsFinite(trainLoss))
+                    {
+                        diverged = true;
+                        testAccuracy = Evaluate(world, network, test, batchImages, batchLabels);
+                        if (isRoot)
+                        {
+                            logger.LogWarning("{Label} diverged at step {Step} (training loss {Loss}); stopping this run.", settings.Compressor.Label, step + 1, trainLoss);
+                        }
+
+                        return;
+                    }
+
+                    averager.Average(network.Store);
+                    start = Stopwatch.GetTimestamp();
+                    Update(network.Store, velocity, settings);
+                    computeSeconds += Stopwatch.GetElapsedTime(start).TotalSeconds;
+                    step++;
+                    double? measured = null;
+                    if (step % evaluateEvery == 0 || step == totalSteps)
+                    {
+                        testAccuracy = Evaluate(world, network, test, batchImages, batchLabels);
+                        measured = testAccuracy;
+                    }
+
+                    ExchangeTotals t = averager.Totals;
+                    metrics?.WriteLine(MetricsCsv.Format(new StepMetrics(
+                        step, epoch, trainLoss, stepTotals[1] / stepTotals[2], measured, t.BytesSent, t.BytesReceived, t.DenseEquivalentBytes,
+                        computeSeconds, t.EncodeSeconds, t.ExchangeSeconds, t.DecodeSeconds, wall.Elapsed.TotalSeconds)));
+                    report(step, double.IsNaN(testAccuracy) ? $"loss {trainLoss:F3}" : $"loss {trainLoss:F3} test {testAccuracy:P1}");
+                }
+            }
+        });
+
+        wall.Stop();
+        metrics?.Dispose();
+        (bool identical, string checksum) = CompareReplicas(world, network.Store.Values);
+        logger.LogDebug("Rank {Rank}: {Steps} steps, parameter checksum {Checksum}, replicas identical: {Identical}", world.Rank, step, checksum, identical);
+        ExchangeTotals totals = averager.Totals;
+        var summary = new RunSummary
+        {
+            Compressor = settings.Compressor.Name,
+            Label = settings.Compressor.Label,
+            Budget = settings.Compressor.Budget,
+            Bits = settings.Compressor.Bits,
+            Model = network.Description,
+            Ranks = ranks,
+            Transport = transport,
+            LinearAlgebra = LinearAlgebraProvider.ActiveProvider,
+            Epochs = settings.Epochs,
+            Steps = step,
+            BatchSizePerRank = settings.BatchSize,
+            LearningRate = settings.LearningRate,
+            Momentum = settings.Momentum,
+            Seed = settings.Seed,
+            TrainingImages = train.Count,
+            FinalTestAccuracy = testAccuracy,
+            FinalTrainLoss = trainLoss,
+            Diverged = diverged,
+            BytesSentPerRank = totals.BytesSent,
+            BytesReceivedPerRank = totals.BytesReceived,
+            DenseEquivalentBytes = totals.DenseEquivalentBytes,
+            CompressionRatio = totals.BytesSent == 0 ? 0 : (double)totals.DenseEquivalentBytes / totals.BytesSent,
+            WallSeconds = wall.Elapsed.TotalSeconds,
+            ComputeSeconds = computeSeconds,
+            EncodeSeconds = totals.EncodeSeconds,
+            ExchangeSeconds = totals.ExchangeSeconds,
+            DecodeSeconds = totals.DecodeSeconds,
+            ReplicasIdentical = identical,
+            ParameterChecksum = checksum,
+        };
+        if (isRoot)
+        {
+            summary.Write(Path.Combine(settings.OutputDirectory, "summary.json"));
+            logger.LogInformation(
+                "{Label}: test accuracy {Accuracy:P2}, {Sent:N0} bytes sent per rank ({Ratio:F1}× fewer than dense), {Wall:F1} s; encode {Encode:F2} s, exchange {Exchange:F2} s, decode {Decode:F2} s; replicas identical: {Identical}",
+                summary.Label, summary.FinalTestAccuracy, summary.BytesSentPerRank, summary.CompressionRatio, summary.WallSeconds, summary.EncodeSeconds, summary.ExchangeSeconds, summary.DecodeSeconds, identical);
+        }
+
+        if (!identical)
+        {
+            logger.LogError("Rank {Rank}: the replicas' parameters differ after training (checksum {Checksum}); gradient averaging is not bitwise reproducible.", world.Rank, checksum);
+        }
+
+        return summary;
+    }
+
+    /// <summary>SGD with momentum: <c>v ← μv + g</c>, <c>w ← w − ηv</c>.</summary>
+    private static void Update(ParameterStore store, float[] velocity, TrainingSettings settings)
+    {
+        TensorPrimitives.MultiplyAdd(velocity, (float)settings.Momentum, store.Gradients, velocity);
+        TensorPrimitives.MultiplyAdd(velocity, (float)-settings.LearningRate, store.Values, store.Values);
+    }
+
+    /// <summary>Test accuracy: each rank classifies the images with index ≡ rank (mod N); the counts are summed.</summary>
+    private static double Evaluate(ICommunicator world, Network network, LabeledImages test, float[] images, byte[] labels)
+    {
+        Span<float> counts = stackalloc float[2];
+        int batchCapacity = labels.Length, filled = 0;
+        for (int index = world.Rank; index < test.Count; index += world.Size)
+        {
+            test.Image(index).CopyTo(images.AsSpan(filled * test.Pixels));
+            labels[filled++] = test.Labels[index];
+            if (filled == batchCapacity || index + world.Size >= test.Count)
+            {
+                counts[0] += network.CountCorrect(images, labels, filled);
+                counts[1] += filled;
+                filled = 0;
+            }
+        }
+
+        world.AllreduceSum(counts);
+        return counts[0] / counts[1];
+    }
+
+    /// <summary>The same permutation on every rank for a given (seed, epoch).</summary>
+    private static void Shuffle(int[] order, int seed, int epoch)
+    {
+        for (int i = 0; i < order.Length; i++)
+        {
+            order[i] = i;
+        }
+
+        new Random(unchecked((int)SeedSequence.Derive((ulong)seed, 0, epoch, 0))).Shuffle(order);
+    }
+
+    private static (bool Identical, string Checksum) CompareReplicas(ICommunicator world, float[] parameters)
+    {
+        ulong local = XxHash3.HashToUInt64(MemoryMarshal.AsBytes(parameters.AsSpan()));
+        var all = new ulong[world.Size];
+        world.Allgather<ulong>([local], all);
+        return (all.All(c => c == local), local.ToString("X16", System.Globalization.CultureInfo.InvariantCulture));
+    }
+}

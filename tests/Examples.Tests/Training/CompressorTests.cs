@@ -1,0 +1,49 @@
+using AtomoCollectives.Examples.Training;
+
+namespace AtomoCollectives.Examples.Tests.Training;
+
+public sealed class CompressorTests
+{
+    [Theory]
+    [InlineData("dense", "Dense", 3.0, 4, "dense")]
+    [InlineData("atomo-spectral", "AtomoSpectral", 3.0, 4, "atomo-spectral s=3")]
+    [InlineData("atomo-spectral:1.5", "AtomoSpectral", 1.5, 4, "atomo-spectral s=1.5")]
+    [InlineData("atomo-coordinate", "AtomoCoordinate", 10.0, 4, "atomo-coordinate s=10")]
+    [InlineData("qsgd:2", "Qsgd", 10.0, 2, "qsgd 2-bit")]
+    [InlineData(" TernGrad ", "TernGrad", 10.0, 4, "terngrad")]
+    public void ParsesNamesAndValues(string text, string kindName, double budget, int bits, string label)
+    {
+        Compressor c = Compressor.Parse(text);
+        Assert.Equal(kindName, c.Kind.ToString());
+        Assert.Equal(label, c.Label);
+        Assert.Equal(bits, c.Bits);
+        if (c.Kind is CompressorKind.AtomoSpectral or CompressorKind.AtomoCoordinate)
+        {
+            Assert.Equal(budget, c.Budget);
+        }
+    }
+
+    [Theory]
+    [InlineData("topk", "Unknown compressor 'topk'")]
+    [InlineData("atomo-spectral:0", "positive")]
+    [InlineData("atomo-spectral:x", "must be a number")]
+    [InlineData("qsgd:2.5", "bits, an integer")]
+    [InlineData("qsgd:16", "1 to 15 bits")]
+    public void RefusesBadSpecificationsWithAClearMessage(string text, string message)
+    {
+        var e = Assert.Throws<ArgumentException>(() => Compressor.Parse(text));
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AtomoCompressorsCarryTheSeedAndDecomposition()
+    {
+        AtomoOptions spectral = Compressor.Parse("atomo-spectral:2").ToAtomoOptions(9)!;
+        Assert.Equal(Decomposition.Spectral, spectral.Decomposition);
+        Assert.Equal(2, spectral.Budget);
+        Assert.Equal(9UL, spectral.Seed);
+        Assert.Equal(BudgetRule.TernGrad, Compressor.Parse("terngrad").ToAtomoOptions(9)!.BudgetRule);
+        Assert.Null(Compressor.Parse("dense").ToAtomoOptions(9));
+        Assert.Null(Compressor.Parse("qsgd").ToAtomoOptions(9));
+    }
+}
