@@ -8,13 +8,16 @@
 #
 # Settings (environment):
 #   COMPRESSORS   compressors to run          default "dense atomo-spectral atomo-coordinate atomo-fourier qsgd terngrad"
-#   BUDGETS       budgets for the atomo-* ones default "1 3 10"
+#   SPECTRAL_BUDGETS  atomo-spectral budgets (atoms per tensor)          default "1 3 6"
+#   BUCKET_BUDGETS    atomo-coordinate/-fourier budgets (atoms per 512)  default "5 10 50"
+#   BUDGETS           if set, the budgets of every atomo-* compressor
 #   QSGD_BITS     bit widths for qsgd          default "2 4 8"
 #   SWEEP_DIR     where runs and the table go  default runs/sweep-<date-time>
 #   MAX_PARALLEL  array tasks at once (%N)      default 4
 #   SBATCH_ARGS   options for every array task, e.g. "--nodes=2 --ntasks-per-node=8 --partition=compute"
 # Everything train.sbatch reads (LAUNCHER, EPOCHS, TRAIN_ARGS, ATOMO_MODULES, ...) passes through to each run.
-# Other compressors (dense, terngrad) run once. The table is SWEEP_DIR/results.md (Markdown) and results.tsv.
+# Other compressors (dense, terngrad) run once. SWEEP_DIR/configs.tsv lists the runs (index, compressor,
+# budget, bits; - for none). The table is SWEEP_DIR/results.md (Markdown) and results.tsv.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
@@ -32,7 +35,7 @@ collect() {
   while IFS=$'\t' read -r index compressor budget bits; do
     summary="$sweep/run-$index/summary.json"
     if [ -s "$summary" ]; then status=ok; else status=missing; missing=$((missing + 1)); fi
-    printf '%s\t%s\t%s\t%s\t%s' "$index" "$compressor" "${budget:--}" "${bits:--}" "$status"
+    printf '%s\t%s\t%s\t%s\t%s' "$index" "$compressor" "$budget" "$bits" "$status"
     local values=() f value
     for f in "${fields[@]}"; do
       value=""
@@ -41,15 +44,22 @@ collect() {
       printf '\t%s' "${value:--}"
     done
     # Compression: dense-equivalent bytes over bytes sent (4th and 5th fields).
-    if [[ "${values[3]}" =~ ^[0-9.eE+-]+$ && "${values[4]}" =~ ^[0-9.eE+-]+$ ]]; then
+    if [[ "${values[3]}" =~ ^[0-9][0-9.eE+-]*$ && "${values[4]}" =~ ^[0-9][0-9.eE+-]*$ ]]; then
       printf '\t%s\n' "$(awk -v d="${values[4]}" -v s="${values[3]}" 'BEGIN { if (s > 0) printf "%.1fx", d / s; else print "-" }')"
     else
       printf '\t-\n'
     fi
   done <"$sweep/configs.tsv" >>"$tsv"
-  # The same table in Markdown.
-  awk -F'\t' 'NR == 1 { h = "|"; s = "|"; for (i = 1; i <= NF; i++) { h = h " " $i " |"; s = s "---|" } print h; print s; next }
-              { r = "|"; for (i = 1; i <= NF; i++) r = r " " $i " |"; print r }' "$tsv" >"$md"
+  # The same table in Markdown, rounded: accuracy in %, seconds to 0.01 s.
+  awk -F'\t' 'NR == 1 { h = "|"; s = "|"; for (i = 1; i <= NF; i++) { name[i] = $i; h = h " " $i " |"; s = s "---|" } print h; print s; next }
+              { r = "|"
+                for (i = 1; i <= NF; i++) {
+                  v = $i
+                  if (v ~ /^-?[0-9][0-9.eE+-]*$/ && name[i] == "finalTestAccuracy") v = sprintf("%.2f %%", 100 * v)
+                  else if (v ~ /^-?[0-9][0-9.eE+-]*$/ && name[i] ~ /Seconds$/) v = sprintf("%.2f", v)
+                  r = r " " v " |"
+                }
+                print r }' "$tsv" >"$md"
   cat "$md"
   echo "sweep: $(($(wc -l <"$tsv") - 1)) runs, $missing without summary.json; table in $md and $tsv"
   [ "$missing" -eq 0 ]
@@ -66,14 +76,17 @@ if [ "${1:-}" = run-task ]; then
   line="$(awk -F'\t' -v i="$SLURM_ARRAY_TASK_ID" '$1 == i' "$sweep/configs.tsv")"
   [ -n "$line" ] || { echo "sweep: no configuration $SLURM_ARRAY_TASK_ID in $sweep/configs.tsv" >&2; exit 2; }
   IFS=$'\t' read -r index compressor budget bits <<<"$line"
-  echo "sweep: run $index: compressor=$compressor budget=${budget:--} bits=${bits:--}"
+  echo "sweep: run $index: compressor=$compressor budget=$budget bits=$bits"
+  [ "$budget" = - ] && budget=""
+  [ "$bits" = - ] && bits=""
   COMPRESSOR="$compressor" BUDGET="$budget" BITS="$bits" OUTPUT_DIR="$sweep/run-$index" exec bash "$ATOMO_ROOT/slurm/train.sbatch"
 fi
 
 # Submit.
 export ATOMO_ROOT="${ATOMO_ROOT:-$(cd "$here/.." && pwd)}"
 COMPRESSORS="${COMPRESSORS:-dense atomo-spectral atomo-coordinate atomo-fourier qsgd terngrad}"
-BUDGETS="${BUDGETS:-1 3 10}"
+SPECTRAL_BUDGETS="${BUDGETS:-${SPECTRAL_BUDGETS:-1 3 6}}"
+BUCKET_BUDGETS="${BUDGETS:-${BUCKET_BUDGETS:-5 10 50}}"
 QSGD_BITS="${QSGD_BITS:-2 4 8}"
 SWEEP_DIR="${SWEEP_DIR:-$ATOMO_ROOT/runs/sweep-$(date +%Y%m%d-%H%M%S)}"
 MAX_PARALLEL="${MAX_PARALLEL:-4}"
@@ -85,9 +98,12 @@ n=0
 : >"$SWEEP_DIR/configs.tsv"
 for compressor in $COMPRESSORS; do
   case "$compressor" in
-    atomo-*) for b in $BUDGETS; do printf '%d\t%s\t%s\t\n' "$n" "$compressor" "$b" >>"$SWEEP_DIR/configs.tsv"; n=$((n + 1)); done ;;
-    qsgd) for bits in $QSGD_BITS; do printf '%d\t%s\t\t%s\n' "$n" "$compressor" "$bits" >>"$SWEEP_DIR/configs.tsv"; n=$((n + 1)); done ;;
-    *) printf '%d\t%s\t\t\n' "$n" "$compressor" >>"$SWEEP_DIR/configs.tsv"; n=$((n + 1)) ;;
+    atomo-spectral | atomo-coordinate | atomo-fourier)
+      budgets="$BUCKET_BUDGETS"
+      [ "$compressor" = atomo-spectral ] && budgets="$SPECTRAL_BUDGETS"
+      for b in $budgets; do printf '%d\t%s\t%s\t-\n' "$n" "$compressor" "$b" >>"$SWEEP_DIR/configs.tsv"; n=$((n + 1)); done ;;
+    qsgd) for bits in $QSGD_BITS; do printf '%d\t%s\t-\t%s\n' "$n" "$compressor" "$bits" >>"$SWEEP_DIR/configs.tsv"; n=$((n + 1)); done ;;
+    *) printf '%d\t%s\t-\t-\n' "$n" "$compressor" >>"$SWEEP_DIR/configs.tsv"; n=$((n + 1)) ;;
   esac
 done
 [ "$n" -gt 0 ] || { echo "sweep: nothing to run (COMPRESSORS is empty)" >&2; exit 2; }

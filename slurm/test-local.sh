@@ -170,7 +170,7 @@ job_start=$SECONDS
   cd "$repo"
   ATOMO_ROOT="$repo" LAUNCHER="$launcher" OUTPUT_DIR="$output" COMPRESSOR=atomo-spectral BUDGET=3 \
     TRAIN_ARGS="--max-steps 5 --batch-size 32" \
-    sbatch --wait --parsable -N 1 -n 2 -t 10 -o "$dir/jobs/train-%j.out" slurm/train.sbatch >"$dir/jobs/train.id"
+    sbatch --wait --parsable -N 1 --ntasks-per-node=2 -t 10 -o "$dir/jobs/train-%j.out" slurm/train.sbatch >"$dir/jobs/train.id"
 ) || die "train.sbatch job $(cat "$dir/jobs/train.id" 2>/dev/null) did not complete successfully"
 job_id="$(cut -d';' -f1 "$dir/jobs/train.id")"
 log "job $job_id completed in $((SECONDS - job_start)) s"
@@ -190,9 +190,9 @@ log "train.sbatch: completed, summary.json and per-rank logs written"
 
 # ---------------------------------------------------------------- 3. sweep.sh: a 2-run array and its table
 if [ "${SLURM_TEST_SWEEP:-1}" = 1 ]; then
-  log "sweep.sh: atomo-coordinate budgets 100 and 1000 as a job array, SWEEP_WAIT=1"
+  log "sweep.sh: atomo-coordinate (budget 20) and qsgd (2 bits) as a job array, SWEEP_WAIT=1"
   sweep_start=$SECONDS
-  ATOMO_ROOT="$repo" SWEEP_DIR="$dir/sweep" SWEEP_WAIT=1 COMPRESSORS=atomo-coordinate BUDGETS="100 1000" \
+  ATOMO_ROOT="$repo" SWEEP_DIR="$dir/sweep" SWEEP_WAIT=1 COMPRESSORS="atomo-coordinate qsgd" BUCKET_BUDGETS=20 QSGD_BITS=2 \
     LAUNCHER="$launcher" TRAIN_ARGS="--max-steps 3 --batch-size 32" SBATCH_ARGS="-N 1 --ntasks-per-node=2 -t 10" \
     bash "$repo/slurm/sweep.sh" >"$dir/jobs/sweep.out" 2>&1 || { cat "$dir/jobs/sweep.out"; die "sweep.sh failed"; }
   sed 's/^/  /' "$dir/jobs/sweep.out"
