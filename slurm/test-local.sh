@@ -125,6 +125,8 @@ AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 ReturnToService=2
+# sbatch --wait polls every 2 s, then every 8 s while 8 >= MinJobAge/2 (default 300: up to 32 s between polls).
+MinJobAge=10
 SlurmdParameters=config_overrides
 PlugStackConfig=$dir/etc/plugstack.conf
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$memory_mb State=UNKNOWN
