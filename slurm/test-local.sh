@@ -2,7 +2,9 @@
 # Stands up a throw-away single-node Slurm on this machine (munged, slurmctld and slurmd on localhost, every
 # file in a temporary directory), checks that `srun --mpi=pmix` (Open MPI) and `--mpi=pmi2` (MPICH) give real
 # 2-rank MPI worlds, submits slurm/train.sbatch for a short 2-task run with `sbatch --wait`, checks that the job
-# completed and wrote its summary.json, and stops the daemons it started (by their PID files, also on failure).
+# completed and wrote its summary.json, runs a 2-run slurm/sweep.sh and checks its table, and stops the daemons
+# it started (by their PID files, also on failure). About 40 s.
+#   SLURM_TEST_SWEEP=0 bash slurm/test-local.sh  # skip the sweep
 #
 #   bash slurm/test-local.sh                   # needs root, slurm-wlm and munge (scripts/install-dependencies.sh)
 #   SLURM_TEST_LAUNCHER=mpirun bash slurm/test-local.sh     # the job's LAUNCHER (srun-pmix, srun-pmi2, mpirun)
@@ -10,6 +12,7 @@
 #
 # Uses its own ports, munge socket and key, so it does not touch a Slurm or munge already on the machine.
 set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"   # munged, slurmctld, slurmd
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 started=$SECONDS
 log() { printf 'slurm-test: %s\n' "$*"; }
@@ -185,6 +188,10 @@ ranks="$(json_field "$summary" ranks)"
 steps="$(json_field "$summary" steps)"
 accuracy="$(json_field "$summary" finalTestAccuracy)"
 log "summary.json: ranks=$ranks steps=$steps finalTestAccuracy=$accuracy bytesSentPerRank=$(json_field "$summary" bytesSentPerRank)"
+for field in compressor budget bits ranks steps finalTestAccuracy bytesSentPerRank denseEquivalentBytes wallSeconds encodeSeconds exchangeSeconds decodeSeconds; do
+  [ -n "$(json_field "$summary" "$field")" ] || die "summary.json has no field $field"
+done
+[ "$(json_field "$summary" compressor)" = atomo-spectral ] || die "summary.json says compressor=$(json_field "$summary" compressor)"
 [ "$ranks" = 2 ] || die "summary.json says ranks=$ranks, expected 2 (MPI ranks from srun)"
 [ -n "$steps" ] && [ "$steps" -ge 1 ] || die "summary.json says steps=$steps"
 [ -f "$output/logs/rank-1.log" ] || die "no per-rank log $output/logs/rank-1.log"
