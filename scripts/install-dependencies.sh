@@ -10,6 +10,7 @@ packages=(
   libopenblas0-pthread liblapack3 # libopenblas.so.0: cblas_sgemm, sgesdd_, sgeqrf_, sorgqr_
   dataset-fashion-mnist           # /usr/share/datasets/fashion-mnist/*.gz (IDX files)
   iproute2                        # tc, for emulated links in bench/netem.sh
+  fonts-dejavu-core               # a font for the PNG plots (ScottPlot draws text with a system font)
 )
 
 missing=()
