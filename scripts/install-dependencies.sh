@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages AtomoCollectives uses: MPI (Open MPI and MPICH), OpenBLAS/LAPACK,
-# the Fashion-MNIST data set, and iproute2 for the bandwidth benchmarks. Idempotent: packages already
-# present are not touched, and apt is not even updated when nothing is missing.
+# the Fashion-MNIST data set, iproute2 for the bandwidth benchmarks, and Slurm with munge for
+# slurm/test-local.sh. Idempotent: packages already present are not touched, and apt is not even
+# updated when nothing is missing.
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,8 @@ packages=(
   dataset-fashion-mnist           # /usr/share/datasets/fashion-mnist/*.gz (IDX files)
   iproute2                        # tc, for emulated links in bench/netem.sh
   fonts-dejavu-core               # a font for the PNG plots (ScottPlot draws text with a system font)
+  slurm-wlm munge                 # Slurm 22.05 (slurmctld, slurmd, sbatch, srun with mpi/pmix and mpi/pmi2)
+  libpmix-dev                     # libpmix.so, which Slurm's mpi/pmix plugin dlopens (unversioned)
 )
 
 missing=()

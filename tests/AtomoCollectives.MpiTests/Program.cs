@@ -186,6 +186,15 @@ namespace AtomoCollectives.MpiTests
                 Check(comm, mpi.Implementation == MpiImplementation.Mpich && int.Parse(pmi) == comm.Size, $"launcher says MPICH, {pmi} ranks; bound {mpi.Implementation}, {comm.Size} ranks.");
                 Check(comm, int.Parse(Environment.GetEnvironmentVariable("PMI_RANK")!) == comm.Rank, "rank differs from PMI_RANK.");
             }
+            else if (Environment.GetEnvironmentVariable("PMIX_RANK") is { } pmixRank)
+            {
+                // srun --mpi=pmix: the step's task count and this task's id are the world's size and rank.
+                Check(comm, int.Parse(pmixRank) == comm.Rank, $"rank {comm.Rank} differs from PMIX_RANK={pmixRank}.");
+                if (Environment.GetEnvironmentVariable("SLURM_STEP_NUM_TASKS") is { } tasks)
+                {
+                    Check(comm, int.Parse(tasks) == comm.Size, $"srun started {tasks} tasks; the world has {comm.Size} ranks.");
+                }
+            }
         }
 
         /// <summary>Blocking collectives must not allocate on the managed heap at all (after warm-up).</summary>

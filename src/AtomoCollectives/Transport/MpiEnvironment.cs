@@ -10,10 +10,13 @@ namespace AtomoCollectives;
 /// <remarks>
 /// <para><b>Which library.</b> <c>ATOMO_MPI_LIBRARY</c> wins when set: <c>openmpi</c>, <c>mpich</c>, or a path
 /// to a <c>libmpi</c>. Otherwise the launcher decides: Open MPI's <c>mpiexec</c> sets
-/// <c>OMPI_COMM_WORLD_SIZE</c> (→ <c>libmpi.so.40</c>), MPICH's Hydra sets <c>PMI_RANK</c>/<c>PMI_SIZE</c>/<c>PMI_FD</c>
-/// (→ <c>libmpich.so.12</c>). A program started without a launcher tries Open MPI, then MPICH, as a singleton.
+/// <c>OMPI_COMM_WORLD_SIZE</c> (→ <c>libmpi.so.40</c>), MPICH's Hydra and <c>srun --mpi=pmi2</c> set
+/// <c>PMI_RANK</c>/<c>PMI_SIZE</c>/<c>PMI_FD</c> (→ <c>libmpich.so.12</c>), a PMIx launcher such as
+/// <c>srun --mpi=pmix</c> sets <c>PMIX_RANK</c> (→ Open MPI, else MPICH). A program started without a launcher
+/// tries Open MPI, then MPICH, as a singleton.
 /// A library that does not match the launcher is refused before <c>MPI_Init</c>, and the world size is checked
-/// against the launcher's after it, because the wrong library silently gives N jobs of size 1.</para>
+/// against the launcher's after it (under <c>srun --mpi=pmix</c>: <c>SLURM_STEP_NUM_TASKS</c>), because the wrong
+/// library silently gives N jobs of size 1.</para>
 /// <para><b>Threads.</b> <c>MPI_THREAD_SERIALIZED</c> is requested: any thread may call MPI, one at a time,
 /// which is the <see cref="ICommunicator"/> contract. Nonblocking collectives use <c>MPI_Iallgatherv</c>,
 /// so no progress thread is started.</para>
@@ -68,8 +71,7 @@ public sealed unsafe class MpiEnvironment : IDisposable
     /// PMIx launcher such as <c>srun --mpi=pmix</c>), judged from the environment only; nothing is loaded.
     /// Use it to choose <see cref="Initialize"/> or <see cref="InProcessCluster"/>.
     /// </summary>
-    public static bool IsLaunchedByMpi => DetectLauncher() != Launcher.None
-        || Environment.GetEnvironmentVariable("PMIX_RANK") is not null;
+    public static bool IsLaunchedByMpi => DetectLauncher() != Launcher.None;
 
     /// <summary>
     /// Loads and initialises MPI (once per process: MPI cannot be re-initialised after finalisation).
@@ -230,17 +232,14 @@ public sealed unsafe class MpiEnvironment : IDisposable
 
     private void CheckWorldSize(Launcher launcher, string path)
     {
-        string? expectedText = launcher switch
+        if (ExpectedWorldSize(launcher, Environment.GetEnvironmentVariable) is { } expected && expected != _world.Size)
         {
-            Launcher.OpenMpi => Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE"),
-            Launcher.Hydra => Environment.GetEnvironmentVariable("PMI_SIZE"),
-            _ => null,
-        };
-        if (expectedText is not null && int.TryParse(expectedText, out int expected) && expected != _world.Size)
-        {
-            throw new MpiException(
-                $"MPI world size is {_world.Size} but {LauncherName(launcher)} started {expected} ranks: {path} does not belong to this launcher. "
-                + $"Set {LibraryVariable} to the library of the mpiexec you use (openmpi for mpiexec.openmpi, mpich for mpiexec.mpich).");
+            string fix = launcher == Launcher.Pmix
+                ? $"{path} cannot join a PMIx job (Debian's MPICH has no PMIx support). Set {LibraryVariable}=openmpi (or the path of a PMIx-enabled libmpi), "
+                    + $"or launch MPICH with srun --mpi=pmi2."
+                : $"{path} does not belong to this launcher. "
+                    + $"Set {LibraryVariable} to the library of the mpiexec you use (openmpi for mpiexec.openmpi, mpich for mpiexec.mpich).";
+            throw new MpiException($"MPI world size is {_world.Size} but {LauncherName(launcher)} started {expected} ranks: {fix}");
         }
     }
 
@@ -248,30 +247,64 @@ public sealed unsafe class MpiEnvironment : IDisposable
     {
         None,
         OpenMpi,
+
+        /// <summary>A PMI-1/PMI-2 launcher: MPICH's Hydra <c>mpiexec</c>, or <c>srun --mpi=pmi2</c>.</summary>
         Hydra,
+
+        /// <summary>A PMIx launcher that is not Open MPI's <c>mpiexec</c>, such as <c>srun --mpi=pmix</c>.</summary>
+        Pmix,
     }
 
-    internal static Launcher DetectLauncher()
+    internal static Launcher DetectLauncher() => DetectLauncher(Environment.GetEnvironmentVariable);
+
+    /// <summary>The launcher, judged from the environment: Open MPI's own variables first, then PMI, then PMIx.</summary>
+    internal static Launcher DetectLauncher(Func<string, string?> environment)
     {
-        if (Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE") is not null)
+        if (environment("OMPI_COMM_WORLD_SIZE") is not null)
         {
             return Launcher.OpenMpi;
         }
 
-        if (Environment.GetEnvironmentVariable("PMI_RANK") is not null
-            || Environment.GetEnvironmentVariable("PMI_SIZE") is not null
-            || Environment.GetEnvironmentVariable("PMI_FD") is not null)
+        if (environment("PMI_RANK") is not null
+            || environment("PMI_SIZE") is not null
+            || environment("PMI_FD") is not null)
         {
             return Launcher.Hydra;
+        }
+
+        if (environment("PMIX_RANK") is not null)
+        {
+            return Launcher.Pmix;
         }
 
         return Launcher.None;
     }
 
+    /// <summary>
+    /// How many ranks the launcher started, when the environment says: <c>OMPI_COMM_WORLD_SIZE</c>, <c>PMI_SIZE</c>,
+    /// or under Slurm's PMIx plugin (namespace <c>slurm.pmix.*</c>) the step's <c>SLURM_STEP_NUM_TASKS</c>.
+    /// Another PMIx launcher publishes the size only through PMIx itself: <see langword="null"/>.
+    /// </summary>
+    internal static int? ExpectedWorldSize(Launcher launcher, Func<string, string?> environment)
+    {
+        string? text = launcher switch
+        {
+            Launcher.OpenMpi => environment("OMPI_COMM_WORLD_SIZE"),
+            Launcher.Hydra => environment("PMI_SIZE"),
+            Launcher.Pmix when environment("PMIX_NAMESPACE")?.StartsWith("slurm.pmix.", StringComparison.Ordinal) == true
+                => environment("SLURM_STEP_NUM_TASKS"),
+            _ => null,
+        };
+        return int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int size) && size > 0
+            ? size
+            : null;
+    }
+
     private static string LauncherName(Launcher launcher) => launcher switch
     {
         Launcher.OpenMpi => "Open MPI's mpiexec (OMPI_COMM_WORLD_SIZE is set)",
-        Launcher.Hydra => "MPICH's Hydra mpiexec (PMI_RANK/PMI_SIZE/PMI_FD are set)",
+        Launcher.Hydra => "a PMI launcher, MPICH's Hydra mpiexec or srun --mpi=pmi2 (PMI_RANK/PMI_SIZE/PMI_FD are set)",
+        Launcher.Pmix => "a PMIx launcher such as srun --mpi=pmix (PMIX_RANK is set)",
         _ => "no MPI launcher",
     };
 }
