@@ -14,6 +14,7 @@ internal static class ExamplesCli
             "AtomoCollectives examples. With no command, or with options only, runs 'train'. "
             + "Runs in-process (ranks as threads) unless started by mpiexec or srun, then on real MPI ranks.");
         root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(Bench.BenchCommand.Create());
         return root.Parse(WithDefaultCommand(args)).Invoke();
     }
 
