@@ -26,8 +26,13 @@ internal sealed record ConfigResult(
     long DenseElements,
     int Tensors,
     int CompressedTensors,
-    double ReadOnceSeconds)
+    double ReadOnceSeconds,
+    double IsolatedEncodeSeconds = double.NaN,
+    double IsolatedReadOnceSeconds = double.NaN)
 {
+    /// <summary>Encode over read-once, both on one rank with the others idle (no time slicing between ranks).</summary>
+    public double IsolatedEncodeOverRead => IsolatedReadOnceSeconds > 0 ? IsolatedEncodeSeconds / IsolatedReadOnceSeconds : double.NaN;
+
     /// <summary>Dense-equivalent bytes over bytes sent.</summary>
     public double Ratio => BytesPerRank > 0 ? DenseBytesPerRank / BytesPerRank : double.PositiveInfinity;
 
@@ -35,21 +40,22 @@ internal sealed record ConfigResult(
     public double EncodeOverRead => ReadOnceSeconds > 0 ? EncodeSeconds / ReadOnceSeconds : double.NaN;
 
     public const string CsvHeader =
-        "label,set,config,ranks,steps,step_s,min_step_s,encode_s,exchange_s,decode_s,bytes_per_rank,dense_bytes_per_rank,payload_bytes_per_rank,elements,dense_elements,tensors,compressed_tensors,read_once_s,ratio,encode_over_read,speedup_vs_dense";
+        "label,set,config,ranks,steps,step_s,min_step_s,encode_s,exchange_s,decode_s,bytes_per_rank,dense_bytes_per_rank,payload_bytes_per_rank,elements,dense_elements,tensors,compressed_tensors,read_once_s,ratio,encode_over_read,speedup_vs_dense,isolated_encode_s,isolated_read_once_s,isolated_encode_over_read";
 
     /// <summary>One CSV row; <paramref name="speedup"/> is dense step time over this one's.</summary>
     public string ToCsv(double speedup) => Csv.Join(
         Label, Set, Config, Csv.Number(Ranks), Csv.Number(Steps), Csv.Number(StepSeconds), Csv.Number(MinStepSeconds), Csv.Number(EncodeSeconds),
         Csv.Number(ExchangeSeconds), Csv.Number(DecodeSeconds), Csv.Number(BytesPerRank), Csv.Number(DenseBytesPerRank), Csv.Number(PayloadBytesPerRank),
         Csv.Number(Elements), Csv.Number(DenseElements), Csv.Number(Tensors), Csv.Number(CompressedTensors), Csv.Number(ReadOnceSeconds),
-        Csv.Number(Ratio), Csv.Number(EncodeOverRead), Csv.Number(speedup));
+        Csv.Number(Ratio), Csv.Number(EncodeOverRead), Csv.Number(speedup), Csv.Number(IsolatedEncodeSeconds), Csv.Number(IsolatedReadOnceSeconds), Csv.Number(IsolatedEncodeOverRead));
 
     /// <summary>Parses a row written by <see cref="ToCsv"/>.</summary>
     public static ConfigResult Parse(IReadOnlyDictionary<string, string> row) => new(
         row["label"], row["set"], row["config"], Csv.Int(row["ranks"]), Csv.Int(row["steps"]), Csv.Double(row["step_s"]), Csv.Double(row["min_step_s"]),
         Csv.Double(row["encode_s"]), Csv.Double(row["exchange_s"]), Csv.Double(row["decode_s"]), Csv.Double(row["bytes_per_rank"]),
         Csv.Double(row["dense_bytes_per_rank"]), Csv.Double(row["payload_bytes_per_rank"]), Csv.Long(row["elements"]), Csv.Long(row["dense_elements"]),
-        Csv.Int(row["tensors"]), Csv.Int(row["compressed_tensors"]), Csv.Double(row["read_once_s"]));
+        Csv.Int(row["tensors"]), Csv.Int(row["compressed_tensors"]), Csv.Double(row["read_once_s"]),
+        Csv.Double(row["isolated_encode_s"]), Csv.Double(row["isolated_read_once_s"]));
 }
 
 /// <summary>One tensor's route and mean payload under one configuration (for the cost model's per-tensor dense rule).</summary>

@@ -39,6 +39,7 @@ internal static class CollectiveBench
             Memory<float>[] memories = [.. work.Select(w => new Memory<float>(w))];
             IReadOnlyList<TensorShape> shapes = set.Shapes;
             double readOnce = ReadOnce(world, pristine);
+            int first = configs.Count;
             foreach (BenchConfiguration configuration in settings.Configurations)
             {
                 progress?.Invoke($"{set.Name}: {configuration.Name} ({settings.Warmup} warm-up + {settings.Steps} timed steps on {world.Size} ranks)");
@@ -46,6 +47,16 @@ internal static class CollectiveBench
                 configs.Add(result);
                 tensors.AddRange(perTensor);
                 GC.Collect();
+            }
+
+            // Encode against read-once on one otherwise idle rank (the others wait): the concurrent figures above
+            // include time slicing when ranks outnumber cores.
+            progress?.Invoke($"{set.Name}: isolated encode and read-once on rank 0");
+            double[] isolated = world.Rank == 0 ? MeasureIsolated(settings, set, pristine) : new double[settings.Configurations.Count + 1];
+            world.Broadcast(System.Runtime.InteropServices.MemoryMarshal.AsBytes(isolated.AsSpan()), 0);
+            for (int c = 0; c < settings.Configurations.Count; c++)
+            {
+                configs[first + c] = configs[first + c] with { IsolatedEncodeSeconds = isolated[c + 1], IsolatedReadOnceSeconds = isolated[0] };
             }
         }
 
@@ -183,6 +194,57 @@ internal static class CollectiveBench
         }
 
         return (result, perTensor);
+    }
+
+    /// <summary>
+    /// On this rank alone: [read-once, encode of configuration 0, 1, …] in seconds, each the minimum of repeats;
+    /// the encode through a one-rank <see cref="AtomoAllreduce"/> (so exactly the tensors the policy compresses).
+    /// </summary>
+    private static double[] MeasureIsolated(BenchSettings settings, GradientSet set, float[][] gradients)
+    {
+        var result = new double[settings.Configurations.Count + 1];
+        result[0] = double.MaxValue;
+        float sink = 0;
+        for (int repeat = 0; repeat < 15; repeat++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            foreach (float[] tensor in gradients)
+            {
+                sink += TensorPrimitives.Sum(tensor);
+            }
+
+            result[0] = Math.Min(result[0], Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+
+        GC.KeepAlive(sink);
+        float[][] copies = [.. gradients.Select(g => (float[])g.Clone())];
+        Memory<float>[] memories = [.. copies.Select(c => new Memory<float>(c))];
+        for (int c = 0; c < settings.Configurations.Count; c++)
+        {
+            AtomoOptions? options = settings.Configurations[c].Options;
+            if (options is null)
+            {
+                continue;
+            }
+
+            InProcessCluster.Run(1, single =>
+            {
+                using var allreduce = new AtomoAllreduce(single, options);
+                double best = double.MaxValue;
+                for (int repeat = 0; repeat < 4; repeat++)
+                {
+                    allreduce.Average(memories, set.Shapes);   // one rank: the average is the input itself
+                    if (repeat > 0)
+                    {
+                        best = Math.Min(best, allreduce.LastCall.EncodeSeconds);
+                    }
+                }
+
+                result[c + 1] = best;
+            });
+        }
+
+        return result;
     }
 
     /// <summary>
