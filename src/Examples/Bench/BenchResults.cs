@@ -28,7 +28,9 @@ internal sealed record ConfigResult(
     int CompressedTensors,
     double ReadOnceSeconds,
     double IsolatedEncodeSeconds = double.NaN,
-    double IsolatedReadOnceSeconds = double.NaN)
+    double IsolatedReadOnceSeconds = double.NaN,
+    double IsolatedDecodeSecondsAt2 = double.NaN,
+    double IsolatedDecodeSecondsAt8 = double.NaN)
 {
     /// <summary>Encode over read-once, both on one rank with the others idle (no time slicing between ranks).</summary>
     public double IsolatedEncodeOverRead => IsolatedReadOnceSeconds > 0 ? IsolatedEncodeSeconds / IsolatedReadOnceSeconds : double.NaN;
@@ -40,14 +42,15 @@ internal sealed record ConfigResult(
     public double EncodeOverRead => ReadOnceSeconds > 0 ? EncodeSeconds / ReadOnceSeconds : double.NaN;
 
     public const string CsvHeader =
-        "label,set,config,ranks,steps,step_s,min_step_s,encode_s,exchange_s,decode_s,bytes_per_rank,dense_bytes_per_rank,payload_bytes_per_rank,elements,dense_elements,tensors,compressed_tensors,read_once_s,ratio,encode_over_read,speedup_vs_dense,isolated_encode_s,isolated_read_once_s,isolated_encode_over_read";
+        "label,set,config,ranks,steps,step_s,min_step_s,encode_s,exchange_s,decode_s,bytes_per_rank,dense_bytes_per_rank,payload_bytes_per_rank,elements,dense_elements,tensors,compressed_tensors,read_once_s,ratio,encode_over_read,speedup_vs_dense,isolated_encode_s,isolated_read_once_s,isolated_encode_over_read,isolated_decode_n2_s,isolated_decode_n8_s";
 
     /// <summary>One CSV row; <paramref name="speedup"/> is dense step time over this one's.</summary>
     public string ToCsv(double speedup) => Csv.Join(
         Label, Set, Config, Csv.Number(Ranks), Csv.Number(Steps), Csv.Number(StepSeconds), Csv.Number(MinStepSeconds), Csv.Number(EncodeSeconds),
         Csv.Number(ExchangeSeconds), Csv.Number(DecodeSeconds), Csv.Number(BytesPerRank), Csv.Number(DenseBytesPerRank), Csv.Number(PayloadBytesPerRank),
         Csv.Number(Elements), Csv.Number(DenseElements), Csv.Number(Tensors), Csv.Number(CompressedTensors), Csv.Number(ReadOnceSeconds),
-        Csv.Number(Ratio), Csv.Number(EncodeOverRead), Csv.Number(speedup), Csv.Number(IsolatedEncodeSeconds), Csv.Number(IsolatedReadOnceSeconds), Csv.Number(IsolatedEncodeOverRead));
+        Csv.Number(Ratio), Csv.Number(EncodeOverRead), Csv.Number(speedup), Csv.Number(IsolatedEncodeSeconds), Csv.Number(IsolatedReadOnceSeconds), Csv.Number(IsolatedEncodeOverRead),
+        Csv.Number(IsolatedDecodeSecondsAt2), Csv.Number(IsolatedDecodeSecondsAt8));
 
     /// <summary>Parses a row written by <see cref="ToCsv"/>.</summary>
     public static ConfigResult Parse(IReadOnlyDictionary<string, string> row) => new(
@@ -55,7 +58,7 @@ internal sealed record ConfigResult(
         Csv.Double(row["encode_s"]), Csv.Double(row["exchange_s"]), Csv.Double(row["decode_s"]), Csv.Double(row["bytes_per_rank"]),
         Csv.Double(row["dense_bytes_per_rank"]), Csv.Double(row["payload_bytes_per_rank"]), Csv.Long(row["elements"]), Csv.Long(row["dense_elements"]),
         Csv.Int(row["tensors"]), Csv.Int(row["compressed_tensors"]), Csv.Double(row["read_once_s"]),
-        Csv.Double(row["isolated_encode_s"]), Csv.Double(row["isolated_read_once_s"]));
+        Csv.Double(row["isolated_encode_s"]), Csv.Double(row["isolated_read_once_s"]), Csv.Double(row["isolated_decode_n2_s"]), Csv.Double(row["isolated_decode_n8_s"]));
 }
 
 /// <summary>One tensor's route and mean payload under one configuration (for the cost model's per-tensor dense rule).</summary>

@@ -52,11 +52,18 @@ internal static class CollectiveBench
             // Encode against read-once on one otherwise idle rank (the others wait): the concurrent figures above
             // include time slicing when ranks outnumber cores.
             progress?.Invoke($"{set.Name}: isolated encode and read-once on rank 0");
-            double[] isolated = world.Rank == 0 ? MeasureIsolated(settings, set, pristine) : new double[settings.Configurations.Count + 1];
+            double[] isolated = world.Rank == 0 ? MeasureIsolated(settings, set, pristine) : new double[IsolatedLength(settings)];
             world.Broadcast(System.Runtime.InteropServices.MemoryMarshal.AsBytes(isolated.AsSpan()), 0);
             for (int c = 0; c < settings.Configurations.Count; c++)
             {
-                configs[first + c] = configs[first + c] with { IsolatedEncodeSeconds = isolated[c + 1], IsolatedReadOnceSeconds = isolated[0] };
+                bool dense = settings.Configurations[c].IsDense;
+                configs[first + c] = configs[first + c] with
+                {
+                    IsolatedReadOnceSeconds = isolated[0],
+                    IsolatedEncodeSeconds = dense ? double.NaN : isolated[1 + (3 * c)],
+                    IsolatedDecodeSecondsAt2 = dense ? double.NaN : isolated[2 + (3 * c)],
+                    IsolatedDecodeSecondsAt8 = dense ? double.NaN : isolated[3 + (3 * c)],
+                };
             }
         }
 
@@ -196,13 +203,18 @@ internal static class CollectiveBench
         return (result, perTensor);
     }
 
+    /// <summary>Rank counts at which one rank's decode is timed alone (through <see cref="ReplicaCommunicator"/>).</summary>
+    internal static readonly int[] IsolatedDecodeRanks = [2, 8];
+
     /// <summary>
-    /// On this rank alone: [read-once, encode of configuration 0, 1, …] in seconds, each the minimum of repeats;
-    /// the encode through a one-rank <see cref="AtomoAllreduce"/> (so exactly the tensors the policy compresses).
+    /// On this rank alone, each the minimum of repeats: [read-once, then per configuration: encode, decode of
+    /// <see cref="IsolatedDecodeRanks"/>[0] payloads, decode of [1] payloads], in seconds. Through an
+    /// <see cref="AtomoAllreduce"/> over a <see cref="ReplicaCommunicator"/>: exactly the tensors the policy compresses,
+    /// payloads of the real sizes, no communication and no other rank on the cores.
     /// </summary>
     private static double[] MeasureIsolated(BenchSettings settings, GradientSet set, float[][] gradients)
     {
-        var result = new double[settings.Configurations.Count + 1];
+        var result = new double[IsolatedLength(settings)];
         result[0] = double.MaxValue;
         float sink = 0;
         for (int repeat = 0; repeat < 15; repeat++)
@@ -222,30 +234,43 @@ internal static class CollectiveBench
         for (int c = 0; c < settings.Configurations.Count; c++)
         {
             AtomoOptions? options = settings.Configurations[c].Options;
+            int slot = 1 + (3 * c);
             if (options is null)
             {
                 continue;
             }
 
-            InProcessCluster.Run(1, single =>
+            double encode = double.MaxValue;
+            for (int k = 0; k < IsolatedDecodeRanks.Length; k++)
             {
-                using var allreduce = new AtomoAllreduce(single, options);
-                double best = double.MaxValue;
+                using var replicas = new ReplicaCommunicator(IsolatedDecodeRanks[k]);
+                using var allreduce = new AtomoAllreduce(replicas, options);
+                double decode = double.MaxValue;
                 for (int repeat = 0; repeat < 4; repeat++)
                 {
-                    allreduce.Average(memories, set.Shapes);   // one rank: the average is the input itself
+                    for (int t = 0; t < copies.Length; t++)
+                    {
+                        gradients[t].CopyTo(copies[t], 0);
+                    }
+
+                    allreduce.Average(memories, set.Shapes);
                     if (repeat > 0)
                     {
-                        best = Math.Min(best, allreduce.LastCall.EncodeSeconds);
+                        encode = Math.Min(encode, allreduce.LastCall.EncodeSeconds);
+                        decode = Math.Min(decode, allreduce.LastCall.DecodeSeconds);
                     }
                 }
 
-                result[c + 1] = best;
-            });
+                result[slot + 1 + k] = decode;
+            }
+
+            result[slot] = encode;
         }
 
         return result;
     }
+
+    private static int IsolatedLength(BenchSettings settings) => 1 + (3 * settings.Configurations.Count);
 
     /// <summary>
     /// The read-once time of the gradient set: <c>TensorPrimitives.Sum</c> over every tensor, minimum of repeats,

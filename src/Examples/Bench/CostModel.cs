@@ -26,20 +26,18 @@ internal sealed record LinkParameters(double Alpha, double Beta, LinkSharing Sha
 }
 
 /// <summary>
-/// What the model needs to know about one ATOMO configuration on one gradient set, measured by the bench at
-/// <see cref="MeasuredRanks"/> ranks: per tensor, whether the policy compresses it and its mean payload; the encode
-/// time of the whole set; the decode time, which grows with the number of payloads decoded (one per rank).
+/// What the model needs to know about one ATOMO configuration on one gradient set: per tensor, whether the policy
+/// compresses it and its mean payload; one rank's encode time of the whole set; its decode time, which is
+/// <c>DecodeFixedSeconds + N·DecodePerRankSeconds</c> for N payloads (a fixed part: clearing, the inverse transform or
+/// the output write; a part per rank's payload).
 /// </summary>
-internal sealed record AtomoProfile(string Config, IReadOnlyList<TensorProfile> Tensors, double EncodeSeconds, double DecodeSeconds, int MeasuredRanks)
+internal sealed record AtomoProfile(string Config, IReadOnlyList<TensorProfile> Tensors, double EncodeSeconds, double DecodeFixedSeconds, double DecodePerRankSeconds)
 {
-    /// <summary>Decode seconds per compressed element per rank's payload.</summary>
-    public double DecodeSecondsPerElementPerRank
+    /// <summary>The decode line through two timings: <paramref name="seconds1"/> at <paramref name="ranks1"/> payloads and <paramref name="seconds2"/> at <paramref name="ranks2"/> (both parts clamped at 0).</summary>
+    public static (double Fixed, double PerRank) DecodeLine(int ranks1, double seconds1, int ranks2, double seconds2)
     {
-        get
-        {
-            long compressed = Tensors.Where(t => t.Compressible).Sum(t => (long)t.Elements);
-            return compressed == 0 ? 0 : DecodeSeconds / MeasuredRanks / compressed;
-        }
+        double perRank = Math.Max(0, (seconds2 - seconds1) / (ranks2 - ranks1));
+        return (Math.Max(0, seconds1 - (ranks1 * perRank)), perRank);
     }
 }
 
@@ -95,12 +93,30 @@ internal static class CostModel
     public static bool GoesDense(int ranks, double payloadBytes, int elements) =>
         (ranks - 1) * payloadBytes >= 2.0 * (ranks - 1) / ranks * 4.0 * elements;
 
-    /// <summary>Dense baseline: one allreduce per tensor plus <paramref name="divideSeconds"/>.</summary>
-    public static StepPrediction Dense(int ranks, IReadOnlyList<int> tensorElements, LinkParameters link, double divideSeconds = 0, double computeScale = 1)
+    /// <summary>
+    /// Dense baseline plus <paramref name="divideSeconds"/>: one allreduce per tensor (as the bench measures it), or
+    /// with <paramref name="fused"/> one allreduce of all of them (gradient bucketing, the best case for dense).
+    /// </summary>
+    public static StepPrediction Dense(int ranks, IReadOnlyList<int> tensorElements, LinkParameters link, double divideSeconds = 0, double computeScale = 1, bool fused = false)
     {
         ArgumentNullException.ThrowIfNull(tensorElements);
-        double exchange = tensorElements.Sum(n => RingAllreduce(ranks, 4.0 * n, link));
+        double exchange = fused
+            ? RingAllreduce(ranks, 4.0 * tensorElements.Sum(n => (long)n), link)
+            : tensorElements.Sum(n => RingAllreduce(ranks, 4.0 * n, link));
         return new StepPrediction(0, exchange, divideSeconds * computeScale);
+    }
+
+    /// <summary>
+    /// β from one measured dense step (one ring allreduce per tensor) at <paramref name="ranks"/> ranks, given α: the
+    /// step's time less its latency terms and the divide, over the ring's bytes per rank (over N on a shared link).
+    /// </summary>
+    public static LinkParameters FitBetaFromDense(int ranks, IReadOnlyList<int> tensorElements, double stepSeconds, double divideSeconds, double alpha, LinkSharing sharing)
+    {
+        ArgumentNullException.ThrowIfNull(tensorElements);
+        double latency = tensorElements.Count * 2.0 * (ranks - 1) * alpha;
+        double bytes = 2.0 * (ranks - 1) / ranks * 4.0 * tensorElements.Sum(n => (long)n);
+        double perByte = Math.Max(stepSeconds - latency - divideSeconds, 0) / bytes;
+        return new LinkParameters(alpha, sharing == LinkSharing.Shared ? perByte / ranks : perByte, sharing);
     }
 
     /// <summary>ATOMO: encode + header/length allgathers + payload allgatherv + dense remainder + decode of N payloads.</summary>
@@ -123,8 +139,10 @@ internal static class CostModel
             }
         }
 
+        long compressible = profile.Tensors.Where(t => t.Compressible).Sum(t => (long)t.Elements);
         double exchange = ranks <= 1 ? 0 : (2.0 * (ranks - 1) * link.Alpha) + Allgather(ranks, payload, link) + (denseBytes > 0 ? RingAllreduce(ranks, denseBytes, link) : 0);
-        double decode = ranks * compressedElements * profile.DecodeSecondsPerElementPerRank * computeScale;
+        double decodeShare = compressible == 0 ? 0 : (double)compressedElements / compressible;
+        double decode = (profile.DecodeFixedSeconds + (ranks * profile.DecodePerRankSeconds)) * decodeShare * computeScale;
         return new StepPrediction(profile.EncodeSeconds * computeScale, exchange, decode);
     }
 

@@ -32,34 +32,38 @@ internal static class CostModelReport
         }
 
         int fitRanks = calibration.Select(p => p.Ranks).Where(n => results.Any(r => r.Ranks == n)).Min();
-        LinkParameters emulated = CostModel.Fit(fitRanks, [.. calibration.Where(p => p.Ranks == fitRanks).Select(p => ((double)p.Bytes, p.Seconds))], LinkSharing.Shared);
-        double nominalBeta = 8.0 / rateBitsPerSecond;
-        double efficiency = nominalBeta / emulated.Beta;
         var baseline = results.Where(r => r.Ranks == fitRanks).ToList();
         ConfigResult dense = baseline.Single(r => r.Config == BenchConfigurations.Dense);
         int[] elements = [.. set.Tensors.Select(t => t.Shape.ElementCount)];
-        var profiles = baseline.Where(r => r.Config != BenchConfigurations.Dense).Select(r => Profile(r, tensors.Where(t => t.Ranks == fitRanks && t.Config == r.Config).ToList())).ToList();
 
-        // The projection assumes one core per rank: encode as measured on one rank with the others idle.
-        var projectionProfiles = profiles.Select(p =>
-        {
-            double isolated = baseline.Single(r => r.Config == p.Config).IsolatedEncodeSeconds;
-            return double.IsFinite(isolated) && isolated > 0 ? p with { EncodeSeconds = isolated } : p;
-        }).ToList();
+        // α from the smallest calibration message; β from the dense step of this set at the same N.
+        double alpha = CostModel.Fit(fitRanks, [.. calibration.Where(p => p.Ranks == fitRanks).Select(p => ((double)p.Bytes, p.Seconds))], LinkSharing.Shared).Alpha;
+        LinkParameters emulated = CostModel.FitBetaFromDense(fitRanks, elements, dense.StepSeconds, dense.DecodeSeconds, alpha, LinkSharing.Shared);
+        double nominalBeta = 8.0 / rateBitsPerSecond;
+        double efficiency = nominalBeta / emulated.Beta;
+        var profiles = baseline.Where(r => r.Config != BenchConfigurations.Dense).Select(r => Profile(r, tensors.Where(t => t.Ranks == fitRanks && t.Config == r.Config).ToList())).ToList();
         var report = new StringBuilder();
         report.Append(Invariant, $"# Cost model: {set.Description}, label {label}\n\n");
-        report.Append(Invariant, $"Fitted at N = {fitRanks} on the emulated link (one tbf shared by all ranks): alpha = {emulated.Alpha * 1e6:F1} us, ");
-        report.Append(Invariant, $"beta = {emulated.Beta * 1e9:F3} ns/B = {8 / emulated.Beta / 1e9:F3} Gbit/s goodput ({efficiency * 100:F0} % of the nominal {rateBitsPerSecond / 1e9:G3} Gbit/s).\n");
-        report.Append(Invariant, $"Compute (encode, decode) from the N = {fitRanks} run, scaled by max(1, N/{cores}) / max(1, {fitRanks}/{cores}) for ranks sharing {cores} cores.\n\n");
+        report.Append(Invariant, $"Link fitted at N = {fitRanks} on the emulated link (one tbf shared by all ranks, so every byte term is x N): alpha = {emulated.Alpha * 1e6:F1} us (smallest calibration allreduce), ");
+        report.Append(Invariant, $"beta = {emulated.Beta * 1e9:F3} ns/B, i.e. {8 / emulated.Beta / 1e9:F3} Gbit/s goodput ({efficiency * 100:F0} % of the nominal {rateBitsPerSecond / 1e9:G3} Gbit/s; from the dense step at N = {fitRanks}).\n");
+        report.Append(Invariant, $"Compute measured on one rank with no other rank running (replica communicator): encode, and decode = fixed + N x per-payload from N = {CollectiveBench.IsolatedDecodeRanks[0]} and {CollectiveBench.IsolatedDecodeRanks[1]}; ");
+        report.Append(Invariant, $"in the emulation scaled by max(1, N/{cores}) ({cores} cores shared by N ranks). Payloads per tensor from the N = {fitRanks} run.\n\n");
+        report.Append("| config | encode ms | decode ms, fixed | decode ms per payload | payload MB per rank | compressed tensors |\n|---|---:|---:|---:|---:|---:|\n");
+        foreach (AtomoProfile profile in profiles)
+        {
+            double payload = profile.Tensors.Where(t => t.Compressible && !CostModel.GoesDense(fitRanks, t.PayloadBytes, t.Elements)).Sum(t => t.PayloadBytes);
+            report.Append(Invariant, $"| {profile.Config} | {profile.EncodeSeconds * 1e3:F1} | {profile.DecodeFixedSeconds * 1e3:F1} | {profile.DecodePerRankSeconds * 1e3:F2} | {payload / 1e6:F3} | {profile.Tensors.Count(t => t.Compressible)}/{profile.Tensors.Count} |\n");
+        }
 
+        report.Append('\n');
         // Error against every measured N.
         report.Append("## Model vs measured (emulated link)\n\n| N | config | measured ms | model ms | error |\n|---:|---|---:|---:|---:|\n");
         var errorRows = new List<string> { "label,set,ranks,config,measured_s,model_s,relative_error" };
         foreach (ConfigResult measured in results.OrderBy(r => r.Ranks).ThenBy(r => Order(r.Config)))
         {
-            double computeScale = Math.Max(1.0, measured.Ranks / (double)cores) / Math.Max(1.0, fitRanks / (double)cores);
+            double computeScale = Math.Max(1.0, measured.Ranks / (double)cores);
             StepPrediction predicted = measured.Config == BenchConfigurations.Dense
-                ? CostModel.Dense(measured.Ranks, elements, emulated, dense.DecodeSeconds, computeScale)
+                ? CostModel.Dense(measured.Ranks, elements, emulated, dense.DecodeSeconds)
                 : CostModel.Atomo(measured.Ranks, profiles.Single(p => p.Config == measured.Config), emulated, computeScale);
             double error = (predicted.Total - measured.StepSeconds) / measured.StepSeconds;
             report.Append(Invariant, $"| {measured.Ranks} | {measured.Config} | {measured.StepSeconds * 1e3:F1} | {predicted.Total * 1e3:F1} | {error * 100:+0;-0}% |\n");
@@ -67,20 +71,20 @@ internal static class CostModelReport
         }
 
         // Projection to clusters: per-rank links at 1/10/25/100 Gbit/s, the measured alpha and goodput efficiency, one core per rank.
-        report.Append(Invariant, $"\n## Projection: per-rank links, alpha = {emulated.Alpha * 1e6:F1} us, {efficiency * 100:F0} % goodput; encode as measured on one idle rank, decode per payload as measured at N = {fitRanks}\n\n");
+        report.Append(Invariant, $"\n## Projection: per-rank links (non-blocking switch), alpha = {emulated.Alpha * 1e6:F1} us, {efficiency * 100:F0} % of the nominal rate, one core per rank; dense = one fused ring allreduce of all gradients (bucketed, its best case)\n\n");
         var projectionRows = new List<string> { "rate_gbit,ranks,config,encode_s,exchange_s,decode_s,step_s,speedup_vs_dense" };
         var series = new Dictionary<(double Rate, string Config), double[]>();
         foreach (double rate in ProjectedRates)
         {
             var link = new LinkParameters(emulated.Alpha, 8.0 / rate / efficiency, LinkSharing.PerRank);
-            double[] denseTimes = [.. ProjectedRanks.Select(n => CostModel.Dense(n, elements, link, dense.DecodeSeconds).Total)];
+            double[] denseTimes = [.. ProjectedRanks.Select(n => CostModel.Dense(n, elements, link, dense.DecodeSeconds, fused: true).Total)];
             series[(rate, BenchConfigurations.Dense)] = denseTimes;
             for (int i = 0; i < ProjectedRanks.Count; i++)
             {
                 projectionRows.Add(Csv.Join(Csv.Number(rate / 1e9), Csv.Number(ProjectedRanks[i]), BenchConfigurations.Dense, "0", Csv.Number(denseTimes[i]), Csv.Number(dense.DecodeSeconds), Csv.Number(denseTimes[i]), "1"));
             }
 
-            foreach (AtomoProfile profile in projectionProfiles)
+            foreach (AtomoProfile profile in profiles)
             {
                 var times = new double[ProjectedRanks.Count];
                 for (int i = 0; i < ProjectedRanks.Count; i++)
@@ -118,7 +122,7 @@ internal static class CostModelReport
         return 0;
     }
 
-    /// <summary>The model's view of one measured ATOMO configuration.</summary>
+    /// <summary>The model's view of one measured ATOMO configuration: payloads from the run, compute from the isolated timings.</summary>
     internal static AtomoProfile Profile(ConfigResult measured, IReadOnlyList<TensorResult> tensors)
     {
         var perTensor = tensors.OrderBy(t => t.Index).Select(t => t.Route switch
@@ -127,7 +131,9 @@ internal static class CostModelReport
             nameof(TensorRoute.DenseCheaper) => new TensorProfile(t.Elements, 4.0 * t.Elements, true),
             _ => new TensorProfile(t.Elements, 0, false),
         }).ToList();
-        return new AtomoProfile(measured.Config, perTensor, measured.EncodeSeconds, measured.DecodeSeconds, measured.Ranks);
+        (double fixedPart, double perRank) = AtomoProfile.DecodeLine(
+            CollectiveBench.IsolatedDecodeRanks[0], measured.IsolatedDecodeSecondsAt2, CollectiveBench.IsolatedDecodeRanks[1], measured.IsolatedDecodeSecondsAt8);
+        return new AtomoProfile(measured.Config, perTensor, measured.IsolatedEncodeSeconds, fixedPart, perRank);
     }
 
     /// <summary>"N ≤ 64", "all N", "no N", or a list of ranges, from speedups over <see cref="ProjectedRanks"/>.</summary>
