@@ -84,6 +84,7 @@ internal static class BenchCommand
 
             Say($"bench: {world.Size} ranks ({(MpiEnvironment.IsLaunchedByMpi ? "MPI" : "in-process")}), label '{settings.Label}', {settings.Warmup} warm-up + {settings.Steps} timed steps per configuration; median step reported (slowest rank)");
             Say($"data: {settings.Model.Describe()}");
+            Say($"machine: {Environment.ProcessorCount} cores, load average {LoadAverage()} (other work on the machine slows compute-bound stages)");
             foreach (GradientSet set in settings.Sets)
             {
                 Say(BenchReport.DescribeShapes(set).TrimEnd());
@@ -109,6 +110,7 @@ internal static class BenchCommand
                     Say("\ndense allreduce calibration: " + string.Join(", ", run.Calibration.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Bytes} B {p.Seconds * 1e3:F3} ms"))));
                 }
 
+                Say($"load average at the end: {LoadAverage()}");
                 foreach (string path in BenchReport.Write(run, directory, settings.Label, world.Size))
                 {
                     Say($"wrote {path}");
@@ -117,6 +119,23 @@ internal static class BenchCommand
 
             return 0;
         });
+    }
+
+    /// <summary>The 1/5/15-minute load averages (Linux), or "unknown".</summary>
+    private static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return "unknown";
+        }
     }
 
     private static Command ModelCommand()

@@ -52,8 +52,7 @@ internal static class CollectiveBench
             // Encode against read-once on one otherwise idle rank (the others wait): the concurrent figures above
             // include time slicing when ranks outnumber cores.
             progress?.Invoke($"{set.Name}: isolated encode and read-once on rank 0");
-            double[] isolated = world.Rank == 0 ? MeasureIsolated(settings, set, pristine) : new double[IsolatedLength(settings)];
-            world.Broadcast(System.Runtime.InteropServices.MemoryMarshal.AsBytes(isolated.AsSpan()), 0);
+            double[] isolated = ShareFromRankZero(world, world.Rank == 0 ? MeasureIsolated(settings, set, pristine) : new double[IsolatedLength(settings)]);
             for (int c = 0; c < settings.Configurations.Count; c++)
             {
                 bool dense = settings.Configurations[c].IsDense;
@@ -203,14 +202,36 @@ internal static class CollectiveBench
         return (result, perTensor);
     }
 
+    /// <summary>
+    /// Rank 0's <paramref name="values"/> on every rank. The others wait by polling a non-blocking gather with 1 ms
+    /// sleeps, so that they leave the cores to rank 0 (a blocking MPI call spins, even when it yields).
+    /// </summary>
+    private static double[] ShareFromRankZero(ICommunicator world, double[] values)
+    {
+        byte[] send = world.Rank == 0 ? System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray() : [];
+        var counts = new int[world.Size];
+        counts[0] = 8 * values.Length;
+        var receive = new byte[counts[0]];
+        using (CollectiveRequest request = world.StartAllgatherv(send, counts, receive))
+        {
+            while (!request.Test())
+            {
+                Thread.Sleep(1);
+            }
+        }
+
+        return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(receive).ToArray();
+    }
+
     /// <summary>Rank counts at which one rank's decode is timed alone (through <see cref="ReplicaCommunicator"/>).</summary>
     internal static readonly int[] IsolatedDecodeRanks = [2, 8];
 
     /// <summary>
-    /// On this rank alone, each the minimum of repeats: [read-once, then per configuration: encode, decode of
+    /// On this rank alone: [read-once (minimum of repeats), then per configuration: encode, decode of
     /// <see cref="IsolatedDecodeRanks"/>[0] payloads, decode of [1] payloads], in seconds. Through an
     /// <see cref="AtomoAllreduce"/> over a <see cref="ReplicaCommunicator"/>: exactly the tensors the policy compresses,
-    /// payloads of the real sizes, no communication and no other rank on the cores.
+    /// payloads of the real sizes, no communication and no other rank on the cores. Encode and decode are means over
+    /// <see cref="IsolatedRepeats"/> steps.
     /// </summary>
     private static double[] MeasureIsolated(BenchSettings settings, GradientSet set, float[][] gradients)
     {
@@ -240,13 +261,13 @@ internal static class CollectiveBench
                 continue;
             }
 
-            double encode = double.MaxValue;
+            double encode = 0;
             for (int k = 0; k < IsolatedDecodeRanks.Length; k++)
             {
                 using var replicas = new ReplicaCommunicator(IsolatedDecodeRanks[k]);
                 using var allreduce = new AtomoAllreduce(replicas, options);
-                double decode = double.MaxValue;
-                for (int repeat = 0; repeat < 4; repeat++)
+                double decode = 0;
+                for (int repeat = 0; repeat <= IsolatedRepeats; repeat++)
                 {
                     for (int t = 0; t < copies.Length; t++)
                     {
@@ -256,8 +277,8 @@ internal static class CollectiveBench
                     allreduce.Average(memories, set.Shapes);
                     if (repeat > 0)
                     {
-                        encode = Math.Min(encode, allreduce.LastCall.EncodeSeconds);
-                        decode = Math.Min(decode, allreduce.LastCall.DecodeSeconds);
+                        encode += allreduce.LastCall.EncodeSeconds / (IsolatedRepeats * IsolatedDecodeRanks.Length);
+                        decode += allreduce.LastCall.DecodeSeconds / IsolatedRepeats;
                     }
                 }
 
@@ -269,6 +290,10 @@ internal static class CollectiveBench
 
         return result;
     }
+
+    /// <summary>Timed repeats (after one untimed) of each isolated measurement; means are reported, since a residual
+    /// atom kept in some steps and not in others makes single steps vary.</summary>
+    private const int IsolatedRepeats = 6;
 
     private static int IsolatedLength(BenchSettings settings) => 1 + (3 * settings.Configurations.Count);
 
