@@ -110,7 +110,7 @@ internal static class BenchReport
         return paths;
     }
 
-    /// <summary>Stacked bars (encode, exchange, decode) per configuration, one group per set; log-free, in ms.</summary>
+    /// <summary>Stacked bars (encode, exchange, decode) per configuration, one group per set, as % of the set's dense step.</summary>
     public static void Plot(IReadOnlyList<ConfigResult> results, string path, string title)
     {
         var plot = new Plot();
@@ -122,7 +122,8 @@ internal static class BenchReport
         double position = 0;
         foreach (string set in sets)
         {
-            double maximum = results.Where(r => r.Set == set).Max(r => r.StepSeconds);
+            ConfigResult? denseRow = results.FirstOrDefault(r => r.Set == set && r.Config == BenchConfigurations.Dense);
+            double reference = denseRow?.StepSeconds ?? results.Where(r => r.Set == set).Max(r => r.StepSeconds);
             foreach (string config in configs)
             {
                 ConfigResult? r = results.FirstOrDefault(x => x.Set == set && x.Config == config);
@@ -132,7 +133,7 @@ internal static class BenchReport
                 }
 
                 // Each set scaled to its dense step (= 100) so that both fit one axis.
-                double scale = 100.0 / maximum;
+                double scale = 100.0 / reference;
                 double[] values = [r.EncodeSeconds * scale, r.ExchangeSeconds * scale, r.DecodeSeconds * scale];
                 double bottom = 0;
                 for (int p = 0; p < 3; p++)
@@ -141,7 +142,7 @@ internal static class BenchReport
                     bottom += values[p];
                 }
 
-                ticks.Add(new Tick(position, $"{set}\n{config}"));
+                ticks.Add(new Tick(position, $"{set}: {config}"));
                 position++;
             }
 
@@ -156,8 +157,9 @@ internal static class BenchReport
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual([.. ticks]);
         plot.Axes.Bottom.TickLabelStyle.Rotation = 45;
         plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
-        plot.Axes.Bottom.MinimumSize = 140;
-        plot.Axes.Left.Label.Text = "time per step, % of the slowest configuration of the set";
+        plot.Axes.Bottom.MinimumSize = 170;
+        plot.Add.HorizontalLine(100, 1, Colors.Black, LinePattern.Dashed);
+        plot.Axes.Left.Label.Text = "time per step, % of dense MPI_Allreduce on the same set";
         plot.Axes.Margins(bottom: 0);
         plot.Title(title);
         plot.ShowLegend(Alignment.UpperRight);

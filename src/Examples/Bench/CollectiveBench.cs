@@ -332,7 +332,7 @@ internal static class CollectiveBench
             var buffer = new float[floats];
             buffer.AsSpan().Fill(1f);
             double best = double.MaxValue;
-            int repeats = floats >= 1 << 20 ? 3 : 10;
+            int repeats = floats >= 1 << 20 ? 3 : floats >= 1 << 16 ? 10 : 40;
             for (int repeat = 0; repeat < repeats + 1; repeat++)
             {
                 world.Barrier();

@@ -148,7 +148,7 @@ internal static class CostModel
 
     /// <summary>
     /// α and β from dense allreduce timings at <paramref name="ranks"/> ranks: β from the least-squares slope of time
-    /// against the ring's per-rank bytes (divided by N on a shared link), α from the smallest message.
+    /// against the ring's per-rank bytes (divided by N on a shared link), α from the two smallest messages.
     /// </summary>
     public static LinkParameters Fit(int ranks, IReadOnlyList<(double Bytes, double Seconds)> points, LinkSharing sharing)
     {
@@ -170,8 +170,11 @@ internal static class CostModel
         }
 
         double slope = Math.Max(sxy / sxx, 0);
-        int smallest = Array.IndexOf(x, x.Min());
-        double alpha = Math.Max((y[smallest] - (slope * x[smallest])) / (2.0 * (ranks - 1)), 0);
+
+        // α from the two smallest messages (their byte terms taken off, and the smaller of the two kept: a
+        // time-sliced machine inflates single timings, never shrinks them). Not from the large ones: tbf's burst lets
+        // messages below it pass faster than the rate, which bends the line there.
+        double alpha = Enumerable.Range(0, x.Length).OrderBy(i => x[i]).Take(2).Min(i => Math.Max(y[i] - (slope * x[i]), y[i] / 2)) / (2.0 * (ranks - 1));
         double beta = sharing == LinkSharing.Shared ? slope / ranks : slope;
         return new LinkParameters(alpha, beta, sharing);
     }
