@@ -11,6 +11,7 @@ packages=(
   libopenblas0-pthread liblapack3 # libopenblas.so.0: cblas_sgemm, sgesdd_, sgeqrf_, sorgqr_
   dataset-fashion-mnist           # /usr/share/datasets/fashion-mnist/*.gz (IDX files)
   iproute2                        # tc, for emulated links in bench/netem.sh
+  fonts-dejavu-core               # a font for the PNG plots (ScottPlot draws text with a system font)
   slurm-wlm munge                 # Slurm 22.05 (slurmctld, slurmd, sbatch, srun with mpi/pmix and mpi/pmi2)
   libpmix-dev                     # libpmix.so, which Slurm's mpi/pmix plugin dlopens (unversioned)
 )

@@ -2,8 +2,8 @@
 # Stands up a throw-away single-node Slurm on this machine (munged, slurmctld and slurmd on localhost, every
 # file in a temporary directory), checks that `srun --mpi=pmix` (Open MPI) and `--mpi=pmi2` (MPICH) give real
 # 2-rank MPI worlds, submits slurm/train.sbatch for a short 2-task run with `sbatch --wait`, checks that the job
-# completed and wrote its summary.json, runs a 2-run slurm/sweep.sh and checks its table, and stops the daemons
-# it started (by their PID files, also on failure). About 40 s.
+# completed and wrote its summary.json, runs bench.sbatch briefly, runs a 2-run slurm/sweep.sh and checks its
+# table, and stops the daemons it started (by their PID files, also on failure). About a minute.
 #   SLURM_TEST_SWEEP=0 bash slurm/test-local.sh  # skip the sweep
 #
 #   bash slurm/test-local.sh                   # needs root, slurm-wlm and munge (scripts/install-dependencies.sh)
@@ -197,7 +197,18 @@ done
 [ -f "$output/logs/rank-1.log" ] || die "no per-rank log $output/logs/rank-1.log"
 log "train.sbatch: completed, summary.json and per-rank logs written"
 
-# ---------------------------------------------------------------- 3. sweep.sh: a 2-run array and its table
+# ---------------------------------------------------------------- 3. bench.sbatch, one short configuration
+bench_out="$dir/bench-output"
+log "sbatch --wait slurm/bench.sbatch (2 tasks, mlp shapes, dense vs atomo-spectral-s3, 1 step)"
+(
+  cd "$repo"
+  ATOMO_ROOT="$repo" LAUNCHER="$launcher" OUTPUT_DIR="$bench_out" BENCH_ARGS="--sets mlp --configs atomo-spectral-s3 --warmup 0 --steps 1" \
+    sbatch --wait --quiet -N 1 --ntasks-per-node=2 -t 10 -o "$dir/jobs/bench-%j.out" slurm/bench.sbatch
+) || die "bench.sbatch did not complete successfully"
+compgen -G "$bench_out/bench-*.csv" >/dev/null || die "bench.sbatch wrote no bench-*.csv in $bench_out"
+log "bench.sbatch: completed, $(ls "$bench_out" | tr '\n' ' ')"
+
+# ---------------------------------------------------------------- 4. sweep.sh: a 2-run array and its table
 if [ "${SLURM_TEST_SWEEP:-1}" = 1 ]; then
   log "sweep.sh: atomo-coordinate (budget 20) and qsgd (2 bits) as a job array, SWEEP_WAIT=1"
   sweep_start=$SECONDS

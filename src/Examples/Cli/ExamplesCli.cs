@@ -16,6 +16,7 @@ internal static class ExamplesCli
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(CompareCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(Bench.BenchCommand.Create());
         return root.Parse(WithDefaultCommand(args)).Invoke();
     }
 

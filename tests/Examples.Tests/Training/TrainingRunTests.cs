@@ -64,6 +64,23 @@ public sealed class TrainingRunTests : IDisposable
     }
 
     [Fact]
+    public void TheCnnLearnsWithSpectralAtomsOnItsKernels()
+    {
+        TrainingSettings settings = Settings("atomo-spectral:3", "cnn") with { Model = ModelKind.Cnn };
+        RunSummary summary = TrainingRuns.Run([settings], 2).Summaries[0];
+        Assert.True(summary.ReplicasIdentical);
+        Assert.Contains("CNN", summary.Model, StringComparison.Ordinal);
+
+        // conv2 (16×5×5×6, viewed as 16×150) and the fully connected weights are compressed; conv1 (150 entries)
+        // and the biases go dense: still far fewer bytes than dense.
+        Assert.True(summary.BytesSentPerRank * 5 < summary.DenseEquivalentBytes, $"{summary.BytesSentPerRank} bytes sent, dense {summary.DenseEquivalentBytes}");
+        IReadOnlyList<StepMetrics> metrics = MetricsCsv.Read(Path.Combine(settings.OutputDirectory, "metrics.csv"));
+        double lateLoss = metrics.TakeLast(16).Average(m => m.TrainLoss);
+        Assert.True(lateLoss < 0.75 * metrics[0].TrainLoss, $"the loss went from {metrics[0].TrainLoss:F3} to {lateLoss:F3}");
+        Assert.True(summary.FinalTestAccuracy > 0.4, $"test accuracy {summary.FinalTestAccuracy:P1} (chance 10 %)");
+    }
+
+    [Fact]
     public void TheSameSeedGivesTheSameRunBitForBit()
     {
         RunSummary first = TrainingRuns.Run([Settings("atomo-spectral:2", "a") with { MaxSteps = 10 }], 2).Summaries[0];

@@ -1,0 +1,157 @@
+using System.CommandLine;
+using System.Globalization;
+using AtomoCollectives.Examples.Hosting;
+
+namespace AtomoCollectives.Examples.Bench;
+
+/// <summary>
+/// <c>bench</c>: dense <c>MPI_Allreduce</c> against every <see cref="AtomoAllreduce"/> configuration on the MLP's
+/// and ResNet-18's gradient shapes, side by side in one run; <c>bench model</c>: the α–β cost model fitted to
+/// those measurements and projected to 1024 ranks.
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var sets = new Option<string>("--sets") { Description = "Gradient sets, comma-separated: mlp, resnet18.", DefaultValueFactory = _ => "mlp,resnet18" };
+        var configs = new Option<string>("--configs")
+        {
+            Description = "Configurations, comma-separated, or 'all': dense, atomo-spectral-s1..s3, atomo-coordinate, atomo-fourier, qsgd, terngrad (dense is always included).",
+            DefaultValueFactory = _ => "all",
+        };
+        var ranks = new Option<int>("--ranks") { Description = "In-process ranks when not started by mpiexec (ignored under MPI).", DefaultValueFactory = _ => 4 };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed steps per configuration.", DefaultValueFactory = _ => 2 };
+        var steps = new Option<int>("--steps") { Description = "Timed steps per configuration (the median is reported).", DefaultValueFactory = _ => 5 };
+        var terms = new Option<int>("--terms") { Description = "Rank-1 terms per synthetic gradient matrix.", DefaultValueFactory = _ => 6 };
+        var decay = new Option<double>("--decay") { Description = "Weight ratio of consecutive rank-1 terms.", DefaultValueFactory = _ => 0.5 };
+        var noise = new Option<double>("--noise") { Description = "Gaussian noise, as a fraction of the low-rank part's Frobenius norm.", DefaultValueFactory = _ => 0.01 };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the data and of the sparsifiers.", DefaultValueFactory = _ => 2018UL };
+        var output = new Option<string>("--out") { Description = "Directory for the CSV, markdown and PNG files.", DefaultValueFactory = _ => "bench-results" };
+        var label = new Option<string?>("--label") { Description = "Tag for rows and file names (e.g. the emulated rate); default 'inprocess' or 'mpi'." };
+        var calibrate = new Option<bool>("--calibrate") { Description = "Also time dense allreduces of 1 KiB to 8 MiB, for the cost model's alpha and beta." };
+        foreach (Option<int> option in (Option<int>[])[ranks, steps, terms])
+        {
+            option.Validators.Add(result =>
+            {
+                if (result.GetValueOrDefault<int>() < 1)
+                {
+                    result.AddError($"{result.Option.Name} must be at least 1.");
+                }
+            });
+        }
+
+        warmup.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 0)
+            {
+                result.AddError("--warmup must not be negative.");
+            }
+        });
+        var command = new Command("bench", "Time dense MPI_Allreduce against ATOMO (spectral s=1..3, coordinate, Fourier, QSGD, TernGrad) on the MLP's and ResNet-18's gradient shapes: encode/exchange/decode per step, bytes per rank, ratio and speedup; writes CSV and a PNG.")
+        {
+            sets, configs, ranks, warmup, steps, terms, decay, noise, seed, output, label, calibrate,
+        };
+        command.SetAction(parsed =>
+        {
+            var model = new GradientModel(parsed.GetValue(terms), parsed.GetValue(decay), parsed.GetValue(noise), parsed.GetValue(seed));
+            var settings = new BenchSettings(
+                parsed.GetValue(label) ?? (MpiEnvironment.IsLaunchedByMpi ? "mpi" : "inprocess"),
+                [.. parsed.GetValue(sets)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(GradientSets.ByName)],
+                BenchConfigurations.Select(parsed.GetValue(configs), parsed.GetValue(seed)),
+                model,
+                parsed.GetValue(warmup),
+                parsed.GetValue(steps),
+                parsed.GetValue(calibrate));
+            return Run(settings, parsed.GetValue(ranks), parsed.GetValue(output)!);
+        });
+        command.Subcommands.Add(ModelCommand());
+        return command;
+    }
+
+    private static int Run(BenchSettings settings, int inProcessRanks, string directory)
+    {
+        return RankHost.Run(inProcessRanks, world =>
+        {
+            bool lead = world.Rank == 0;
+            void Say(string line)
+            {
+                if (lead)
+                {
+                    Console.WriteLine(line);
+                    Console.Out.Flush();
+                }
+            }
+
+            Say($"bench: {world.Size} ranks ({(MpiEnvironment.IsLaunchedByMpi ? "MPI" : "in-process")}), label '{settings.Label}', {settings.Warmup} warm-up + {settings.Steps} timed steps per configuration; median step reported (slowest rank)");
+            Say($"data: {settings.Model.Describe()}");
+            Say($"machine: {Environment.ProcessorCount} cores, load average {LoadAverage()} (other work on the machine slows compute-bound stages)");
+            foreach (GradientSet set in settings.Sets)
+            {
+                Say(BenchReport.DescribeShapes(set).TrimEnd());
+            }
+
+            Say("configurations:");
+            foreach (BenchConfiguration configuration in settings.Configurations)
+            {
+                Say($"  {configuration.Name,-20} {configuration.Description}");
+            }
+
+            BenchRun run = CollectiveBench.Run(world, settings, lead ? line => Say($"  running {line}") : null);
+            if (lead)
+            {
+                foreach (GradientSet set in settings.Sets)
+                {
+                    Say($"\n{set.Name}, N = {world.Size}, read-once of the set {run.Configs.First(r => r.Set == set.Name).ReadOnceSeconds * 1e3:F2} ms:");
+                    Say(BenchReport.Table(run.Configs, set.Name).TrimEnd());
+                }
+
+                if (run.Calibration.Count > 0)
+                {
+                    Say("\ndense allreduce calibration: " + string.Join(", ", run.Calibration.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Bytes} B {p.Seconds * 1e3:F3} ms"))));
+                }
+
+                Say($"load average at the end: {LoadAverage()}");
+                foreach (string path in BenchReport.Write(run, directory, settings.Label, world.Size))
+                {
+                    Say($"wrote {path}");
+                }
+            }
+
+            return 0;
+        });
+    }
+
+    /// <summary>The 1/5/15-minute load averages (Linux), or "unknown".</summary>
+    private static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return "unknown";
+        }
+    }
+
+    private static Command ModelCommand()
+    {
+        var input = new Option<string>("--input") { Description = "Directory with the bench's CSV files.", DefaultValueFactory = _ => "bench-results" };
+        var label = new Option<string>("--label") { Description = "Label of the emulated runs to fit and check against.", DefaultValueFactory = _ => "1gbit" };
+        var rate = new Option<string>("--rate") { Description = "The emulated link's rate (tc syntax).", DefaultValueFactory = _ => "1gbit" };
+        var cores = new Option<int>("--cores") { Description = "Cores the emulated ranks shared (compute is scaled by N/cores above that).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var set = new Option<string>("--set") { Description = "Gradient set to model.", DefaultValueFactory = _ => "resnet18" };
+        var output = new Option<string>("--out") { Description = "Directory for model CSV, markdown and PNG.", DefaultValueFactory = _ => "bench-results" };
+        var command = new Command("model", "Fit the alpha-beta cost model to the bench's emulated runs (smallest N), report its error at every measured N, and project dense ring allreduce vs ATOMO allgather to N = 2..1024 at 1/10/25/100 Gbit/s.")
+        {
+            input, label, rate, cores, set, output,
+        };
+        command.SetAction(parsed => CostModelReport.Run(
+            parsed.GetValue(input)!, parsed.GetValue(label)!, CostModel.ParseRate(parsed.GetValue(rate)!), parsed.GetValue(cores), parsed.GetValue(set)!, parsed.GetValue(output)!));
+        return command;
+    }
+}

@@ -1,0 +1,81 @@
+namespace AtomoCollectives.Examples.Bench;
+
+/// <summary>One way of averaging the gradients: dense <c>MPI_Allreduce</c> (options null) or an <see cref="AtomoAllreduce"/>.</summary>
+/// <param name="Name">Short name for the command line, the table and the CSV.</param>
+/// <param name="Description">What it is, with its budget.</param>
+/// <param name="Options">The collective's options; null for dense.</param>
+internal sealed record BenchConfiguration(string Name, string Description, AtomoOptions? Options)
+{
+    /// <summary>Whether this is the dense baseline.</summary>
+    public bool IsDense => Options is null;
+}
+
+/// <summary>The configurations the benchmark compares.</summary>
+internal static class BenchConfigurations
+{
+    /// <summary>Coordinate and Fourier budgets: atoms per bucket of <see cref="CoordinateBucket"/> entries (1 % of the entries).</summary>
+    public const int CoordinateBudget = 10;
+
+    /// <summary>Bucket size for coordinate and Fourier atoms.</summary>
+    public const int CoordinateBucket = 1024;
+
+    /// <summary>Bucket size for QSGD and TernGrad (the library's default for QSGD).</summary>
+    public const int QuantizerBucket = 512;
+
+    /// <summary>The name of the baseline.</summary>
+    public const string Dense = "dense";
+
+    /// <summary>The configuration the goals are stated for.</summary>
+    public const string SpectralThree = "atomo-spectral-s3";
+
+    /// <summary>All configurations, dense first.</summary>
+    public static IReadOnlyList<BenchConfiguration> All(ulong seed)
+    {
+        var list = new List<BenchConfiguration>
+        {
+            new(Dense, "MPI_Allreduce (AllreduceSum) + divide by N", null),
+        };
+        for (int budget = 1; budget <= 3; budget++)
+        {
+            list.Add(new($"atomo-spectral-s{budget}", $"spectral ATOMO, budget {budget} rank-1 atoms per matrix (fast SVD + residual atom, float32)",
+                new AtomoOptions { Decomposition = Decomposition.Spectral, Budget = budget, Seed = seed }));
+        }
+
+        list.Add(new("atomo-coordinate", $"coordinate ATOMO, {CoordinateBudget} atoms per bucket of {CoordinateBucket} (~1 % of entries)",
+            new AtomoOptions { Decomposition = Decomposition.Coordinate, Budget = CoordinateBudget, BucketSize = CoordinateBucket, Seed = seed }));
+        list.Add(new("atomo-fourier", $"Fourier (DCT-II) ATOMO, {CoordinateBudget} atoms per bucket of {CoordinateBucket} (~1 % of coefficients)",
+            new AtomoOptions { Decomposition = Decomposition.Fourier, Budget = CoordinateBudget, BucketSize = CoordinateBucket, Seed = seed }));
+        AtomoOptions qsgd = AtomoOptions.Qsgd(QuantizerBucket);
+        qsgd.Seed = seed;
+        list.Add(new("qsgd", $"1-bit QSGD as coordinate ATOMO, buckets of {QuantizerBucket}", qsgd));
+        AtomoOptions ternGrad = AtomoOptions.TernGrad(QuantizerBucket);
+        ternGrad.Seed = seed;
+        list.Add(new("terngrad", $"TernGrad as coordinate ATOMO, buckets of {QuantizerBucket}", ternGrad));
+        return list;
+    }
+
+    /// <summary>
+    /// The configurations named in <paramref name="names"/> (comma-separated; <c>all</c> or empty for all), in the
+    /// canonical order; dense is always included (the speedups are relative to it).
+    /// </summary>
+    /// <exception cref="ArgumentException">An unknown name.</exception>
+    public static IReadOnlyList<BenchConfiguration> Select(string? names, ulong seed)
+    {
+        IReadOnlyList<BenchConfiguration> all = All(seed);
+        if (string.IsNullOrWhiteSpace(names) || names.Trim() == "all")
+        {
+            return all;
+        }
+
+        var wanted = new HashSet<string>(names.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), StringComparer.OrdinalIgnoreCase);
+        foreach (string name in wanted)
+        {
+            if (!all.Any(c => string.Equals(c.Name, name, StringComparison.OrdinalIgnoreCase)))
+            {
+                throw new ArgumentException($"Unknown configuration '{name}'; known: {string.Join(", ", all.Select(c => c.Name))}.", nameof(names));
+            }
+        }
+
+        return [.. all.Where(c => c.IsDense || wanted.Contains(c.Name))];
+    }
+}
