@@ -32,6 +32,9 @@ public sealed unsafe class MpiEnvironment : IDisposable
     /// <summary>The environment variable that selects the MPI library: <c>openmpi</c>, <c>mpich</c> or a path.</summary>
     public const string LibraryVariable = "ATOMO_MPI_LIBRARY";
 
+    /// <summary>How long <see cref="Abort"/> waits after writing its reason, so the launcher can forward it.</summary>
+    private static readonly TimeSpan AbortOutputGrace = TimeSpan.FromMilliseconds(250);
+
     private static readonly object s_gate = new();
     private static MpiEnvironment? s_current;
     private static bool s_initializedOnce;
@@ -129,6 +132,9 @@ public sealed unsafe class MpiEnvironment : IDisposable
     {
         Console.Error.WriteLine($"[rank {_world.Rank}/{_world.Size}] aborting the MPI job: {reason}");
         Console.Error.Flush();
+        // The launcher forwards this rank's output through a pipe; MPICH's Hydra kills the job on MPI_Abort and
+        // can drop what it had not read yet (about 1 run in 12 lost the reason above). Give it a moment.
+        Thread.Sleep(AbortOutputGrace);
         _flavor.Abort(_flavor.CommWorld, 1);
         Environment.Exit(1); // MPI_Abort should not return; make sure the rank ends anyway.
     }
