@@ -1,7 +1,7 @@
 namespace AtomoCollectives.Examples.Models;
 
-/// <summary>One trainable tensor: a slice of the model's flat value buffer and the same slice of its gradient buffer.</summary>
-internal sealed record Parameter(string Name, TensorShape Shape, Memory<float> Value, Memory<float> Gradient);
+/// <summary>One trainable tensor: a slice, starting at <paramref name="Offset"/>, of the model's flat value buffer and the same slice of its gradient buffer.</summary>
+internal sealed record Parameter(string Name, TensorShape Shape, int Offset, Memory<float> Value, Memory<float> Gradient);
 
 /// <summary>
 /// A model's parameters in two flat buffers (values and gradients), so the dense baseline averages every gradient
@@ -43,7 +43,7 @@ internal sealed class ParameterStore
         var random = new Random(seed); // the same seed on every rank: all replicas start identical
         foreach ((string name, TensorShape shape, int offset) in _declared)
         {
-            var parameter = new Parameter(name, shape, Values.AsMemory(offset, shape.ElementCount), Gradients.AsMemory(offset, shape.ElementCount));
+            var parameter = new Parameter(name, shape, offset, Values.AsMemory(offset, shape.ElementCount), Gradients.AsMemory(offset, shape.ElementCount));
             if (name.EndsWith("weight", StringComparison.Ordinal))
             {
                 int fanIn = shape.ElementCount / shape.Dimensions[0];
