@@ -86,7 +86,7 @@ internal static class CostModelReport
             series[(rate, BenchConfigurations.Dense)] = denseTimes;
             for (int i = 0; i < ProjectedRanks.Count; i++)
             {
-                projectionRows.Add(Csv.Join(Csv.Number(rate / 1e9), Csv.Number(ProjectedRanks[i]), BenchConfigurations.Dense, "0", Csv.Number(denseTimes[i]), Csv.Number(dense.DecodeSeconds), Csv.Number(denseTimes[i]), "1"));
+                projectionRows.Add(Csv.Join(Csv.Number(rate / 1e9), Csv.Number(ProjectedRanks[i]), BenchConfigurations.Dense, "0", Csv.Number(denseTimes[i] - dense.DecodeSeconds), Csv.Number(dense.DecodeSeconds), Csv.Number(denseTimes[i]), "1"));
             }
 
             foreach (AtomoProfile profile in profiles)
