@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
         --out) out="${2:?--out needs a value}"; shift 2 ;;
         --no-model) model=0; shift ;;
         --inside) inside=1; shift ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option '$1' (see --help)" ;;
     esac
 done
@@ -68,7 +68,8 @@ rate_bits=$(awk -v r="$rate" 'BEGIN { n = r + 0; u = r; sub(/^[0-9.]+/, "", u); 
 burst=$(awk -v b="$rate_bits" 'BEGIN { x = b / 8 * 0.004; if (x < 262144) x = 262144; printf "%.0f", x }')
 if [ -n "$delay" ]; then
     tc qdisc add dev lo root handle 1: tbf rate "$rate" burst "$burst" latency 200ms
-    tc qdisc add dev lo parent 1:1 handle 10: netem delay "$delay"
+    tc qdisc add dev lo parent 1:1 handle 10: netem delay "$delay" \
+        || die "--delay needs the kernel's netem qdisc (module sch_netem), which this kernel does not provide; run without --delay"
 else
     tc qdisc add dev lo root tbf rate "$rate" burst "$burst" latency 200ms
 fi

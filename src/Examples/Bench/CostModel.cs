@@ -107,6 +107,31 @@ internal static class CostModel
     }
 
     /// <summary>
+    /// β by least squares (through the origin) over measured dense steps at several rank counts, given α: each
+    /// step less its latency terms and divide, against its bytes term (ring bytes per rank, × N on a shared link).
+    /// </summary>
+    public static LinkParameters FitBetaFromDenseSteps(IReadOnlyList<(int Ranks, double StepSeconds, double DivideSeconds)> steps, IReadOnlyList<int> tensorElements, double alpha, LinkSharing sharing)
+    {
+        ArgumentNullException.ThrowIfNull(steps);
+        ArgumentNullException.ThrowIfNull(tensorElements);
+        double sxy = 0, sxx = 0;
+        foreach ((int ranks, double step, double divide) in steps.Where(s => s.Ranks > 1))
+        {
+            double latency = tensorElements.Count * 2.0 * (ranks - 1) * alpha;
+            double x = 2.0 * (ranks - 1) / ranks * 4.0 * tensorElements.Sum(n => (long)n) * (sharing == LinkSharing.Shared ? ranks : 1);
+            sxy += x * Math.Max(step - latency - divide, 0);
+            sxx += x * x;
+        }
+
+        if (sxx == 0)
+        {
+            throw new ArgumentException("Fitting β needs a dense step at 2 or more ranks.", nameof(steps));
+        }
+
+        return new LinkParameters(alpha, sxy / sxx, sharing);
+    }
+
+    /// <summary>
     /// β from one measured dense step (one ring allreduce per tensor) at <paramref name="ranks"/> ranks, given α: the
     /// step's time less its latency terms and the divide, over the ring's bytes per rank (over N on a shared link).
     /// </summary>

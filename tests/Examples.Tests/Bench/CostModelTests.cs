@@ -127,6 +127,16 @@ public class CostModelTests
         Assert.True(fused.Exchange < CostModel.Dense(8, elements, PerRank).Exchange);   // one latency term instead of two
     }
 
+    [Fact]
+    public void BetaFromDenseStepsAtSeveralNRecoversTheSharedLink()
+    {
+        var truth = new LinkParameters(Alpha: 20e-6, Beta: 8e-9, LinkSharing.Shared);
+        int[] elements = [64 * 3 * 49, 512 * 4608, 1000];
+        (int, double, double)[] steps = [.. new[] { 2, 4, 8 }.Select(n => (n, CostModel.Dense(n, elements, truth, divideSeconds: 0.004).Total, 0.004))];
+        Assert.Equal(truth.Beta, CostModel.FitBetaFromDenseSteps(steps, elements, truth.Alpha, LinkSharing.Shared).Beta, 15);
+        Assert.Throws<ArgumentException>(() => CostModel.FitBetaFromDenseSteps([(1, 1.0, 0.0)], elements, 0, LinkSharing.Shared));
+    }
+
     [Theory]
     [InlineData(false, 2)]
     [InlineData(true, 4)]
