@@ -9,7 +9,7 @@
 #
 # Options: --rate R (tc syntax: 1gbit, 10gbit, 500mbit; default 1gbit), --ranks N[,N...] (default 4),
 # --sets mlp,resnet18 (default both), --configs LIST (default all), --warmup W (1), --steps S (3),
-# --delay D (optional netem delay per packet, e.g. 100us; default none), --out DIR (default bench-results/netem-RATE),
+# --delay D (optional netem delay per packet, e.g. 100us; default none), --output DIR (default bench-results/netem-RATE),
 # --no-model (skip the cost model when several N were run).
 # Needs root (as CI runs), permission to create network namespaces, iproute2 (tc), Open MPI and the .NET SDK
 # (scripts/install-dependencies.sh installs all but the SDK). The last line of output is exactly
@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
         --warmup) warmup="${2:?--warmup needs a value}"; shift 2 ;;
         --steps) steps="${2:?--steps needs a value}"; shift 2 ;;
         --delay) delay="${2:?--delay needs a value}"; shift 2 ;;
-        --out) out="${2:?--out needs a value}"; shift 2 ;;
+        --output) out="${2:?--output needs a value}"; shift 2 ;;
         --no-model) model=0; shift ;;
         --inside) inside=1; shift ;;
         -h|--help) sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -55,7 +55,7 @@ if [ "$inside" = 0 ]; then
     fi
     echo "netem.sh: building Examples (Release)"
     dotnet build "$root/src/Examples" -c Release --nologo -v quiet -clp:ErrorsOnly >/dev/null || die "build failed: dotnet build src/Examples -c Release"
-    args=(--rate "$rate" --ranks "$ranks" --sets "$sets" --configs "$configs" --warmup "$warmup" --steps "$steps" --out "$out")
+    args=(--rate "$rate" --ranks "$ranks" --sets "$sets" --configs "$configs" --warmup "$warmup" --steps "$steps" --output "$out")
     [ -n "$delay" ] && args+=(--delay "$delay")
     [ "$model" = 0 ] && args+=(--no-model)
     exec unshare -n -- bash "$0" --inside "${args[@]}"
@@ -84,12 +84,12 @@ for n in "${rank_list[@]}"; do
     mpiexec.openmpi --oversubscribe --bind-to none -n "$n" \
         --mca pml ob1 --mca btl self,tcp --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo \
         dotnet "$dll" bench --sets "$sets" --configs "$configs" --warmup "$warmup" --steps "$steps" \
-        --label "$rate" --calibrate --out "$out" \
+        --label "$rate" --calibrate --output "$out" \
         || die "the bench failed at N = $n (see the output above)"
 done
 
 if [ "$model" = 1 ] && [ "${#rank_list[@]}" -gt 1 ]; then
-    dotnet "$dll" bench model --input "$out" --label "$rate" --rate "$rate" --cores "$(nproc)" --set resnet18 --out "$out" \
+    dotnet "$dll" bench model --input "$out" --label "$rate" --rate "$rate" --cores "$(nproc)" --set resnet18 --output "$out" \
         || die "the cost model failed"
 fi
 

@@ -26,7 +26,7 @@ internal static class BenchCommand
         var decay = new Option<double>("--decay") { Description = "Weight ratio of consecutive rank-1 terms.", DefaultValueFactory = _ => 0.5 };
         var noise = new Option<double>("--noise") { Description = "Gaussian noise, as a fraction of the low-rank part's Frobenius norm.", DefaultValueFactory = _ => 0.01 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the data and of the sparsifiers.", DefaultValueFactory = _ => 2018UL };
-        var output = new Option<string>("--out") { Description = "Directory for the CSV, markdown and PNG files.", DefaultValueFactory = _ => "bench-results" };
+        var output = new Option<string>("--output") { Description = "Directory for the CSV, markdown and PNG files.", DefaultValueFactory = _ => "bench-results" };
         var label = new Option<string?>("--label") { Description = "Tag for rows and file names (e.g. the emulated rate); default 'inprocess' or 'mpi'." };
         var calibrate = new Option<bool>("--calibrate") { Description = "Also time dense allreduces of 1 KiB to 8 MiB, for the cost model's alpha and beta." };
         foreach (Option<int> option in (Option<int>[])[ranks, steps, terms])
@@ -145,7 +145,7 @@ internal static class BenchCommand
         var rate = new Option<string>("--rate") { Description = "The emulated link's rate (tc syntax).", DefaultValueFactory = _ => "1gbit" };
         var cores = new Option<int>("--cores") { Description = "Cores the emulated ranks shared (compute is scaled by N/cores above that).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var set = new Option<string>("--set") { Description = "Gradient set to model.", DefaultValueFactory = _ => "resnet18" };
-        var output = new Option<string>("--out") { Description = "Directory for model CSV, markdown and PNG.", DefaultValueFactory = _ => "bench-results" };
+        var output = new Option<string>("--output") { Description = "Directory for model CSV, markdown and PNG.", DefaultValueFactory = _ => "bench-results" };
         var clusterAlpha = new Option<double>("--cluster-alpha-us")
         {
             Description = "Per-message latency of the projected clusters, microseconds (MPI over TCP on 10-100 GbE: ~10-50 us). The emulation's own alpha is fitted, but on a time-sliced 2-core machine it is scheduling, not network.",
