@@ -71,7 +71,7 @@ internal static class CostModelReport
                 ? CostModel.Dense(measured.Ranks, elements, emulated, dense.DecodeSeconds)
                 : CostModel.Atomo(measured.Ranks, profiles.Single(p => p.Config == measured.Config), emulated, computeScale);
             double error = (predicted.Total - measured.StepSeconds) / measured.StepSeconds;
-            report.Append(Invariant, $"| {measured.Ranks} | {measured.Config} | {measured.StepSeconds * 1e3:F1} | {predicted.Total * 1e3:F1} | {error * 100:+0;-0}% |\n");
+            report.Append(Invariant, $"| {measured.Ranks} | {measured.Config} | {measured.StepSeconds * 1e3:F1} | {predicted.Total * 1e3:F1} | {SignedPercent(error)} |\n");
             errorRows.Add(Csv.Join(label, set.Name, Csv.Number(measured.Ranks), measured.Config, Csv.Number(measured.StepSeconds), Csv.Number(predicted.Total), Csv.Number(error)));
         }
 
@@ -224,6 +224,13 @@ internal static class CostModelReport
 
     private static string FormatSeconds(double seconds) =>
         seconds >= 1 ? $"{seconds.ToString("G3", Invariant)} s" : seconds >= 1e-3 ? $"{(seconds * 1e3).ToString("G3", Invariant)} ms" : $"{(seconds * 1e6).ToString("G3", Invariant)} us";
+
+    /// <summary>"+3%", "-12%", "0%": rounded first, so a small negative error does not print as "-0" or "-+0".</summary>
+    internal static string SignedPercent(double fraction)
+    {
+        double percent = Math.Round(fraction * 100, MidpointRounding.AwayFromZero);
+        return percent == 0 ? "0%" : percent.ToString("+0;-0", Invariant) + "%";
+    }
 
     private static int Order(string config) => BenchConfigurations.All(0).Select(c => c.Name).ToList().IndexOf(config);
 

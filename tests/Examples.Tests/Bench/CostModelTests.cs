@@ -195,4 +195,16 @@ public class CostModelTests
         Assert.Equal("no N", CostModelReport.WinRange(Speedups()));
         Assert.Equal("N in {2, 8}", CostModelReport.WinRange(Speedups(1, 3)));
     }
+
+    [Theory]
+    [InlineData(0.034, "+3%")]
+    [InlineData(-0.12, "-12%")]
+    [InlineData(-0.0004, "0%")]
+    [InlineData(0.0004, "0%")]
+    [InlineData(0.0, "0%")]
+    [InlineData(-0.005, "-1%")]
+    public void ModelErrorPrintsWithOneSignAndNoNegativeZero(double fraction, string expected)
+    {
+        Assert.Equal(expected, CostModelReport.SignedPercent(fraction));
+    }
 }
