@@ -39,7 +39,13 @@ while [ $# -gt 0 ]; do
 done
 
 [[ "$rate" =~ ^([0-9]+(\.[0-9]+)?)(gbit|mbit|kbit)$ ]] || die "--rate '$rate' is not like 1gbit, 10gbit or 500mbit"
-[[ "$ranks" =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--ranks '$ranks' is not like 4 or 2,4,8"
+[[ "$rate" =~ ^0*(\.0*)?[a-z]+$ ]] && die "--rate '$rate' is zero"
+[[ "$ranks" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || die "--ranks '$ranks' is not like 4 or 2,4,8"
+for n in ${ranks//,/ }; do
+    [ "$n" -ge 2 ] || die "--ranks '$ranks': every N must be at least 2 (a 1-rank world exchanges nothing)"
+done
+[[ "$warmup" =~ ^[0-9]+$ ]] || die "--warmup '$warmup' is not a whole number"
+[[ "$steps" =~ ^[1-9][0-9]*$ ]] || die "--steps '$steps' is not a whole number of at least 1"
 [[ ",$sets," == *",resnet18,"* ]] || die "--sets must include resnet18 (the speedup line is reported for it)"
 [[ "$configs" == all || ",$configs," == *",atomo-spectral-s3,"* ]] || die "--configs must include atomo-spectral-s3 (the speedup line is reported for it)"
 out="${out:-$root/bench-results/netem-$rate}"

@@ -11,7 +11,7 @@ public sealed partial class BuildScriptTests
 {
     private static readonly string[] ExpectedTasks = ["Restore", "Build", "Test", "Pack", "Run", "Bench"];
 
-    private static string RepositoryRoot { get; } = FindRepositoryRoot();
+    private static string RepositoryRoot => Repository.Root;
 
     private static string BuildScriptPath => Path.Combine(RepositoryRoot, "build.ps1");
 
@@ -180,19 +180,6 @@ public sealed partial class BuildScriptTests
         int at = text.IndexOf(original, StringComparison.Ordinal);
         Assert.True(at >= 0, $"build.ps1 no longer contains '{original}': update the test");
         return string.Concat(text.AsSpan(0, at), replacement, text.AsSpan(at + original.Length));
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "AtomoCollectives.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"no AtomoCollectives.slnx above {AppContext.BaseDirectory}");
     }
 
     [GeneratedRegex(@"^## Build script\n.*?(?=^## |\z)", RegexOptions.Multiline | RegexOptions.Singleline)]

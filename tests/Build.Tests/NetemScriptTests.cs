@@ -1,0 +1,65 @@
+using System.Diagnostics;
+
+namespace AtomoCollectives.Build.Tests;
+
+/// <summary>
+/// bench/netem.sh refuses bad options before it needs root, a namespace or a build, with one line naming the option:
+/// run here with bash, which every CI machine has. (The emulated run itself is CI's netem smoke.)
+/// </summary>
+public sealed class NetemScriptTests
+{
+    [Theory]
+    [InlineData("--ranks 1", "every N must be at least 2")]
+    [InlineData("--ranks 4,1", "every N must be at least 2")]
+    [InlineData("--ranks 0", "--ranks '0' is not like 4 or 2,4,8")]
+    [InlineData("--ranks 2,,4", "--ranks '2,,4' is not like 4 or 2,4,8")]
+    [InlineData("--rate fast", "--rate 'fast' is not like 1gbit")]
+    [InlineData("--rate 0gbit", "--rate '0gbit' is zero")]
+    [InlineData("--steps 0", "--steps '0' is not a whole number of at least 1")]
+    [InlineData("--warmup x", "--warmup 'x' is not a whole number")]
+    [InlineData("--sets mlp", "--sets must include resnet18")]
+    [InlineData("--configs dense", "--configs must include atomo-spectral-s3")]
+    [InlineData("--colour red", "unknown option '--colour'")]
+    public void BadOptionFailsWithOneLineNamingIt(string arguments, string message)
+    {
+        (int exitCode, string output, string error) = RunNetem(arguments);
+
+        Assert.Equal(1, exitCode);
+        Assert.Equal("", output);
+        Assert.StartsWith("netem.sh: ", error, StringComparison.Ordinal);
+        Assert.Contains(message, error, StringComparison.Ordinal);
+        Assert.Single(error.TrimEnd('\n').Split('\n'));
+    }
+
+    [Fact]
+    public void HelpListsTheReliedOnOptions()
+    {
+        (int exitCode, string output, string error) = RunNetem("--help");
+
+        Assert.Equal(0, exitCode);
+        Assert.Equal("", error);
+        Assert.Contains("--rate R", output, StringComparison.Ordinal);
+        Assert.Contains("--ranks N", output, StringComparison.Ordinal);
+        Assert.Contains("speedup_vs_dense=X", output, StringComparison.Ordinal);
+    }
+
+    private static (int ExitCode, string Output, string Error) RunNetem(string arguments)
+    {
+        var start = new ProcessStartInfo("bash", $"bench/netem.sh {arguments}")
+        {
+            WorkingDirectory = Repository.Root,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using Process process = Process.Start(start) ?? throw new InvalidOperationException("could not start bash");
+        Task<string> output = process.StandardOutput.ReadToEndAsync();
+        Task<string> error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromSeconds(30)))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"netem.sh {arguments} did not exit within 30 s: it got past option checking");
+        }
+
+        return (process.ExitCode, output.Result, error.Result);
+    }
+}
