@@ -51,7 +51,7 @@ internal static class BenchCommand
         {
             sets, configs, ranks, warmup, steps, terms, decay, noise, seed, output, label, calibrate,
         };
-        command.SetAction(parsed =>
+        command.SetAction(parsed => Cli.ExamplesCli.Guard(() =>
         {
             var model = new GradientModel(parsed.GetValue(terms), parsed.GetValue(decay), parsed.GetValue(noise), parsed.GetValue(seed));
             var settings = new BenchSettings(
@@ -63,13 +63,22 @@ internal static class BenchCommand
                 parsed.GetValue(steps),
                 parsed.GetValue(calibrate));
             return Run(settings, parsed.GetValue(ranks), parsed.GetValue(output)!);
-        });
+        }));
         command.Subcommands.Add(ModelCommand());
         return command;
     }
 
     private static int Run(BenchSettings settings, int inProcessRanks, string directory)
     {
+        // Before minutes of timing: an unwritable directory is an error now, not after the run.
+        try
+        {
+            Directory.CreateDirectory(directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"cannot create the output directory '{directory}' (--output): {e.Message}", e);
+        }
         return RankHost.Run(inProcessRanks, world =>
         {
             bool lead = world.Rank == 0;
@@ -155,8 +164,8 @@ internal static class BenchCommand
         {
             input, label, rate, cores, set, output, clusterAlpha,
         };
-        command.SetAction(parsed => CostModelReport.Run(
-            parsed.GetValue(input)!, parsed.GetValue(label)!, CostModel.ParseRate(parsed.GetValue(rate)!), parsed.GetValue(cores), parsed.GetValue(set)!, parsed.GetValue(output)!, parsed.GetValue(clusterAlpha) * 1e-6));
+        command.SetAction(parsed => Cli.ExamplesCli.Guard(() => CostModelReport.Run(
+            parsed.GetValue(input)!, parsed.GetValue(label)!, CostModel.ParseRate(parsed.GetValue(rate)!), parsed.GetValue(cores), parsed.GetValue(set)!, parsed.GetValue(output)!, parsed.GetValue(clusterAlpha) * 1e-6)));
         return command;
     }
 }

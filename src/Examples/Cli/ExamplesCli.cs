@@ -30,12 +30,16 @@ internal static class ExamplesCli
         {
             return work();
         }
-        catch (Exception e) when (Unwrap(e) is FileNotFoundException or Data.IdxFormatException or ArgumentException or MpiException)
+        catch (Exception e) when (Unwrap(e) is FileNotFoundException or Data.IdxFormatException or ArgumentException or FormatException or MpiException or IOException or UnauthorizedAccessException)
         {
-            Console.Error.WriteLine($"error: {Unwrap(e).Message}");
+            Console.Error.WriteLine($"error: {UserMessage(Unwrap(e))}");
             return 1;
         }
     }
+
+    /// <summary>The message without .NET's " (Parameter 'x')" suffix, which names a C# parameter, not an option.</summary>
+    private static string UserMessage(Exception e) =>
+        e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
 
     private static Exception Unwrap(Exception e) => e is AggregateException { InnerExceptions.Count: > 0 } aggregate ? Unwrap(aggregate.InnerExceptions[0]) : e;
 

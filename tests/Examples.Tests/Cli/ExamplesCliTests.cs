@@ -56,4 +56,34 @@ public sealed class ExamplesCliTests
             Console.SetOut(originalOut);
         }
     }
+
+    [Theory]
+    [InlineData("bench --sets vgg", "error: Unknown gradient set 'vgg'; known: mlp, resnet18.")]
+    [InlineData("bench --configs dense,zip", "error: Unknown configuration 'zip'; known: dense,")]
+    [InlineData("bench model --rate fast", "error: 'fast' is not a rate like 1gbit")]
+    [InlineData("bench --sets mlp --output {file}/under-a-file", "error: cannot create the output directory '{file}/under-a-file' (--output): ")]
+    public void BenchErrorsAreOneLineAndExitOne(string arguments, string expected)
+    {
+        string file = Path.GetTempFileName();
+        var error = new StringWriter();
+        TextWriter original = Console.Error, originalOut = Console.Out;
+        Console.SetError(error);
+        Console.SetOut(new StringWriter());
+        try
+        {
+            Assert.Equal(1, ExamplesCli.Run(arguments.Replace("{file}", file, StringComparison.Ordinal).Split(' ')));
+        }
+        finally
+        {
+            Console.SetError(original);
+            Console.SetOut(originalOut);
+            File.Delete(file);
+        }
+
+        string text = error.ToString();
+        Assert.StartsWith(expected.Replace("{file}", file, StringComparison.Ordinal), text, StringComparison.Ordinal);
+        Assert.DoesNotContain("(Parameter '", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", text, StringComparison.Ordinal);
+        Assert.Single(text.TrimEnd('\n').Split('\n'));
+    }
 }
