@@ -109,57 +109,92 @@ internal static class ThinKernels
         }
     }
 
+    /// <summary>
+    /// <c>wt += P[rowStart..rowEnd)ᵀ·G[rowStart..rowEnd)</c>, register-tiled: for a tile of 8 rows and a strip of 16
+    /// columns, 4 sketch columns × 2 vectors of partial sums stay in registers across the 8 rows (per row: 2 loads of
+    /// G, 4 broadcasts of P, 8 FMAs), and are added to <paramref name="wt"/> once per tile. Accumulating into
+    /// <paramref name="wt"/> row by row instead reloads and stores it for every row, which made this pass L2-bound.
+    /// Tiles of 8 rows, not more: rows of a matrix whose width is a multiple of 512 floats fall into the same few L1
+    /// sets, and 16 such rows evicted each other before the second group of sketch columns reread them.
+    /// </summary>
     private static void AccumulateRows(ReadOnlySpan<float> g, int rowStart, int rowEnd, int n, ReadOnlySpan<float> p, int k, Span<float> wt)
     {
-        int m = rowEnd;
+        const int RowTile = 8;
+        const int Strip = 2 * 8;
         ref float gRef = ref MemoryMarshal.GetReference(g);
+        ref float pRef = ref MemoryMarshal.GetReference(p);
         ref float wRef = ref MemoryMarshal.GetReference(wt);
-        int r = rowStart;
-        for (; r + 3 < m; r += 4)
+        int vectorEnd = n - (n % Width);
+        for (int r0 = rowStart; r0 < rowEnd; r0 += RowTile)
         {
-            ref float g0 = ref Unsafe.Add(ref gRef, r * n);
-            ref float g1 = ref Unsafe.Add(ref g0, n);
-            ref float g2 = ref Unsafe.Add(ref g1, n);
-            ref float g3 = ref Unsafe.Add(ref g2, n);
-            for (int j = 0; j < k; j++)
+            int r1 = Math.Min(rowEnd, r0 + RowTile);
+            int c = 0;
+            for (; c + Strip <= vectorEnd; c += Strip)
             {
-                float q0 = p[(r * k) + j], q1 = p[((r + 1) * k) + j], q2 = p[((r + 2) * k) + j], q3 = p[((r + 3) * k) + j];
-                var v0 = Vector256.Create(q0);
-                var v1 = Vector256.Create(q1);
-                var v2 = Vector256.Create(q2);
-                var v3 = Vector256.Create(q3);
-                ref float w = ref Unsafe.Add(ref wRef, j * n);
-                int c = 0;
-                for (; c <= n - Width; c += Width)
+                for (int j = 0; j < k; j += 4)
                 {
-                    var acc = Vector256.LoadUnsafe(ref w, (nuint)c);
-                    acc = Vector256.FusedMultiplyAdd(v0, Vector256.LoadUnsafe(ref g0, (nuint)c), acc);
-                    acc = Vector256.FusedMultiplyAdd(v1, Vector256.LoadUnsafe(ref g1, (nuint)c), acc);
-                    acc = Vector256.FusedMultiplyAdd(v2, Vector256.LoadUnsafe(ref g2, (nuint)c), acc);
-                    acc = Vector256.FusedMultiplyAdd(v3, Vector256.LoadUnsafe(ref g3, (nuint)c), acc);
-                    acc.StoreUnsafe(ref w, (nuint)c);
-                }
+                    // Sketch columns past k repeat the last one; their sums are not stored.
+                    int j1 = Math.Min(j + 1, k - 1), j2 = Math.Min(j + 2, k - 1), j3 = Math.Min(j + 3, k - 1);
+                    Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                    Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+                    for (int r = r0; r < r1; r++)
+                    {
+                        ref float row = ref Unsafe.Add(ref gRef, (r * n) + c);
+                        ref float pr = ref Unsafe.Add(ref pRef, r * k);
+                        var x = Vector256.LoadUnsafe(ref row);
+                        var y = Vector256.LoadUnsafe(ref row, (nuint)Width);
+                        var q = Vector256.Create(Unsafe.Add(ref pr, j));
+                        a0 = Vector256.FusedMultiplyAdd(q, x, a0);
+                        b0 = Vector256.FusedMultiplyAdd(q, y, b0);
+                        q = Vector256.Create(Unsafe.Add(ref pr, j1));
+                        a1 = Vector256.FusedMultiplyAdd(q, x, a1);
+                        b1 = Vector256.FusedMultiplyAdd(q, y, b1);
+                        q = Vector256.Create(Unsafe.Add(ref pr, j2));
+                        a2 = Vector256.FusedMultiplyAdd(q, x, a2);
+                        b2 = Vector256.FusedMultiplyAdd(q, y, b2);
+                        q = Vector256.Create(Unsafe.Add(ref pr, j3));
+                        a3 = Vector256.FusedMultiplyAdd(q, x, a3);
+                        b3 = Vector256.FusedMultiplyAdd(q, y, b3);
+                    }
 
-                for (; c < n; c++)
+                    AddTo(ref Unsafe.Add(ref wRef, (j * n) + c), a0, b0);
+                    if (j + 1 < k)
+                    {
+                        AddTo(ref Unsafe.Add(ref wRef, (j1 * n) + c), a1, b1);
+                    }
+
+                    if (j + 2 < k)
+                    {
+                        AddTo(ref Unsafe.Add(ref wRef, (j2 * n) + c), a2, b2);
+                    }
+
+                    if (j + 3 < k)
+                    {
+                        AddTo(ref Unsafe.Add(ref wRef, (j3 * n) + c), a3, b3);
+                    }
+                }
+            }
+
+            for (; c < n; c++)
+            {
+                for (int j = 0; j < k; j++)
                 {
-                    Unsafe.Add(ref w, c) += (q0 * Unsafe.Add(ref g0, c)) + (q1 * Unsafe.Add(ref g1, c)) + (q2 * Unsafe.Add(ref g2, c)) + (q3 * Unsafe.Add(ref g3, c));
+                    float sum = 0;
+                    for (int r = r0; r < r1; r++)
+                    {
+                        sum = MathF.FusedMultiplyAdd(Unsafe.Add(ref pRef, (r * k) + j), Unsafe.Add(ref gRef, (r * n) + c), sum);
+                    }
+
+                    Unsafe.Add(ref wRef, (j * n) + c) += sum;
                 }
             }
         }
+    }
 
-        for (; r < m; r++)
-        {
-            ReadOnlySpan<float> row = g.Slice(r * n, n);
-            for (int j = 0; j < k; j++)
-            {
-                float q = p[(r * k) + j];
-                Span<float> w = wt.Slice(j * n, n);
-                for (int c = 0; c < n; c++)
-                {
-                    w[c] += q * row[c];
-                }
-            }
-        }
+    private static void AddTo(ref float destination, Vector256<float> low, Vector256<float> high)
+    {
+        (Vector256.LoadUnsafe(ref destination) + low).StoreUnsafe(ref destination);
+        (Vector256.LoadUnsafe(ref destination, (nuint)Width) + high).StoreUnsafe(ref destination, (nuint)Width);
     }
 
     /// <summary>
