@@ -124,12 +124,11 @@ internal static class ThinKernels
         ref float gRef = ref MemoryMarshal.GetReference(g);
         ref float pRef = ref MemoryMarshal.GetReference(p);
         ref float wRef = ref MemoryMarshal.GetReference(wt);
-        int vectorEnd = n - (n % Width);
         for (int r0 = rowStart; r0 < rowEnd; r0 += RowTile)
         {
             int r1 = Math.Min(rowEnd, r0 + RowTile);
             int c = 0;
-            for (; c + Strip <= vectorEnd; c += Strip)
+            for (; c + Strip <= n; c += Strip)
             {
                 for (int j = 0; j < k; j += 4)
                 {
