@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Stands up a throw-away single-node Slurm on this machine (munged, slurmctld and slurmd on localhost, every
 # file in a temporary directory), checks that `srun --mpi=pmix` (Open MPI) and `--mpi=pmi2` (MPICH) give real
-# 2-rank MPI worlds, submits slurm/train.sbatch for a short 2-task run with `sbatch --wait`, checks that the job
-# completed and wrote its summary.json, runs bench.sbatch briefly, runs a 2-run slurm/sweep.sh and checks its
-# table, and stops the daemons it started (by their PID files, also on failure). About a minute.
+# 2-rank MPI worlds and that `srun --mpi=none` tasks refuse to train alone, submits slurm/train.sbatch for a short
+# 2-task run with `sbatch --wait`, checks that the job completed and wrote its summary.json, runs bench.sbatch
+# briefly, runs a 2-run slurm/sweep.sh and checks its table, and stops the daemons it started (by their PID files,
+# also on failure). About a minute.
 #   SLURM_TEST_SWEEP=0 bash slurm/test-local.sh  # skip the sweep
 #
 #   bash slurm/test-local.sh                   # needs root, slurm-wlm and munge (scripts/install-dependencies.sh)
@@ -166,6 +167,18 @@ for pair in pmix:openmpi pmi2:mpich; do
   echo "$info" | grep -q "^PASS $flavor n=2 mpi-environment-matches-launcher" || die "launcher contract failed under srun --mpi=$mpi_flag"
 done
 log "srun --mpi=pmix (Open MPI) and --mpi=pmi2 (MPICH): one 2-rank world each"
+
+# ---------------------------------------------------------------- 1b. srun without an MPI plugin is refused
+# Without PMI the tasks cannot form one world; each would train alone on in-process ranks. They must say so and fail.
+if sbatch --wait --quiet -N 1 -n 2 -t 5 -o "$dir/jobs/no-mpi-%j.out" -J no-mpi \
+    --wrap "srun --mpi=none dotnet '$examples_dll' train --max-steps 1 --output '$dir/no-mpi-output'"; then
+  die "srun --mpi=none -n 2 ran the training (job succeeded); each task should have refused"
+fi
+no_mpi="$(cat "$dir"/jobs/no-mpi-*.out)"
+[ "$(echo "$no_mpi" | grep -c '^error: started by srun as one of 2 tasks')" -eq 2 ] \
+  || die "srun --mpi=none -n 2: expected the error from both tasks, got: $(echo "$no_mpi" | tail -n 5)"
+[ ! -e "$dir/no-mpi-output/summary.json" ] || die "srun --mpi=none -n 2 wrote a summary.json"
+log "srun --mpi=none -n 2: both tasks refused with the fix in the message"
 
 # ---------------------------------------------------------------- 2. train.sbatch, short run
 output="$dir/train-output"

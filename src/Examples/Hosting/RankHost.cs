@@ -20,6 +20,12 @@ internal static class RankHost
         ILogger logger = ExampleLogging.Factory.CreateLogger("Examples");
         if (!MpiEnvironment.IsLaunchedByMpi)
         {
+            if (SlurmTasksWithoutMpi(Environment.GetEnvironmentVariable) is string problem)
+            {
+                Console.Error.WriteLine($"error: {problem}");
+                return 1;
+            }
+
             using (ExampleLogging.EnterRank(0))
             {
                 logger.LogInformation("{Ranks} in-process ranks (not started by mpiexec or srun); linear algebra: {Provider}", inProcessRanks, DescribeLinearAlgebra());
@@ -63,6 +69,24 @@ internal static class RankHost
                 return 1;
             }
         }
+    }
+
+    /// <summary>
+    /// A message when this process is one of several tasks of a Slurm step that has no MPI process-management
+    /// interface (plain <c>srun</c> with <c>MpiDefault=none</c>, or <c>--mpi=none</c>): every task would train alone
+    /// on in-process ranks and the results would silently be N unrelated runs. <see langword="null"/> otherwise.
+    /// </summary>
+    internal static string? SlurmTasksWithoutMpi(Func<string, string?> environment)
+    {
+        string? tasks = environment("SLURM_STEP_NUM_TASKS");
+        if (tasks is null || !int.TryParse(tasks, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int count) || count < 2)
+        {
+            return null;
+        }
+
+        return $"started by srun as one of {count} tasks (task {environment("SLURM_PROCID") ?? "?"}), but srun gave the tasks no MPI "
+            + "process-management interface (no PMI_*, PMIX_* or OMPI_* variables), so each would train alone. "
+            + "Launch with srun --mpi=pmix (Open MPI) or srun --mpi=pmi2 (MPICH); 'srun --mpi=list' shows what this Slurm offers.";
     }
 
     private static string DescribeLinearAlgebra() =>
