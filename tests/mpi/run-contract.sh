@@ -30,6 +30,17 @@ failed=0
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
+pass() { # description
+    echo "PASS $1"
+    passed=$((passed + 1))
+}
+
+fail() { # description, lines of the log to show, failed cases (default 1)
+    echo "FAIL $1"
+    tail -"$2" "$log" | sed 's/^/    /'
+    failed=$((failed + ${3:-1}))
+}
+
 launch() { # flavour n args...   (oversubscription: Open MPI yields when oversubscribed; MPICH busy-polls)
     local flavour="$1" n="$2"; shift 2
     if [ "$flavour" = openmpi ]; then
@@ -52,16 +63,12 @@ contract() { # flavour n
     passed=$((passed + pass))
     failed=$((failed + fail))
     if [ -z "$plan" ]; then
-        echo "FAIL $flavour n=$n: the program never started its cases (exit $rc); output:"; tail -20 "$log" | sed 's/^/    /'
-        failed=$((failed + 1))
+        fail "$flavour n=$n: the program never started its cases (exit $rc); output:" 20
     elif [ $((pass + fail)) -lt "$plan" ]; then
         local missing=$((plan - pass - fail))
-        echo "FAIL $flavour n=$n: $missing case(s) never reported (exit $rc$([ $rc = 124 ] && echo ", timed out after ${run_timeout}s")); last output:"
-        tail -20 "$log" | sed 's/^/    /'
-        failed=$((failed + missing))
+        fail "$flavour n=$n: $missing case(s) never reported (exit $rc$([ $rc = 124 ] && echo ", timed out after ${run_timeout}s")); last output:" 20 "$missing"
     elif [ "$rc" != 0 ] && [ "$fail" = 0 ]; then
-        echo "FAIL $flavour n=$n: every case passed but the job exited with $rc"; tail -20 "$log" | sed 's/^/    /'
-        failed=$((failed + 1))
+        fail "$flavour n=$n: every case passed but the job exited with $rc" 20
     fi
 }
 
@@ -75,12 +82,9 @@ throwing_rank() { # flavour n: rank 1 throws after a collective while the others
     if [ "$rc" != 0 ] && [ "$rc" != 124 ] && awk -v e="$elapsed" 'BEGIN { exit !(e < 10) }' \
         && grep -q 'aborting the MPI job: unhandled exception: System.InvalidOperationException: rank 1 fails on purpose' "$log" \
         && ! grep -q 'left the barrier' "$log"; then
-        echo "PASS $flavour n=$n one-rank-throws-job-exits (exit $rc after ${elapsed}s)"
-        passed=$((passed + 1))
+        pass "$flavour n=$n one-rank-throws-job-exits (exit $rc after ${elapsed}s)"
     else
-        echo "FAIL $flavour n=$n one-rank-throws-job-exits (exit $rc after ${elapsed}s; want non-zero, < 10 s, rank 1's abort message); output:"
-        tail -20 "$log" | sed 's/^/    /'
-        failed=$((failed + 1))
+        fail "$flavour n=$n one-rank-throws-job-exits (exit $rc after ${elapsed}s; want non-zero, < 10 s, rank 1's abort message); output:" 20
     fi
 }
 
@@ -93,12 +97,9 @@ wrong_library() { # flavour-of-launcher library-setting expected-fix
     fi
     rc=$?
     if [ "$rc" != 0 ] && [ "$rc" != 124 ] && grep -q "Fix: set ATOMO_MPI_LIBRARY=$fix" "$log"; then
-        echo "PASS $flavour n=2 wrong-library-refused (ATOMO_MPI_LIBRARY=$setting, exit $rc)"
-        passed=$((passed + 1))
+        pass "$flavour n=2 wrong-library-refused (ATOMO_MPI_LIBRARY=$setting, exit $rc)"
     else
-        echo "FAIL $flavour n=2 wrong-library-refused (ATOMO_MPI_LIBRARY=$setting, exit $rc); output:"
-        tail -10 "$log" | sed 's/^/    /'
-        failed=$((failed + 1))
+        fail "$flavour n=2 wrong-library-refused (ATOMO_MPI_LIBRARY=$setting, exit $rc); output:" 10
     fi
 }
 

@@ -337,8 +337,8 @@ internal static class ThinKernels
                 }
 
                 normSquared += squares;
-                StoreDouble(y, r * k, j, k, s0, s1, s2, s3);
-                StoreDouble(y, (r + 1) * k, j, k, t0, t1, t2, t3);
+                Store(y, r * k, j, k, s0, s1, s2, s3);
+                Store(y, (r + 1) * k, j, k, t0, t1, t2, t3);
             }
         }
 
@@ -556,27 +556,7 @@ internal static class ThinKernels
         j < k ? coefficients[j] * left[(j * m) + r] : 0f;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreDouble(Span<double> y, int offset, int j, int k, double s0, double s1, double s2, double s3)
-    {
-        y[offset + j] = s0;
-        if (j + 1 < k)
-        {
-            y[offset + j + 1] = s1;
-        }
-
-        if (j + 2 < k)
-        {
-            y[offset + j + 2] = s2;
-        }
-
-        if (j + 3 < k)
-        {
-            y[offset + j + 3] = s3;
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(Span<float> y, int offset, int j, int k, float s0, float s1, float s2, float s3)
+    private static void Store<T>(Span<T> y, int offset, int j, int k, T s0, T s1, T s2, T s3)
     {
         y[offset + j] = s0;
         if (j + 1 < k)
