@@ -17,8 +17,9 @@ public enum BudgetRule
 public enum SpectralMethod
 {
     /// <summary>
-    /// Randomized range finder plus one residual atom: orthonormal atoms that sum to the tensor exactly however
-    /// rough the sketch, at a few times the cost of reading it.
+    /// A sketch of the dominant subspace (warm-started from the previous step in <see cref="AtomoAllreduce"/>) gives
+    /// rank-1 atoms; what it misses, the residual, is sparsified entry by entry as coordinate atoms in the same byte
+    /// budget. Exactly unbiased however rough the sketch, at a few times the cost of reading the tensor.
     /// </summary>
     Fast,
 
@@ -96,7 +97,7 @@ public sealed class AtomoOptions
     /// <summary>How spectral atoms are computed. Default <see cref="SpectralMethod.Fast"/>.</summary>
     public SpectralMethod SpectralMethod { get; set; } = SpectralMethod.Fast;
 
-    /// <summary>Extra sketch columns beyond the budget for <see cref="SpectralMethod.Fast"/>. Default 4.</summary>
+    /// <summary>Extra sketch columns beyond ⌈budget⌉ for <see cref="SpectralMethod.Fast"/>. Default 4.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Negative.</exception>
     public int Oversampling
     {
@@ -108,7 +109,10 @@ public sealed class AtomoOptions
         }
     }
 
-    /// <summary>Power iterations of the range finder for <see cref="SpectralMethod.Fast"/>. Default 1.</summary>
+    /// <summary>
+    /// Power iterations of a cold sketch for <see cref="SpectralMethod.Fast"/> (two passes over the tensor each; 0 starts
+    /// from a random subspace). A warm start adds one per call at no extra pass. Default 1.
+    /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">Negative.</exception>
     public int PowerIterations
     {
@@ -119,6 +123,15 @@ public sealed class AtomoOptions
             _powerIterations = value;
         }
     }
+
+    /// <summary>
+    /// With <see cref="SpectralMethod.Fast"/>, <see cref="AtomoAllreduce"/> keeps each tensor's sketch basis between
+    /// calls and starts the next call's sketch from it (one pass over the gradient instead of 2q + 1, and a subspace
+    /// that improves by one power iteration per step). The basis belongs to the tensor's position in the call and is
+    /// dropped when that position's shape changes; it shapes only this rank's payload, so estimates stay exactly
+    /// unbiased and identical on every rank. <see cref="AtomoCodec"/> alone always starts cold. Default on.
+    /// </summary>
+    public bool SpectralWarmStart { get; set; } = true;
 
     /// <summary>How spectral atoms' vectors are sent. Default <see cref="ValuePrecision.Float32"/> (exactly unbiased).</summary>
     public ValuePrecision SpectralPrecision { get; set; } = ValuePrecision.Float32;

@@ -30,6 +30,7 @@ public sealed class AtomoAllreduce : IDisposable
     private readonly long _optionsHash;
     private readonly object _gate = new();
     private readonly ArrayBufferWriter<byte> _payloads = new();
+    private readonly List<Decompositions.SpectralSketch> _sketches = [];
     private byte[] _received = [];
     private float[] _scratch = [];
     private BlockingCollection<Action>? _queue;
@@ -190,8 +191,8 @@ public sealed class AtomoAllreduce : IDisposable
             {
                 try
                 {
-                    lengths[t] = _codec.Encode(tensors.Get(t), shape, SeedSequence.Derive(_options.Seed, rank, step, t), _payloads);
-                    atoms[t] = _codec.LastSelection.Count;
+                    lengths[t] = _codec.Encode(tensors.Get(t), shape, SeedSequence.Derive(_options.Seed, rank, step, t), SketchFor(t), _payloads);
+                    atoms[t] = _codec.LastAtomCount;
                 }
                 catch (ArgumentException error)
                 {
@@ -481,6 +482,25 @@ public sealed class AtomoAllreduce : IDisposable
         return hash;
     }
 
+    /// <summary>
+    /// The warm start of the tensor at position <paramref name="tensor"/> of a call (fast spectral atoms only): kept
+    /// across calls, ignored and replaced when that position's shape changes. Null when warm starts are off.
+    /// </summary>
+    private Decompositions.SpectralSketch? SketchFor(int tensor)
+    {
+        if (!_options.SpectralWarmStart || _options.SpectralMethod != SpectralMethod.Fast)
+        {
+            return null;
+        }
+
+        while (_sketches.Count <= tensor)
+        {
+            _sketches.Add(new Decompositions.SpectralSketch());
+        }
+
+        return _sketches[tensor];
+    }
+
     private static long HashOptions(AtomoOptions options)
     {
         long hash = 0;
@@ -488,7 +508,7 @@ public sealed class AtomoAllreduce : IDisposable
             (long)options.Decomposition, BitConverter.DoubleToInt64Bits(options.Budget), (long)options.Sampling, (long)options.Seed,
             (long)options.BudgetRule, options.BucketSize, (long)options.SpectralMethod, options.Oversampling, options.PowerIterations,
             (long)options.SpectralPrecision, options.SpectralMinimumDimension, options.DenseWarmupSteps, options.MinimumCompressedElements,
-            options.CompressVectors ? 1 : 0, options.DenseWhenCheaper ? 1 : 0])
+            options.CompressVectors ? 1 : 0, options.DenseWhenCheaper ? 1 : 0, options.SpectralWarmStart ? 1 : 0])
         {
             hash = Mix(hash, value);
         }

@@ -9,8 +9,8 @@ namespace AtomoCollectives.Decompositions;
 /// var atoms = Decomposer.Create(options.Decomposition);
 /// atoms.Decompose(tensor, shape, options, seed);
 /// AtomicSparsifier.Sample(atoms.Coefficients, options.Budget, options.Sampling, seed, selection);
-/// atoms.PrepareKept(tensor, selection.Indices);          // spectral: forms the residual atom if it was drawn
-/// // serialise: Spectral → atoms.LeftVector(i), RightVector(i), or Residual; Fourier/Coordinate → index only
+/// // serialise: Spectral → atoms.LeftVector(i), RightVector(i) (its residual's entries go as coordinate atoms,
+/// // see SpectralSparsifier); Fourier/Coordinate → index only
 /// atoms.AddAtoms(selection.Indices, selection.Values, estimate);   // estimate += Σ (λ_i/p_i)·atom_i
 /// </code>
 /// </summary>
@@ -25,12 +25,6 @@ internal interface IAtomDecomposition
     /// <summary>Decomposes <paramref name="tensor"/> (row-major, <paramref name="shape"/>), replacing the previous content.</summary>
     /// <exception cref="ArgumentException">The tensor's length does not match the shape.</exception>
     void Decompose(ReadOnlySpan<float> tensor, TensorShape shape, AtomoOptions options, ulong seed);
-
-    /// <summary>
-    /// Makes the atoms in <paramref name="atomIndices"/> available to <see cref="AddAtoms"/> and serialisation when they
-    /// are not stored (the spectral residual). <paramref name="tensor"/> must be the decomposed tensor.
-    /// </summary>
-    void PrepareKept(ReadOnlySpan<float> tensor, ReadOnlySpan<int> atomIndices);
 
     /// <summary><c>destination += Σ_j weights_j · atom_{atomIndices_j}</c>, destination in the tensor's row-major layout.</summary>
     void AddAtoms(ReadOnlySpan<int> atomIndices, ReadOnlySpan<float> weights, Span<float> destination);
@@ -104,10 +98,6 @@ internal sealed class CoordinateAtoms : IAtomDecomposition
         tensor.CopyTo(_coefficients);
     }
 
-    public void PrepareKept(ReadOnlySpan<float> tensor, ReadOnlySpan<int> atomIndices)
-    {
-    }
-
     public void AddAtoms(ReadOnlySpan<int> atomIndices, ReadOnlySpan<float> weights, Span<float> destination)
     {
         Decomposer.CheckAtoms(atomIndices, weights, _length);
@@ -171,10 +161,6 @@ internal sealed class FourierAtoms : IAtomDecomposition
 
         _length = tensor.Length;
         FourierTransform.Forward(tensor, _coefficients.AsSpan(0, _length));
-    }
-
-    public void PrepareKept(ReadOnlySpan<float> tensor, ReadOnlySpan<int> atomIndices)
-    {
     }
 
     public void AddAtoms(ReadOnlySpan<int> atomIndices, ReadOnlySpan<float> weights, Span<float> destination)

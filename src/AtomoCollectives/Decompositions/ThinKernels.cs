@@ -197,62 +197,6 @@ internal static class ThinKernels
     }
 
     /// <summary>
-    /// Row <paramref name="r"/> of the residual <c>G − Σ_j coef_j·u_j·v_jᵀ</c> into <paramref name="destination"/> (n),
-    /// with <paramref name="left"/> = u_j as rows (k×m) and <paramref name="right"/> = v_j as rows (k×n).
-    /// Returns the row's squared norm, accumulated in double.
-    /// </summary>
-    public static double ResidualRow(ReadOnlySpan<float> gRow, int r, int m, ReadOnlySpan<float> coefficients, ReadOnlySpan<float> left, ReadOnlySpan<float> right, int k, Span<float> destination)
-    {
-        int n = gRow.Length;
-        ref float rightRef = ref MemoryMarshal.GetReference(right);
-        ref float d = ref MemoryMarshal.GetReference(destination);
-        ref float src = ref MemoryMarshal.GetReference(gRow);
-        if (k == 0)
-        {
-            gRow.CopyTo(destination);
-        }
-
-        for (int j = 0; j < k; j += 4)
-        {
-            float p0 = Coefficient(coefficients, left, m, r, j, k);
-            float p1 = Coefficient(coefficients, left, m, r, j + 1, k);
-            float p2 = Coefficient(coefficients, left, m, r, j + 2, k);
-            float p3 = Coefficient(coefficients, left, m, r, j + 3, k);
-            ref float w0 = ref Unsafe.Add(ref rightRef, j * n);
-            ref float w1 = ref Unsafe.Add(ref rightRef, Math.Min(j + 1, k - 1) * n);
-            ref float w2 = ref Unsafe.Add(ref rightRef, Math.Min(j + 2, k - 1) * n);
-            ref float w3 = ref Unsafe.Add(ref rightRef, Math.Min(j + 3, k - 1) * n);
-            ref float s = ref j == 0 ? ref src : ref d;
-            var v0 = Vector256.Create(p0);
-            var v1 = Vector256.Create(p1);
-            var v2 = Vector256.Create(p2);
-            var v3 = Vector256.Create(p3);
-            int c = 0;
-            for (; c <= n - Width; c += Width)
-            {
-                var acc = Vector256.LoadUnsafe(ref s, (nuint)c);
-                acc = Vector256.FusedMultiplyAdd(-v0, Vector256.LoadUnsafe(ref w0, (nuint)c), acc);
-                acc = Vector256.FusedMultiplyAdd(-v1, Vector256.LoadUnsafe(ref w1, (nuint)c), acc);
-                acc = Vector256.FusedMultiplyAdd(-v2, Vector256.LoadUnsafe(ref w2, (nuint)c), acc);
-                acc = Vector256.FusedMultiplyAdd(-v3, Vector256.LoadUnsafe(ref w3, (nuint)c), acc);
-                acc.StoreUnsafe(ref d, (nuint)c);
-            }
-
-            for (; c < n; c++)
-            {
-                float acc = Unsafe.Add(ref s, c);
-                acc = MathF.FusedMultiplyAdd(-p0, Unsafe.Add(ref w0, c), acc);
-                acc = MathF.FusedMultiplyAdd(-p1, Unsafe.Add(ref w1, c), acc);
-                acc = MathF.FusedMultiplyAdd(-p2, Unsafe.Add(ref w2, c), acc);
-                acc = MathF.FusedMultiplyAdd(-p3, Unsafe.Add(ref w3, c), acc);
-                Unsafe.Add(ref d, c) = acc;
-            }
-        }
-
-        return SumOfSquares(destination[..n]);
-    }
-
-    /// <summary>
     /// <c>Y = G·Zᵀ</c> into <paramref name="y"/> (m×k, double) with float partial sums over blocks of 512 columns added in
     /// double, so the error of each entry is that of a 512-term float sum, not an n-term one; also returns ‖G‖² (same
     /// scheme). This is the last pass of the range finder; its accuracy makes the residual norm formula usable.
@@ -363,84 +307,167 @@ internal static class ThinKernels
     }
 
     /// <summary>
-    /// ‖G − Σ_j coef_j·u_j·v_jᵀ‖² for k ≤ 8 in one sweep per row (nothing stored), accumulated in double; larger k
-    /// falls back to <see cref="ResidualRow"/>.
+    /// The sketch's one pass over G (m×n) for an orthonormal right basis Z (<paramref name="zt"/> = Zᵀ, k×n): per row,
+    /// <c>y = g·Z</c> (into <paramref name="y"/>, m×k) and the residual row <c>g − y·Zᵀ</c> (into
+    /// <paramref name="residual"/>, m×n), and, when <paramref name="wt"/> is not empty, <c>Wᵀ += yᵀ·g</c> (k×n, i.e.
+    /// W = GᵀGZ: one power iteration for the next call's basis). Each row of G is read from memory once; the row, Zᵀ
+    /// and Wᵀ stay in cache. Returns the residual's Σ|r| and Σr² (double) and max|r|; NaN or infinity in G shows as a
+    /// non-finite sum.
     /// </summary>
-    public static double ResidualNormSquared(ReadOnlySpan<float> g, int m, int n, ReadOnlySpan<float> coefficients, ReadOnlySpan<float> left, ReadOnlySpan<float> right, int k, Span<float> scratch)
+    public static ResidualMagnitudes ProjectOut(ReadOnlySpan<float> g, int m, int n, ReadOnlySpan<float> zt, int k, Span<float> y, Span<float> residual, Span<float> wt)
     {
-        double total = 0;
-        if (k > 8)
+        bool accumulate = !wt.IsEmpty;
+        if (accumulate)
         {
-            for (int r = 0; r < m; r++)
-            {
-                total += ResidualRow(g.Slice(r * n, n), r, m, coefficients, left, right, k, scratch);
-            }
-
-            return total;
+            wt[..(k * n)].Clear();
         }
 
-        ref float rightRef = ref MemoryMarshal.GetReference(right);
-        ref float w0 = ref rightRef;
-        ref float w1 = ref Unsafe.Add(ref rightRef, Math.Min(1, k - 1) * n);
-        ref float w2 = ref Unsafe.Add(ref rightRef, Math.Min(2, k - 1) * n);
-        ref float w3 = ref Unsafe.Add(ref rightRef, Math.Min(3, k - 1) * n);
-        ref float w4 = ref Unsafe.Add(ref rightRef, Math.Min(4, k - 1) * n);
-        ref float w5 = ref Unsafe.Add(ref rightRef, Math.Min(5, k - 1) * n);
-        ref float w6 = ref Unsafe.Add(ref rightRef, Math.Min(6, k - 1) * n);
-        ref float w7 = ref Unsafe.Add(ref rightRef, Math.Min(7, k - 1) * n);
-        ref float gRef = ref MemoryMarshal.GetReference(g);
+        ref float zRef = ref MemoryMarshal.GetReference(zt);
+        ref float wRef = ref MemoryMarshal.GetReference(wt);
+        double absoluteSum = 0, squareSum = 0;
+        float largest = 0;
+        int nonZero = 0;
         for (int r = 0; r < m; r++)
         {
-            float p0 = -Coefficient(coefficients, left, m, r, 0, k), p1 = -Coefficient(coefficients, left, m, r, 1, k);
-            float p2 = -Coefficient(coefficients, left, m, r, 2, k), p3 = -Coefficient(coefficients, left, m, r, 3, k);
-            float p4 = -Coefficient(coefficients, left, m, r, 4, k), p5 = -Coefficient(coefficients, left, m, r, 5, k);
-            float p6 = -Coefficient(coefficients, left, m, r, 6, k), p7 = -Coefficient(coefficients, left, m, r, 7, k);
-            var v0 = Vector256.Create(p0);
-            var v1 = Vector256.Create(p1);
-            var v2 = Vector256.Create(p2);
-            var v3 = Vector256.Create(p3);
-            var v4 = Vector256.Create(p4);
-            var v5 = Vector256.Create(p5);
-            var v6 = Vector256.Create(p6);
-            var v7 = Vector256.Create(p7);
-            ref float row = ref Unsafe.Add(ref gRef, r * n);
-            Vector256<double> lowSum = default, highSum = default;
-            int c = 0;
-            for (; c <= n - Width; c += Width)
+            ReadOnlySpan<float> row = g.Slice(r * n, n);
+            Span<float> yRow = y.Slice(r * k, k);
+            for (int j = 0; j < k; j++)
             {
-                var acc = Vector256.LoadUnsafe(ref row, (nuint)c);
-                acc = Vector256.FusedMultiplyAdd(v0, Vector256.LoadUnsafe(ref w0, (nuint)c), acc);
-                acc = Vector256.FusedMultiplyAdd(v1, Vector256.LoadUnsafe(ref w1, (nuint)c), acc);
-                acc = Vector256.FusedMultiplyAdd(v2, Vector256.LoadUnsafe(ref w2, (nuint)c), acc);
-                acc = Vector256.FusedMultiplyAdd(v3, Vector256.LoadUnsafe(ref w3, (nuint)c), acc);
-                acc = Vector256.FusedMultiplyAdd(v4, Vector256.LoadUnsafe(ref w4, (nuint)c), acc);
-                acc = Vector256.FusedMultiplyAdd(v5, Vector256.LoadUnsafe(ref w5, (nuint)c), acc);
-                acc = Vector256.FusedMultiplyAdd(v6, Vector256.LoadUnsafe(ref w6, (nuint)c), acc);
-                acc = Vector256.FusedMultiplyAdd(v7, Vector256.LoadUnsafe(ref w7, (nuint)c), acc);
-                (Vector256<double> low, Vector256<double> high) = Vector256.Widen(acc);
-                lowSum = Vector256.FusedMultiplyAdd(low, low, lowSum);
-                highSum = Vector256.FusedMultiplyAdd(high, high, highSum);
+                yRow[j] = Dot(row, zt.Slice(j * n, n));
             }
 
-            double sum = Vector256.Sum(lowSum + highSum);
-            for (; c < n; c++)
+            ref float src = ref MemoryMarshal.GetReference(row);
+            ref float d = ref MemoryMarshal.GetReference(residual.Slice(r * n, n));
+            if (k == 0)
             {
-                float acc = Unsafe.Add(ref row, c);
-                acc = MathF.FusedMultiplyAdd(p0, Unsafe.Add(ref w0, c), acc);
-                acc = MathF.FusedMultiplyAdd(p1, Unsafe.Add(ref w1, c), acc);
-                acc = MathF.FusedMultiplyAdd(p2, Unsafe.Add(ref w2, c), acc);
-                acc = MathF.FusedMultiplyAdd(p3, Unsafe.Add(ref w3, c), acc);
-                acc = MathF.FusedMultiplyAdd(p4, Unsafe.Add(ref w4, c), acc);
-                acc = MathF.FusedMultiplyAdd(p5, Unsafe.Add(ref w5, c), acc);
-                acc = MathF.FusedMultiplyAdd(p6, Unsafe.Add(ref w6, c), acc);
-                acc = MathF.FusedMultiplyAdd(p7, Unsafe.Add(ref w7, c), acc);
-                sum += (double)acc * acc;
+                row.CopyTo(residual.Slice(r * n, n));
             }
 
-            total += sum;
+            for (int j = 0; j < k; j += 4)
+            {
+                float p0 = yRow[j];
+                float p1 = j + 1 < k ? yRow[j + 1] : 0f;
+                float p2 = j + 2 < k ? yRow[j + 2] : 0f;
+                float p3 = j + 3 < k ? yRow[j + 3] : 0f;
+                ref float z0 = ref Unsafe.Add(ref zRef, j * n);
+                ref float z1 = ref Unsafe.Add(ref zRef, Math.Min(j + 1, k - 1) * n);
+                ref float z2 = ref Unsafe.Add(ref zRef, Math.Min(j + 2, k - 1) * n);
+                ref float z3 = ref Unsafe.Add(ref zRef, Math.Min(j + 3, k - 1) * n);
+                ref float s = ref j == 0 ? ref src : ref d;
+                var v0 = Vector256.Create(p0);
+                var v1 = Vector256.Create(p1);
+                var v2 = Vector256.Create(p2);
+                var v3 = Vector256.Create(p3);
+                int c = 0;
+                for (; c <= n - Width; c += Width)
+                {
+                    var acc = Vector256.LoadUnsafe(ref s, (nuint)c);
+                    acc = Vector256.FusedMultiplyAdd(-v0, Vector256.LoadUnsafe(ref z0, (nuint)c), acc);
+                    acc = Vector256.FusedMultiplyAdd(-v1, Vector256.LoadUnsafe(ref z1, (nuint)c), acc);
+                    acc = Vector256.FusedMultiplyAdd(-v2, Vector256.LoadUnsafe(ref z2, (nuint)c), acc);
+                    acc = Vector256.FusedMultiplyAdd(-v3, Vector256.LoadUnsafe(ref z3, (nuint)c), acc);
+                    acc.StoreUnsafe(ref d, (nuint)c);
+                }
+
+                for (; c < n; c++)
+                {
+                    float acc = Unsafe.Add(ref s, c);
+                    acc = MathF.FusedMultiplyAdd(-p0, Unsafe.Add(ref z0, c), acc);
+                    acc = MathF.FusedMultiplyAdd(-p1, Unsafe.Add(ref z1, c), acc);
+                    acc = MathF.FusedMultiplyAdd(-p2, Unsafe.Add(ref z2, c), acc);
+                    acc = MathF.FusedMultiplyAdd(-p3, Unsafe.Add(ref z3, c), acc);
+                    Unsafe.Add(ref d, c) = acc;
+                }
+
+                if (accumulate)
+                {
+                    // Rows past k repeat the last one with weight 0: their sums are unchanged.
+                    ref float w0 = ref Unsafe.Add(ref wRef, j * n);
+                    ref float w1 = ref Unsafe.Add(ref wRef, Math.Min(j + 1, k - 1) * n);
+                    ref float w2 = ref Unsafe.Add(ref wRef, Math.Min(j + 2, k - 1) * n);
+                    ref float w3 = ref Unsafe.Add(ref wRef, Math.Min(j + 3, k - 1) * n);
+                    AccumulateScaled(ref src, n, p0, ref w0);
+                    if (j + 1 < k)
+                    {
+                        AccumulateScaled(ref src, n, p1, ref w1);
+                    }
+
+                    if (j + 2 < k)
+                    {
+                        AccumulateScaled(ref src, n, p2, ref w2);
+                    }
+
+                    if (j + 3 < k)
+                    {
+                        AccumulateScaled(ref src, n, p3, ref w3);
+                    }
+                }
+            }
+
+            ResidualMagnitudes rowStatistics = Magnitudes(residual.Slice(r * n, n));
+            absoluteSum += rowStatistics.AbsoluteSum;
+            squareSum += rowStatistics.SquareSum;
+            largest = Math.Max(largest, rowStatistics.Max);
+            nonZero += rowStatistics.NonZeroCount;
         }
 
-        return total;
+        return new ResidualMagnitudes(absoluteSum, squareSum, largest, nonZero);
+    }
+
+    /// <summary><c>w += p·x</c> over n entries (FMA: this feeds only the next sketch, never a payload).</summary>
+    private static void AccumulateScaled(ref float x, int n, float p, ref float w)
+    {
+        var v = Vector256.Create(p);
+        int c = 0;
+        for (; c <= n - Width; c += Width)
+        {
+            Vector256.FusedMultiplyAdd(v, Vector256.LoadUnsafe(ref x, (nuint)c), Vector256.LoadUnsafe(ref w, (nuint)c)).StoreUnsafe(ref w, (nuint)c);
+        }
+
+        for (; c < n; c++)
+        {
+            Unsafe.Add(ref w, c) = MathF.FusedMultiplyAdd(p, Unsafe.Add(ref x, c), Unsafe.Add(ref w, c));
+        }
+    }
+
+    /// <summary>Σ|x| and Σx² (float within a row's 8 lanes, then double), max|x| and the non-zero count of one row.</summary>
+    private static ResidualMagnitudes Magnitudes(ReadOnlySpan<float> x)
+    {
+        ref float xRef = ref MemoryMarshal.GetReference(x);
+        Vector256<double> abs0 = default, abs1 = default, sq0 = default, sq1 = default;
+        Vector256<float> max = default;
+        Vector256<int> zeros = default;
+        int c = 0;
+        for (; c <= x.Length - Width; c += Width)
+        {
+            Vector256<float> a = Vector256.Abs(Vector256.LoadUnsafe(ref xRef, (nuint)c));
+            (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(a);
+            abs0 += lo;
+            abs1 += hi;
+            sq0 = Vector256.FusedMultiplyAdd(lo, lo, sq0);
+            sq1 = Vector256.FusedMultiplyAdd(hi, hi, sq1);
+            max = Vector256.Max(max, a);
+            zeros += Vector256.Equals(a, Vector256<float>.Zero).AsInt32();
+        }
+
+        double absolute = Vector256.Sum(abs0 + abs1), squares = Vector256.Sum(sq0 + sq1);
+        float largest = 0;
+        for (int lane = 0; lane < Width; lane++)
+        {
+            largest = Math.Max(largest, max.GetElement(lane));
+        }
+
+        int zeroCount = -Vector256.Sum(zeros);
+        for (; c < x.Length; c++)
+        {
+            double v = Math.Abs(Unsafe.Add(ref xRef, c));
+            absolute += v;
+            squares += v * v;
+            largest = Math.Max(largest, (float)v);
+            zeroCount += v == 0 ? 1 : 0;
+        }
+
+        return new ResidualMagnitudes(absolute, squares, largest, x.Length - zeroCount);
     }
 
     /// <summary>
@@ -550,10 +577,6 @@ internal static class ThinKernels
 
         return sum;
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Coefficient(ReadOnlySpan<float> coefficients, ReadOnlySpan<float> left, int m, int r, int j, int k) =>
-        j < k ? coefficients[j] * left[(j * m) + r] : 0f;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store<T>(Span<T> y, int offset, int j, int k, T s0, T s1, T s2, T s3)

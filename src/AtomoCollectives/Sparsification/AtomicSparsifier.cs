@@ -159,7 +159,7 @@ public static class AtomicSparsifier
     }
 
     /// <summary>Copies every |λ| ≥ <paramref name="floor"/> into <paramref name="destination"/>; −1 if they do not fit.</summary>
-    private static int CollectAtLeast(ReadOnlySpan<float> coefficients, float floor, Span<float> destination)
+    internal static int CollectAtLeast(ReadOnlySpan<float> coefficients, float floor, Span<float> destination)
     {
         ref float source = ref MemoryMarshal.GetReference(coefficients);
         var floorVector = Vector256.Create(floor);

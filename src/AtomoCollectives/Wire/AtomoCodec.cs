@@ -13,6 +13,7 @@ public sealed class AtomoCodec
 {
     private readonly AtomoOptions _options;
     private readonly AtomSelection _selection = new();
+    private readonly AtomSelection _residualSelection = new();
     private readonly BitWriter _writer = new();
     private readonly DecodedAtoms _decoded = new();
     private readonly SpectralStack _stack = new();
@@ -32,8 +33,20 @@ public sealed class AtomoCodec
         _options = options.Clone();
     }
 
-    /// <summary>The atoms the last <see cref="Encode(ReadOnlySpan{float}, TensorShape, ulong)"/> kept (indices into its decomposition's atoms).</summary>
+    /// <summary>
+    /// The atoms the last <see cref="Encode(ReadOnlySpan{float}, TensorShape, ulong)"/> kept: indices into its
+    /// decomposition's atoms (for a spectral tensor, its rank-1 atoms; see <see cref="LastResidualSelection"/>).
+    /// </summary>
     public AtomSelection LastSelection => _selection;
+
+    /// <summary>
+    /// For a spectral tensor, the entries of its residual (row-major in the matrix view) that the last encode kept as
+    /// coordinate atoms; empty otherwise.
+    /// </summary>
+    public AtomSelection LastResidualSelection => _residualSelection;
+
+    /// <summary>All atoms the last encode kept: rank-1 and residual entries, or coordinate and Fourier atoms.</summary>
+    internal int LastAtomCount => _selection.Count + _residualSelection.Count;
 
     /// <summary>Sparsifies <paramref name="tensor"/> with seed <paramref name="seed"/> and returns the payload.</summary>
     /// <exception cref="ArgumentException">The tensor's length is not the shape's element count, or it holds NaN or infinity.</exception>
@@ -132,7 +145,8 @@ public sealed class AtomoCodec
         if (decomposition == Decomposition.Spectral)
         {
             (int rows, int columns) = shape.MatrixView;
-            SpectralPayload.Read(ref reader, rows, columns, precision, weight, _stack, ref _residual, ref _hasResidual);
+            _decoded.Clear();
+            SpectralPayload.Read(ref reader, rows, columns, precision, weight, _stack, _decoded);
         }
         else
         {
@@ -148,6 +162,16 @@ public sealed class AtomoCodec
         if (decomposition != Decomposition.Spectral)
         {
             _decoded.AddTo(_coefficients.AsSpan(0, _length), weight);
+        }
+        else if (_decoded.Count > 0)
+        {
+            if (!_hasResidual)
+            {
+                Grow(ref _residual, _length).Clear();
+                _hasResidual = true;
+            }
+
+            _decoded.AddTo(_residual.AsSpan(0, _length), weight);
         }
     }
 
@@ -195,7 +219,19 @@ public sealed class AtomoCodec
         }
     }
 
-    private ReadOnlySpan<byte> EncodeCore(ReadOnlySpan<float> tensor, TensorShape shape, ulong seed)
+    /// <summary>
+    /// As <see cref="Encode(ReadOnlySpan{float}, TensorShape, ulong, IBufferWriter{byte})"/>; a spectral tensor starts its
+    /// sketch from <paramref name="sketch"/>'s basis when it has one for this shape, and leaves the next one there.
+    /// </summary>
+    internal int Encode(ReadOnlySpan<float> tensor, TensorShape shape, ulong seed, SpectralSketch? sketch, IBufferWriter<byte> destination)
+    {
+        ReadOnlySpan<byte> payload = EncodeCore(tensor, shape, seed, sketch);
+        payload.CopyTo(destination.GetSpan(payload.Length));
+        destination.Advance(payload.Length);
+        return payload.Length;
+    }
+
+    private ReadOnlySpan<byte> EncodeCore(ReadOnlySpan<float> tensor, TensorShape shape, ulong seed, SpectralSketch? sketch = null)
     {
         if (tensor.Length != shape.ElementCount)
         {
@@ -203,6 +239,7 @@ public sealed class AtomoCodec
         }
 
         Decomposition decomposition = DecompositionFor(shape);
+        _residualSelection.Clear();
         _writer.Reset();
         PayloadFormat.WriteHeader(_writer, decomposition, _options.Sampling, _options.SpectralPrecision, shape);
         switch (decomposition)
@@ -224,11 +261,10 @@ public sealed class AtomoCodec
             default:
             {
                 var atoms = (SpectralAtoms)DecompositionOf(Decomposition.Spectral);
-                MagnitudeStatistics.Measure(tensor, nameof(tensor));
-                atoms.Decompose(tensor, shape, _options, seed);
-                AtomicSparsifier.Sample(atoms.Coefficients, _options.Budget, _options.Sampling, SamplingSeed(seed), _selection);
-                atoms.PrepareKept(tensor, _selection.Indices);
-                SpectralPayload.Write(_writer, atoms, _selection, _options.SpectralPrecision);
+                (int rows, int columns) = shape.MatrixView;
+                atoms.Decompose(tensor, rows, columns, _options, seed, sketch);
+                SpectralSparsifier.Sample(atoms, _options.Budget, _options.Sampling, _options.SpectralPrecision, SamplingSeed(seed), _selection, _residualSelection);
+                SpectralPayload.Write(_writer, atoms, _selection, _residualSelection, _options.SpectralPrecision);
                 break;
             }
         }

@@ -11,6 +11,9 @@ internal sealed class DecodedAtoms
     private int _scaledCount;
     private int _exactCount;
 
+    /// <summary>How many atoms were decoded.</summary>
+    public int Count => _scaledCount + _exactCount;
+
     public Span<float> ScaledValues => _scaledValues.AsSpan(0, _scaledCount);
 
     public Span<float> ExactValues => _exactValues.AsSpan(0, _exactCount);

@@ -7,7 +7,7 @@ namespace AtomoCollectives;
 internal static class PayloadFormat
 {
     public const uint Magic = 0x4F4D5441; // "ATMO" little-endian
-    public const byte Version = 1;
+    public const byte Version = 2;
     public const int MaxDimensions = 8;
     public const int ChecksumLength = 8;
 
@@ -18,9 +18,9 @@ internal static class PayloadFormat
     {
         BinaryPrimitives.WriteUInt32LittleEndian(writer.Reserve(4), Magic);
         writer.WriteByte(Version);
-        writer.WriteByte((byte)decomposition);
-        writer.WriteByte((byte)sampling);
-        writer.WriteByte((byte)precision);
+        writer.WriteByte(WireCodes.Of(decomposition));
+        writer.WriteByte(WireCodes.Of(sampling));
+        writer.WriteByte(WireCodes.Of(precision));
         writer.WriteByte(0); // flags, reserved
         writer.WriteByte((byte)shape.Rank);
         foreach (int dimension in shape.Dimensions)
@@ -51,7 +51,10 @@ internal static class PayloadFormat
 
         if (payload[4] != Version)
         {
-            throw new AtomoFormatException("version", $"version {payload[4]} is not supported (this library reads version {Version})");
+            string detail = payload[4] == 1
+                ? "version 1 (AtomoCollectives 0.1, whose spectral payloads carry a dense residual atom) is not read by this library, which reads version 2: every rank must run the same version"
+                : $"version {payload[4]} is not supported (this library reads version {Version})";
+            throw new AtomoFormatException("version", detail);
         }
 
         ulong expected = BinaryPrimitives.ReadUInt64LittleEndian(payload[^ChecksumLength..]);
@@ -66,23 +69,12 @@ internal static class PayloadFormat
     public static (Decomposition Decomposition, Sampling Sampling, ValuePrecision Precision, TensorShape Shape) ReadHeader(ref BitReader reader)
     {
         reader.ReadBytes(5, "magic"); // magic and version, checked by Verify
-        byte decomposition = reader.ReadByte("decomposition");
-        if (decomposition > (byte)Decomposition.Fourier)
-        {
-            throw new AtomoFormatException("decomposition", $"unknown decomposition {decomposition}");
-        }
-
-        byte sampling = reader.ReadByte("sampling");
-        if (sampling > (byte)Sampling.Systematic)
-        {
-            throw new AtomoFormatException("sampling", $"unknown sampling {sampling}");
-        }
-
-        byte precision = reader.ReadByte("precision");
-        if (precision > (byte)ValuePrecision.BFloat16)
-        {
-            throw new AtomoFormatException("precision", $"unknown value precision {precision}");
-        }
+        byte code = reader.ReadByte("decomposition");
+        Decomposition decomposition = WireCodes.DecompositionOf(code) ?? throw new AtomoFormatException("decomposition", $"unknown decomposition {code}");
+        code = reader.ReadByte("sampling");
+        Sampling sampling = WireCodes.SamplingOf(code) ?? throw new AtomoFormatException("sampling", $"unknown sampling {code}");
+        code = reader.ReadByte("precision");
+        ValuePrecision precision = WireCodes.PrecisionOf(code) ?? throw new AtomoFormatException("precision", $"unknown value precision {code}");
 
         byte flags = reader.ReadByte("flags");
         if (flags != 0)
@@ -108,6 +100,6 @@ internal static class PayloadFormat
             }
         }
 
-        return ((Decomposition)decomposition, (Sampling)sampling, (ValuePrecision)precision, TensorShape.Of(dimensions.ToArray()));
+        return (decomposition, sampling, precision, TensorShape.Of(dimensions.ToArray()));
     }
 }

@@ -3,52 +3,47 @@ using AtomoCollectives.Decompositions;
 namespace AtomoCollectives;
 
 /// <summary>
-/// The body of a spectral payload (docs/wire-format.md): which of the decomposition's atoms were kept, their
-/// values, and each kept atom's vectors (u and v, or the dense residual atom).
+/// The body of a spectral payload (docs/wire-format.md): which rank-1 atoms were kept, their values and vectors (u and
+/// v), then the residual's kept entries as a coordinate body over the m·n entries of the matrix view.
 /// </summary>
 internal static class SpectralPayload
 {
-    public static void Write(BitWriter writer, SpectralAtoms atoms, AtomSelection selection, ValuePrecision precision)
+    public static void Write(BitWriter writer, SpectralAtoms atoms, AtomSelection rankOne, AtomSelection residual, ValuePrecision precision)
     {
         writer.WriteVarint((ulong)atoms.Rows);
         writer.WriteVarint((ulong)atoms.Columns);
-        writer.WriteVarint((ulong)(atoms.Rank + 1));
-        writer.WriteSingle(selection.GroupCount > 0 ? selection.GroupMagnitudes[0] : 0f);
-        writer.WriteVarint((ulong)selection.Count);
-        PositionCoding.Write(writer, selection.Indices, atoms.Rank + 1);
-        foreach (bool exact in selection.IsExact)
+        writer.WriteVarint((ulong)atoms.Rank);
+        writer.WriteSingle(rankOne.GroupCount > 0 ? rankOne.GroupMagnitudes[0] : 0f);
+        writer.WriteVarint((ulong)rankOne.Count);
+        PositionCoding.Write(writer, rankOne.Indices, atoms.Rank);
+        foreach (bool exact in rankOne.IsExact)
         {
             writer.WriteBit(exact);
         }
 
         writer.AlignToByte();
-        for (int j = 0; j < selection.Count; j++)
+        for (int j = 0; j < rankOne.Count; j++)
         {
-            if (selection.IsExact[j])
+            if (rankOne.IsExact[j])
             {
-                writer.WriteSingle(selection.Values[j]);
+                writer.WriteSingle(rankOne.Values[j]);
             }
         }
 
-        foreach (int atom in selection.Indices)
+        foreach (int atom in rankOne.Indices)
         {
-            if (atom == atoms.ResidualIndex)
-            {
-                ValueCoding.Write(writer, atoms.Residual, precision);
-            }
-            else
-            {
-                ValueCoding.Write(writer, atoms.LeftVector(atom), precision);
-                ValueCoding.Write(writer, atoms.RightVector(atom), precision);
-            }
+            ValueCoding.Write(writer, atoms.LeftVector(atom), precision);
+            ValueCoding.Write(writer, atoms.RightVector(atom), precision);
         }
+
+        CoordinatePayload.Write(writer, residual, atoms.Rows * atoms.Columns, bucketSize: 0);
     }
 
     /// <summary>
     /// Parses and validates a body, appending <c>weight · value</c> and the vectors of every rank-1 atom to
-    /// <paramref name="stack"/>, and adding a kept residual atom into <paramref name="residual"/>.
+    /// <paramref name="stack"/> and the residual's entries to <paramref name="residual"/>; nothing of the caller's is written.
     /// </summary>
-    public static void Read(ref BitReader reader, int rows, int columns, ValuePrecision precision, float weight, SpectralStack stack, ref float[] residual, ref bool hasResidual)
+    public static void Read(ref BitReader reader, int rows, int columns, ValuePrecision precision, float weight, SpectralStack stack, DecodedAtoms residual)
     {
         int readRows = reader.ReadCount("rows", int.MaxValue);
         int readColumns = reader.ReadCount("columns", int.MaxValue);
@@ -57,12 +52,7 @@ internal static class SpectralPayload
             throw new AtomoFormatException("rows", $"the body is for a {readRows}×{readColumns} matrix, the shape's matrix view is {rows}×{columns}");
         }
 
-        int atomCount = reader.ReadCount("atomCount", Math.Min(rows, columns) + 1);
-        if (atomCount == 0)
-        {
-            throw new AtomoFormatException("atomCount", "a spectral decomposition has at least its residual atom");
-        }
-
+        int atomCount = reader.ReadCount("atomCount", Math.Min(rows, columns));
         float magnitude = reader.ReadSingle("magnitude");
         if (!float.IsFinite(magnitude) || magnitude < 0)
         {
@@ -73,11 +63,9 @@ internal static class SpectralPayload
         Span<int> indices = kept <= 256 ? stackalloc int[kept] : new int[kept];
         PositionCoding.Read(ref reader, indices, atomCount, "keptAtoms");
         Span<bool> exact = kept <= 256 ? stackalloc bool[kept] : new bool[kept];
-        int exactCount = 0;
         for (int j = 0; j < kept; j++)
         {
             exact[j] = reader.ReadBit("exactFlags");
-            exactCount += exact[j] ? 1 : 0;
         }
 
         reader.AlignToByte();
@@ -91,9 +79,7 @@ internal static class SpectralPayload
             }
         }
 
-        int residualIndex = atomCount - 1;
-        bool residualKept = kept > 0 && indices[kept - 1] == residualIndex;
-        long needed = (((long)(kept - (residualKept ? 1 : 0)) * (rows + columns)) + (residualKept ? (long)rows * columns : 0)) * ValueCoding.BytesPerValue(precision);
+        long needed = (long)kept * (rows + columns) * ValueCoding.BytesPerValue(precision);
         if (needed > reader.Remaining)
         {
             throw new AtomoFormatException("vectors", $"{kept} atoms of a {rows}×{columns} matrix need {needed} bytes but {reader.Remaining} remain");
@@ -101,37 +87,12 @@ internal static class SpectralPayload
 
         for (int j = 0; j < kept; j++)
         {
-            if (indices[j] == residualIndex)
-            {
-                if (!hasResidual)
-                {
-                    if (residual.Length < rows * columns)
-                    {
-                        residual = new float[rows * columns];
-                    }
-
-                    residual.AsSpan(0, rows * columns).Clear();
-                    hasResidual = true;
-                }
-
-                float[] atom = System.Buffers.ArrayPool<float>.Shared.Rent(rows * columns);
-                try
-                {
-                    ValueCoding.Read(ref reader, atom.AsSpan(0, rows * columns), precision, "residual");
-                    SpectralAtoms.AddResidual(atom.AsSpan(0, rows * columns), weight * values[j], residual.AsSpan(0, rows * columns));
-                }
-                finally
-                {
-                    System.Buffers.ArrayPool<float>.Shared.Return(atom);
-                }
-            }
-            else
-            {
-                int slot = stack.Append(weight * values[j]);
-                ValueCoding.Read(ref reader, stack.Left(slot), precision, "leftVectors");
-                ValueCoding.Read(ref reader, stack.Right(slot), precision, "rightVectors");
-            }
+            int slot = stack.Append(weight * values[j]);
+            ValueCoding.Read(ref reader, stack.Left(slot), precision, "leftVectors");
+            ValueCoding.Read(ref reader, stack.Right(slot), precision, "rightVectors");
         }
+
+        CoordinatePayload.Read(ref reader, rows * columns, residual);
     }
 }
 

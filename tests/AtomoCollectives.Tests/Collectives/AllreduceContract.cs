@@ -163,7 +163,6 @@ public static class AllreduceContract
                 }
 
                 Array.Clear(atom);
-                atoms.PrepareKept(inputs[r], [a]);
                 atoms.AddAtoms([a], [1f], atom);
                 double weight = (double)coefficients[a] * coefficients[a] * ((1 / p[a]) - 1) / ((double)comm.Size * comm.Size);
                 for (int i = 0; i < atom.Length; i++)

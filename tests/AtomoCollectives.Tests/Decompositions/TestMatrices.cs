@@ -43,6 +43,32 @@ internal static class TestMatrices
         return g;
     }
 
+    /// <summary>
+    /// A rows×columns matrix whose j-th singular direction pair (Gaussian, so nearly orthogonal) has weight
+    /// <paramref name="decay"/>^j, for all min(rows, columns) of them: a spectrum that decays without a gap.
+    /// </summary>
+    public static float[] Decaying(int rows, int columns, double decay, int seed)
+    {
+        int rank = Math.Min(rows, columns);
+        float[] a = Gaussian(rows * rank, seed), b = Gaussian(columns * rank, seed + 1);
+        var g = new float[rows * columns];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < columns; c++)
+            {
+                double sum = 0, weight = 1;
+                for (int i = 0; i < rank; i++, weight *= decay)
+                {
+                    sum += weight * a[(r * rank) + i] * b[(c * rank) + i];
+                }
+
+                g[(r * columns) + c] = (float)sum;
+            }
+        }
+
+        return g;
+    }
+
     public static double Norm(ReadOnlySpan<float> x)
     {
         double sum = 0;
@@ -77,7 +103,7 @@ internal static class TestMatrices
         return sum;
     }
 
-    /// <summary>Every atom as a dense tensor (the residual materialised first when it is non-zero).</summary>
+    /// <summary>Every atom with a coefficient as a dense tensor (for spectral atoms, the rank-1 atoms; the residual's entries are unit vectors).</summary>
     public static float[][] DenseAtoms(IAtomDecomposition atoms, ReadOnlySpan<float> tensor)
     {
         int count = atoms.Coefficients.Length;
@@ -87,7 +113,6 @@ internal static class TestMatrices
             all[i] = i;
         }
 
-        atoms.PrepareKept(tensor, all);
         var dense = new float[count][];
         for (int i = 0; i < count; i++)
         {
@@ -98,7 +123,7 @@ internal static class TestMatrices
         return dense;
     }
 
-    /// <summary>Σ λ_i·atom_i over all atoms.</summary>
+    /// <summary>Σ λ_i·atom_i over all atoms, plus the residual of spectral atoms.</summary>
     public static float[] ReconstructAll(IAtomDecomposition atoms, ReadOnlySpan<float> tensor)
     {
         int count = atoms.Coefficients.Length;
@@ -108,9 +133,17 @@ internal static class TestMatrices
             all[i] = i;
         }
 
-        atoms.PrepareKept(tensor, all);
         var result = new float[tensor.Length];
         atoms.AddAtoms(all, atoms.Coefficients.ToArray(), result);
+        if (atoms is SpectralAtoms spectral && spectral.HasResidual)
+        {
+            ReadOnlySpan<float> residual = spectral.Residual;
+            for (int i = 0; i < result.Length; i++)
+            {
+                result[i] += residual[i];
+            }
+        }
+
         return result;
     }
 }

@@ -1,0 +1,47 @@
+namespace AtomoCollectives.Decompositions;
+
+/// <summary>
+/// One tensor's warm start for the fast spectral atoms: the orthonormal right basis Z (n×k, kept as Zᵀ) that the next
+/// call projects onto. Each call leaves <c>orth(GᵀG·Z)</c> here, one power iteration on the latest gradient, so a
+/// tensor whose gradients change slowly between steps keeps a subspace as good as a cold sketch with several power
+/// iterations, for one pass over G. The basis only shapes this rank's own payload (the atoms it picks); any basis
+/// gives an exactly unbiased estimate, so ranks need not share it. A basis for another shape or width is ignored.
+/// </summary>
+internal sealed class SpectralSketch
+{
+    private float[] _basis = [];
+
+    /// <summary>Rows m of the matrix view the basis was made for (0: no basis yet).</summary>
+    public int Rows { get; private set; }
+
+    /// <summary>Columns n of the matrix view.</summary>
+    public int Columns { get; private set; }
+
+    /// <summary>Width k of the basis.</summary>
+    public int Width { get; private set; }
+
+    /// <summary>Calls that used the kept basis instead of a cold start.</summary>
+    public long WarmCalls { get; private set; }
+
+    /// <summary>Zᵀ (k×n row-major) for an m×n view and width k; empty when there is none for that shape and width.</summary>
+    public ReadOnlySpan<float> BasisFor(int rows, int columns, int width) =>
+        Rows == rows && Columns == columns && Width == width ? _basis.AsSpan(0, width * columns) : default;
+
+    /// <summary>Keeps <paramref name="basis"/> (Zᵀ, k×n) for the next call on an m×n view.</summary>
+    public void Store(int rows, int columns, int width, ReadOnlySpan<float> basis)
+    {
+        if (_basis.Length < width * columns)
+        {
+            _basis = new float[width * columns];
+        }
+
+        basis[..(width * columns)].CopyTo(_basis);
+        (Rows, Columns, Width) = (rows, columns, width);
+    }
+
+    /// <summary>Counts a call that started from the kept basis.</summary>
+    public void CountWarmCall() => WarmCalls++;
+
+    /// <summary>Forgets the basis: the next call starts cold.</summary>
+    public void Reset() => (Rows, Columns, Width) = (0, 0, 0);
+}
