@@ -21,7 +21,7 @@ internal static class CostModelReport
 
     public static int Run(string input, string label, double rateBitsPerSecond, int cores, string setName, string output, double clusterAlpha)
     {
-        GradientSet set = GradientSets.ByName(setName);
+        GradientSet set = GradientSets.Resolve(setName, captureStep: null);
         var results = Files(input, $"bench-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(ConfigResult.Parse)).Where(r => r.Set == set.Name).ToList();
         var tensors = Files(input, $"tensors-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(TensorResult.Parse)).Where(t => t.Set == set.Name).ToList();
         var calibration = Files(input, $"calibration-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(CalibrationPoint.Parse)).ToList();
