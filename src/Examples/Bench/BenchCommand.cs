@@ -190,7 +190,8 @@ internal static class BenchCommand
         var label = new Option<string>("--label") { Description = "Label of the emulated runs to fit and check against.", DefaultValueFactory = _ => "1gbit" };
         var rate = new Option<string>("--rate") { Description = "The emulated link's rate (tc syntax).", DefaultValueFactory = _ => "1gbit" };
         var cores = new Option<int>("--cores") { Description = "Cores the emulated ranks shared (compute is scaled by N/cores above that).", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var set = new Option<string>("--set") { Description = "Gradient set to model: mlp, resnet18 or a capture directory (its last step), as in bench --sets.", DefaultValueFactory = _ => "resnet18" };
+        var set = new Option<string>("--set") { Description = "Gradient set to model: mlp, resnet18 or a capture directory (its last step unless --capture-step), as in bench --sets.", DefaultValueFactory = _ => "resnet18" };
+        var captureStep = new Option<long?>("--capture-step") { Description = "The captured step, when --set is a capture directory (default: its last)." };
         var output = new Option<string>("--output") { Description = "Directory for model CSV, markdown and PNG.", DefaultValueFactory = _ => "bench-results" };
         var clusterAlpha = new Option<double>("--cluster-alpha-us")
         {
@@ -199,10 +200,10 @@ internal static class BenchCommand
         };
         var command = new Command("model", "Fit the alpha-beta cost model to the bench's emulated runs (smallest N), report its error at every measured N, and project dense ring allreduce vs ATOMO allgather to N = 2..1024 at 1/10/25/100 Gbit/s.")
         {
-            input, label, rate, cores, set, output, clusterAlpha,
+            input, label, rate, cores, set, output, clusterAlpha, captureStep,
         };
         command.SetAction(parsed => Cli.ExamplesCli.Guard(() => CostModelReport.Run(
-            parsed.GetValue(input)!, parsed.GetValue(label)!, CostModel.ParseRate(parsed.GetValue(rate)!), parsed.GetValue(cores), parsed.GetValue(set)!, parsed.GetValue(output)!, parsed.GetValue(clusterAlpha) * 1e-6)));
+            parsed.GetValue(input)!, parsed.GetValue(label)!, CostModel.ParseRate(parsed.GetValue(rate)!), parsed.GetValue(cores), parsed.GetValue(set)!, parsed.GetValue(output)!, parsed.GetValue(clusterAlpha) * 1e-6, parsed.GetValue(captureStep))));
         return command;
     }
 }

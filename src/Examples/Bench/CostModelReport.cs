@@ -19,9 +19,9 @@ internal static class CostModelReport
     /// <summary>The projected rank counts, 2 … 1024.</summary>
     public static IReadOnlyList<int> ProjectedRanks { get; } = [.. Enumerable.Range(1, 10).Select(k => 1 << k)];
 
-    public static int Run(string input, string label, double rateBitsPerSecond, int cores, string setName, string output, double clusterAlpha)
+    public static int Run(string input, string label, double rateBitsPerSecond, int cores, string setName, string output, double clusterAlpha, long? captureStep = null)
     {
-        GradientSet set = GradientSets.Resolve(setName, captureStep: null);
+        GradientSet set = GradientSets.Resolve(setName, captureStep);
         var results = Files(input, $"bench-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(ConfigResult.Parse)).Where(r => r.Set == set.Name).ToList();
         var tensors = Files(input, $"tensors-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(TensorResult.Parse)).Where(t => t.Set == set.Name).ToList();
         var calibration = Files(input, $"calibration-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(CalibrationPoint.Parse)).ToList();
