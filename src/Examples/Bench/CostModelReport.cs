@@ -116,7 +116,7 @@ internal static class CostModelReport
         }
 
         Directory.CreateDirectory(output);
-        string stem = $"{label}-{set.Name}";
+        string stem = $"{label}-{set.Name.Replace(':', '-')}"; // capture:mlp-step400 -> capture-mlp-step400 (no colon in file names)
         File.WriteAllLines(Path.Combine(output, $"model-error-{stem}.csv"), errorRows);
         File.WriteAllLines(Path.Combine(output, $"model-projection-{stem}.csv"), projectionRows);
         File.WriteAllText(Path.Combine(output, $"model-{stem}.md"), report.ToString());
