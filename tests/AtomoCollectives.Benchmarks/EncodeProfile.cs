@@ -7,6 +7,9 @@ namespace AtomoCollectives.Benchmarks;
 /// Development aid (<c>--encode-profile</c>): where spectral encode time goes on ResNet-18's 21 weight matrices, each a
 /// sum of 6 decaying rank-1 terms plus 1 % noise (the network bench's data). The codec's spectral steps in its order,
 /// timed one by one, summed over the set, over 20 rounds (the round with the smallest total, and the mean of all); the set (47 MB) does not fit in L3, so each tensor arrives cold as it does in a training step.
+/// With <c>--gradients DIR [--step S]</c> the matrices are instead the real gradients of a capture directory
+/// (<c>Examples train --save-gradients</c>): rank 0's tensors at step S (default: the last), those whose matrix view
+/// has both dimensions at least 8.
 /// </summary>
 internal static class EncodeProfile
 {
@@ -16,16 +19,24 @@ internal static class EncodeProfile
         (256, 128, 1), (512, 2304, 1), (512, 4608, 3), (512, 256, 1), (1000, 512, 1),
     ];
 
-    public static void Run(int rounds)
+    public static void Run(int rounds, string? gradients = null, long? step = null)
     {
         var options = new AtomoOptions { Decomposition = Decomposition.Spectral, Budget = 3 };
         var matrices = new List<(float[] Data, int Rows, int Columns)>();
-        var random = new Random(2018);
-        foreach ((int rows, int columns, int count) in ResNet18Matrices)
+        string source = "ResNet-18 weight matrices";
+        if (gradients is not null)
         {
-            for (int i = 0; i < count; i++)
+            (source, matrices) = CapturedMatrices(gradients, step);
+        }
+        else
+        {
+            var random = new Random(2018);
+            foreach ((int rows, int columns, int count) in ResNet18Matrices)
             {
-                matrices.Add((LowRank(rows, columns, random), rows, columns));
+                for (int i = 0; i < count; i++)
+                {
+                    matrices.Add((LowRank(rows, columns, random), rows, columns));
+                }
             }
         }
 
@@ -88,12 +99,49 @@ internal static class EncodeProfile
             }
         }
 
-        Console.WriteLine($"ResNet-18 weight matrices ({matrices.Count}, {matrices.Sum(x => (long)x.Rows * x.Columns):N0} floats), spectral budget 3, {rounds} rounds, residual atom drawn {residuals} times in {rounds * matrices.Count} encodes:");
+        Console.WriteLine($"{source} ({matrices.Count}, {matrices.Sum(x => (long)x.Rows * x.Columns):N0} floats), spectral budget 3, {rounds} rounds, residual atom drawn {residuals} times in {rounds * matrices.Count} encodes:");
         Console.WriteLine($"  {"stage",-22} {"best round",17} {"mean of rounds",24}");
         for (int i = 0; i < names.Length; i++)
         {
             Console.WriteLine($"  {names[i],-22} {best![i] * 1e3,7:F2} ms {best[i] / best[0],6:F2}×   {sum[i] * 1e3,7:F2} ms {sum[i] / sum[0],6:F2}×");
         }
+    }
+
+    /// <summary>
+    /// Rank 0's captured gradients at <paramref name="step"/> (default: the last step-NNNNNN folder) of a capture
+    /// directory, as matrix views with both dimensions at least 8, in file (parameter) order.
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException">No such directory, step or rank-0 folder.</exception>
+    private static (string Source, List<(float[] Data, int Rows, int Columns)> Matrices) CapturedMatrices(string directory, long? step)
+    {
+        string[] steps = Directory.Exists(directory) ? [.. Directory.GetDirectories(directory, "step-*").Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)] : [];
+        if (steps.Length == 0)
+        {
+            throw new DirectoryNotFoundException($"'{directory}' is not a gradient capture directory (no step-NNNNNN folders)");
+        }
+
+        string folder = step is { } s ? $"step-{s:D6}" : steps[^1];
+        string rank0 = Path.Combine(directory, folder, "rank-0");
+        if (!Directory.Exists(rank0))
+        {
+            throw new DirectoryNotFoundException($"'{directory}' has no {folder}/rank-0 (steps: {string.Join(", ", steps)})");
+        }
+
+        var matrices = new List<(float[] Data, int Rows, int Columns)>();
+        foreach (string file in Directory.GetFiles(rank0, "*.npy").Order(StringComparer.Ordinal))
+        {
+            Examples.Data.NpyArray array = Examples.Data.NpyFile.Read(file);
+            if (array.Shape.Length >= 2)
+            {
+                (int rows, int columns) = TensorShape.Of(array.Shape).MatrixView;
+                if (rows >= 8 && columns >= 8)
+                {
+                    matrices.Add((array.Data, rows, columns));
+                }
+            }
+        }
+
+        return ($"Captured weight-gradient matrices of {directory} ({folder}, rank 0)", matrices);
     }
 
     private static float Evict(float[] evictor) => System.Numerics.Tensors.TensorPrimitives.Sum(evictor);

@@ -5,7 +5,7 @@ namespace AtomoCollectives.Benchmarks;
 /// <summary>
 /// Runs the benchmark classes of this assembly chosen by <c>--filter</c>. Development aids instead: <c>--ratios</c> (quick
 /// Stopwatch ratios), <c>--stages M N K</c> (each stage of Spectral-Fast), <c>--encode-profile</c> (spectral encode
-/// of the ResNet-18 matrices, stage by stage).
+/// of the ResNet-18 matrices, stage by stage; <c>--gradients DIR [--step S]</c>: a gradient capture's matrices instead).
 /// </summary>
 public static class Program
 {
@@ -20,7 +20,20 @@ public static class Program
 
         if (args.Length > 0 && args[0] == "--encode-profile")
         {
-            EncodeProfile.Run(20);
+            // --encode-profile [--gradients DIR [--step S]]: synthetic ResNet-18 matrices, or a capture's real ones.
+            int at = Array.IndexOf(args, "--gradients"), stepAt = Array.IndexOf(args, "--step");
+            string? gradients = at > 0 && at + 1 < args.Length ? args[at + 1] : null;
+            long? step = stepAt > 0 && stepAt + 1 < args.Length ? long.Parse(args[stepAt + 1], System.Globalization.CultureInfo.InvariantCulture) : null;
+            try
+            {
+                EncodeProfile.Run(20, gradients, step);
+            }
+            catch (Exception e) when (e is IOException or FormatException)
+            {
+                Console.Error.WriteLine($"error: {e.Message}");
+                Environment.Exit(1);
+            }
+
             return;
         }
 

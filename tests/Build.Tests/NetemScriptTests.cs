@@ -17,7 +17,9 @@ public sealed class NetemScriptTests
     [InlineData("--rate 0gbit", "--rate '0gbit' is zero")]
     [InlineData("--steps 0", "--steps '0' is not a whole number of at least 1")]
     [InlineData("--warmup x", "--warmup 'x' is not a whole number")]
-    [InlineData("--sets mlp", "--sets must include resnet18")]
+    [InlineData("--sets mlp,vgg", "--sets: 'vgg' is not mlp, resnet18 or a gradient capture directory (no vgg/manifest.json)")]
+    [InlineData("--sets capture:/nonexistent/capture", "(no /nonexistent/capture/manifest.json)")]
+    [InlineData("--capture-step 0", "--capture-step '0' is not a whole number of at least 1")]
     [InlineData("--configs dense", "--configs must include atomo-spectral-s3")]
     [InlineData("--colour red", "unknown option '--colour'")]
     public void BadOptionFailsWithOneLineNamingIt(string arguments, string message)

@@ -6,14 +6,19 @@ namespace AtomoCollectives.Examples.Bench;
 
 /// <summary>
 /// <c>bench</c>: dense <c>MPI_Allreduce</c> against every <see cref="AtomoAllreduce"/> configuration on the MLP's
-/// and ResNet-18's gradient shapes, side by side in one run; <c>bench model</c>: the α–β cost model fitted to
+/// and ResNet-18's gradient shapes (synthetic) or on captured real gradients, side by side in one run; <c>bench model</c>: the α–β cost model fitted to
 /// those measurements and projected to 1024 ranks.
 /// </summary>
 internal static class BenchCommand
 {
     public static Command Create()
     {
-        var sets = new Option<string>("--sets") { Description = "Gradient sets, comma-separated: mlp, resnet18.", DefaultValueFactory = _ => "mlp,resnet18" };
+        var sets = new Option<string>("--sets")
+        {
+            Description = "Gradient sets, comma-separated: mlp, resnet18 (synthetic), or a capture directory of real gradients (capture:PATH, or a path; see docs/gradient-captures.md).",
+            DefaultValueFactory = _ => "mlp,resnet18",
+        };
+        var captureStep = new Option<long?>("--capture-step") { Description = "The captured step to use from capture directories (default: the last one in each manifest)." };
         var configs = new Option<string>("--configs")
         {
             Description = "Configurations, comma-separated, or 'all': dense, atomo-spectral-s1..s3, atomo-coordinate, atomo-fourier, qsgd, terngrad (dense is always included).",
@@ -49,14 +54,14 @@ internal static class BenchCommand
         });
         var command = new Command("bench", "Time dense MPI_Allreduce against ATOMO (spectral s=1..3, coordinate, Fourier, QSGD, TernGrad) on the MLP's and ResNet-18's gradient shapes: encode/exchange/decode per step, bytes per rank, ratio and speedup; writes CSV and a PNG.")
         {
-            sets, configs, ranks, warmup, steps, terms, decay, noise, seed, output, label, calibrate,
+            sets, configs, ranks, warmup, steps, terms, decay, noise, seed, output, label, calibrate, captureStep,
         };
         command.SetAction(parsed => Cli.ExamplesCli.Guard(() =>
         {
             var model = new GradientModel(parsed.GetValue(terms), parsed.GetValue(decay), parsed.GetValue(noise), parsed.GetValue(seed));
             var settings = new BenchSettings(
                 parsed.GetValue(label) ?? (MpiEnvironment.IsLaunchedByMpi ? "mpi" : "inprocess"),
-                [.. parsed.GetValue(sets)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(GradientSets.ByName)],
+                ParseSets(parsed.GetValue(sets)!, parsed.GetValue(captureStep)),
                 BenchConfigurations.Select(parsed.GetValue(configs), parsed.GetValue(seed)),
                 model,
                 parsed.GetValue(warmup),
@@ -66,6 +71,34 @@ internal static class BenchCommand
         }));
         command.Subcommands.Add(ModelCommand());
         return command;
+    }
+
+    /// <summary>The <c>--sets</c> list: synthetic names and capture directories, each set once.</summary>
+    /// <exception cref="ArgumentException">Empty, unknown, a duplicate, or a bad <c>--capture-step</c>.</exception>
+    internal static IReadOnlyList<GradientSet> ParseSets(string list, long? captureStep)
+    {
+        if (captureStep < 1)
+        {
+            throw new ArgumentException($"--capture-step must be at least 1, not {captureStep}.");
+        }
+
+        GradientSet[] sets = [.. list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(entry => GradientSets.Resolve(entry, captureStep))];
+        if (sets.Length == 0)
+        {
+            throw new ArgumentException("--sets names no gradient set.");
+        }
+
+        if (sets.GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1) is { } twice)
+        {
+            throw new ArgumentException($"--sets lists the set '{twice.Key}' twice.");
+        }
+
+        if (captureStep is not null && sets.All(s => s.Capture is null))
+        {
+            throw new ArgumentException("--capture-step needs a capture directory in --sets.");
+        }
+
+        return sets;
     }
 
     private static int Run(BenchSettings settings, int inProcessRanks, string directory)
@@ -92,7 +125,11 @@ internal static class BenchCommand
             }
 
             Say($"bench: {world.Size} ranks ({(MpiEnvironment.IsLaunchedByMpi ? "MPI" : "in-process")}), label '{settings.Label}', {settings.Warmup} warm-up + {settings.Steps} timed steps per configuration; median step reported (slowest rank)");
-            Say($"data: {settings.Model.Describe()}");
+            if (settings.Sets.Any(s => s.Capture is null))
+            {
+                Say($"synthetic data: {settings.Model.Describe()}");
+            }
+
             Say($"machine: {Environment.ProcessorCount} cores, load average {LoadAverage()} (other work on the machine slows compute-bound stages)");
             foreach (GradientSet set in settings.Sets)
             {
@@ -110,7 +147,7 @@ internal static class BenchCommand
             {
                 foreach (GradientSet set in settings.Sets)
                 {
-                    Say($"\n{set.Name}, N = {world.Size}, read-once of the set {run.Configs.First(r => r.Set == set.Name).ReadOnceSeconds * 1e3:F2} ms:");
+                    Say($"\n{set.Label}, N = {world.Size}, read-once of the set {run.Configs.First(r => r.Set == set.Name).ReadOnceSeconds * 1e3:F2} ms:");
                     Say(BenchReport.Table(run.Configs, set.Name).TrimEnd());
                 }
 
@@ -153,7 +190,8 @@ internal static class BenchCommand
         var label = new Option<string>("--label") { Description = "Label of the emulated runs to fit and check against.", DefaultValueFactory = _ => "1gbit" };
         var rate = new Option<string>("--rate") { Description = "The emulated link's rate (tc syntax).", DefaultValueFactory = _ => "1gbit" };
         var cores = new Option<int>("--cores") { Description = "Cores the emulated ranks shared (compute is scaled by N/cores above that).", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var set = new Option<string>("--set") { Description = "Gradient set to model.", DefaultValueFactory = _ => "resnet18" };
+        var set = new Option<string>("--set") { Description = "Gradient set to model: mlp, resnet18 or a capture directory (its last step unless --capture-step), as in bench --sets.", DefaultValueFactory = _ => "resnet18" };
+        var captureStep = new Option<long?>("--capture-step") { Description = "The captured step, when --set is a capture directory (default: its last)." };
         var output = new Option<string>("--output") { Description = "Directory for model CSV, markdown and PNG.", DefaultValueFactory = _ => "bench-results" };
         var clusterAlpha = new Option<double>("--cluster-alpha-us")
         {
@@ -162,10 +200,10 @@ internal static class BenchCommand
         };
         var command = new Command("model", "Fit the alpha-beta cost model to the bench's emulated runs (smallest N), report its error at every measured N, and project dense ring allreduce vs ATOMO allgather to N = 2..1024 at 1/10/25/100 Gbit/s.")
         {
-            input, label, rate, cores, set, output, clusterAlpha,
+            input, label, rate, cores, set, output, clusterAlpha, captureStep,
         };
         command.SetAction(parsed => Cli.ExamplesCli.Guard(() => CostModelReport.Run(
-            parsed.GetValue(input)!, parsed.GetValue(label)!, CostModel.ParseRate(parsed.GetValue(rate)!), parsed.GetValue(cores), parsed.GetValue(set)!, parsed.GetValue(output)!, parsed.GetValue(clusterAlpha) * 1e-6)));
+            parsed.GetValue(input)!, parsed.GetValue(label)!, CostModel.ParseRate(parsed.GetValue(rate)!), parsed.GetValue(cores), parsed.GetValue(set)!, parsed.GetValue(output)!, parsed.GetValue(clusterAlpha) * 1e-6, parsed.GetValue(captureStep))));
         return command;
     }
 }

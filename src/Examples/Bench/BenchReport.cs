@@ -102,7 +102,7 @@ internal static class BenchReport
         }
 
         string markdown = Path.Combine(directory, $"bench-{stem}.md");
-        File.WriteAllText(markdown, string.Concat(run.Configs.Select(r => r.Set).Distinct().Select(set => $"**{set}**, {label}, N = {ranks}\n\n{MarkdownTable(run.Configs, set)}\n")));
+        File.WriteAllText(markdown, string.Concat(run.Configs.Select(r => r.Set).Distinct().Select(set => $"**{set}** ({GradientSets.DataKindOf(set)}), {label}, N = {ranks}\n\n{MarkdownTable(run.Configs, set)}\n")));
         paths.Add(markdown);
         string png = Path.Combine(directory, $"bench-{stem}.png");
         Plot(run.Configs, png, $"Time per step, {label}, N = {ranks}");

@@ -42,7 +42,7 @@ internal sealed record ConfigResult(
     public double EncodeOverRead => ReadOnceSeconds > 0 ? EncodeSeconds / ReadOnceSeconds : double.NaN;
 
     public const string CsvHeader =
-        "label,set,config,ranks,steps,step_s,min_step_s,encode_s,exchange_s,decode_s,bytes_per_rank,dense_bytes_per_rank,payload_bytes_per_rank,elements,dense_elements,tensors,compressed_tensors,read_once_s,ratio,encode_over_read,speedup_vs_dense,isolated_encode_s,isolated_read_once_s,isolated_encode_over_read,isolated_decode_n2_s,isolated_decode_n8_s";
+        "label,set,config,ranks,steps,step_s,min_step_s,encode_s,exchange_s,decode_s,bytes_per_rank,dense_bytes_per_rank,payload_bytes_per_rank,elements,dense_elements,tensors,compressed_tensors,read_once_s,ratio,encode_over_read,speedup_vs_dense,isolated_encode_s,isolated_read_once_s,isolated_encode_over_read,isolated_decode_n2_s,isolated_decode_n8_s,data";
 
     /// <summary>One CSV row; <paramref name="speedup"/> is dense step time over this one's.</summary>
     public string ToCsv(double speedup) => Csv.Join(
@@ -50,7 +50,7 @@ internal sealed record ConfigResult(
         Csv.Number(ExchangeSeconds), Csv.Number(DecodeSeconds), Csv.Number(BytesPerRank), Csv.Number(DenseBytesPerRank), Csv.Number(PayloadBytesPerRank),
         Csv.Number(Elements), Csv.Number(DenseElements), Csv.Number(Tensors), Csv.Number(CompressedTensors), Csv.Number(ReadOnceSeconds),
         Csv.Number(Ratio), Csv.Number(EncodeOverRead), Csv.Number(speedup), Csv.Number(IsolatedEncodeSeconds), Csv.Number(IsolatedReadOnceSeconds), Csv.Number(IsolatedEncodeOverRead),
-        Csv.Number(IsolatedDecodeSecondsAt2), Csv.Number(IsolatedDecodeSecondsAt8));
+        Csv.Number(IsolatedDecodeSecondsAt2), Csv.Number(IsolatedDecodeSecondsAt8), GradientSets.DataKindOf(Set));
 
     /// <summary>Parses a row written by <see cref="ToCsv"/>.</summary>
     public static ConfigResult Parse(IReadOnlyDictionary<string, string> row) => new(
@@ -64,9 +64,9 @@ internal sealed record ConfigResult(
 /// <summary>One tensor's route and mean payload under one configuration (for the cost model's per-tensor dense rule).</summary>
 internal sealed record TensorResult(string Label, string Set, string Config, int Ranks, int Index, string Name, string Shape, int Elements, string Route, double PayloadBytes)
 {
-    public const string CsvHeader = "label,set,config,ranks,index,name,shape,elements,route,payload_bytes";
+    public const string CsvHeader = "label,set,config,ranks,index,name,shape,elements,route,payload_bytes,data";
 
-    public string ToCsv() => Csv.Join(Label, Set, Config, Csv.Number(Ranks), Csv.Number(Index), Name, Shape, Csv.Number(Elements), Route, Csv.Number(PayloadBytes));
+    public string ToCsv() => Csv.Join(Label, Set, Config, Csv.Number(Ranks), Csv.Number(Index), Name, Shape, Csv.Number(Elements), Route, Csv.Number(PayloadBytes), GradientSets.DataKindOf(Set));
 
     public static TensorResult Parse(IReadOnlyDictionary<string, string> row) => new(
         row["label"], row["set"], row["config"], Csv.Int(row["ranks"]), Csv.Int(row["index"]), row["name"], row["shape"], Csv.Int(row["elements"]), row["route"], Csv.Double(row["payload_bytes"]));

@@ -7,7 +7,7 @@ namespace AtomoCollectives.Examples.Bench;
 /// <param name="Label">Tag for the CSV rows and file names (e.g. the emulated rate).</param>
 /// <param name="Sets">Gradient sets to time.</param>
 /// <param name="Configurations">Configurations, dense first.</param>
-/// <param name="Model">How the synthetic gradients are made.</param>
+/// <param name="Model">How the synthetic gradients are made (sets without a capture).</param>
 /// <param name="Warmup">Untimed steps per configuration.</param>
 /// <param name="Steps">Timed steps per configuration.</param>
 /// <param name="Calibrate">Also time dense allreduces of a few sizes (for α and β).</param>
@@ -34,7 +34,7 @@ internal static class CollectiveBench
         var calibration = settings.Calibrate ? CalibrateLink(world, settings.Label) : [];
         foreach (GradientSet set in settings.Sets)
         {
-            float[][] pristine = SyntheticGradients.Create(set, settings.Model, world.Rank);
+            float[][] pristine = set.Capture?.Load(world.Rank) ?? SyntheticGradients.Create(set, settings.Model, world.Rank);
             float[][] work = [.. pristine.Select(p => (float[])p.Clone())];
             Memory<float>[] memories = [.. work.Select(w => new Memory<float>(w))];
             IReadOnlyList<TensorShape> shapes = set.Shapes;

@@ -19,9 +19,9 @@ internal static class CostModelReport
     /// <summary>The projected rank counts, 2 … 1024.</summary>
     public static IReadOnlyList<int> ProjectedRanks { get; } = [.. Enumerable.Range(1, 10).Select(k => 1 << k)];
 
-    public static int Run(string input, string label, double rateBitsPerSecond, int cores, string setName, string output, double clusterAlpha)
+    public static int Run(string input, string label, double rateBitsPerSecond, int cores, string setName, string output, double clusterAlpha, long? captureStep = null)
     {
-        GradientSet set = GradientSets.ByName(setName);
+        GradientSet set = GradientSets.Resolve(setName, captureStep);
         var results = Files(input, $"bench-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(ConfigResult.Parse)).Where(r => r.Set == set.Name).ToList();
         var tensors = Files(input, $"tensors-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(TensorResult.Parse)).Where(t => t.Set == set.Name).ToList();
         var calibration = Files(input, $"calibration-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(CalibrationPoint.Parse)).ToList();
@@ -116,7 +116,7 @@ internal static class CostModelReport
         }
 
         Directory.CreateDirectory(output);
-        string stem = $"{label}-{set.Name}";
+        string stem = $"{label}-{set.Name.Replace(':', '-')}"; // capture:mlp-step400 -> capture-mlp-step400 (no colon in file names)
         File.WriteAllLines(Path.Combine(output, $"model-error-{stem}.csv"), errorRows);
         File.WriteAllLines(Path.Combine(output, $"model-projection-{stem}.csv"), projectionRows);
         File.WriteAllText(Path.Combine(output, $"model-{stem}.md"), report.ToString());

@@ -9,8 +9,15 @@ internal sealed record NamedTensor(string Name, TensorShape Shape);
 /// <param name="Name">Short name used on the command line and in the CSV (<c>mlp</c>, <c>resnet18</c>).</param>
 /// <param name="Description">One line for the output.</param>
 /// <param name="Tensors">Every parameter tensor.</param>
-internal sealed record GradientSet(string Name, string Description, IReadOnlyList<NamedTensor> Tensors)
+/// <param name="Capture">Where the gradients come from when they are real (a capture directory); <see langword="null"/> for synthetic ones.</param>
+internal sealed record GradientSet(string Name, string Description, IReadOnlyList<NamedTensor> Tensors, CapturedGradients? Capture = null)
 {
+    /// <summary><c>captured</c> (real gradients from a capture directory) or <c>synthetic</c>: the CSV's <c>data</c> column.</summary>
+    public string DataKind => Capture is null ? GradientSets.Synthetic : GradientSets.Captured;
+
+    /// <summary>The name as the tables show it: <c>mlp (synthetic)</c>, <c>capture:mlp-step400 (captured)</c>.</summary>
+    public string Label => $"{Name} ({DataKind})";
+
     /// <summary>Total number of parameters (floats).</summary>
     public long ParameterCount => Tensors.Sum(t => (long)t.Shape.ElementCount);
 
@@ -47,6 +54,41 @@ internal static class GradientSets
 {
     /// <summary>The names accepted by <see cref="ByName"/>.</summary>
     public static IReadOnlyList<string> Names { get; } = ["mlp", "resnet18"];
+
+    /// <summary>The <c>data</c> of a set made by <see cref="SyntheticGradients"/>.</summary>
+    public const string Synthetic = "synthetic";
+
+    /// <summary>The <c>data</c> of a set read from a capture directory.</summary>
+    public const string Captured = "captured";
+
+    /// <summary>Whether a set of this name (as in the CSV) holds captured gradients: their names start with <c>capture:</c>.</summary>
+    public static string DataKindOf(string setName) => setName.StartsWith(CapturedGradients.Prefix, StringComparison.Ordinal) ? Captured : Synthetic;
+
+    /// <summary>
+    /// One entry of <c>--sets</c>: <c>mlp</c>, <c>resnet18</c>, or a capture directory given as <c>capture:PATH</c>
+    /// or as a path (one containing a <c>/</c>, or an existing directory), read at <paramref name="captureStep"/>
+    /// (default: its last step).
+    /// </summary>
+    /// <exception cref="ArgumentException">Unknown name, or a step the capture lacks.</exception>
+    /// <exception cref="FileNotFoundException">No such capture directory or manifest.</exception>
+    /// <exception cref="FormatException">A bad manifest.</exception>
+    public static GradientSet Resolve(string entry, long? captureStep)
+    {
+        if (entry.StartsWith(CapturedGradients.Prefix, StringComparison.OrdinalIgnoreCase))
+        {
+            string path = entry[CapturedGradients.Prefix.Length..];
+            return path.Length > 0 ? CapturedGradients.Open(path, captureStep) : throw new ArgumentException("'capture:' needs a directory (capture:PATH).");
+        }
+
+        if (Names.Contains(entry.ToLowerInvariant()) || entry.Equals("resnet-18", StringComparison.OrdinalIgnoreCase))
+        {
+            return ByName(entry);
+        }
+
+        return entry.Contains('/', StringComparison.Ordinal) || Directory.Exists(entry)
+            ? CapturedGradients.Open(entry, captureStep)
+            : throw new ArgumentException($"Unknown gradient set '{entry}'; known: {string.Join(", ", Names)}, or a capture directory (capture:PATH).");
+    }
 
     /// <summary>The set called <paramref name="name"/> (<c>mlp</c> or <c>resnet18</c>).</summary>
     /// <exception cref="ArgumentException">Unknown name.</exception>

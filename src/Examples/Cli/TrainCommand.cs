@@ -14,18 +14,43 @@ internal static class TrainCommand
         var budget = new Option<double?>("--budget") { Description = "ATOMO budget: spectral atoms per tensor (default 3); for atomo-coordinate and atomo-fourier, atoms per 512-entry bucket (default 10)." };
         var bits = new Option<int?>("--bits") { Description = "QSGD bits per level (default 4)." };
         var output = new Option<string>("--output") { Description = "Directory for metrics.csv, summary.json and logs/.", DefaultValueFactory = _ => Path.Combine("out", "train") };
+        var saveGradients = new Option<string?>("--save-gradients") { Description = "Save every rank's local gradients (before averaging) as .npy files plus manifest.json in this directory (docs/gradient-captures.md)." };
+        var saveGradientsAt = new Option<string?>("--save-gradients-at") { Description = "1-based steps to save gradients at, comma-separated (default 1,100,400); needs --save-gradients." };
         var command = new Command("train", "Data-parallel SGD on Fashion-MNIST with gradients averaged by the chosen compressor (the default command).");
         shared.AddTo(command);
         command.Options.Add(compressor);
         command.Options.Add(budget);
         command.Options.Add(bits);
         command.Options.Add(output);
+        command.Options.Add(saveGradients);
+        command.Options.Add(saveGradientsAt);
         command.SetAction(parsed => ExamplesCli.Guard(() =>
         {
             Compressor chosen = Compressor.Create(parsed.GetValue(compressor)!, parsed.GetValue(budget), parsed.GetValue(bits));
-            TrainingSettings settings = shared.Settings(parsed, chosen, parsed.GetValue(output)!);
+            TrainingSettings settings = shared.Settings(parsed, chosen, parsed.GetValue(output)!) with
+            {
+                SaveGradients = CaptureSettings(parsed.GetValue(saveGradients), parsed.GetValue(saveGradientsAt)),
+            };
+            settings.SaveGradients?.Prepare();
             return TrainingRuns.Run([settings], parsed.GetValue(shared.Ranks)).ExitCode;
         }));
         return command;
+    }
+
+    /// <summary>The capture settings of <c>--save-gradients DIR [--save-gradients-at LIST]</c>, or none.</summary>
+    /// <exception cref="ArgumentException">A bad step list, or a list without a directory.</exception>
+    internal static GradientCaptureSettings? CaptureSettings(string? directory, string? steps)
+    {
+        if (directory is null)
+        {
+            return steps is null ? null : throw new ArgumentException("--save-gradients-at needs --save-gradients DIR.");
+        }
+
+        if (directory.Trim().Length == 0)
+        {
+            throw new ArgumentException("--save-gradients needs a directory.");
+        }
+
+        return new GradientCaptureSettings(directory, steps is null ? GradientCaptureSettings.DefaultSteps : GradientCaptureSettings.ParseSteps(steps));
     }
 }

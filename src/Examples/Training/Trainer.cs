@@ -51,6 +51,12 @@ internal static class Trainer
         }
 
         logger.LogDebug("Rank {Rank} of {Ranks}: {Shard} images per epoch (every {Ranks}th of the shuffled set from offset {Rank})", world.Rank, ranks, stepsPerEpoch * settings.BatchSize, ranks, world.Rank);
+        GradientCapture? capture = settings.SaveGradients is { } saving ? new GradientCapture(world, saving, settings, network.Description, train.Count) : null;
+        if (isRoot && settings.SaveGradients is { } requested && requested.Steps.Where(s => s > totalSteps).ToList() is { Count: > 0 } late)
+        {
+            logger.LogWarning("--save-gradients-at {Steps}: past the run's {Total} steps, not captured", string.Join(',', late), totalSteps);
+        }
+
         StreamWriter? metrics = isRoot ? new StreamWriter(Path.Combine(settings.OutputDirectory, "metrics.csv")) : null;
         metrics?.WriteLine(MetricsCsv.Header);
         double computeSeconds = 0, trainLoss = double.NaN, testAccuracy = double.NaN;
@@ -89,6 +95,11 @@ internal static class Trainer
                         }
 
                         return;
+                    }
+
+                    if (capture?.IsCaptureStep(step + 1) == true)
+                    {
+                        capture.Save(step + 1, network.Store); // the local gradients, before averaging
                     }
 
                     averager.Average(network.Store);

@@ -7,6 +7,7 @@ namespace AtomoCollectives.Examples.Training;
 /// <param name="MaxSteps">Stop after this many steps (0: run all epochs).</param>
 /// <param name="TrainLimit">Use only the first this many training images (0: all 60,000).</param>
 /// <param name="EvaluationsPerEpoch">How often the test accuracy is measured (and once more at the end).</param>
+/// <param name="SaveGradients">Where and when to save every rank's local gradients (<c>--save-gradients</c>); none by default.</param>
 internal sealed record TrainingSettings(
     Compressor Compressor,
     ModelKind Model,
@@ -19,4 +20,5 @@ internal sealed record TrainingSettings(
     long MaxSteps,
     string DataDirectory,
     int TrainLimit,
-    int EvaluationsPerEpoch);
+    int EvaluationsPerEpoch,
+    GradientCaptureSettings? SaveGradients = null);

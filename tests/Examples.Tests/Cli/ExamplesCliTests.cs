@@ -58,7 +58,7 @@ public sealed class ExamplesCliTests
     }
 
     [Theory]
-    [InlineData("bench --sets vgg", "error: Unknown gradient set 'vgg'; known: mlp, resnet18.")]
+    [InlineData("bench --sets vgg", "error: Unknown gradient set 'vgg'; known: mlp, resnet18, or a capture directory (capture:PATH).")]
     [InlineData("bench --configs dense,zip", "error: Unknown configuration 'zip'; known: dense,")]
     [InlineData("bench model --rate fast", "error: 'fast' is not a rate like 1gbit")]
     [InlineData("bench --sets mlp --output {file}/under-a-file", "error: cannot create the output directory '{file}/under-a-file' (--output): ")]
