@@ -45,7 +45,7 @@ public sealed class AtomoOptions
 {
     private double _budget = 3;
     private int _bucketSize;
-    private int _oversampling = 4;
+    private int _oversampling = 2;
     private int _powerIterations = 1;
     private int _spectralMinimumDimension = 8;
     private int _denseWarmupSteps;
@@ -97,7 +97,10 @@ public sealed class AtomoOptions
     /// <summary>How spectral atoms are computed. Default <see cref="SpectralMethod.Fast"/>.</summary>
     public SpectralMethod SpectralMethod { get; set; } = SpectralMethod.Fast;
 
-    /// <summary>Extra sketch columns beyond ⌈budget⌉ for <see cref="SpectralMethod.Fast"/>. Default 4.</summary>
+    /// <summary>
+    /// Extra sketch columns beyond ⌈budget⌉ for <see cref="SpectralMethod.Fast"/>. Default 2: what the sketch misses is sent
+    /// as residual entries, so a wider sketch buys little (measured on real gradients, docs/spectral-encoder.md).
+    /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">Negative.</exception>
     public int Oversampling
     {

@@ -5,7 +5,8 @@ namespace AtomoCollectives.Benchmarks;
 /// <summary>
 /// Runs the benchmark classes of this assembly chosen by <c>--filter</c>. Development aids instead: <c>--ratios</c> (quick
 /// Stopwatch ratios), <c>--stages M N K</c> (each stage of Spectral-Fast), <c>--encode-profile</c> (spectral encode
-/// of the ResNet-18 matrices, stage by stage; <c>--gradients DIR [--step S]</c>: a gradient capture's matrices instead).
+/// and decode of the ResNet-18 matrices, stage by stage; <c>--gradients DIR [--step S]</c>: a gradient capture's matrices instead),
+/// <c>--spectral-study DIR</c> (Fast against Exact on a capture's real gradients: bytes and variance).
 /// </summary>
 public static class Program
 {
@@ -34,6 +35,43 @@ public static class Program
                 Environment.Exit(1);
             }
 
+            return;
+        }
+
+        if (args.Length > 1 && args[0] == "--spectral-study")
+        {
+            // --spectral-study DIR [--budget S] [--seeds N]: Fast vs Exact on a capture's real gradients.
+            int budgetAt = Array.IndexOf(args, "--budget"), seedsAt = Array.IndexOf(args, "--seeds");
+            double budget = budgetAt > 0 ? double.Parse(args[budgetAt + 1], System.Globalization.CultureInfo.InvariantCulture) : 3;
+            int seeds = seedsAt > 0 ? int.Parse(args[seedsAt + 1], System.Globalization.CultureInfo.InvariantCulture) : 16;
+            int oversamplingAt = Array.IndexOf(args, "--oversampling");
+            int oversampling = oversamplingAt > 0 ? int.Parse(args[oversamplingAt + 1], System.Globalization.CultureInfo.InvariantCulture) : new AtomoOptions().Oversampling;
+            SpectralStudy.Run(args[1], budget, seeds, oversampling);
+            return;
+        }
+
+        if (args.Length > 1 && args[0] == "--draw-timing")
+        {
+            var array = AtomoCollectives.Examples.Data.NpyFile.Read(args[1]);
+            (int m, int n) = TensorShape.Of(array.Shape).MatrixView;
+            var atoms = new Decompositions.SpectralAtoms();
+            var o = new AtomoOptions();
+            atoms.Decompose(array.Data, m, n, o, 1);
+            var (l1, l2) = SpectralSparsifier.Levels(atoms, 3, ValuePrecision.Float32);
+            var a = new AtomSelection();
+            var b = new AtomSelection();
+            double read = QuickRatios.MinimumSeconds(() => System.Numerics.Tensors.TensorPrimitives.Sum(array.Data), 50);
+            double levels = QuickRatios.MinimumSeconds(() => SpectralSparsifier.Levels(atoms, 3, ValuePrecision.Float32), 50);
+            double draw = QuickRatios.MinimumSeconds(() => { SpectralSparsifier.Draw(atoms, l1, l2, Sampling.Systematic, 5, a, b); return 0; }, 50);
+            double decompose = QuickRatios.MinimumSeconds(() => { atoms.Decompose(array.Data, m, n, o, 1); return 0; }, 50);
+            var codec = new AtomoCodec(o);
+            byte[] payload = codec.Encode(array.Data, TensorShape.Matrix(m, n), 3);
+            var destination = new float[m * n];
+            double write = QuickRatios.MinimumSeconds(() => { destination.AsSpan().Fill(1f); return 0; }, 50);
+            double decode = QuickRatios.MinimumSeconds(() => { codec.Decode(payload, destination); return 0; }, 50);
+            double accumulate = QuickRatios.MinimumSeconds(() => { codec.BeginAccumulate(m * n); codec.Accumulate(payload, 1f); return 0; }, 50);
+            Console.WriteLine($"decode {decode / write:F2} write-once ({write * 1e6:F1} us), accumulate alone {accumulate / write:F2}; payload {payload.Length} bytes");
+            Console.WriteLine($"{m}x{n}: read {read * 1e6:F1} us, levels {levels / read:F2}, draw {draw / read:F2} ({b.Count} entries, {b.ExactCount} exact; residual max {atoms.ResidualMagnitudes.Max}, clipped: {l2.Scale * atoms.ResidualMagnitudes.Max > 1}), decompose cold {decompose / read:F2}");
             return;
         }
 

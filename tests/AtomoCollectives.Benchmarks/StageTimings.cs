@@ -21,7 +21,6 @@ internal static class StageTimings
         var wt = new float[k * n];
         var coef = new float[k];
         var left = new float[k * m];
-        var scratch = new float[n];
         var r = new float[k * k];
         Gaussian.Fill(xt, 1);
         Gaussian.Fill(left, 2);
@@ -32,9 +31,8 @@ internal static class StageTimings
         Console.WriteLine($"{m}x{n} k={k}: read {read * 1e6:F1} us");
         Console.WriteLine($"  G·Xᵀ         {Time(() => ThinKernels.MultiplyByTransposed(g, m, n, xt, k, y)) / read:F2}");
         Console.WriteLine($"  PᵀG          {Time(() => ThinKernels.TransposeMultiply(g, m, n, y, k, wt)) / read:F2}");
-        Console.WriteLine($"  residual     {Time(() => ThinKernels.ResidualNormSquared(g, m, n, coef, left, xt, k, scratch)) / read:F2}");
-        var yd = new double[m * k];
-        Console.WriteLine($"  G·Zᵀ accur.  {Time(() => ThinKernels.MultiplyByTransposedAccurate(g, m, n, xt, k, yd)) / read:F2}");
+        var residual = new float[m * n];
+        Console.WriteLine($"  project out  {Time(() => ThinKernels.ProjectOut(g, m, n, xt, k, y, residual, wt)) / read:F2}");
         Console.WriteLine($"  QR m×k nat   {Time(() => { Gaussian.Fill(y, 3); native.QR(y, m, k, r); }) / read:F2}");
         Console.WriteLine($"  ThinQR m×k   {Time(() => { Gaussian.Fill(y, 3); ThinQR.Factor(native, y, m, k, r); }) / read:F2}");
         Console.WriteLine($"  QR m×k man   {Time(() => { Gaussian.Fill(y, 3); managed.QR(y, m, k, r); }) / read:F2}");
@@ -49,6 +47,15 @@ internal static class StageTimings
         var atoms = new SpectralAtoms();
         Console.WriteLine($"  fast total   {Time(() => atoms.Decompose(g, m, n, new AtomoOptions(), 1, native)) / read:F2}");
         Console.WriteLine($"  gauss k×n    {Time(() => Gaussian.Fill(xt, 3)) / read:F2}");
+        var rankOne = new AtomSelection();
+        var kept = new AtomSelection();
+        var options = new AtomoOptions();
+        Console.WriteLine($"  sample       {Time(() => SpectralSparsifier.Sample(atoms, options.Budget, options.Sampling, options.SpectralPrecision, 7, rankOne, kept)) / read:F2} ({kept.Count} entries, {kept.ExactCount} exact)");
+        double cost = SpectralSparsifier.RankOneCost(m, n, ValuePrecision.Float32);
+        Console.WriteLine($"  solve        {Time(() => CostWeightedWaterFilling.Solve(
+            new CostWeightedWaterFilling.Group(atoms.Coefficients, cost, MagnitudeStatistics.Measure(atoms.Coefficients)),
+            new CostWeightedWaterFilling.Group(atoms.Residual, SpectralSparsifier.CoordinateCost(m, n, 3 * cost), atoms.ResidualMagnitudes.AsStatistics()),
+            3 * cost)) / read:F2}");
     }
 
     private static double Time(Action action) => Time(() => { action(); return 0; });

@@ -12,10 +12,11 @@ namespace AtomoCollectives.Decompositions;
 /// <c>Σ λ²(1/p − 1)</c> over both groups.
 /// <para>
 /// <see cref="SpectralMethod.Fast"/> (k = min(⌈budget⌉ + oversampling, min(m, n)) columns): an orthonormal right basis Z
-/// (n×k) comes from the tensor's <see cref="SpectralSketch"/> (the previous call's, warm) or from a cold start
-/// (Z = orth(Ω), Ω Gaussian from the seed, then q = <see cref="AtomoOptions.PowerIterations"/> times
-/// Q = orth(GZ), Z = orth(GᵀQ): 2q passes over G). Then one pass (<see cref="ThinKernels.ProjectOut"/>) forms Y = GZ,
-/// R = G − YZᵀ and, with a sketch, W = GᵀY, whose orthonormalisation is the next call's basis. The atoms are the SVD of
+/// (n×k) comes from one power iteration from the tensor's <see cref="SpectralSketch"/> (warm: Z = orth(GᵀG·Z_prev),
+/// one pass over G that forms GZ_prev and GᵀGZ_prev row by row), or from a cold start (Z = orth(Ω), Ω Gaussian from
+/// the seed, then q = <see cref="AtomoOptions.PowerIterations"/> times Q = orth(GZ), Z = orth(GᵀQ): 2q passes over G).
+/// Then one pass (<see cref="ThinKernels.ProjectOut"/>) forms Y = GZ and R = G − YZᵀ; Z is kept in the sketch as the
+/// next call's start. The atoms are the SVD of
 /// YZᵀ: Y = Q_y·T, T = U_s·Σ·W_sᵀ, u_i = (Q_y·U_s)_i, v_i = (Z·W_s)_i. A residual with ‖R‖ ≤ 2⁻²⁰·‖G‖ is float rounding
 /// noise of a sketch that spans G, and is dropped.
 /// </para>
@@ -249,33 +250,42 @@ internal sealed class SpectralAtoms : IAtomDecomposition
         Span<float> smallVt = _t.AsSpan(2 * k * k, k * k);
         Span<float> sigma = _coefficients.AsSpan(0, k);
 
-        // 1. The right basis Z (as Zᵀ, k×n): the tensor's warm start, or a cold range finder.
+        // 1. The right basis Z (as Zᵀ, k×n): one power iteration on G from the tensor's previous basis (one pass:
+        //    W = GᵀG·Z_prev, Z = orth(W)), or a cold range finder.
         ReadOnlySpan<float> kept = sketch is null ? default : sketch.BasisFor(m, n, k);
+        bool warm = false;
         if (!kept.IsEmpty)
         {
-            kept.CopyTo(zt);
-            sketch!.CountWarmCall();
+            // GᵀG·Z squares G's scale: where that overflows float (entries near 1e19) the cold start, which
+            // orthonormalises after each product, still works.
+            Grow(ref _wt, k * n);
+            Span<float> w = _wt.AsSpan(0, k * n);
+            ThinKernels.ProjectOut(g, m, n, kept, k, y, default, w);
+            warm = AllFinite(w);
+            if (warm)
+            {
+                w.CopyTo(zt);
+                Orthonormalize(zt, n, k, provider);
+                sketch!.CountWarmCall();
+            }
         }
-        else
+
+        if (!warm)
         {
             ColdBasis(g, m, n, k, powerIterations, seed, provider);
         }
 
-        // 2. One pass: Y = GZ, R = G − YZᵀ, and W = GᵀY for the next call's basis.
-        Span<float> wt = default;
-        if (sketch is not null)
-        {
-            Grow(ref _wt, k * n);
-            wt = _wt.AsSpan(0, k * n);
-        }
-
-        _residualMagnitudes = ThinKernels.ProjectOut(g, m, n, zt, k, y, _residual.AsSpan(0, m * n), wt);
+        // 2. One pass: Y = GZ and R = G − YZᵀ.
+        _residualMagnitudes = ThinKernels.ProjectOut(g, m, n, zt, k, y, _residual.AsSpan(0, m * n), default);
         if (!_residualMagnitudes.IsFinite)
         {
             _residualMagnitudes = ResidualMagnitudes.None;
             sketch?.Reset();
             ThrowNotFinite(g);
         }
+
+        // The basis is the next call's start.
+        sketch?.Store(m, n, k, zt);
 
         // 3. The atoms: G·Z·Zᵀ = Y·Zᵀ with Y = Q_y·T = Q_y·U_s·Σ·W_sᵀ: u_i = (Q_y·U_s)_i, v_i = (Z·W_s)_i.
         ThinQR.Factor(provider, y, m, k, t);
@@ -291,19 +301,6 @@ internal sealed class SpectralAtoms : IAtomDecomposition
             _residualMagnitudes = ResidualMagnitudes.None;
         }
 
-        // 4. The next call's basis: orth(W) = orth(GᵀG·Z), unless G overflowed float on the way.
-        if (sketch is not null)
-        {
-            if (!AllFinite(wt))
-            {
-                sketch.Reset();
-            }
-            else
-            {
-                Orthonormalize(wt, n, k, provider);
-                sketch.Store(m, n, k, wt);
-            }
-        }
     }
 
     /// <summary>

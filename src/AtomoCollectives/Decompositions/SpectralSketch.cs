@@ -1,11 +1,11 @@
 namespace AtomoCollectives.Decompositions;
 
 /// <summary>
-/// One tensor's warm start for the fast spectral atoms: the orthonormal right basis Z (n×k, kept as Zᵀ) that the next
-/// call projects onto. Each call leaves <c>orth(GᵀG·Z)</c> here, one power iteration on the latest gradient, so a
-/// tensor whose gradients change slowly between steps keeps a subspace as good as a cold sketch with several power
-/// iterations, for one pass over G. The basis only shapes this rank's own payload (the atoms it picks); any basis
-/// gives an exactly unbiased estimate, so ranks need not share it. A basis for another shape or width is ignored.
+/// One tensor's warm start for the fast spectral atoms: the orthonormal right basis Z (n×k, kept as Zᵀ) of its last
+/// call. The next call starts its one power iteration from it instead of from a random subspace: one pass over the
+/// gradient instead of two, and a subspace that carries what the previous gradients had in common. The basis only
+/// shapes this rank's own payload (the atoms it picks); any basis gives an exactly unbiased estimate, so ranks need not
+/// share it. A basis for another shape or width is ignored.
 /// </summary>
 internal sealed class SpectralSketch
 {

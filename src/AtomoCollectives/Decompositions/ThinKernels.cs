@@ -307,127 +307,179 @@ internal static class ThinKernels
     }
 
     /// <summary>
-    /// The sketch's one pass over G (m×n) for an orthonormal right basis Z (<paramref name="zt"/> = Zᵀ, k×n): per row,
-    /// <c>y = g·Z</c> (into <paramref name="y"/>, m×k) and the residual row <c>g − y·Zᵀ</c> (into
-    /// <paramref name="residual"/>, m×n), and, when <paramref name="wt"/> is not empty, <c>Wᵀ += yᵀ·g</c> (k×n, i.e.
-    /// W = GᵀGZ: one power iteration for the next call's basis). Each row of G is read from memory once; the row, Zᵀ
-    /// and Wᵀ stay in cache. Returns the residual's Σ|r| and Σr² (double) and max|r|; NaN or infinity in G shows as a
+    /// One pass over G (m×n) against an orthonormal right basis Z (<paramref name="zt"/> = Zᵀ, k×n): per row,
+    /// <c>y = g·Z</c> (into <paramref name="y"/>, m×k); when <paramref name="residual"/> is not empty, the residual row
+    /// <c>g − y·Zᵀ</c> (m×n); when <paramref name="wt"/> is not empty, <c>Wᵀ += yᵀ·g</c> (k×n, i.e. W = GᵀGZ, a power
+    /// iteration). Each row of G is read from memory once; the row, Zᵀ and Wᵀ stay in cache. Returns the residual's
+    /// Σ|r| and Σr² (double), max|r| and non-zero count (zero without a residual); NaN or infinity in G shows as a
     /// non-finite sum.
     /// </summary>
     public static ResidualMagnitudes ProjectOut(ReadOnlySpan<float> g, int m, int n, ReadOnlySpan<float> zt, int k, Span<float> y, Span<float> residual, Span<float> wt)
     {
-        bool accumulate = !wt.IsEmpty;
+        // Blocks of rows small enough to stay in L2 between the kernels that read them (a block of 8 rows of 4,608
+        // floats is 147 KB): Y of the block by the register-tiled product, then Wᵀ and the residual rows from it.
+        const int Block = 8;
+        bool accumulate = !wt.IsEmpty, project = !residual.IsEmpty;
         if (accumulate)
         {
             wt[..(k * n)].Clear();
         }
 
         ref float zRef = ref MemoryMarshal.GetReference(zt);
-        ref float wRef = ref MemoryMarshal.GetReference(wt);
         double absoluteSum = 0, squareSum = 0;
         float largest = 0;
         int nonZero = 0;
-        for (int r = 0; r < m; r++)
+        for (int start = 0; start < m; start += Block)
         {
-            ReadOnlySpan<float> row = g.Slice(r * n, n);
-            Span<float> yRow = y.Slice(r * k, k);
-            for (int j = 0; j < k; j++)
+            int end = Math.Min(m, start + Block);
+            MultiplyByTransposed(g.Slice(start * n, (end - start) * n), end - start, n, zt, k, y.Slice(start * k, (end - start) * k));
+            if (accumulate)
             {
-                yRow[j] = Dot(row, zt.Slice(j * n, n));
+                AccumulateRows(g, start, end, n, y, k, wt);
             }
 
-            ref float src = ref MemoryMarshal.GetReference(row);
-            ref float d = ref MemoryMarshal.GetReference(residual.Slice(r * n, n));
-            if (k == 0)
+            if (!project)
             {
-                row.CopyTo(residual.Slice(r * n, n));
+                continue;
             }
 
-            for (int j = 0; j < k; j += 4)
+            for (int r = start; r < end; r++)
             {
-                float p0 = yRow[j];
-                float p1 = j + 1 < k ? yRow[j + 1] : 0f;
-                float p2 = j + 2 < k ? yRow[j + 2] : 0f;
-                float p3 = j + 3 < k ? yRow[j + 3] : 0f;
-                ref float z0 = ref Unsafe.Add(ref zRef, j * n);
-                ref float z1 = ref Unsafe.Add(ref zRef, Math.Min(j + 1, k - 1) * n);
-                ref float z2 = ref Unsafe.Add(ref zRef, Math.Min(j + 2, k - 1) * n);
-                ref float z3 = ref Unsafe.Add(ref zRef, Math.Min(j + 3, k - 1) * n);
-                ref float s = ref j == 0 ? ref src : ref d;
-                var v0 = Vector256.Create(p0);
-                var v1 = Vector256.Create(p1);
-                var v2 = Vector256.Create(p2);
-                var v3 = Vector256.Create(p3);
-                int c = 0;
-                for (; c <= n - Width; c += Width)
-                {
-                    var acc = Vector256.LoadUnsafe(ref s, (nuint)c);
-                    acc = Vector256.FusedMultiplyAdd(-v0, Vector256.LoadUnsafe(ref z0, (nuint)c), acc);
-                    acc = Vector256.FusedMultiplyAdd(-v1, Vector256.LoadUnsafe(ref z1, (nuint)c), acc);
-                    acc = Vector256.FusedMultiplyAdd(-v2, Vector256.LoadUnsafe(ref z2, (nuint)c), acc);
-                    acc = Vector256.FusedMultiplyAdd(-v3, Vector256.LoadUnsafe(ref z3, (nuint)c), acc);
-                    acc.StoreUnsafe(ref d, (nuint)c);
-                }
-
-                for (; c < n; c++)
-                {
-                    float acc = Unsafe.Add(ref s, c);
-                    acc = MathF.FusedMultiplyAdd(-p0, Unsafe.Add(ref z0, c), acc);
-                    acc = MathF.FusedMultiplyAdd(-p1, Unsafe.Add(ref z1, c), acc);
-                    acc = MathF.FusedMultiplyAdd(-p2, Unsafe.Add(ref z2, c), acc);
-                    acc = MathF.FusedMultiplyAdd(-p3, Unsafe.Add(ref z3, c), acc);
-                    Unsafe.Add(ref d, c) = acc;
-                }
-
-                if (accumulate)
-                {
-                    // Rows past k repeat the last one with weight 0: their sums are unchanged.
-                    ref float w0 = ref Unsafe.Add(ref wRef, j * n);
-                    ref float w1 = ref Unsafe.Add(ref wRef, Math.Min(j + 1, k - 1) * n);
-                    ref float w2 = ref Unsafe.Add(ref wRef, Math.Min(j + 2, k - 1) * n);
-                    ref float w3 = ref Unsafe.Add(ref wRef, Math.Min(j + 3, k - 1) * n);
-                    AccumulateScaled(ref src, n, p0, ref w0);
-                    if (j + 1 < k)
-                    {
-                        AccumulateScaled(ref src, n, p1, ref w1);
-                    }
-
-                    if (j + 2 < k)
-                    {
-                        AccumulateScaled(ref src, n, p2, ref w2);
-                    }
-
-                    if (j + 3 < k)
-                    {
-                        AccumulateScaled(ref src, n, p3, ref w3);
-                    }
-                }
+                ResidualMagnitudes rowStatistics = k <= 8
+                    ? ResidualRow8(g.Slice(r * n, n), y.Slice(r * k, k), ref zRef, n, k, residual.Slice(r * n, n))
+                    : ResidualRowBlocked(g.Slice(r * n, n), y.Slice(r * k, k), ref zRef, n, k, residual.Slice(r * n, n));
+                absoluteSum += rowStatistics.AbsoluteSum;
+                squareSum += rowStatistics.SquareSum;
+                largest = Math.Max(largest, rowStatistics.Max);
+                nonZero += rowStatistics.NonZeroCount;
             }
-
-            ResidualMagnitudes rowStatistics = Magnitudes(residual.Slice(r * n, n));
-            absoluteSum += rowStatistics.AbsoluteSum;
-            squareSum += rowStatistics.SquareSum;
-            largest = Math.Max(largest, rowStatistics.Max);
-            nonZero += rowStatistics.NonZeroCount;
         }
 
         return new ResidualMagnitudes(absoluteSum, squareSum, largest, nonZero);
     }
 
-    /// <summary><c>w += p·x</c> over n entries (FMA: this feeds only the next sketch, never a payload).</summary>
-    private static void AccumulateScaled(ref float x, int n, float p, ref float w)
+    /// <summary>
+    /// One residual row <c>g − Σ_j y_j·z_j</c> for k ≤ 8 in a single sweep that also gathers its statistics (rows of Zᵀ
+    /// past k point at the last one with weight 0). Σ|r| and Σr² run in float lanes within the row (a row's error is
+    /// that of an n/8-term float sum; they size the budget, not the estimate) and are added in double across rows.
+    /// </summary>
+    private static ResidualMagnitudes ResidualRow8(ReadOnlySpan<float> row, ReadOnlySpan<float> yRow, ref float zRef, int n, int k, Span<float> destination)
     {
-        var v = Vector256.Create(p);
+        ref float src = ref MemoryMarshal.GetReference(row);
+        ref float d = ref MemoryMarshal.GetReference(destination);
+        ref float z0 = ref zRef;
+        ref float z1 = ref Unsafe.Add(ref zRef, Math.Min(1, k - 1) * n);
+        ref float z2 = ref Unsafe.Add(ref zRef, Math.Min(2, k - 1) * n);
+        ref float z3 = ref Unsafe.Add(ref zRef, Math.Min(3, k - 1) * n);
+        ref float z4 = ref Unsafe.Add(ref zRef, Math.Min(4, k - 1) * n);
+        ref float z5 = ref Unsafe.Add(ref zRef, Math.Min(5, k - 1) * n);
+        ref float z6 = ref Unsafe.Add(ref zRef, Math.Min(6, k - 1) * n);
+        ref float z7 = ref Unsafe.Add(ref zRef, Math.Min(7, k - 1) * n);
+        float p0 = -yRow[0], p1 = k > 1 ? -yRow[1] : 0f, p2 = k > 2 ? -yRow[2] : 0f, p3 = k > 3 ? -yRow[3] : 0f;
+        float p4 = k > 4 ? -yRow[4] : 0f, p5 = k > 5 ? -yRow[5] : 0f, p6 = k > 6 ? -yRow[6] : 0f, p7 = k > 7 ? -yRow[7] : 0f;
+        var v0 = Vector256.Create(p0);
+        var v1 = Vector256.Create(p1);
+        var v2 = Vector256.Create(p2);
+        var v3 = Vector256.Create(p3);
+        var v4 = Vector256.Create(p4);
+        var v5 = Vector256.Create(p5);
+        var v6 = Vector256.Create(p6);
+        var v7 = Vector256.Create(p7);
+        Vector256<float> absolute = default, squares = default, max = default;
+        Vector256<int> zeros = default;
         int c = 0;
         for (; c <= n - Width; c += Width)
         {
-            Vector256.FusedMultiplyAdd(v, Vector256.LoadUnsafe(ref x, (nuint)c), Vector256.LoadUnsafe(ref w, (nuint)c)).StoreUnsafe(ref w, (nuint)c);
+            var acc = Vector256.LoadUnsafe(ref src, (nuint)c);
+            acc = Vector256.FusedMultiplyAdd(v0, Vector256.LoadUnsafe(ref z0, (nuint)c), acc);
+            acc = Vector256.FusedMultiplyAdd(v1, Vector256.LoadUnsafe(ref z1, (nuint)c), acc);
+            acc = Vector256.FusedMultiplyAdd(v2, Vector256.LoadUnsafe(ref z2, (nuint)c), acc);
+            acc = Vector256.FusedMultiplyAdd(v3, Vector256.LoadUnsafe(ref z3, (nuint)c), acc);
+            acc = Vector256.FusedMultiplyAdd(v4, Vector256.LoadUnsafe(ref z4, (nuint)c), acc);
+            acc = Vector256.FusedMultiplyAdd(v5, Vector256.LoadUnsafe(ref z5, (nuint)c), acc);
+            acc = Vector256.FusedMultiplyAdd(v6, Vector256.LoadUnsafe(ref z6, (nuint)c), acc);
+            acc = Vector256.FusedMultiplyAdd(v7, Vector256.LoadUnsafe(ref z7, (nuint)c), acc);
+            acc.StoreUnsafe(ref d, (nuint)c);
+            Vector256<float> magnitude = Vector256.Abs(acc);
+            absolute += magnitude;
+            squares = Vector256.FusedMultiplyAdd(acc, acc, squares);
+            max = Vector256.Max(max, magnitude);
+            zeros += Vector256.Equals(magnitude, Vector256<float>.Zero).AsInt32();
         }
 
+        double absoluteSum = Vector256.Sum(absolute), squareSum = Vector256.Sum(squares);
+        float largest = 0;
+        for (int lane = 0; lane < Width; lane++)
+        {
+            largest = Math.Max(largest, max.GetElement(lane));
+        }
+
+        int zeroCount = -Vector256.Sum(zeros);
         for (; c < n; c++)
         {
-            Unsafe.Add(ref w, c) = MathF.FusedMultiplyAdd(p, Unsafe.Add(ref x, c), Unsafe.Add(ref w, c));
+            float acc = Unsafe.Add(ref src, c);
+            acc = MathF.FusedMultiplyAdd(p0, Unsafe.Add(ref z0, c), acc);
+            acc = MathF.FusedMultiplyAdd(p1, Unsafe.Add(ref z1, c), acc);
+            acc = MathF.FusedMultiplyAdd(p2, Unsafe.Add(ref z2, c), acc);
+            acc = MathF.FusedMultiplyAdd(p3, Unsafe.Add(ref z3, c), acc);
+            acc = MathF.FusedMultiplyAdd(p4, Unsafe.Add(ref z4, c), acc);
+            acc = MathF.FusedMultiplyAdd(p5, Unsafe.Add(ref z5, c), acc);
+            acc = MathF.FusedMultiplyAdd(p6, Unsafe.Add(ref z6, c), acc);
+            acc = MathF.FusedMultiplyAdd(p7, Unsafe.Add(ref z7, c), acc);
+            Unsafe.Add(ref d, c) = acc;
+            double v = Math.Abs(acc);
+            absoluteSum += v;
+            squareSum += v * v;
+            largest = Math.Max(largest, (float)v);
+            zeroCount += v == 0 ? 1 : 0;
         }
+
+        return new ResidualMagnitudes(absoluteSum, squareSum, largest, n - zeroCount);
+    }
+
+    /// <summary>One residual row for any k, four columns of Zᵀ per sweep, then its statistics.</summary>
+    private static ResidualMagnitudes ResidualRowBlocked(ReadOnlySpan<float> row, ReadOnlySpan<float> yRow, ref float zRef, int n, int k, Span<float> destination)
+    {
+        ref float src = ref MemoryMarshal.GetReference(row);
+        ref float d = ref MemoryMarshal.GetReference(destination);
+        for (int j = 0; j < k; j += 4)
+        {
+            float p0 = yRow[j];
+            float p1 = j + 1 < k ? yRow[j + 1] : 0f;
+            float p2 = j + 2 < k ? yRow[j + 2] : 0f;
+            float p3 = j + 3 < k ? yRow[j + 3] : 0f;
+            ref float z0 = ref Unsafe.Add(ref zRef, j * n);
+            ref float z1 = ref Unsafe.Add(ref zRef, Math.Min(j + 1, k - 1) * n);
+            ref float z2 = ref Unsafe.Add(ref zRef, Math.Min(j + 2, k - 1) * n);
+            ref float z3 = ref Unsafe.Add(ref zRef, Math.Min(j + 3, k - 1) * n);
+            ref float source = ref j == 0 ? ref src : ref d;
+            var v0 = Vector256.Create(p0);
+            var v1 = Vector256.Create(p1);
+            var v2 = Vector256.Create(p2);
+            var v3 = Vector256.Create(p3);
+            int c = 0;
+            for (; c <= n - Width; c += Width)
+            {
+                var acc = Vector256.LoadUnsafe(ref source, (nuint)c);
+                acc = Vector256.FusedMultiplyAdd(-v0, Vector256.LoadUnsafe(ref z0, (nuint)c), acc);
+                acc = Vector256.FusedMultiplyAdd(-v1, Vector256.LoadUnsafe(ref z1, (nuint)c), acc);
+                acc = Vector256.FusedMultiplyAdd(-v2, Vector256.LoadUnsafe(ref z2, (nuint)c), acc);
+                acc = Vector256.FusedMultiplyAdd(-v3, Vector256.LoadUnsafe(ref z3, (nuint)c), acc);
+                acc.StoreUnsafe(ref d, (nuint)c);
+            }
+
+            for (; c < n; c++)
+            {
+                float acc = Unsafe.Add(ref source, c);
+                acc = MathF.FusedMultiplyAdd(-p0, Unsafe.Add(ref z0, c), acc);
+                acc = MathF.FusedMultiplyAdd(-p1, Unsafe.Add(ref z1, c), acc);
+                acc = MathF.FusedMultiplyAdd(-p2, Unsafe.Add(ref z2, c), acc);
+                acc = MathF.FusedMultiplyAdd(-p3, Unsafe.Add(ref z3, c), acc);
+                Unsafe.Add(ref d, c) = acc;
+            }
+        }
+
+        return Magnitudes(destination);
     }
 
     /// <summary>Σ|x| and Σx² (float within a row's 8 lanes, then double), max|x| and the non-zero count of one row.</summary>

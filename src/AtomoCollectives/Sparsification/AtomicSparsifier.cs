@@ -501,31 +501,63 @@ public static class AtomicSparsifier
         }
     }
 
-    /// <summary>The call-free AVX2 inner loop of <see cref="SampleSystematic"/>; <paramref name="carry"/> enters and leaves in [0, 1).</summary>
+    /// <summary>
+    /// The call-free AVX2 inner loop of <see cref="SampleSystematic"/>; <paramref name="carry"/> enters and leaves in [0, 1).
+    /// The prefix sums carry a dependency from each vector to the next, so blocks of 16 atoms are first summed with
+    /// independent accumulators: a block whose sum crosses no integer keeps no atom and is skipped (its sum added to
+    /// the running total); only blocks that keep an atom are scanned atom by atom. With a few kept atoms among many
+    /// (residual entries) nearly every block is skipped at the speed of one read.
+    /// </summary>
     private static int ScanSystematic(ref float source, int start, int end, double scale, ref double carry, Span<int> found)
     {
+        const int Block = 2 * 8;
         var scaleVector = Vector256.Create(scale);
         var one = Vector256<double>.One;
         var running = Vector256.Create(carry);
         var runningFloor = Vector256<double>.Zero;
         int count = 0;
-        for (int i = start; i < end; i += Vector256<float>.Count)
+        for (int blockStart = start; blockStart < end; blockStart += Block)
         {
-            Vector256<float> magnitudes = Vector256.Abs(Vector256.LoadUnsafe(ref source, (nuint)i));
-            for (int half = 0; half < 2; half++)
+            int blockEnd = Math.Min(end, blockStart + Block);
+            if (blockEnd - blockStart == Block)
             {
-                Vector256<double> p = Avx.Min(Avx.ConvertToVector256Double(half == 0 ? magnitudes.GetLower() : magnitudes.GetUpper()) * scaleVector, one);
-                Vector256<double> prefix = p + Avx.Blend(Vector256<double>.Zero, Avx2.Permute4x64(p, 0b10_01_00_00), 0b1110);
-                prefix += Avx.Permute2x128(prefix, prefix, 0x08);
-                Vector256<double> floor = Avx.RoundToNegativeInfinity(running + prefix);
-                Vector256<double> previous = Avx.Blend(runningFloor, Avx2.Permute4x64(floor, 0b10_01_00_00), 0b1110);
-                uint kept = Avx.CompareGreaterThan(floor, previous).ExtractMostSignificantBits();
-                running += Avx2.Permute4x64(prefix, 0xFF);
-                runningFloor = Avx2.Permute4x64(floor, 0xFF);
-                while (kept != 0)
+                Vector256<double> s0 = Vector256<double>.Zero, s1 = s0, s2 = s0, s3 = s0;
+                for (int i = blockStart; i < blockEnd; i += 2 * Vector256<float>.Count)
                 {
-                    found[count++] = i + BitOperations.TrailingZeroCount(kept) + (half * Vector256<double>.Count);
-                    kept &= kept - 1;
+                    Vector256<float> a = Vector256.Abs(Vector256.LoadUnsafe(ref source, (nuint)i));
+                    Vector256<float> b = Vector256.Abs(Vector256.LoadUnsafe(ref source, (nuint)(i + Vector256<float>.Count)));
+                    s0 += Avx.Min(Avx.ConvertToVector256Double(a.GetLower()) * scaleVector, one);
+                    s1 += Avx.Min(Avx.ConvertToVector256Double(a.GetUpper()) * scaleVector, one);
+                    s2 += Avx.Min(Avx.ConvertToVector256Double(b.GetLower()) * scaleVector, one);
+                    s3 += Avx.Min(Avx.ConvertToVector256Double(b.GetUpper()) * scaleVector, one);
+                }
+
+                double total = running.GetElement(0) + Vector256.Sum((s0 + s1) + (s2 + s3));
+                if (Math.Floor(total) == runningFloor.GetElement(0))
+                {
+                    running = Vector256.Create(total);
+                    continue;
+                }
+            }
+
+            for (int i = blockStart; i < blockEnd; i += Vector256<float>.Count)
+            {
+                Vector256<float> magnitudes = Vector256.Abs(Vector256.LoadUnsafe(ref source, (nuint)i));
+                for (int half = 0; half < 2; half++)
+                {
+                    Vector256<double> p = Avx.Min(Avx.ConvertToVector256Double(half == 0 ? magnitudes.GetLower() : magnitudes.GetUpper()) * scaleVector, one);
+                    Vector256<double> prefix = p + Avx.Blend(Vector256<double>.Zero, Avx2.Permute4x64(p, 0b10_01_00_00), 0b1110);
+                    prefix += Avx.Permute2x128(prefix, prefix, 0x08);
+                    Vector256<double> floor = Avx.RoundToNegativeInfinity(running + prefix);
+                    Vector256<double> previous = Avx.Blend(runningFloor, Avx2.Permute4x64(floor, 0b10_01_00_00), 0b1110);
+                    uint kept = Avx.CompareGreaterThan(floor, previous).ExtractMostSignificantBits();
+                    running += Avx2.Permute4x64(prefix, 0xFF);
+                    runningFloor = Avx2.Permute4x64(floor, 0xFF);
+                    while (kept != 0)
+                    {
+                        found[count++] = i + BitOperations.TrailingZeroCount(kept) + (half * Vector256<double>.Count);
+                        kept &= kept - 1;
+                    }
                 }
             }
         }

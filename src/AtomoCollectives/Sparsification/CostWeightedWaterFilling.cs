@@ -43,10 +43,52 @@ internal static class CostWeightedWaterFilling
         double level = linear / byteBudget;
         if (a.Max / first.RootCost > level || b.Max / second.RootCost > level)
         {
-            level = ClippedLevel(first, second, byteBudget, linear);
+            level = FewClipped(first, byteBudget, linear, out double rest) is double found && b.Max / second.RootCost <= found && rest > 0
+                ? found
+                : ClippedLevel(first, second, byteBudget, linear);
         }
 
         return (LevelOf(first, level), LevelOf(second, level));
+    }
+
+    /// <summary>
+    /// The common case without allocation: only atoms of a small first group (a sketch's few rank-1 atoms) clip. Clip
+    /// its largest one by one until the next lies at or below τ; null when the group is large. The caller checks that
+    /// the second group stays unclipped at the τ found (then it is the solution) and that budget remains.
+    /// </summary>
+    private static double? FewClipped(Group first, double byteBudget, double linear, out double rest)
+    {
+        rest = byteBudget;
+        ReadOnlySpan<float> coefficients = first.Coefficients;
+        if (coefficients.Length > 64)
+        {
+            return null;
+        }
+
+        Span<float> sorted = stackalloc float[coefficients.Length];
+        for (int i = 0; i < sorted.Length; i++)
+        {
+            sorted[i] = Math.Abs(coefficients[i]);
+        }
+
+        sorted.Sort((x, y) => y.CompareTo(x));
+        foreach (float magnitude in sorted)
+        {
+            double level = linear / rest;
+            if (magnitude / first.RootCost <= level)
+            {
+                return level;
+            }
+
+            linear -= first.RootCost * magnitude;
+            rest -= first.Cost;
+            if (rest <= 0)
+            {
+                return null;
+            }
+        }
+
+        return linear / rest;
     }
 
     private static WaterLevel Lossless(MagnitudeStatistics statistics) =>

@@ -36,22 +36,31 @@ internal static class SpectralSparsifier
     /// <exception cref="ArgumentException">A kept atom's value would overflow float.</exception>
     public static (WaterLevel RankOne, WaterLevel Residual) Sample(SpectralAtoms atoms, double budget, Sampling sampling, ValuePrecision precision, ulong seed, AtomSelection rankOne, AtomSelection residual)
     {
+        (WaterLevel rankOneLevel, WaterLevel residualLevel) = Levels(atoms, budget, precision);
+        Draw(atoms, rankOneLevel, residualLevel, sampling, seed, rankOne, residual);
+        return (rankOneLevel, residualLevel);
+    }
+
+    /// <summary>The two groups' levels for an expected <paramref name="budget"/> rank-1 atoms' worth of bytes.</summary>
+    public static (WaterLevel RankOne, WaterLevel Residual) Levels(SpectralAtoms atoms, double budget, ValuePrecision precision)
+    {
         int m = atoms.Rows, n = atoms.Columns;
         double rankOneCost = RankOneCost(m, n, precision);
         double byteBudget = budget * rankOneCost;
-        ReadOnlySpan<float> sigma = atoms.Coefficients;
-        ReadOnlySpan<float> entries = atoms.Residual;
-        var first = new CostWeightedWaterFilling.Group(sigma, rankOneCost, MagnitudeStatistics.Measure(sigma));
-        var second = new CostWeightedWaterFilling.Group(entries, CoordinateCost(m, n, byteBudget), atoms.ResidualMagnitudes.AsStatistics());
-        (WaterLevel rankOneLevel, WaterLevel residualLevel) = CostWeightedWaterFilling.Solve(first, second, byteBudget);
+        var first = new CostWeightedWaterFilling.Group(atoms.Coefficients, rankOneCost, MagnitudeStatistics.Measure(atoms.Coefficients));
+        var second = new CostWeightedWaterFilling.Group(atoms.Residual, CoordinateCost(m, n, byteBudget), atoms.ResidualMagnitudes.AsStatistics());
+        return CostWeightedWaterFilling.Solve(first, second, byteBudget);
+    }
 
+    /// <summary>Draws both groups at the given levels, each with its own stream from <paramref name="seed"/>.</summary>
+    public static void Draw(SpectralAtoms atoms, WaterLevel rankOneLevel, WaterLevel residualLevel, Sampling sampling, ulong seed, AtomSelection rankOne, AtomSelection residual)
+    {
         rankOne.Clear();
         var random = new RandomStream(seed);
-        AtomicSparsifier.SampleGroup(sigma, rankOneLevel, sampling, ref random, 0, rankOne);
+        AtomicSparsifier.SampleGroup(atoms.Coefficients, rankOneLevel, sampling, ref random, 0, rankOne);
         residual.Clear();
         var residualRandom = new RandomStream(ResidualSeed(seed));
-        AtomicSparsifier.SampleGroup(entries, residualLevel, sampling, ref residualRandom, 0, residual);
-        return (rankOneLevel, residualLevel);
+        AtomicSparsifier.SampleGroup(atoms.Residual, residualLevel, sampling, ref residualRandom, 0, residual);
     }
 
     /// <summary>The exact variance <c>E‖ĝ − G‖² = Σ λ²(1/p − 1)</c> of each group for these levels; the estimate's is their sum.</summary>

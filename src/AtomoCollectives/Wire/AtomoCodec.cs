@@ -19,12 +19,11 @@ public sealed class AtomoCodec
     private readonly SpectralStack _stack = new();
     private readonly Dictionary<Decomposition, IAtomDecomposition> _decompositions = [];
     private float[] _coefficients = [];
-    private float[] _residual = [];
+    private readonly ResidualEntries _entries = new();
     private float[] _estimate = [];
     private int _length;
     private Decomposition? _accumulated;
     private TensorShape _accumulatedShape;
-    private bool _hasResidual;
 
     /// <summary>A codec for <paramref name="options"/> (copied: later changes to them do not affect the codec).</summary>
     public AtomoCodec(AtomoOptions options)
@@ -106,7 +105,7 @@ public sealed class AtomoCodec
     {
         _length = length;
         _accumulated = null;
-        _hasResidual = false;
+        _entries.Clear();
     }
 
     /// <summary>
@@ -163,15 +162,9 @@ public sealed class AtomoCodec
         {
             _decoded.AddTo(_coefficients.AsSpan(0, _length), weight);
         }
-        else if (_decoded.Count > 0)
+        else
         {
-            if (!_hasResidual)
-            {
-                Grow(ref _residual, _length).Clear();
-                _hasResidual = true;
-            }
-
-            _decoded.AddTo(_residual.AsSpan(0, _length), weight);
+            _entries.Append(_decoded, weight);
         }
     }
 
@@ -190,11 +183,7 @@ public sealed class AtomoCodec
             case Decomposition.Spectral:
                 estimate.Clear();
                 _stack.AddTo(estimate);
-                if (_hasResidual)
-                {
-                    TensorPrimitives.Add(estimate, _residual.AsSpan(0, _length), estimate);
-                }
-
+                _entries.AddTo(estimate);
                 break;
             default:
                 estimate.Clear();

@@ -60,6 +60,12 @@ internal sealed class DecodedAtoms
         }
     }
 
+    /// <summary>The decoded atoms in payload order, drawn then exact (as <see cref="AddTo"/> adds them).</summary>
+    public ReadOnlySpan<int> ScaledIndices => _scaled.AsSpan(0, _scaledCount);
+
+    /// <summary>The indices of the atoms with exact values.</summary>
+    public ReadOnlySpan<int> ExactIndices => _exact.AsSpan(0, _exactCount);
+
     private static void Grow<T>(ref T[] array, int count)
     {
         if (array.Length < count)

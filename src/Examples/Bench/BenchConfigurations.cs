@@ -37,7 +37,7 @@ internal static class BenchConfigurations
         };
         for (int budget = 1; budget <= 3; budget++)
         {
-            list.Add(new($"atomo-spectral-s{budget}", $"spectral ATOMO, budget {budget} rank-1 atoms per matrix (fast SVD + residual atom, float32)",
+            list.Add(new($"atomo-spectral-s{budget}", $"spectral ATOMO, budget {budget} rank-1 atoms per matrix (warm-started sketch, residual entries as coordinate atoms, float32)",
                 new AtomoOptions { Decomposition = Decomposition.Spectral, Budget = budget, Seed = seed }));
         }
 

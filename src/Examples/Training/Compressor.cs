@@ -91,7 +91,7 @@ internal sealed record Compressor(CompressorKind Kind, double Budget, int Bits)
     {
         AtomoOptions? options = Kind switch
         {
-            CompressorKind.AtomoSpectral => new AtomoOptions { Decomposition = Decomposition.Spectral, Budget = Budget, SpectralMethod = SpectralMethod.Exact },
+            CompressorKind.AtomoSpectral => new AtomoOptions { Decomposition = Decomposition.Spectral, Budget = Budget },
             CompressorKind.AtomoCoordinate => new AtomoOptions { Decomposition = Decomposition.Coordinate, Budget = Budget, BucketSize = BucketSize },
             CompressorKind.AtomoFourier => new AtomoOptions { Decomposition = Decomposition.Fourier, Budget = Budget, BucketSize = BucketSize },
             CompressorKind.TernGrad => AtomoOptions.TernGrad(BucketSize),

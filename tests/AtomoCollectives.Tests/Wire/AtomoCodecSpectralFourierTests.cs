@@ -162,4 +162,56 @@ public class AtomoCodecSpectralFourierTests
             Assert.Contains("100", error.Message);
         }
     }
+
+    [Fact]
+    public void A_version_1_payload_is_refused_by_name()
+    {
+        byte[] payload = new AtomoCodec(new AtomoOptions { Budget = 2 }).Encode(LowRankPlusNoise(16, 12, 5), TensorShape.Matrix(16, 12), 1);
+        payload[4] = 1;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(payload.AsSpan(payload.Length - 8), System.IO.Hashing.XxHash3.HashToUInt64(payload.AsSpan(0, payload.Length - 8)));
+        var destination = new float[16 * 12];
+        destination.AsSpan().Fill(7f);
+        var error = Assert.Throws<AtomoFormatException>(() => new AtomoCodec(new AtomoOptions()).Decode(payload, destination));
+        Assert.Equal("version", error.Field);
+        Assert.Contains("version 1", error.Message);
+        Assert.All(destination, x => Assert.Equal(7f, x));
+    }
+
+    /// <summary>The header's enum bytes are the documented table, whatever the enums' order (docs/wire-format.md).</summary>
+    [Fact]
+    public void Enum_wire_codes_are_the_documented_table()
+    {
+        (Decomposition Value, byte Code)[] decompositions = [(Decomposition.Coordinate, 0), (Decomposition.Spectral, 1), (Decomposition.Fourier, 2)];
+        (Sampling Value, byte Code)[] samplings = [(Sampling.Independent, 0), (Sampling.Systematic, 1)];
+        (ValuePrecision Value, byte Code)[] precisions = [(ValuePrecision.Float32, 0), (ValuePrecision.Float16, 1), (ValuePrecision.BFloat16, 2)];
+        Assert.Equal(Enum.GetValues<Decomposition>().Length, decompositions.Length);
+        Assert.Equal(Enum.GetValues<Sampling>().Length, samplings.Length);
+        Assert.Equal(Enum.GetValues<ValuePrecision>().Length, precisions.Length);
+        foreach ((Decomposition value, byte code) in decompositions)
+        {
+            Assert.Equal(code, WireCodes.Of(value));
+            Assert.Equal(value, WireCodes.DecompositionOf(code));
+        }
+
+        foreach ((Sampling value, byte code) in samplings)
+        {
+            Assert.Equal(code, WireCodes.Of(value));
+            Assert.Equal(value, WireCodes.SamplingOf(code));
+        }
+
+        foreach ((ValuePrecision value, byte code) in precisions)
+        {
+            Assert.Equal(code, WireCodes.Of(value));
+            Assert.Equal(value, WireCodes.PrecisionOf(code));
+        }
+
+        Assert.Null(WireCodes.DecompositionOf(3));
+        Assert.Null(WireCodes.SamplingOf(2));
+        Assert.Null(WireCodes.PrecisionOf(3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => WireCodes.Of((Decomposition)99));
+
+        // And the bytes a payload carries: spectral (1), independent (0), bfloat16 (2).
+        byte[] payload = new AtomoCodec(new AtomoOptions { Sampling = Sampling.Independent, SpectralPrecision = ValuePrecision.BFloat16 }).Encode(LowRankPlusNoise(16, 12, 5), TensorShape.Matrix(16, 12), 1);
+        Assert.Equal([2, 1, 0, 2], payload[4..8]);
+    }
 }

@@ -10,7 +10,7 @@ namespace AtomoCollectives.Tests.Wire;
 /// </summary>
 public class PayloadFuzzTests
 {
-    /// <summary>Nine seed payloads × 11,400 = 102,600 mutants.</summary>
+    /// <summary>Eleven seed payloads × 11,400 = 125,400 mutants.</summary>
     private const int MutantsPerSeedPayload = 11_400;
 
     public static IEnumerable<object[]> SeedPayloads()
@@ -25,6 +25,9 @@ public class PayloadFuzzTests
         float[] matrix = AtomoCodecSpectralFourierTests.LowRankPlusNoise(24, 20, 7);
         yield return [index++, "spectral", Sampling.Systematic, new AtomoCodec(new AtomoOptions { Decomposition = Decomposition.Spectral, Budget = 3 }).Encode(matrix, TensorShape.Matrix(24, 20), 2)];
         yield return [index++, "spectral-f16", Sampling.Independent, new AtomoCodec(new AtomoOptions { Decomposition = Decomposition.Spectral, Budget = 8, SpectralPrecision = ValuePrecision.Float16 }).Encode(matrix, TensorShape.Matrix(24, 20), 2)];
+        float[] noise = Reference.Gaussians(30 * 26, 8);
+        yield return [index++, "spectral-residual", Sampling.Systematic, new AtomoCodec(new AtomoOptions { Decomposition = Decomposition.Spectral, Budget = 2 }).Encode(noise, TensorShape.Matrix(30, 26), 4)];
+        yield return [index++, "spectral-exact", Sampling.Independent, new AtomoCodec(new AtomoOptions { Decomposition = Decomposition.Spectral, Budget = 3, SpectralMethod = SpectralMethod.Exact }).Encode(matrix, TensorShape.Matrix(24, 20), 2)];
         yield return [index++, "fourier", Sampling.Systematic, new AtomoCodec(new AtomoOptions { Decomposition = Decomposition.Fourier, Budget = 30 }).Encode(matrix, TensorShape.Matrix(24, 20), 2)];
         float[] dense = Reference.Gaussians(512, 6);
         yield return [index++, "bitmap", Sampling.Independent, new AtomoCodec(new AtomoOptions { Decomposition = Decomposition.Coordinate, Budget = 400 }).Encode(dense, TensorShape.Vector(512), 1)];
