@@ -54,7 +54,12 @@ public sealed class AtomoOptions
     /// <summary>The basis the tensor is written in. Default <see cref="Decomposition.Spectral"/>.</summary>
     public Decomposition Decomposition { get; set; } = Decomposition.Spectral;
 
-    /// <summary>The expected number of atoms kept per tensor (per bucket when bucketed); fractional budgets are allowed. Default 3.</summary>
+    /// <summary>
+    /// The expected number of atoms kept per tensor (per bucket when bucketed); fractional budgets are allowed. For
+    /// spectral atoms it is a budget of bytes: Budget rank-1 atoms' worth of vectors, <c>Budget·(m + n)</c> values,
+    /// spread between rank-1 atoms and residual entries so as to minimise the variance (with
+    /// <see cref="SpectralMethod.Exact"/>, which leaves no residual, exactly Budget rank-1 atoms). Default 3.
+    /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">Not positive, or NaN.</exception>
     public double Budget
     {

@@ -405,6 +405,7 @@ public static class AtomicSparsifier
     /// The call-free inner loop of <see cref="SampleIndependent"/> over <c>[start, end)</c>, sixteen atoms per draw:
     /// records every atom that is surely kept (index with the sign bit set) or undecided (index, and its top bits).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see ThinKernels
     private static int ScanIndependent(ref float source, int start, int end, float scaled, ref RandomStream random, Span<int> found, Span<uint> foundBits)
     {
         var scaleVector = Vector256.Create(scaled);
@@ -508,6 +509,7 @@ public static class AtomicSparsifier
     /// the running total); only blocks that keep an atom are scanned atom by atom. With a few kept atoms among many
     /// (residual entries) nearly every block is skipped at the speed of one read.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see ThinKernels
     private static int ScanSystematic(ref float source, int start, int end, double scale, ref double carry, Span<int> found)
     {
         const int Block = 2 * 8;
