@@ -33,23 +33,71 @@ public class ThinKernelsTests
     }
 
     /// <summary>
-    /// The accurate variant sums float partial products over blocks of 64 rows and adds the blocks in double: each entry
-    /// is within γ_min(m,64)·Σ|p·g| of the exact product (plus double roundings, far smaller).
+    /// ProjectOut against a double reference: y = g·Z within the float dot-product bound γ_n·Σ|g·z|; each residual entry
+    /// r = g − y·Zᵀ (with the kernel's float y) within γ_(k+1)·(|g| + Σ|y·z|); Wᵀ = Yᵀ·G (from the float y) within γ_m;
+    /// the statistics equal the residual's own Σ|r|, Σr², max|r| and non-zero count (float lanes within a row: 1e-5
+    /// relative). k = 3, 8 take the single-sweep path, k = 11 the blocked one.
     /// </summary>
     [Theory]
-    [InlineData(9, 17, 5)]
-    [InlineData(200, 47, 7)]
-    [InlineData(130, 130, 12)]
-    public void TransposeMultiplyAccurateHasTheErrorOfA64TermSum(int m, int n, int k)
+    [InlineData(9, 17, 3)]
+    [InlineData(37, 70, 8)]
+    [InlineData(20, 33, 11)]
+    public void ProjectOutIsTheProjectionItsResidualAndThePowerIteration(int m, int n, int k)
     {
-        float[] g = TestMatrices.Gaussian(m * n, 5 + m);
-        float[] p = TestMatrices.Gaussian(m * k, 7 + n);
-        var wtd = new double[k * n];
-        var scratch = new float[k * n];
+        float[] g = TestMatrices.Gaussian(m * n, 3 + m);
+        float[] zt = TestMatrices.Gaussian(k * n, 4 + n);
+        var y = new float[m * k];
+        var residual = new float[m * n];
+        var wt = new float[k * n];
+        ResidualMagnitudes statistics = ThinKernels.ProjectOut(g, m, n, zt, k, y, residual, wt);
+        double unit = Math.Pow(2, -24);
+        double Gamma(int terms) => terms * unit / (1 - (terms * unit));
+        double absolute = 0, squares = 0, largest = 0;
+        int nonZero = 0;
+        for (int r = 0; r < m; r++)
+        {
+            var yBound = new double[k];
+            for (int j = 0; j < k; j++)
+            {
+                double exact = 0, magnitude = 0;
+                for (int c = 0; c < n; c++)
+                {
+                    exact += (double)g[(r * n) + c] * zt[(j * n) + c];
+                    magnitude += Math.Abs((double)g[(r * n) + c] * zt[(j * n) + c]);
+                }
 
-        ThinKernels.TransposeMultiplyAccurate(g, m, n, p, k, wtd, scratch);
+                yBound[j] = Gamma(n) * magnitude;
+                Assert.True(Math.Abs(y[(r * k) + j] - exact) <= yBound[j], $"y[{r},{j}]");
+            }
 
-        AssertWithinDotProductBound(g, p, m, n, k, Math.Min(m, 64), j => wtd[j]);
+            for (int c = 0; c < n; c++)
+            {
+                double exact = g[(r * n) + c], magnitude = Math.Abs(g[(r * n) + c]);
+                for (int j = 0; j < k; j++)
+                {
+                    exact -= (double)y[(r * k) + j] * zt[(j * n) + c];
+                    magnitude += Math.Abs((double)y[(r * k) + j] * zt[(j * n) + c]);
+                }
+
+                float value = residual[(r * n) + c];
+                Assert.True(Math.Abs(value - exact) <= (Gamma(k + 1) * magnitude) + 1e-30, $"r[{r},{c}]: {value} vs {exact}");
+                absolute += Math.Abs(value);
+                squares += (double)value * value;
+                largest = Math.Max(largest, Math.Abs(value));
+                nonZero += value != 0 ? 1 : 0;
+            }
+        }
+
+        Assert.True(Math.Abs(statistics.AbsoluteSum - absolute) <= 1e-5 * absolute);
+        Assert.True(Math.Abs(statistics.SquareSum - squares) <= 1e-5 * squares);
+        Assert.Equal((float)largest, statistics.Max);
+        Assert.Equal(nonZero, statistics.NonZeroCount);
+        AssertWithinDotProductBound(g, y, m, n, k, m, j => wt[j]);
+
+        // Without a residual the pass forms y and W only, and reports no residual.
+        var w2 = new float[k * n];
+        Assert.Equal(ResidualMagnitudes.None, ThinKernels.ProjectOut(g, m, n, zt, k, y, default, w2));
+        Assert.Equal(wt, w2);
     }
 
     private static void AssertWithinDotProductBound(float[] g, float[] p, int m, int n, int k, int terms, Func<int, double> actual)
