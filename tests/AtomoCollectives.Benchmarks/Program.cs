@@ -64,6 +64,13 @@ public static class Program
             double levels = QuickRatios.MinimumSeconds(() => SpectralSparsifier.Levels(atoms, 3, ValuePrecision.Float32), 50);
             double draw = QuickRatios.MinimumSeconds(() => { SpectralSparsifier.Draw(atoms, l1, l2, Sampling.Systematic, 5, a, b); return 0; }, 50);
             double decompose = QuickRatios.MinimumSeconds(() => { atoms.Decompose(array.Data, m, n, o, 1); return 0; }, 50);
+            foreach (double factor in new[] { 0.01, 0.1, 1, 10 })
+            {
+                var scaled = new WaterLevel(l2.Scale * factor, false, l2.NonZeroCount, l2.ExpectedAtoms * factor, l2.MagnitudeSum);
+                double t = QuickRatios.MinimumSeconds(() => { SpectralSparsifier.Draw(atoms, l1, scaled, Sampling.Systematic, 5, a, b); return 0; }, 50);
+                Console.WriteLine($"  draw at {factor}× the level's scale: {t / read:F2} reads, {b.Count} entries");
+            }
+
             var codec = new AtomoCodec(o);
             byte[] payload = codec.Encode(array.Data, TensorShape.Matrix(m, n), 3);
             var destination = new float[m * n];

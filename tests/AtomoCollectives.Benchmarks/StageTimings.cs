@@ -32,7 +32,7 @@ internal static class StageTimings
         Console.WriteLine($"  G·Xᵀ         {Time(() => ThinKernels.MultiplyByTransposed(g, m, n, xt, k, y)) / read:F2}");
         Console.WriteLine($"  PᵀG          {Time(() => ThinKernels.TransposeMultiply(g, m, n, y, k, wt)) / read:F2}");
         var residual = new float[m * n];
-        Console.WriteLine($"  project out  {Time(() => ThinKernels.ProjectOut(g, m, n, xt, k, y, residual, wt)) / read:F2}");
+        Console.WriteLine($"  project out  {Time(() => ThinKernels.ProjectOut(g, m, n, xt, k, y, residual, wt)) / read:F2} (residual only {Time(() => ThinKernels.ProjectOut(g, m, n, xt, k, y, residual, default)) / read:F2}, power pass only {Time(() => ThinKernels.ProjectOut(g, m, n, xt, k, y, default, wt)) / read:F2})");
         Console.WriteLine($"  QR m×k nat   {Time(() => { Gaussian.Fill(y, 3); native.QR(y, m, k, r); }) / read:F2}");
         Console.WriteLine($"  ThinQR m×k   {Time(() => { Gaussian.Fill(y, 3); ThinQR.Factor(native, y, m, k, r); }) / read:F2}");
         Console.WriteLine($"  QR m×k man   {Time(() => { Gaussian.Fill(y, 3); managed.QR(y, m, k, r); }) / read:F2}");
