@@ -6,7 +6,8 @@ namespace AtomoCollectives.Benchmarks;
 /// Runs the benchmark classes of this assembly chosen by <c>--filter</c>. Development aids instead: <c>--ratios</c> (quick
 /// Stopwatch ratios), <c>--stages M N K</c> (each stage of Spectral-Fast), <c>--encode-profile</c> (spectral encode
 /// and decode of the ResNet-18 matrices, stage by stage; <c>--gradients DIR [--step S]</c>: a gradient capture's matrices instead),
-/// <c>--spectral-study DIR</c> (Fast against Exact on a capture's real gradients: bytes and variance).
+/// <c>--spectral-study DIR</c> (Fast against Exact on a capture's real gradients: bytes and variance),
+/// <c>--draw-timing FILE.npy</c> (one captured matrix: the water level, the draw at several levels, decode, warm-cache).
 /// </summary>
 public static class Program
 {
