@@ -50,9 +50,19 @@ public sealed class AtomoOptions
     private int _spectralMinimumDimension = 8;
     private int _denseWarmupSteps;
     private int _minimumCompressedElements = 1024;
+    private Decomposition _decomposition = Decomposition.Spectral;
+    private Sampling _sampling = Sampling.Systematic;
+    private BudgetRule _budgetRule = BudgetRule.Fixed;
+    private SpectralMethod _spectralMethod = SpectralMethod.Fast;
+    private ValuePrecision _spectralPrecision = ValuePrecision.Float32;
 
     /// <summary>The basis the tensor is written in. Default <see cref="Decomposition.Spectral"/>.</summary>
-    public Decomposition Decomposition { get; set; } = Decomposition.Spectral;
+    /// <exception cref="ArgumentOutOfRangeException">Not a member of <see cref="AtomoCollectives.Decomposition"/>.</exception>
+    public Decomposition Decomposition
+    {
+        get => _decomposition;
+        set => _decomposition = Defined(value);
+    }
 
     /// <summary>
     /// The expected number of atoms kept per tensor (per bucket when bucketed); fractional budgets are allowed. For
@@ -76,13 +86,23 @@ public sealed class AtomoOptions
     }
 
     /// <summary>How atoms are drawn. Default <see cref="Sampling.Systematic"/> (a payload of predictable size).</summary>
-    public Sampling Sampling { get; set; } = Sampling.Systematic;
+    /// <exception cref="ArgumentOutOfRangeException">Not a member of <see cref="AtomoCollectives.Sampling"/>.</exception>
+    public Sampling Sampling
+    {
+        get => _sampling;
+        set => _sampling = Defined(value);
+    }
 
     /// <summary>The run's seed; streams per (rank, step, tensor) are derived from it.</summary>
     public ulong Seed { get; set; }
 
     /// <summary>How the budget of coordinate atoms is set. Default <see cref="BudgetRule.Fixed"/>.</summary>
-    public BudgetRule BudgetRule { get; set; } = BudgetRule.Fixed;
+    /// <exception cref="ArgumentOutOfRangeException">Not a member of <see cref="AtomoCollectives.BudgetRule"/>.</exception>
+    public BudgetRule BudgetRule
+    {
+        get => _budgetRule;
+        set => _budgetRule = Defined(value);
+    }
 
     /// <summary>
     /// Coordinate atoms are sparsified in buckets of this many consecutive entries, each with its own water
@@ -100,7 +120,12 @@ public sealed class AtomoOptions
     }
 
     /// <summary>How spectral atoms are computed. Default <see cref="SpectralMethod.Fast"/>.</summary>
-    public SpectralMethod SpectralMethod { get; set; } = SpectralMethod.Fast;
+    /// <exception cref="ArgumentOutOfRangeException">Not a member of <see cref="AtomoCollectives.SpectralMethod"/>.</exception>
+    public SpectralMethod SpectralMethod
+    {
+        get => _spectralMethod;
+        set => _spectralMethod = Defined(value);
+    }
 
     /// <summary>
     /// Extra sketch columns beyond ⌈budget⌉ for <see cref="SpectralMethod.Fast"/>. Default 2: what the sketch misses is sent
@@ -142,7 +167,12 @@ public sealed class AtomoOptions
     public bool SpectralWarmStart { get; set; } = true;
 
     /// <summary>How spectral atoms' vectors are sent. Default <see cref="ValuePrecision.Float32"/> (exactly unbiased).</summary>
-    public ValuePrecision SpectralPrecision { get; set; } = ValuePrecision.Float32;
+    /// <exception cref="ArgumentOutOfRangeException">Not a member of <see cref="ValuePrecision"/>.</exception>
+    public ValuePrecision SpectralPrecision
+    {
+        get => _spectralPrecision;
+        set => _spectralPrecision = Defined(value);
+    }
 
     /// <summary>
     /// With <see cref="Decomposition.Spectral"/>, tensors whose matrix view has fewer rows or columns than this use
@@ -201,6 +231,16 @@ public sealed class AtomoOptions
     /// <param name="bucketSize">Entries per bucket; 0 for the whole tensor.</param>
     public static AtomoOptions Qsgd(int bucketSize = 512) =>
         new() { Decomposition = Decomposition.Coordinate, BudgetRule = BudgetRule.Qsgd, BucketSize = bucketSize };
+
+    /// <summary>
+    /// <paramref name="value"/> when it is a named member of its enum; otherwise an error listing the valid ones, at once
+    /// rather than as a malformed payload on some later call.
+    /// </summary>
+    private static T Defined<T>(T value, [System.Runtime.CompilerServices.CallerMemberName] string property = "")
+        where T : struct, Enum =>
+        Enum.IsDefined(value)
+            ? value
+            : throw new ArgumentOutOfRangeException(property, value, $"{Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture)} is not a {typeof(T).Name}; valid: {string.Join(", ", Enum.GetNames<T>())}.");
 
     /// <summary>A copy that can be changed without affecting this one.</summary>
     public AtomoOptions Clone() => (AtomoOptions)MemberwiseClone();

@@ -16,9 +16,11 @@ namespace AtomoCollectives;
 /// <remarks>
 /// Every rank must make the same calls with the same shapes, in the same order. A mismatch, or a rank whose
 /// tensors cannot be encoded (NaN, wrong length), is detected in the first exchange and raised on every rank as
-/// <see cref="InvalidOperationException"/> (or <see cref="ArgumentException"/> on the rank at fault); no rank hangs.
-/// On failure the caller's tensors are left untouched. Calls are serialized: synchronous calls run on the caller's
-/// thread, <see cref="AverageAsync"/> calls on one dedicated thread, never two at once.
+/// <see cref="InvalidOperationException"/> (or, on the rank at fault, its own exception: <see cref="ArgumentException"/>
+/// for bad arguments or NaN on any route, whatever a failed encode threw otherwise); every rank's next call starts in
+/// step. On failure the caller's tensors are left untouched. Synchronous calls run on the caller's thread,
+/// <see cref="AverageAsync"/> calls on one dedicated thread; calls on one instance never overlap, and a synchronous call
+/// made while another call runs or is queued is refused with <see cref="InvalidOperationException"/>.
 /// </remarks>
 public sealed class AtomoAllreduce : IDisposable
 {
@@ -36,6 +38,8 @@ public sealed class AtomoAllreduce : IDisposable
     private BlockingCollection<Action>? _queue;
     private Thread? _worker;
     private bool _disposed;
+    private bool _running;
+    private int _pendingAsync;
 
     /// <summary>A collective over <paramref name="communicator"/> with <paramref name="options"/> (copied).</summary>
     public AtomoAllreduce(ICommunicator communicator, AtomoOptions options, ILogger<AtomoAllreduce>? logger = null)
@@ -63,13 +67,18 @@ public sealed class AtomoAllreduce : IDisposable
 
     /// <summary>Replaces <paramref name="data"/> by the unbiased estimate of the mean of every rank's <paramref name="data"/>.</summary>
     /// <exception cref="ArgumentException">The length of <paramref name="data"/> is not the shape's element count, or it holds NaN or infinity.</exception>
-    /// <exception cref="InvalidOperationException">Another rank called with different shapes or options, or failed to encode.</exception>
+    /// <exception cref="InvalidOperationException">Another rank called with different shapes or options, or failed before the exchange; or another call on this instance is in progress.</exception>
+    /// <exception cref="ObjectDisposedException">The collective was disposed.</exception>
     public void Average(Span<float> data, TensorShape shape)
     {
-        lock (_gate)
+        BeginSynchronousCall();
+        try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
             AverageCore(new OneTensor(data, shape));
+        }
+        finally
+        {
+            EndCall(asynchronous: false);
         }
     }
 
@@ -77,48 +86,82 @@ public sealed class AtomoAllreduce : IDisposable
     /// The fused form: averages a whole set of tensors (a model's gradients) with one exchange of lengths, one
     /// allgatherv and at most one dense allreduce.
     /// </summary>
-    /// <exception cref="ArgumentException">The lists differ in length, a tensor's length is not its shape's element count, or a tensor holds NaN or infinity.</exception>
-    /// <exception cref="InvalidOperationException">Another rank called with different shapes or options, or failed to encode.</exception>
+    /// <exception cref="ArgumentException">A list is null, the lists differ in length, a tensor's length is not its shape's element count, or a tensor holds NaN or infinity (raised on this rank; every other rank raises <see cref="InvalidOperationException"/>).</exception>
+    /// <exception cref="InvalidOperationException">Another rank called with different shapes or options, or failed before the exchange; or another call on this instance is in progress.</exception>
+    /// <exception cref="ObjectDisposedException">The collective was disposed.</exception>
     public void Average(IReadOnlyList<Memory<float>> tensors, IReadOnlyList<TensorShape> shapes)
     {
         var set = new TensorList(tensors, shapes);
-        lock (_gate)
+        BeginSynchronousCall();
+        try
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
             AverageCore(set);
+        }
+        finally
+        {
+            EndCall(asynchronous: false);
         }
     }
 
     /// <summary>
     /// Starts the fused average on this collective's dedicated thread and returns at once, so the caller can
     /// compute meanwhile. The tensors must not be touched, and the communicator not used, until the task completes.
-    /// Calls run one at a time in the order they were made.
+    /// Calls run one at a time in the order they were made; make them from one thread, and make no synchronous call
+    /// until they have completed (it is refused).
     /// </summary>
+    /// <exception cref="InvalidOperationException">A synchronous call on this instance is in progress.</exception>
+    /// <exception cref="ObjectDisposedException">The collective was disposed.</exception>
     public Task AverageAsync(IReadOnlyList<Memory<float>> tensors, IReadOnlyList<TensorShape> shapes)
     {
         var set = new TensorList(tensors, shapes);
-        ObjectDisposedException.ThrowIf(_disposed, this);
         var completion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        EnsureWorker().Add(() =>
+        lock (_gate)
         {
-            try
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_running && _pendingAsync == 0)
             {
-                lock (_gate)
+                throw ConcurrentCall();
+            }
+
+            // Under the lock that Dispose takes first: no call is queued after the queue was closed.
+            _pendingAsync++;
+            EnsureWorker().Add(() =>
+            {
+                Exception? failure = null;
+                try
                 {
+                    lock (_gate)
+                    {
+                        _running = true;
+                    }
+
                     AverageCore(set);
                 }
+                catch (Exception error)
+                {
+                    failure = error;
+                }
+                finally
+                {
+                    EndCall(asynchronous: true);
+                }
 
-                completion.SetResult();
-            }
-            catch (Exception error)
-            {
-                completion.SetException(error);
-            }
-        });
+                // Completed only after the call counts as finished, so a continuation may call again at once.
+                if (failure is null)
+                {
+                    completion.SetResult();
+                }
+                else
+                {
+                    completion.SetException(failure);
+                }
+            });
+        }
+
         return completion.Task;
     }
 
-    /// <summary>Finishes queued asynchronous calls and stops the dedicated thread.</summary>
+    /// <summary>Finishes queued asynchronous calls and stops the dedicated thread; later calls get <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
     {
         lock (_gate)
@@ -136,27 +179,58 @@ public sealed class AtomoAllreduce : IDisposable
         _queue?.Dispose();
     }
 
-    private BlockingCollection<Action> EnsureWorker()
+    /// <summary>Whether the dedicated thread of <see cref="AverageAsync"/> is running (tests: none is left after <see cref="Dispose"/>).</summary>
+    internal bool HasLiveWorker => _worker?.IsAlive == true;
+
+    /// <summary>Refuses a synchronous call while any other call on this instance runs or is queued.</summary>
+    private void BeginSynchronousCall()
     {
         lock (_gate)
         {
-            if (_queue is null)
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_running || _pendingAsync > 0)
             {
-                _queue = [];
-                BlockingCollection<Action> queue = _queue;
-                _worker = new Thread(() =>
-                {
-                    foreach (Action work in queue.GetConsumingEnumerable())
-                    {
-                        work();
-                    }
-                })
-                { IsBackground = true, Name = "AtomoAllreduce" };
-                _worker.Start();
+                throw ConcurrentCall();
             }
 
-            return _queue;
+            _running = true;
         }
+    }
+
+    private void EndCall(bool asynchronous)
+    {
+        lock (_gate)
+        {
+            _running = false;
+            if (asynchronous)
+            {
+                _pendingAsync--;
+            }
+        }
+    }
+
+    private static InvalidOperationException ConcurrentCall() => new(
+        "Another call on this AtomoAllreduce is in progress (on another thread, or an AverageAsync that has not completed): calls on one instance must not overlap, because every rank must make the same calls in the same order. This call was refused; nothing was exchanged.");
+
+    /// <summary>The dedicated thread and its queue, made on first use; call with <c>_gate</c> held.</summary>
+    private BlockingCollection<Action> EnsureWorker()
+    {
+        if (_queue is null)
+        {
+            _queue = [];
+            BlockingCollection<Action> queue = _queue;
+            _worker = new Thread(() =>
+            {
+                foreach (Action work in queue.GetConsumingEnumerable())
+                {
+                    work();
+                }
+            })
+            { IsBackground = true, Name = "AtomoAllreduce" };
+            _worker.Start();
+        }
+
+        return _queue;
     }
 
     private void AverageCore<TSet>(TSet tensors)
@@ -175,29 +249,42 @@ public sealed class AtomoAllreduce : IDisposable
         // Encode what the policy compresses. A local failure is reported through the header exchange,
         // so that every rank raises instead of waiting for this one.
         _payloads.ResetWrittenCount();
-        Exception? localError = null;
+        Exception? localError = tensors.Error;
         long shapesHash = 17;  // HashCode is seeded per process; ranks are processes, so hash deterministically
         for (int t = 0; t < count && localError is null; t++)
         {
             TensorShape shape = tensors.Shape(t);
-            shapesHash = Mix(shapesHash, HashShape(shape));
-            routes[t] = RouteBeforeEncoding(shape, step);
-            decompositions[t] = _codec.DecompositionFor(shape);
-            if (tensors.Get(t).Length != shape.ElementCount)
+            try
             {
-                localError = new ArgumentException($"Tensor {t} has {tensors.Get(t).Length} elements but its shape {shape} has {shape.ElementCount}.", nameof(tensors));
-            }
-            else if (routes[t] == TensorRoute.Compressed)
-            {
-                try
+                shapesHash = Mix(shapesHash, HashShape(shape));
+                routes[t] = RouteBeforeEncoding(shape, step);
+                decompositions[t] = _codec.DecompositionFor(shape);
+                Span<float> data = tensors.Get(t);
+                if (data.Length != shape.ElementCount)
                 {
-                    lengths[t] = _codec.Encode(tensors.Get(t), shape, SeedSequence.Derive(_options.Seed, rank, step, t), SketchFor(t), _payloads);
+                    localError = new ArgumentException($"Tensor {t} has {data.Length} elements but its shape {shape} has {shape.ElementCount}.", nameof(tensors));
+                }
+                else if (routes[t] == TensorRoute.Compressed)
+                {
+                    TestHooks.BeforeEncode?.Invoke(step, t);
+                    lengths[t] = _codec.Encode(data, shape, SeedSequence.Derive(_options.Seed, rank, step, t), SketchFor(t), _payloads);
                     atoms[t] = _codec.LastAtomCount;
                 }
-                catch (ArgumentException error)
+                else if (FiniteValues.IndexOfNonFinite(data) is int bad and >= 0)
                 {
-                    localError = new ArgumentException($"Tensor {t} {shape} cannot be compressed: {error.Message}", nameof(tensors), error);
+                    // Dense routes are summed as they are: a NaN would reach every rank's result.
+                    localError = new ArgumentException($"Tensor {t} {shape} holds {data[bad]} at index {bad} (route {routes[t]}): NaN and infinity cannot be averaged.", nameof(tensors));
                 }
+            }
+            catch (ArgumentException error)
+            {
+                localError = new ArgumentException($"Tensor {t} {shape} cannot be compressed: {error.Message}", nameof(tensors), error);
+            }
+            catch (Exception error) when (error is not OutOfMemoryException)
+            {
+                // Any other failure (a native library's, a bug's) is raised on every rank through the exchange too,
+                // so that no rank pairs this call with the next one.
+                localError = error;
             }
         }
 
@@ -401,7 +488,7 @@ public sealed class AtomoAllreduce : IDisposable
     {
         if (localError is not null)
         {
-            throw localError;
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(localError).Throw();
         }
 
         for (int r = 0; r < size; r++)
@@ -410,7 +497,7 @@ public sealed class AtomoAllreduce : IDisposable
             ReadOnlySpan<long> mine = headers.AsSpan(_communicator.Rank * HeaderLength, HeaderLength);
             if (theirs[0] != 0)
             {
-                throw new InvalidOperationException($"Rank {r} could not encode its tensors at step {theirs[4]} (see that rank's error); no rank averaged anything.");
+                throw new InvalidOperationException($"Rank {r} failed before the exchange at step {theirs[4]} (its arguments or its encode; see that rank's error); no rank averaged anything, and the next call starts in step.");
             }
 
             if (theirs[1] != mine[1])
@@ -518,6 +605,9 @@ public sealed class AtomoAllreduce : IDisposable
 
     private interface ITensorSet
     {
+        /// <summary>What is wrong with the arguments themselves (null lists, counts that differ), raised through the exchange.</summary>
+        ArgumentException? Error { get; }
+
         int Count { get; }
 
         Span<float> Get(int index);
@@ -528,6 +618,8 @@ public sealed class AtomoAllreduce : IDisposable
     private readonly ref struct OneTensor(Span<float> data, TensorShape shape) : ITensorSet
     {
         private readonly Span<float> _data = data;
+
+        public ArgumentException? Error => null;
 
         public int Count => 1;
 
@@ -541,20 +633,20 @@ public sealed class AtomoAllreduce : IDisposable
         private readonly Memory<float>[] _tensors;
         private readonly TensorShape[] _shapes;
 
-        public TensorList(IReadOnlyList<Memory<float>> tensors, IReadOnlyList<TensorShape> shapes)
+        /// <summary>Takes the lists as given; a null list or a count mismatch becomes <see cref="Error"/>, so every rank learns of it.</summary>
+        public TensorList(IReadOnlyList<Memory<float>>? tensors, IReadOnlyList<TensorShape>? shapes)
         {
-            ArgumentNullException.ThrowIfNull(tensors);
-            ArgumentNullException.ThrowIfNull(shapes);
-            if (tensors.Count != shapes.Count)
-            {
-                throw new ArgumentException($"{tensors.Count} tensors but {shapes.Count} shapes.", nameof(shapes));
-            }
-
-            _tensors = [.. tensors];
-            _shapes = [.. shapes];
+            _tensors = tensors is null ? [] : [.. tensors];
+            _shapes = shapes is null ? [] : [.. shapes];
+            Error = tensors is null ? new ArgumentNullException(nameof(tensors))
+                : shapes is null ? new ArgumentNullException(nameof(shapes))
+                : tensors.Count != shapes.Count ? new ArgumentException($"{tensors.Count} tensors but {shapes.Count} shapes.", nameof(shapes))
+                : null;
         }
 
-        public int Count => _tensors.Length;
+        public ArgumentException? Error { get; }
+
+        public int Count => Error is null ? _tensors.Length : 0;
 
         public Span<float> Get(int index) => _tensors[index].Span;
 

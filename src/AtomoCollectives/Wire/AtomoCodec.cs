@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Numerics.Tensors;
-using System.Runtime.Intrinsics;
 using AtomoCollectives.Decompositions;
 
 namespace AtomoCollectives;
@@ -192,7 +191,7 @@ public sealed class AtomoCodec
 
         // Every field was finite, but products of them need not be: a payload whose estimate overflows is refused
         // before the destination is touched.
-        int overflow = IndexOfNonFinite(estimate);
+        int overflow = FiniteValues.IndexOfNonFinite(estimate);
         if (overflow >= 0)
         {
             throw new AtomoFormatException("values", $"the atoms' values overflow float at element {overflow} ({estimate[overflow]})");
@@ -260,31 +259,6 @@ public sealed class AtomoCodec
 
         PayloadFormat.AppendChecksum(_writer);
         return _writer.Written;
-    }
-
-    /// <summary>The first NaN or infinity in <paramref name="values"/>, or −1; vectorised (|x| ≤ MaxValue is false for both).</summary>
-    private static int IndexOfNonFinite(ReadOnlySpan<float> values)
-    {
-        var largest = Vector256.Create(float.MaxValue);
-        int i = 0;
-        for (; i <= values.Length - 8; i += 8)
-        {
-            var x = Vector256.Abs(Vector256.Create(values.Slice(i, 8)));
-            if (!Vector256.LessThanOrEqualAll(x, largest))
-            {
-                break;
-            }
-        }
-
-        for (; i < values.Length; i++)
-        {
-            if (!float.IsFinite(values[i]))
-            {
-                return i;
-            }
-        }
-
-        return -1;
     }
 
     /// <summary>The sketch and the draw take independent streams from one seed.</summary>

@@ -24,6 +24,9 @@ public static class AllreduceContract
         ("allreduce-mismatched-shapes-fail-on-every-rank", MismatchedShapesFail),
         ("allreduce-nan-on-one-rank-fails-on-every-rank", NanOnOneRankFails),
         ("allreduce-async-equals-sync", AsyncEqualsSync),
+        ("allreduce-nan-on-a-dense-route-fails-on-every-rank", NanOnDenseRoutesFails),
+        ("allreduce-bad-lists-on-one-rank-fail-on-every-rank", BadListsOnOneRankFail),
+        ("allreduce-encode-failure-of-any-type-fails-on-every-rank", EncodeFailureOfAnyTypeFails),
     ];
 
     /// <summary>A model-like set of shapes: two matrices, a 4-D conv weight, a bias and a tiny tensor.</summary>
@@ -296,6 +299,115 @@ public static class AllreduceContract
         for (int t = 0; t < tensors.Length; t++)
         {
             Expect(comm, tensors[t].AsSpan().SequenceEqual(before[t]), $"tensor {t} was changed by a failed call");
+        }
+    }
+
+    /// <summary>
+    /// NaN or infinity on the last rank in a tensor that takes a dense route (a 1-D bias, a tensor below the compression
+    /// threshold, any tensor during the warm-up steps): every rank raises, that rank an ArgumentException naming the
+    /// tensor, the tensors stay untouched, and the next call, clean, succeeds on every rank (all ranks still in step).
+    /// </summary>
+    private static void NanOnDenseRoutesFails(ICommunicator comm)
+    {
+        int last = comm.Size - 1;
+        foreach ((string route, int tensor, int warmup) in new[] { ("vector", 3, 0), ("small", 4, 0), ("warm-up", 0, 5) })
+        {
+            AtomoOptions options = Coordinate(budget: 10);
+            options.DenseWarmupSteps = warmup;
+            using var allreduce = new AtomoAllreduce(comm, options);
+            float[][] tensors = Gradients(ModelShapes, comm.Rank, 0);
+            if (comm.Rank == last)
+            {
+                tensors[tensor][1] = route == "small" ? float.PositiveInfinity : float.NaN;
+            }
+
+            float[][] before = [.. tensors.Select(t => (float[])t.Clone())];
+            Exception? error = Catch(() => allreduce.Average(AsMemory(tensors), ModelShapes));
+            Type expected = comm.Rank == last ? typeof(ArgumentException) : typeof(InvalidOperationException);
+            Expect(comm, error?.GetType() == expected, $"{route}: expected {expected.Name}, got {error?.GetType().Name ?? "none"}: {error?.Message}");
+            Expect(comm, comm.Rank != last || error!.Message.Contains($"Tensor {tensor}", StringComparison.Ordinal), $"{route}: the message must name the tensor: {error?.Message}");
+            for (int t = 0; t < tensors.Length; t++)
+            {
+                Expect(comm, tensors[t].AsSpan().SequenceEqual(before[t]), $"{route}: tensor {t} was changed by a failed call");
+            }
+
+            float[][] clean = Gradients(ModelShapes, comm.Rank, 1);
+            Exception? next = Catch(() => allreduce.Average(AsMemory(clean), ModelShapes));
+            Expect(comm, next is null, $"{route}: the next call failed: {next?.Message}");
+            Expect(comm, allreduce.Step == 1, $"{route}: step {allreduce.Step} after one failed and one good call");
+        }
+    }
+
+    /// <summary>
+    /// One rank passes a tensor list and a shape list of different lengths, then a null list: only that rank's arguments
+    /// are wrong, yet every rank raises (that rank ArgumentException), and a following good call succeeds everywhere.
+    /// </summary>
+    private static void BadListsOnOneRankFail(ICommunicator comm)
+    {
+        int last = comm.Size - 1;
+        using var allreduce = new AtomoAllreduce(comm, Coordinate(budget: 10));
+        foreach (string mistake in new[] { "counts", "null" })
+        {
+            float[][] tensors = Gradients(ModelShapes, comm.Rank, 0);
+            float[][] before = [.. tensors.Select(t => (float[])t.Clone())];
+            IReadOnlyList<TensorShape> shapes = comm.Rank == last && mistake == "counts" ? ModelShapes[..^1] : ModelShapes;
+            Exception? error = Catch(() => allreduce.Average(comm.Rank == last && mistake == "null" ? null! : AsMemory(tensors), shapes));
+            Type expected = comm.Rank == last ? (mistake == "null" ? typeof(ArgumentNullException) : typeof(ArgumentException)) : typeof(InvalidOperationException);
+            Expect(comm, error?.GetType() == expected, $"{mistake}: expected {expected.Name}, got {error?.GetType().Name ?? "none"}: {error?.Message}");
+            for (int t = 0; t < tensors.Length; t++)
+            {
+                Expect(comm, tensors[t].AsSpan().SequenceEqual(before[t]), $"{mistake}: tensor {t} was changed by a failed call");
+            }
+        }
+
+        float[][] good = Gradients(ModelShapes, comm.Rank, 1);
+        Exception? next = Catch(() => allreduce.Average(AsMemory(good), ModelShapes));
+        Expect(comm, next is null && allreduce.Step == 1, $"the good call after two failed ones: {next?.Message}, step {allreduce.Step}");
+    }
+
+    /// <summary>
+    /// An encode that fails with something other than ArgumentException (here NotSupportedException, standing for a
+    /// native library's error) on the last rank only: that rank raises it, every other rank InvalidOperationException,
+    /// nothing is overwritten, and the next call succeeds on every rank, with synchronous and asynchronous calls.
+    /// </summary>
+    private static void EncodeFailureOfAnyTypeFails(ICommunicator comm)
+    {
+        int last = comm.Size - 1;
+        foreach (bool asynchronous in new[] { false, true })
+        {
+            using var allreduce = new AtomoAllreduce(comm, Coordinate(budget: 10));
+            float[][] tensors = Gradients(ModelShapes, comm.Rank, 0);
+            float[][] before = [.. tensors.Select(t => (float[])t.Clone())];
+            Action<long, int>? hook = comm.Rank == last ? (step, tensor) => throw new NotSupportedException($"injected at step {step}, tensor {tensor}") : null;
+            Exception? error = Catch(() =>
+            {
+                if (asynchronous)
+                {
+                    // The hook is flow-local: AverageAsync's work runs on the collective's thread, which inherits it
+                    // when the thread is created by this first call.
+                    TestHooks.BeforeEncode = hook;
+                    allreduce.AverageAsync(AsMemory(tensors), ModelShapes).GetAwaiter().GetResult();
+                }
+                else
+                {
+                    TestHooks.BeforeEncode = hook;
+                    allreduce.Average(AsMemory(tensors), ModelShapes);
+                }
+            });
+            TestHooks.BeforeEncode = null;
+            Type expected = comm.Rank == last ? typeof(NotSupportedException) : typeof(InvalidOperationException);
+            Expect(comm, error?.GetType() == expected, $"async {asynchronous}: expected {expected.Name}, got {error?.GetType().Name ?? "none"}: {error?.Message}");
+            for (int t = 0; t < tensors.Length; t++)
+            {
+                Expect(comm, tensors[t].AsSpan().SequenceEqual(before[t]), $"async {asynchronous}: tensor {t} was changed by a failed call");
+            }
+
+            if (!asynchronous)
+            {
+                float[][] good = Gradients(ModelShapes, comm.Rank, 1);
+                Exception? next = Catch(() => allreduce.Average(AsMemory(good), ModelShapes));
+                Expect(comm, next is null && allreduce.Step == 1, $"the call after the failure: {next?.Message}, step {allreduce.Step}");
+            }
         }
     }
 
