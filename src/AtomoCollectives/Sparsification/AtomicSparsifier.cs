@@ -105,11 +105,13 @@ public static class AtomicSparsifier
 
     /// <summary>
     /// Finds θ = 1/c with <c>F(θ) = Σ min(1, |λ_i|/θ) = s</c>. F decreases in θ, and θ ≤ U starting from U = Σ|λ|/s.
-    /// A filter pass collects the atoms at or above U/8: if F(U/8) ≥ s then θ ≥ U/8, every atom below it is
-    /// unclipped, and only the candidates need bisecting (each has p ≥ 1/8, so there are at most 8s). Otherwise every
-    /// candidate is clipped, and U' = (Σ|λ| − their sum)/(s − their count) is a tighter bound (F(U') ≤ s), tried next.
-    /// After four misses, or when the candidates overflow their buffer, all non-zero atoms are bisected.
-    /// Expected O(n), no full sort.
+    /// A filter pass collects the atoms at or above U/8 and sums the others: if F(U/8) ≥ s then θ ≥ U/8, every atom below
+    /// it is unclipped, and only the candidates need bisecting (each has p ≥ 1/8, so there are at most 8s). Otherwise
+    /// every candidate is clipped, and U' = (sum of the others)/(s − their count) is a tighter bound (F(U') ≤ s), tried
+    /// next. After four misses, or when the candidates overflow their buffer, all non-zero atoms are bisected.
+    /// Expected O(n), no full sort. Sums of the unclipped atoms are always summed directly, never as a total less the
+    /// clipped ones: one atom of 10¹⁵ beside atoms of 10⁻⁶ would leave nothing of them in double (the estimate would
+    /// then drop every atom).
     /// </summary>
     private static double ClippedWaterLevel(ReadOnlySpan<float> coefficients, double budget, MagnitudeStatistics statistics)
     {
@@ -121,24 +123,19 @@ public static class AtomicSparsifier
             for (int attempt = 0; attempt < 4; attempt++)
             {
                 float floor = (float)(upper / 8);
-                int count = CollectAtLeast(coefficients, floor, rented.AsSpan(0, capacity));
+                int count = CollectAtLeast(coefficients, floor, rented.AsSpan(0, capacity), out double belowSum);
                 if (count < 0 || floor == 0)
                 {
                     break;
                 }
 
-                double candidateSum = 0;
-                foreach (float magnitude in rented.AsSpan(0, count))
+                double atFloor = count + (belowSum / floor);
+                if (atFloor >= budget)
                 {
-                    candidateSum += magnitude;
+                    return BisectWaterLevel(rented.AsSpan(0, count), budget, belowSum);
                 }
 
-                if (count + ((statistics.Sum - candidateSum) / floor) >= budget)
-                {
-                    return BisectWaterLevel(rented.AsSpan(0, count), budget, statistics.Sum);
-                }
-
-                upper = (statistics.Sum - candidateSum) / (budget - count);
+                upper = belowSum / (budget - count);
             }
         }
         finally
@@ -149,8 +146,8 @@ public static class AtomicSparsifier
         float[] all = ArrayPool<float>.Shared.Rent(statistics.NonZeroCount);
         try
         {
-            int count = CollectAtLeast(coefficients, float.Epsilon, all.AsSpan(0, statistics.NonZeroCount));
-            return BisectWaterLevel(all.AsSpan(0, count), budget, statistics.Sum);
+            int count = CollectAtLeast(coefficients, float.Epsilon, all.AsSpan(0, statistics.NonZeroCount), out double belowSum);
+            return BisectWaterLevel(all.AsSpan(0, count), budget, belowSum);
         }
         finally
         {
@@ -159,15 +156,25 @@ public static class AtomicSparsifier
     }
 
     /// <summary>Copies every |λ| ≥ <paramref name="floor"/> into <paramref name="destination"/>; −1 if they do not fit.</summary>
-    internal static int CollectAtLeast(ReadOnlySpan<float> coefficients, float floor, Span<float> destination)
+    internal static int CollectAtLeast(ReadOnlySpan<float> coefficients, float floor, Span<float> destination) =>
+        CollectAtLeast(coefficients, floor, destination, out _);
+
+    /// <summary>As above, and <paramref name="belowSum"/> = Σ|λ| over the atoms below the floor, summed directly in double.</summary>
+    internal static int CollectAtLeast(ReadOnlySpan<float> coefficients, float floor, Span<float> destination, out double belowSum)
     {
         ref float source = ref MemoryMarshal.GetReference(coefficients);
         var floorVector = Vector256.Create(floor);
+        Vector256<double> below0 = Vector256<double>.Zero, below1 = below0;
         int count = 0, i = 0;
+        belowSum = 0;
         for (; i <= coefficients.Length - Vector256<float>.Count; i += Vector256<float>.Count)
         {
             Vector256<float> magnitudes = Vector256.Abs(Vector256.LoadUnsafe(ref source, (nuint)i));
-            uint found = Vector256.GreaterThanOrEqual(magnitudes, floorVector).ExtractMostSignificantBits();
+            Vector256<float> atLeast = Vector256.GreaterThanOrEqual(magnitudes, floorVector);
+            (Vector256<double> low, Vector256<double> high) = Vector256.Widen(Vector256.AndNot(magnitudes, atLeast));
+            below0 += low;
+            below1 += high;
+            uint found = atLeast.ExtractMostSignificantBits();
             while (found != 0)
             {
                 if (count == destination.Length)
@@ -180,6 +187,7 @@ public static class AtomicSparsifier
             }
         }
 
+        belowSum = Vector256.Sum(below0 + below1);
         for (; i < coefficients.Length; i++)
         {
             float magnitude = Math.Abs(coefficients[i]);
@@ -192,6 +200,10 @@ public static class AtomicSparsifier
 
                 destination[count++] = magnitude;
             }
+            else
+            {
+                belowSum += magnitude;
+            }
         }
 
         return count;
@@ -199,57 +211,58 @@ public static class AtomicSparsifier
 
     /// <summary>
     /// Quickselect-style bisection for θ over <paramref name="candidates"/>, which hold every atom that might be
-    /// clipped; the rest of <paramref name="totalSum"/> belongs to atoms known to be unclipped. Each round
-    /// partitions the open segment around a pivot v, evaluates F(v), and keeps the side that still contains θ.
+    /// clipped; <paramref name="restSum"/> is the sum of the atoms known to be unclipped. Each round partitions the open
+    /// segment around a pivot v, evaluates F(v), and keeps the side that still contains θ. The unclipped sum at every
+    /// step is a direct sum (the rest, atoms found below θ, and the segment's part below the pivot), never a difference.
     /// </summary>
-    private static double BisectWaterLevel(Span<float> candidates, double budget, double totalSum)
+    private static double BisectWaterLevel(Span<float> candidates, double budget, double restSum)
     {
         int low = 0, high = candidates.Length;
         long clipped = 0;
-        double clippedSum = 0;
+        double unclippedSum = restSum;
         ulong pivotState = 0x9E3779B97F4A7C15UL;
         while (low < high)
         {
             pivotState = SeedSequence.Mix(pivotState);
             float pivot = candidates[low + (int)(pivotState % (ulong)(high - low))];
-            (int greaterEnd, int equalEnd, double greaterSum, double equalSum) = PartitionDescending(candidates[low..high], pivot);
+            (int greaterEnd, int equalEnd, double equalSum, double lessSum) = PartitionDescending(candidates[low..high], pivot);
             greaterEnd += low;
             equalEnd += low;
-            double atPivot = clipped + (equalEnd - low) + ((totalSum - clippedSum - greaterSum - equalSum) / pivot);
+            double atPivot = clipped + (equalEnd - low) + ((unclippedSum + lessSum) / pivot);
             if (atPivot >= budget)
             {
                 // θ ≥ pivot: atoms at or below the pivot stay unclipped; look among the larger ones.
+                unclippedSum += equalSum + lessSum;
                 high = greaterEnd;
             }
             else
             {
                 // θ < pivot: every atom at or above the pivot is clipped to p = 1.
                 clipped += equalEnd - low;
-                clippedSum += greaterSum + equalSum;
                 low = equalEnd;
             }
         }
 
-        return (totalSum - clippedSum) / (budget - clipped);
+        return unclippedSum / (budget - clipped);
     }
 
-    /// <summary>Three-way partition into [&gt; pivot | = pivot | &lt; pivot], with the sums of the first two parts.</summary>
-    private static (int GreaterEnd, int EqualEnd, double GreaterSum, double EqualSum) PartitionDescending(Span<float> values, float pivot)
+    /// <summary>Three-way partition into [&gt; pivot | = pivot | &lt; pivot], with the sums of the last two parts.</summary>
+    private static (int GreaterEnd, int EqualEnd, double EqualSum, double LessSum) PartitionDescending(Span<float> values, float pivot)
     {
         int greater = 0, next = 0, less = values.Length;
-        double greaterSum = 0, equalSum = 0;
+        double equalSum = 0, lessSum = 0;
         while (next < less)
         {
             float value = values[next];
             if (value > pivot)
             {
-                greaterSum += value;
                 (values[greater], values[next]) = (values[next], values[greater]);
                 greater++;
                 next++;
             }
             else if (value < pivot)
             {
+                lessSum += value;
                 less--;
                 (values[next], values[less]) = (values[less], values[next]);
             }
@@ -260,7 +273,7 @@ public static class AtomicSparsifier
             }
         }
 
-        return (greater, less, greaterSum, equalSum);
+        return (greater, less, equalSum, lessSum);
     }
 
     private static void WriteProbabilities(ReadOnlySpan<float> coefficients, WaterLevel level, Span<double> probabilities)

@@ -43,7 +43,7 @@ internal static class CostWeightedWaterFilling
         double level = linear / byteBudget;
         if (a.Max / first.RootCost > level || b.Max / second.RootCost > level)
         {
-            level = FewClipped(first, byteBudget, linear, out double rest) is double found && b.Max / second.RootCost <= found && rest > 0
+            level = FewClipped(first, byteBudget, second.RootCost * b.Sum) is double found && b.Max / second.RootCost <= found
                 ? found
                 : ClippedLevel(first, second, byteBudget, linear);
         }
@@ -53,12 +53,12 @@ internal static class CostWeightedWaterFilling
 
     /// <summary>
     /// The common case without allocation: only atoms of a small first group (a sketch's few rank-1 atoms) clip. Clip
-    /// its largest one by one until the next lies at or below τ; null when the group is large. The caller checks that
-    /// the second group stays unclipped at the τ found (then it is the solution) and that budget remains.
+    /// its largest one by one until the next lies at or below τ; null when the group is large or the budget runs out.
+    /// The caller checks that the second group (whose linear part is <paramref name="secondLinear"/>) stays unclipped at
+    /// the τ found, which is then the solution. The unclipped sums are suffix sums, never a total less the clipped.
     /// </summary>
-    private static double? FewClipped(Group first, double byteBudget, double linear, out double rest)
+    private static double? FewClipped(Group first, double byteBudget, double secondLinear)
     {
-        rest = byteBudget;
         ReadOnlySpan<float> coefficients = first.Coefficients;
         if (coefficients.Length > 64)
         {
@@ -72,23 +72,29 @@ internal static class CostWeightedWaterFilling
         }
 
         sorted.Sort((x, y) => y.CompareTo(x));
-        foreach (float magnitude in sorted)
+        Span<double> suffix = stackalloc double[sorted.Length + 1];
+        suffix[sorted.Length] = 0;
+        for (int i = sorted.Length - 1; i >= 0; i--)
         {
-            double level = linear / rest;
-            if (magnitude / first.RootCost <= level)
-            {
-                return level;
-            }
+            suffix[i] = suffix[i + 1] + sorted[i];
+        }
 
-            linear -= first.RootCost * magnitude;
-            rest -= first.Cost;
+        for (int clipped = 0; clipped <= sorted.Length; clipped++)
+        {
+            double rest = byteBudget - (clipped * first.Cost);
             if (rest <= 0)
             {
                 return null;
             }
+
+            double level = (secondLinear + (first.RootCost * suffix[clipped])) / rest;
+            if (clipped == sorted.Length || sorted[clipped] / first.RootCost <= level)
+            {
+                return level;
+            }
         }
 
-        return linear / rest;
+        return null;
     }
 
     private static WaterLevel Lossless(MagnitudeStatistics statistics) =>
@@ -129,7 +135,7 @@ internal static class CostWeightedWaterFilling
         for (int attempt = 0; attempt < 4; attempt++)
         {
             double floor = upper / 8;
-            double? level = TryCandidates(first, second, byteBudget, linear, floor, capacity, out double nextUpper);
+            double? level = TryCandidates(first, second, byteBudget, floor, capacity, out double nextUpper);
             if (level is double found)
             {
                 return found;
@@ -144,74 +150,83 @@ internal static class CostWeightedWaterFilling
         }
 
         int all = (int)Math.Min(Array.MaxLength, first.Statistics.NonZeroCount + (long)second.Statistics.NonZeroCount);
-        return TryCandidates(first, second, byteBudget, linear, 0, all, out _)
+        return TryCandidates(first, second, byteBudget, 0, all, out _)
             ?? throw new InvalidOperationException("Every non-zero atom is a candidate, yet no water level was found.");
     }
 
     /// <summary>
     /// Collects the atoms with μ ≥ <paramref name="floor"/> (all non-zero ones when it is 0) and solves over them if
-    /// F(floor) ≥ B; otherwise returns null with the tighter upper bound (NaN when the candidates did not fit).
+    /// F(floor) ≥ B; otherwise returns null with the tighter upper bound (NaN when the candidates did not fit). The
+    /// linear part of the atoms below the floor is summed directly, and so are the unclipped candidates' (suffix sums):
+    /// a total less the clipped part would cancel to nothing beside one huge atom.
     /// </summary>
-    private static double? TryCandidates(Group first, Group second, double byteBudget, double linear, double floor, int capacity, out double nextUpper)
+    private static double? TryCandidates(Group first, Group second, double byteBudget, double floor, int capacity, out double nextUpper)
     {
         nextUpper = double.NaN;
         float[] magnitudes = ArrayPool<float>.Shared.Rent(Math.Max(1, capacity));
         var candidates = new List<(double Mu, double Cost)>();
+        double restLinear;
         try
         {
-            if (!Collect(first, floor, magnitudes, capacity, candidates) || !Collect(second, floor, magnitudes, capacity - candidates.Count, candidates))
+            if (!Collect(first, floor, magnitudes, capacity, candidates, out double firstBelow) || !Collect(second, floor, magnitudes, capacity - candidates.Count, candidates, out double secondBelow))
             {
                 return null;
             }
+
+            restLinear = (first.RootCost * firstBelow) + (second.RootCost * secondBelow);
         }
         finally
         {
             ArrayPool<float>.Shared.Return(magnitudes);
         }
 
-        double candidateLinear = 0, candidateCost = 0, atFloor = 0;
+        double candidateCost = 0, atFloor = 0;
         foreach ((double mu, double cost) in candidates)
         {
-            candidateLinear += cost * mu;
             candidateCost += cost;
             atFloor += floor > 0 ? cost * Math.Min(1, mu / floor) : cost;
         }
 
-        double rest = linear - candidateLinear;
-        if (floor > 0 && atFloor + (rest / floor) < byteBudget)
+        if (floor > 0 && atFloor + (restLinear / floor) < byteBudget)
         {
-            nextUpper = (linear - candidateLinear) / (byteBudget - candidateCost);
+            nextUpper = restLinear / (byteBudget - candidateCost);
             return null;
         }
 
         // Clip the largest μ first: τ_j = (Σ c μ over the unclipped) / (B − cost of the j clipped); the first j whose
         // next atom lies at or below τ_j is the solution.
         candidates.Sort((x, y) => y.Mu.CompareTo(x.Mu));
-        double clippedLinear = 0, clippedCost = 0;
+        var suffix = new double[candidates.Count + 1];
+        for (int j = candidates.Count - 1; j >= 0; j--)
+        {
+            suffix[j] = suffix[j + 1] + (candidates[j].Cost * candidates[j].Mu);
+        }
+
+        double clippedCost = 0;
         for (int j = 0; j < candidates.Count; j++)
         {
-            double level = (linear - clippedLinear) / (byteBudget - clippedCost);
+            double level = (restLinear + suffix[j]) / (byteBudget - clippedCost);
             if (candidates[j].Mu <= level)
             {
                 return level;
             }
 
-            clippedLinear += candidates[j].Cost * candidates[j].Mu;
             clippedCost += candidates[j].Cost;
         }
 
-        return (linear - clippedLinear) / (byteBudget - clippedCost);
+        return restLinear / (byteBudget - clippedCost);
     }
 
-    private static bool Collect(Group group, double floor, float[] scratch, int capacity, List<(double Mu, double Cost)> candidates)
+    private static bool Collect(Group group, double floor, float[] scratch, int capacity, List<(double Mu, double Cost)> candidates, out double belowSum)
     {
+        belowSum = 0;
         if (group.Statistics.NonZeroCount == 0 || capacity < 0)
         {
             return capacity >= 0;
         }
 
         float threshold = floor > 0 ? (float)(floor * group.RootCost) : float.Epsilon;
-        int count = AtomicSparsifier.CollectAtLeast(group.Coefficients, threshold, scratch.AsSpan(0, capacity));
+        int count = AtomicSparsifier.CollectAtLeast(group.Coefficients, threshold, scratch.AsSpan(0, capacity), out belowSum);
         if (count < 0)
         {
             return false;
