@@ -55,6 +55,7 @@ public sealed class AtomoOptions
     private BudgetRule _budgetRule = BudgetRule.Fixed;
     private SpectralMethod _spectralMethod = SpectralMethod.Fast;
     private ValuePrecision _spectralPrecision = ValuePrecision.Float32;
+    private TimeSpan _timeout = TimeSpan.FromMinutes(10);
 
     /// <summary>The basis the tensor is written in. Default <see cref="Decomposition.Spectral"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Not a member of <see cref="AtomoCollectives.Decomposition"/>.</exception>
@@ -221,6 +222,28 @@ public sealed class AtomoOptions
     /// <c>(N−1)·payload ≥ 2(N−1)/N·dense</c>, with the payload averaged over ranks. Default on.
     /// </summary>
     public bool DenseWhenCheaper { get; set; } = true;
+
+    /// <summary>
+    /// The watchdog of <see cref="AtomoAllreduce"/>: a call that has not completed this long after it started aborts the
+    /// whole job (<c>MPI_Abort</c> under MPI; in-process, every rank's call fails) with a message naming the step, the
+    /// call and the rank whose watchdog fired. It bounds the wait for a rank that crashed without ending the job, left
+    /// early, or stopped calling. Default 10 minutes; <see cref="Timeout.InfiniteTimeSpan"/> disables it. Each rank
+    /// uses its own value (it is not part of the options every rank must share).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not positive and not <see cref="Timeout.InfiniteTimeSpan"/>.</exception>
+    public TimeSpan Timeout
+    {
+        get => _timeout;
+        set
+        {
+            if (value <= TimeSpan.Zero && value != System.Threading.Timeout.InfiniteTimeSpan)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "The timeout must be positive, or Timeout.InfiniteTimeSpan to disable the watchdog.");
+            }
+
+            _timeout = value;
+        }
+    }
 
     /// <summary>TernGrad (Wen et al. 2017) as coordinate ATOMO: <c>p_i = |g_i|/‖g‖∞</c> per bucket.</summary>
     /// <param name="bucketSize">Entries per bucket; 0 for the whole tensor.</param>

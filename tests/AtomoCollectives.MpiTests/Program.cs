@@ -8,6 +8,7 @@ using AtomoCollectives.Tests.Transport;
 // Usage (always under mpiexec):
 //   AtomoCollectives.MpiTests contract [name-substring]   every contract case + MPI-only cases; one line per case
 //   AtomoCollectives.MpiTests throw                        rank 1 throws after a collective; the job must die fast
+//   AtomoCollectives.MpiTests stall                        rank 1 stops calling; the others' 2 s watchdog must end the job
 //   AtomoCollectives.MpiTests overhead [iterations-scale]  allgatherv/allreduce timings to compare with the C program
 //   AtomoCollectives.MpiTests call-cost                    fixed cost per call at n = 1 (compare with call_cost.c)
 string mode = args.Length > 0 ? args[0] : "contract";
@@ -15,6 +16,7 @@ return mode switch
 {
     "contract" => ContractRunner.Run(args.Length > 1 ? args[1] : null),
     "throw" => ThrowMode.Run(),
+    "stall" => StallMode.Run(),
     "overhead" => OverheadBenchmark.Run(args.Skip(1).ToArray()),
     "call-cost" => OverheadBenchmark.CallCost(),
     "info" => Info(),
@@ -30,7 +32,7 @@ static int Info()
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: AtomoCollectives.MpiTests contract [filter] | throw | overhead | call-cost | info   (run under mpiexec)");
+    Console.Error.WriteLine("usage: AtomoCollectives.MpiTests contract [filter] | throw | stall | overhead | call-cost | info   (run under mpiexec)");
     return 2;
 }
 
@@ -302,6 +304,30 @@ namespace AtomoCollectives.MpiTests
     }
 
     /// <summary>Rank 1 throws after a collective while the others wait in a barrier: MPI_Abort must end the job.</summary>
+    /// <summary>Rank 1 stops calling for a minute; every other rank's AtomoAllreduce (Timeout 2 s) must abort the job.</summary>
+    internal static class StallMode
+    {
+        public static int Run()
+        {
+            using MpiEnvironment mpi = MpiEnvironment.Initialize();
+            ICommunicator world = mpi.World;
+            using var allreduce = new AtomoAllreduce(world, new AtomoOptions { Decomposition = Decomposition.Coordinate, Budget = 10, Timeout = TimeSpan.FromSeconds(2) });
+            var data = new float[4096];
+            allreduce.Average(data, TensorShape.Vector(4096));
+            if (world.Rank == 1)
+            {
+                Console.WriteLine("rank 1: stalling instead of calling");
+                Console.Out.Flush();
+                Thread.Sleep(TimeSpan.FromSeconds(60));
+                return 0;
+            }
+
+            allreduce.Average(data, TensorShape.Vector(4096));
+            Console.WriteLine($"rank {world.Rank}: the call completed (should not happen)");
+            return 0;
+        }
+    }
+
     internal static class ThrowMode
     {
         public static int Run()

@@ -51,4 +51,16 @@ public class AtomoOptionsTests
 
         Assert.Equal(ValuePrecision.BFloat16, options.SpectralPrecision);
     }
+
+    [Fact]
+    public void The_timeout_is_positive_or_infinite()
+    {
+        var options = new AtomoOptions();
+        Assert.Equal(TimeSpan.FromMinutes(10), options.Timeout);
+        Assert.Throws<ArgumentOutOfRangeException>(() => options.Timeout = TimeSpan.Zero);
+        Assert.Throws<ArgumentOutOfRangeException>(() => options.Timeout = TimeSpan.FromSeconds(-1));
+        options.Timeout = Timeout.InfiniteTimeSpan;
+        options.Timeout = TimeSpan.FromMilliseconds(1);
+        Assert.Equal(TimeSpan.FromMilliseconds(1), options.Timeout);
+    }
 }

@@ -88,6 +88,22 @@ throwing_rank() { # flavour n: rank 1 throws after a collective while the others
     fi
 }
 
+stalled_rank() { # flavour n: rank 1 stops calling; the others' watchdog (AtomoOptions.Timeout = 2 s) must end the job
+    local flavour="$1" n="$2" start end rc elapsed
+    start=$(date +%s.%N)
+    launch "$flavour" "$n" stall >"$log" 2>&1
+    rc=$?
+    end=$(date +%s.%N)
+    elapsed=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
+    if [ "$rc" != 0 ] && [ "$rc" != 124 ] && awk -v e="$elapsed" 'BEGIN { exit !(e < 2 + 10 + 5) }' \
+        && grep -q 'AtomoAllreduce watchdog on rank [0-9]* of '"$n"': the call at step 1 made no progress' "$log" \
+        && ! grep -q 'the call completed' "$log"; then
+        pass "$flavour n=$n stalled-rank-watchdog-ends-job (exit $rc after ${elapsed}s)"
+    else
+        fail "$flavour n=$n stalled-rank-watchdog-ends-job (exit $rc after ${elapsed}s; want non-zero, < 17 s incl. start-up, the watchdog's message); output:" 20
+    fi
+}
+
 wrong_library() { # flavour-of-launcher library-setting expected-fix
     local flavour="$1" setting="$2" fix="$3" rc
     if [ "$flavour" = openmpi ]; then
@@ -111,6 +127,8 @@ contract mpich 4
 echo "== failure handling"
 throwing_rank openmpi 4
 throwing_rank mpich 4
+stalled_rank openmpi 4
+stalled_rank mpich 4
 wrong_library openmpi mpich openmpi
 wrong_library mpich openmpi mpich
 

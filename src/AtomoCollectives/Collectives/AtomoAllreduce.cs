@@ -40,6 +40,10 @@ public sealed class AtomoAllreduce : IDisposable
     private bool _disposed;
     private bool _running;
     private int _pendingAsync;
+    private readonly Timer? _watchdog;
+    private long _callStarted;   // Stopwatch timestamp of the running call's start; 0 between calls
+    private long _callStep;
+    private int _watchdogFired;
 
     /// <summary>A collective over <paramref name="communicator"/> with <paramref name="options"/> (copied).</summary>
     public AtomoAllreduce(ICommunicator communicator, AtomoOptions options, ILogger<AtomoAllreduce>? logger = null)
@@ -51,6 +55,12 @@ public sealed class AtomoAllreduce : IDisposable
         _codec = new AtomoCodec(_options);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _optionsHash = HashOptions(_options);
+        if (_options.Timeout != Timeout.InfiniteTimeSpan)
+        {
+            TimeSpan period = TimeSpan.FromTicks(Math.Clamp(_options.Timeout.Ticks / 4, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromSeconds(5).Ticks));
+            _watchdog = new Timer(_ => CheckProgress(), null, period, period);
+        }
+
         _logger.LogInformation(
             "AtomoAllreduce on rank {Rank} of {Size}: {Decomposition} atoms, budget {Budget}, {Sampling} sampling, warm-up {Warmup} steps, dense below {Minimum} elements",
             communicator.Rank, communicator.Size, _options.Decomposition, _options.Budget, _options.Sampling, _options.DenseWarmupSteps, _options.MinimumCompressedElements);
@@ -177,6 +187,31 @@ public sealed class AtomoAllreduce : IDisposable
         _queue?.CompleteAdding();
         _worker?.Join();
         _queue?.Dispose();
+        _watchdog?.Dispose();
+    }
+
+    /// <summary>
+    /// The watchdog's tick: a call running longer than <see cref="AtomoOptions.Timeout"/> ends the job, through the
+    /// transport's abort where it has one (MPI_Abort; the in-process fabric's failure), else by ending this process.
+    /// </summary>
+    private void CheckProgress()
+    {
+        long started = Volatile.Read(ref _callStarted);
+        if (started == 0 || Stopwatch.GetElapsedTime(started) < _options.Timeout || Interlocked.Exchange(ref _watchdogFired, 1) != 0)
+        {
+            return;
+        }
+
+        string reason = $"AtomoAllreduce watchdog on rank {_communicator.Rank} of {_communicator.Size}: the call at step {Volatile.Read(ref _callStep)} made no progress for {_options.Timeout} (AtomoOptions.Timeout); a rank has probably crashed, left early or stopped calling. Ending the job.";
+        _logger.LogError("{Reason}", reason);
+        if (_communicator is IAbortableCommunicator abortable)
+        {
+            abortable.Abort(reason);
+        }
+        else
+        {
+            Environment.FailFast(reason);
+        }
     }
 
     /// <summary>Whether the dedicated thread of <see cref="AverageAsync"/> is running (tests: none is left after <see cref="Dispose"/>).</summary>
@@ -240,6 +275,21 @@ public sealed class AtomoAllreduce : IDisposable
         int rank = _communicator.Rank;
         int count = tensors.Count;
         long step = Step;
+        Volatile.Write(ref _callStep, step);
+        Volatile.Write(ref _callStarted, Stopwatch.GetTimestamp());
+        try
+        {
+            AveragePhases(tensors, size, rank, count, step);
+        }
+        finally
+        {
+            Volatile.Write(ref _callStarted, 0);
+        }
+    }
+
+    private void AveragePhases<TSet>(TSet tensors, int size, int rank, int count, long step)
+        where TSet : ITensorSet, allows ref struct
+    {
         var routes = new TensorRoute[count];
         var decompositions = new Decomposition[count];
         var lengths = new int[count];

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 namespace AtomoCollectives;
 
 /// <summary>One rank of an <see cref="InProcessCluster"/>.</summary>
-internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int rank) : ICommunicator
+internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int rank) : ICommunicator, IAbortableCommunicator
 {
     private long _sequence;
 
@@ -111,6 +111,9 @@ internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int r
     }
 
     public void Barrier() => Run(InProcessFabric.Kind.Barrier, default);
+
+    /// <summary>Fails the fabric: every rank's pending and later collectives raise <see cref="RankFailedException"/> naming this rank.</summary>
+    public void Abort(string reason) => fabric.Fail(Rank, new TimeoutException(reason));
 
     public void Dispose()
     {

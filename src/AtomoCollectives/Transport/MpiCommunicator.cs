@@ -8,7 +8,7 @@ namespace AtomoCollectives;
 /// <see cref="ICommunicator"/> over an MPI communicator. Counts and displacements for allgatherv live in
 /// arrays owned by the communicator, so the blocking calls allocate nothing.
 /// </summary>
-internal sealed unsafe class MpiCommunicator : ICommunicator
+internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunicator
 {
     /// <summary>Largest piece of a broadcast or allreduce handed to MPI at once (MPI counts are <c>int</c>).</summary>
     internal const int MaxChunkBytes = 1 << 30;
@@ -17,10 +17,15 @@ internal sealed unsafe class MpiCommunicator : ICommunicator
     private readonly nint _comm;
     private readonly int[] _counts;
     private readonly int[] _displacements;
+    private readonly Action<string>? _abort;
 
-    public MpiCommunicator(MpiFlavor flavor, nint comm)
+    /// <param name="flavor">The bound MPI library.</param>
+    /// <param name="comm">The communicator handle.</param>
+    /// <param name="abort">How to end the job (the environment's MPI_Abort with its reason written first).</param>
+    public MpiCommunicator(MpiFlavor flavor, nint comm, Action<string>? abort = null)
     {
         _flavor = flavor;
+        _abort = abort;
         _comm = comm;
         int rank, size;
         Check(flavor.CommRank(comm, &rank), "MPI_Comm_rank");
@@ -176,6 +181,20 @@ internal sealed unsafe class MpiCommunicator : ICommunicator
     public void Barrier() => Check(_flavor.Barrier(_comm), "MPI_Barrier");
 
     /// <summary>MPI_COMM_WORLD belongs to the <see cref="MpiEnvironment"/>; nothing to free here.</summary>
+    /// <inheritdoc />
+    public void Abort(string reason)
+    {
+        if (_abort is not null)
+        {
+            _abort(reason);
+        }
+
+        Console.Error.WriteLine($"[rank {Rank}/{Size}] aborting the MPI job: {reason}");
+        Console.Error.Flush();
+        _flavor.Abort(_comm, 1);
+        Environment.Exit(1);
+    }
+
     public void Dispose()
     {
     }

@@ -50,7 +50,7 @@ public sealed unsafe class MpiEnvironment : IDisposable
         LibraryPath = libraryPath;
         LibraryVersion = libraryVersion;
         ThreadLevel = threadLevel;
-        _world = new MpiCommunicator(flavor, flavor.CommWorld);
+        _world = new MpiCommunicator(flavor, flavor.CommWorld, Abort);
         _onUnhandled = OnUnhandledException;
     }
 

@@ -110,6 +110,60 @@ public sealed class AllreduceLifecycleTests
         });
     }
 
+    /// <summary>
+    /// Rank 1 stops calling (it waits for rank 0's call to end, at most 30 s). With a 300 ms timeout, rank 0's
+    /// watchdog fails the in-process job: rank 0's call raises RankFailedException whose cause, a TimeoutException,
+    /// names the step and the rank; rank 1's late call raises RankFailedException too. Without the watchdog rank 0's
+    /// call would complete when rank 1 arrives after 30 s, and the test fails.
+    /// </summary>
+    [Fact]
+    public void A_rank_that_stops_calling_makes_the_watchdog_fail_every_rank()
+    {
+        using var released = new ManualResetEventSlim();
+        Exception? first = null, late = null;
+        Record(() => InProcessCluster.Run(2, comm =>
+        {
+            AtomoOptions options = Options();
+            options.Timeout = TimeSpan.FromMilliseconds(300);
+            using var allreduce = new AtomoAllreduce(comm, options);
+            if (comm.Rank == 0)
+            {
+                first = Record(() => allreduce.Average(new float[Shape.ElementCount], Shape));
+                released.Set();
+            }
+            else
+            {
+                released.Wait(TimeSpan.FromSeconds(30));
+                late = Record(() => allreduce.Average(new float[Shape.ElementCount], Shape));
+            }
+        }));
+
+        var failed = Assert.IsType<RankFailedException>(first);
+        var cause = Assert.IsType<TimeoutException>(failed.InnerException);
+        Assert.Contains("rank 0 of 2", cause.Message, StringComparison.Ordinal);
+        Assert.Contains("step 0", cause.Message, StringComparison.Ordinal);
+        Assert.IsType<RankFailedException>(late);
+    }
+
+    /// <summary>With the watchdog disabled a slow partner is waited for: the call completes.</summary>
+    [Fact]
+    public void An_infinite_timeout_waits_for_a_slow_rank()
+    {
+        InProcessCluster.Run(2, comm =>
+        {
+            AtomoOptions options = Options();
+            options.Timeout = Timeout.InfiniteTimeSpan;
+            using var allreduce = new AtomoAllreduce(comm, options);
+            if (comm.Rank == 1)
+            {
+                Thread.Sleep(400);
+            }
+
+            allreduce.Average(new float[Shape.ElementCount], Shape);
+            Assert.Equal(1, allreduce.Step);
+        });
+    }
+
     private static Exception? Record(Action action)
     {
         try
