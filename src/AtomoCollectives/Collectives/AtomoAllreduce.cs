@@ -453,27 +453,40 @@ public sealed class AtomoAllreduce : IDisposable
         }
 
         int compressedOffset = 0;
-        for (int t = 0; t < count; t++)
+        Exception? decodeError = null;
+        try
         {
-            if (routes[t] != TensorRoute.Compressed)
+            TestHooks.BeforeDecode?.Invoke(step);
+            for (int t = 0; t < count; t++)
             {
-                continue;
-            }
+                if (routes[t] != TensorRoute.Compressed)
+                {
+                    continue;
+                }
 
-            // Summed in the coefficient domain (coordinate, Fourier) or stacked (spectral), so that the
-            // reconstruction is one inverse transform or one GEMM over every rank's atoms.
-            int elements = tensors.Shape(t).ElementCount;
-            _codec.BeginAccumulate(elements);
-            for (int r = 0; r < size; r++)
-            {
-                int length = allLengths[(r * count) + t];
-                _codec.Accumulate(_received.AsSpan(checked((int)rankOffsets[r]), length), 1f);
-                rankOffsets[r] += length;
-            }
+                // Summed in the coefficient domain (coordinate, Fourier) or stacked (spectral), so that the
+                // reconstruction is one inverse transform or one GEMM over every rank's atoms.
+                int elements = tensors.Shape(t).ElementCount;
+                _codec.BeginAccumulate(elements);
+                for (int r = 0; r < size; r++)
+                {
+                    int length = allLengths[(r * count) + t];
+                    _codec.Accumulate(_received.AsSpan(checked((int)rankOffsets[r]), length), 1f);
+                    rankOffsets[r] += length;
+                }
 
-            _codec.FinishAccumulate(compressedScratch.Slice(compressedOffset, elements), 1f / size, add: false);
-            compressedOffset += elements;
+                _codec.FinishAccumulate(compressedScratch.Slice(compressedOffset, elements), 1f / size, add: false);
+                compressedOffset += elements;
+            }
         }
+        catch (Exception error) when (error is not OutOfMemoryException)
+        {
+            decodeError = error;
+        }
+
+        // One more small exchange: a rank whose decode failed (a native library's error, a bug, memory) must not leave
+        // the others returning normally from a call it failed. Every rank raises, nobody's tensors are written.
+        CheckDecodeAgreement(decodeError, step);
 
         // Commit.
         denseOffset = 0;
@@ -569,6 +582,24 @@ public sealed class AtomoAllreduce : IDisposable
             {
                 throw new InvalidOperationException($"Rank {r} is at step {theirs[4]} but rank {_communicator.Rank} at step {mine[4]}: a rank skipped or repeated a call.");
             }
+        }
+    }
+
+    private void CheckDecodeAgreement(Exception? localError, long step)
+    {
+        int size = _communicator.Size;
+        Span<long> flag = [localError is null ? 0 : 1];
+        Span<long> flags = size <= 64 ? stackalloc long[size] : new long[size];
+        _communicator.Allgather<long>(flag, flags);
+        if (localError is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(localError).Throw();
+        }
+
+        int failed = flags.IndexOfAnyExcept(0L);
+        if (failed >= 0)
+        {
+            throw new InvalidOperationException($"Rank {failed} failed to decode the payloads of step {step} (see that rank's error); no rank wrote its tensors, and the next call starts in step.");
         }
     }
 

@@ -8,11 +8,19 @@ namespace AtomoCollectives;
 internal static class TestHooks
 {
     private static readonly AsyncLocal<Action<long, int>?> BeforeEncodeHook = new();
+    private static readonly AsyncLocal<Action<long>?> BeforeDecodeHook = new();
 
     /// <summary>Called with (step, tensor) just before a tensor is encoded; may throw.</summary>
     public static Action<long, int>? BeforeEncode
     {
         get => BeforeEncodeHook.Value;
         set => BeforeEncodeHook.Value = value;
+    }
+
+    /// <summary>Called with the step just before a call decodes the received payloads; may throw.</summary>
+    public static Action<long>? BeforeDecode
+    {
+        get => BeforeDecodeHook.Value;
+        set => BeforeDecodeHook.Value = value;
     }
 }

@@ -27,6 +27,7 @@ public static class AllreduceContract
         ("allreduce-nan-on-a-dense-route-fails-on-every-rank", NanOnDenseRoutesFails),
         ("allreduce-bad-lists-on-one-rank-fail-on-every-rank", BadListsOnOneRankFail),
         ("allreduce-encode-failure-of-any-type-fails-on-every-rank", EncodeFailureOfAnyTypeFails),
+        ("allreduce-decode-failure-on-one-rank-fails-on-every-rank", DecodeFailureOnOneRankFails),
     ];
 
     /// <summary>A model-like set of shapes: two matrices, a 4-D conv weight, a bias and a tiny tensor.</summary>
@@ -409,6 +410,35 @@ public static class AllreduceContract
                 Expect(comm, next is null && allreduce.Step == 1, $"the call after the failure: {next?.Message}, step {allreduce.Step}");
             }
         }
+    }
+
+    /// <summary>
+    /// The last rank's decode fails (an injected OutOfRangeException standing for a native or memory failure) after the
+    /// payloads were exchanged: every rank raises (that rank its own exception), no rank's tensors are written, and the
+    /// next call succeeds on every rank with the same bits everywhere.
+    /// </summary>
+    private static void DecodeFailureOnOneRankFails(ICommunicator comm)
+    {
+        int last = comm.Size - 1;
+        using var allreduce = new AtomoAllreduce(comm, Coordinate(budget: 10));
+        float[][] tensors = Gradients(ModelShapes, comm.Rank, 0);
+        float[][] before = [.. tensors.Select(t => (float[])t.Clone())];
+        TestHooks.BeforeDecode = comm.Rank == last ? step => throw new ArgumentOutOfRangeException(nameof(step), step, "injected decode failure") : null;
+        Exception? error = Catch(() => allreduce.Average(AsMemory(tensors), ModelShapes));
+        TestHooks.BeforeDecode = null;
+        Type expected = comm.Rank == last ? typeof(ArgumentOutOfRangeException) : typeof(InvalidOperationException);
+        Expect(comm, error?.GetType() == expected, $"expected {expected.Name}, got {error?.GetType().Name ?? "none"}: {error?.Message}");
+        for (int t = 0; t < tensors.Length; t++)
+        {
+            Expect(comm, tensors[t].AsSpan().SequenceEqual(before[t]), $"tensor {t} was changed by a failed call");
+        }
+
+        float[][] good = Gradients(ModelShapes, comm.Rank, 1);
+        Exception? next = Catch(() => allreduce.Average(AsMemory(good), ModelShapes));
+        Expect(comm, next is null && allreduce.Step == 1, $"the call after the failure: {next?.Message}, step {allreduce.Step}");
+        var hashes = new ulong[comm.Size];
+        comm.Allgather<ulong>([Hash(good)], hashes);
+        Expect(comm, hashes.All(h => h == hashes[0]), "ranks differ after the failed call");
     }
 
     private static void AsyncEqualsSync(ICommunicator comm)
