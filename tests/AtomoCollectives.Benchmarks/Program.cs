@@ -7,7 +7,7 @@ namespace AtomoCollectives.Benchmarks;
 /// Stopwatch ratios), <c>--stages M N K</c> (each stage of Spectral-Fast), <c>--encode-profile</c> (spectral encode
 /// and decode of the ResNet-18 matrices, stage by stage; <c>--gradients DIR [--step S]</c>: a gradient capture's matrices instead),
 /// <c>--spectral-study DIR</c> (Fast against Exact on a capture's real gradients: bytes and variance),
-/// <c>--draw-timing FILE.npy</c> (one captured matrix: the water level, the draw at several levels, decode, warm-cache).
+/// <c>--soak [calls] [ranks]</c> (memory over many in-process calls), <c>--draw-timing FILE.npy</c> (one captured matrix: the water level, the draw at several levels, decode, warm-cache).
 /// </summary>
 public static class Program
 {
@@ -80,6 +80,14 @@ public static class Program
             double accumulate = QuickRatios.MinimumSeconds(() => { codec.BeginAccumulate(m * n); codec.Accumulate(payload, 1f); return 0; }, 50);
             Console.WriteLine($"decode {decode / write:F2} write-once ({write * 1e6:F1} us), accumulate alone {accumulate / write:F2}; payload {payload.Length} bytes");
             Console.WriteLine($"{m}x{n}: read {read * 1e6:F1} us, levels {levels / read:F2}, draw {draw / read:F2} ({b.Count} entries, {b.ExactCount} exact; residual max {atoms.ResidualMagnitudes.Max}, clipped: {l2.Scale * atoms.ResidualMagnitudes.Max > 1}), decompose cold {decompose / read:F2}");
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "--alloc-probe") { AllocProbe.Run(); return; }
+
+        if (args.Length > 0 && args[0] == "--soak")
+        {
+            Soak.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 2000, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 4);
             return;
         }
 

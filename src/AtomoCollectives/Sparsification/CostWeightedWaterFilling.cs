@@ -164,79 +164,100 @@ internal static class CostWeightedWaterFilling
     {
         nextUpper = double.NaN;
         float[] magnitudes = ArrayPool<float>.Shared.Rent(Math.Max(1, capacity));
-        var candidates = new List<(double Mu, double Cost)>();
-        double restLinear;
+        Candidate[] candidates = ArrayPool<Candidate>.Shared.Rent(Math.Max(1, capacity));
+        double[] suffix = ArrayPool<double>.Shared.Rent(Math.Max(1, capacity) + 1);
         try
         {
-            if (!Collect(first, floor, magnitudes, capacity, candidates, out double firstBelow) || !Collect(second, floor, magnitudes, capacity - candidates.Count, candidates, out double secondBelow))
+            int firstCount = Collect(first, floor, magnitudes, capacity, candidates, 0, out double firstBelow);
+            if (firstCount < 0)
             {
                 return null;
             }
 
-            restLinear = (first.RootCost * firstBelow) + (second.RootCost * secondBelow);
+            int count = Collect(second, floor, magnitudes, capacity - firstCount, candidates, firstCount, out double secondBelow);
+            if (count < 0)
+            {
+                return null;
+            }
+
+            double restLinear = (first.RootCost * firstBelow) + (second.RootCost * secondBelow);
+            double candidateCost = 0, atFloor = 0;
+            foreach (Candidate candidate in candidates.AsSpan(0, count))
+            {
+                candidateCost += candidate.Cost;
+                atFloor += floor > 0 ? candidate.Cost * Math.Min(1, candidate.Mu / floor) : candidate.Cost;
+            }
+
+            if (floor > 0 && atFloor + (restLinear / floor) < byteBudget)
+            {
+                nextUpper = restLinear / (byteBudget - candidateCost);
+                return null;
+            }
+
+            // Clip the largest μ first: τ_j = (Σ c μ over the unclipped) / (B − cost of the j clipped); the first j whose
+            // next atom lies at or below τ_j is the solution.
+            Span<Candidate> sorted = candidates.AsSpan(0, count);
+            sorted.Sort(static (x, y) => y.Mu.CompareTo(x.Mu));
+            suffix[count] = 0;
+            for (int j = count - 1; j >= 0; j--)
+            {
+                suffix[j] = suffix[j + 1] + (sorted[j].Cost * sorted[j].Mu);
+            }
+
+            double clippedCost = 0;
+            for (int j = 0; j < count; j++)
+            {
+                double level = (restLinear + suffix[j]) / (byteBudget - clippedCost);
+                if (sorted[j].Mu <= level)
+                {
+                    return level;
+                }
+
+                clippedCost += sorted[j].Cost;
+            }
+
+            return restLinear / (byteBudget - clippedCost);
         }
         finally
         {
             ArrayPool<float>.Shared.Return(magnitudes);
+            ArrayPool<Candidate>.Shared.Return(candidates);
+            ArrayPool<double>.Shared.Return(suffix);
         }
-
-        double candidateCost = 0, atFloor = 0;
-        foreach ((double mu, double cost) in candidates)
-        {
-            candidateCost += cost;
-            atFloor += floor > 0 ? cost * Math.Min(1, mu / floor) : cost;
-        }
-
-        if (floor > 0 && atFloor + (restLinear / floor) < byteBudget)
-        {
-            nextUpper = restLinear / (byteBudget - candidateCost);
-            return null;
-        }
-
-        // Clip the largest μ first: τ_j = (Σ c μ over the unclipped) / (B − cost of the j clipped); the first j whose
-        // next atom lies at or below τ_j is the solution.
-        candidates.Sort((x, y) => y.Mu.CompareTo(x.Mu));
-        var suffix = new double[candidates.Count + 1];
-        for (int j = candidates.Count - 1; j >= 0; j--)
-        {
-            suffix[j] = suffix[j + 1] + (candidates[j].Cost * candidates[j].Mu);
-        }
-
-        double clippedCost = 0;
-        for (int j = 0; j < candidates.Count; j++)
-        {
-            double level = (restLinear + suffix[j]) / (byteBudget - clippedCost);
-            if (candidates[j].Mu <= level)
-            {
-                return level;
-            }
-
-            clippedCost += candidates[j].Cost;
-        }
-
-        return restLinear / (byteBudget - clippedCost);
     }
 
-    private static bool Collect(Group group, double floor, float[] scratch, int capacity, List<(double Mu, double Cost)> candidates, out double belowSum)
+    /// <summary>An atom that may clip: μ = |λ|/√c and its cost c.</summary>
+    private readonly record struct Candidate(double Mu, double Cost);
+
+    /// <summary>
+    /// Appends the group's atoms with μ ≥ <paramref name="floor"/> to <paramref name="candidates"/> from
+    /// <paramref name="start"/>; returns the new count, or −1 when more than <paramref name="capacity"/> would be needed.
+    /// </summary>
+    private static int Collect(Group group, double floor, float[] scratch, int capacity, Candidate[] candidates, int start, out double belowSum)
     {
         belowSum = 0;
-        if (group.Statistics.NonZeroCount == 0 || capacity < 0)
+        if (capacity < 0)
         {
-            return capacity >= 0;
+            return -1;
+        }
+
+        if (group.Statistics.NonZeroCount == 0)
+        {
+            return start;
         }
 
         float threshold = floor > 0 ? (float)(floor * group.RootCost) : float.Epsilon;
         int count = AtomicSparsifier.CollectAtLeast(group.Coefficients, threshold, scratch.AsSpan(0, capacity), out belowSum);
         if (count < 0)
         {
-            return false;
+            return -1;
         }
 
-        foreach (float magnitude in scratch.AsSpan(0, count))
+        for (int i = 0; i < count; i++)
         {
-            candidates.Add((magnitude / group.RootCost, group.Cost));
+            candidates[start + i] = new Candidate(scratch[i] / group.RootCost, group.Cost);
         }
 
-        return true;
+        return start + count;
     }
 }

@@ -17,8 +17,25 @@ internal static class CoordinatePayload
         }
 
         int scaledCount = selection.Count - selection.ExactCount;
-        Span<int> scaled = scaledCount <= 4096 ? stackalloc int[scaledCount] : new int[scaledCount];
-        Span<int> exact = selection.ExactCount <= 1024 ? stackalloc int[selection.ExactCount] : new int[selection.ExactCount];
+        int[]? rented = scaledCount > 4096 || selection.ExactCount > 1024 ? System.Buffers.ArrayPool<int>.Shared.Rent(selection.Count) : null;
+        Span<int> scaled = rented is not null ? rented.AsSpan(0, scaledCount) : stackalloc int[scaledCount];
+        Span<int> exact = rented is not null ? rented.AsSpan(scaledCount, selection.ExactCount) : stackalloc int[selection.ExactCount];
+        try
+        {
+            WriteAtoms(writer, selection, length, scaled, exact);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                System.Buffers.ArrayPool<int>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static void WriteAtoms(BitWriter writer, AtomSelection selection, int length, Span<int> scaled, Span<int> exact)
+    {
+        int scaledCount = scaled.Length;
         int s = 0, e = 0;
         for (int j = 0; j < selection.Count; j++)
         {
