@@ -58,6 +58,35 @@ public static class AllreduceContract
         Seed = 11,
     };
 
+    /// <summary>
+    /// The adversarial suite's variants: every basis and preset (spectral fast and exact, coordinate, Fourier, TernGrad,
+    /// 1-bit QSGD) with both samplers, small enough that ModelShapes' matrices are compressed.
+    /// </summary>
+    public static IEnumerable<(string Name, AtomoOptions Options)> Variants()
+    {
+        foreach (Sampling sampling in Enum.GetValues<Sampling>())
+        {
+            AtomoOptions[] presets =
+            [
+                new() { Decomposition = Decomposition.Spectral, Budget = 3 },
+                new() { Decomposition = Decomposition.Spectral, Budget = 3, SpectralMethod = SpectralMethod.Exact },
+                new() { Decomposition = Decomposition.Coordinate, Budget = 10 },
+                new() { Decomposition = Decomposition.Fourier, Budget = 40 },
+                AtomoOptions.TernGrad(512),
+                AtomoOptions.Qsgd(512),
+            ];
+            string[] names = ["spectral-fast", "spectral-exact", "coordinate", "fourier", "terngrad", "qsgd"];
+            for (int i = 0; i < presets.Length; i++)
+            {
+                presets[i].Sampling = sampling;
+                presets[i].MinimumCompressedElements = 16;
+                presets[i].DenseWhenCheaper = false;
+                presets[i].Seed = 13;
+                yield return ($"{names[i]}/{sampling}", presets[i]);
+            }
+        }
+    }
+
     private static ulong Hash(float[][] tensors)
     {
         var hash = new XxHash3();
@@ -284,22 +313,28 @@ public static class AllreduceContract
 
     private static void NanOnOneRankFails(ICommunicator comm)
     {
-        using var allreduce = new AtomoAllreduce(comm, Coordinate(budget: 10));
-        float[][] tensors = Gradients(ModelShapes, comm.Rank, 0);
-        float[][] before = [.. tensors.Select(t => (float[])t.Clone())];
-        if (comm.Rank == 0)
+        foreach ((string variant, AtomoOptions options) in Variants())
         {
-            tensors[2][17] = float.NaN;
-            before[2][17] = float.NaN;
-        }
+            using var allreduce = new AtomoAllreduce(comm, options);
+            float[][] tensors = Gradients(ModelShapes, comm.Rank, 0);
+            if (comm.Rank == 0)
+            {
+                tensors[2][17] = float.NaN;
+            }
 
-        Exception? error = Catch(() => allreduce.Average(AsMemory(tensors), ModelShapes));
-        Type expected = comm.Rank == 0 ? typeof(ArgumentException) : typeof(InvalidOperationException);
-        Expect(comm, error?.GetType() == expected, $"expected {expected.Name}, got {error?.GetType().Name ?? "none"}: {error?.Message}");
-        Expect(comm, comm.Rank != 0 || error!.Message.Contains("Tensor 2", StringComparison.Ordinal), $"the message must name the tensor: {error?.Message}");
-        for (int t = 0; t < tensors.Length; t++)
-        {
-            Expect(comm, tensors[t].AsSpan().SequenceEqual(before[t]), $"tensor {t} was changed by a failed call");
+            float[][] before = [.. tensors.Select(t => (float[])t.Clone())];
+            Exception? error = Catch(() => allreduce.Average(AsMemory(tensors), ModelShapes));
+            Type expected = comm.Rank == 0 ? typeof(ArgumentException) : typeof(InvalidOperationException);
+            Expect(comm, error?.GetType() == expected, $"{variant}: expected {expected.Name}, got {error?.GetType().Name ?? "none"}: {error?.Message}");
+            Expect(comm, comm.Rank != 0 || error!.Message.Contains("Tensor 2", StringComparison.Ordinal), $"{variant}: the message must name the tensor: {error?.Message}");
+            for (int t = 0; t < tensors.Length; t++)
+            {
+                Expect(comm, tensors[t].AsSpan().SequenceEqual(before[t]), $"{variant}: tensor {t} was changed by a failed call");
+            }
+
+            float[][] clean = Gradients(ModelShapes, comm.Rank, 1);
+            Exception? next = Catch(() => allreduce.Average(AsMemory(clean), ModelShapes));
+            Expect(comm, next is null && allreduce.Step == 1, $"{variant}: the next call: {next?.Message}, step {allreduce.Step}");
         }
     }
 
@@ -374,9 +409,9 @@ public static class AllreduceContract
     private static void EncodeFailureOfAnyTypeFails(ICommunicator comm)
     {
         int last = comm.Size - 1;
-        foreach (bool asynchronous in new[] { false, true })
+        foreach ((string variant, AtomoOptions options, bool asynchronous) in Variants().Select(v => (v.Name, v.Options, false)).Append(("coordinate/async", Coordinate(budget: 10), true)))
         {
-            using var allreduce = new AtomoAllreduce(comm, Coordinate(budget: 10));
+            using var allreduce = new AtomoAllreduce(comm, options);
             float[][] tensors = Gradients(ModelShapes, comm.Rank, 0);
             float[][] before = [.. tensors.Select(t => (float[])t.Clone())];
             Action<long, int>? hook = comm.Rank == last ? (step, tensor) => throw new NotSupportedException($"injected at step {step}, tensor {tensor}") : null;
@@ -397,17 +432,17 @@ public static class AllreduceContract
             });
             TestHooks.BeforeEncode = null;
             Type expected = comm.Rank == last ? typeof(NotSupportedException) : typeof(InvalidOperationException);
-            Expect(comm, error?.GetType() == expected, $"async {asynchronous}: expected {expected.Name}, got {error?.GetType().Name ?? "none"}: {error?.Message}");
+            Expect(comm, error?.GetType() == expected, $"{variant}: expected {expected.Name}, got {error?.GetType().Name ?? "none"}: {error?.Message}");
             for (int t = 0; t < tensors.Length; t++)
             {
-                Expect(comm, tensors[t].AsSpan().SequenceEqual(before[t]), $"async {asynchronous}: tensor {t} was changed by a failed call");
+                Expect(comm, tensors[t].AsSpan().SequenceEqual(before[t]), $"{variant}: tensor {t} was changed by a failed call");
             }
 
             if (!asynchronous)
             {
                 float[][] good = Gradients(ModelShapes, comm.Rank, 1);
                 Exception? next = Catch(() => allreduce.Average(AsMemory(good), ModelShapes));
-                Expect(comm, next is null && allreduce.Step == 1, $"the call after the failure: {next?.Message}, step {allreduce.Step}");
+                Expect(comm, next is null && allreduce.Step == 1, $"{variant}: the call after the failure: {next?.Message}, step {allreduce.Step}");
             }
         }
     }
@@ -419,26 +454,34 @@ public static class AllreduceContract
     /// </summary>
     private static void DecodeFailureOnOneRankFails(ICommunicator comm)
     {
+        foreach ((string variant, AtomoOptions options) in Variants())
+        {
+            DecodeFailureOnOneRankFails(comm, variant, options);
+        }
+    }
+
+    private static void DecodeFailureOnOneRankFails(ICommunicator comm, string variant, AtomoOptions options)
+    {
         int last = comm.Size - 1;
-        using var allreduce = new AtomoAllreduce(comm, Coordinate(budget: 10));
+        using var allreduce = new AtomoAllreduce(comm, options);
         float[][] tensors = Gradients(ModelShapes, comm.Rank, 0);
         float[][] before = [.. tensors.Select(t => (float[])t.Clone())];
         TestHooks.BeforeDecode = comm.Rank == last ? step => throw new ArgumentOutOfRangeException(nameof(step), step, "injected decode failure") : null;
         Exception? error = Catch(() => allreduce.Average(AsMemory(tensors), ModelShapes));
         TestHooks.BeforeDecode = null;
         Type expected = comm.Rank == last ? typeof(ArgumentOutOfRangeException) : typeof(InvalidOperationException);
-        Expect(comm, error?.GetType() == expected, $"expected {expected.Name}, got {error?.GetType().Name ?? "none"}: {error?.Message}");
+        Expect(comm, error?.GetType() == expected, $"{variant}: expected {expected.Name}, got {error?.GetType().Name ?? "none"}: {error?.Message}");
         for (int t = 0; t < tensors.Length; t++)
         {
-            Expect(comm, tensors[t].AsSpan().SequenceEqual(before[t]), $"tensor {t} was changed by a failed call");
+            Expect(comm, tensors[t].AsSpan().SequenceEqual(before[t]), $"{variant}: tensor {t} was changed by a failed call");
         }
 
         float[][] good = Gradients(ModelShapes, comm.Rank, 1);
         Exception? next = Catch(() => allreduce.Average(AsMemory(good), ModelShapes));
-        Expect(comm, next is null && allreduce.Step == 1, $"the call after the failure: {next?.Message}, step {allreduce.Step}");
+        Expect(comm, next is null && allreduce.Step == 1, $"{variant}: the call after the failure: {next?.Message}, step {allreduce.Step}");
         var hashes = new ulong[comm.Size];
         comm.Allgather<ulong>([Hash(good)], hashes);
-        Expect(comm, hashes.All(h => h == hashes[0]), "ranks differ after the failed call");
+        Expect(comm, hashes.All(h => h == hashes[0]), $"{variant}: ranks differ after the failed call");
     }
 
     private static void AsyncEqualsSync(ICommunicator comm)
