@@ -330,7 +330,7 @@ public sealed class AtomoAllreduce : IDisposable
             {
                 localError = new ArgumentException($"Tensor {t} {shape} cannot be compressed: {error.Message}", nameof(tensors), error);
             }
-            catch (Exception error) when (error is not OutOfMemoryException)
+            catch (Exception error)
             {
                 // Any other failure (a native library's, a bug's) is raised on every rank through the exchange too,
                 // so that no rank pairs this call with the next one.
@@ -479,7 +479,7 @@ public sealed class AtomoAllreduce : IDisposable
                 compressedOffset += elements;
             }
         }
-        catch (Exception error) when (error is not OutOfMemoryException)
+        catch (Exception error)
         {
             decodeError = error;
         }
