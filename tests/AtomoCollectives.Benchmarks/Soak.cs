@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace AtomoCollectives.Benchmarks;
 
 /// <summary>
-/// Development aid (<c>--soak [calls] [ranks]</c>): many fused calls of the default spectral collective on in-process
+/// Development aid (<c>--soak [calls] [ranks]</c>; the workload is shared with <c>MpiTests soak</c>, which links this file): many fused calls of the default spectral collective on in-process
 /// ranks over a model-like set (matrices, a conv view, biases; 0.5 M parameters), printing every 100 calls the process's
 /// working set, the managed heap and the bytes allocated per call and rank: growth that does not level off is a leak.
 /// </summary>
@@ -14,6 +14,18 @@ internal static class Soak
         TensorShape.Matrix(256, 784), TensorShape.Vector(256), TensorShape.Matrix(128, 256), TensorShape.Vector(128),
         TensorShape.Matrix(10, 128), TensorShape.Vector(10), TensorShape.Of(64, 3, 3, 64), TensorShape.Matrix(128, 1152),
     ];
+
+    /// <summary>New gradients for the next call: uniform in [−0.5, 0.5).</summary>
+    public static void Refill(float[][] tensors, Random random)
+    {
+        foreach (float[] tensor in tensors)
+        {
+            for (int i = 0; i < tensor.Length; i++)
+            {
+                tensor[i] = (float)(random.NextDouble() - 0.5);
+            }
+        }
+    }
 
     public static void Run(int calls, int ranks)
     {
@@ -36,14 +48,7 @@ internal static class Soak
             Memory<float>[] memory = [.. tensors.Select(t => (Memory<float>)t)];
             for (int call = 1; call <= calls; call++)
             {
-                foreach (float[] tensor in tensors)
-                {
-                    for (int i = 0; i < tensor.Length; i++)
-                    {
-                        tensor[i] = (float)(random.NextDouble() - 0.5);
-                    }
-                }
-
+                Refill(tensors, random);
                 allreduce.Average(memory, Shapes);
                 if (call % 100 == 0)
                 {

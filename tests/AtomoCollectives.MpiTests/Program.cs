@@ -312,32 +312,19 @@ namespace AtomoCollectives.MpiTests
     /// </summary>
     internal static class SoakMode
     {
-        private static readonly TensorShape[] Shapes =
-        [
-            TensorShape.Matrix(256, 784), TensorShape.Vector(256), TensorShape.Matrix(128, 256), TensorShape.Vector(128),
-            TensorShape.Matrix(10, 128), TensorShape.Vector(10), TensorShape.Of(64, 3, 3, 64), TensorShape.Matrix(128, 1152),
-        ];
-
         public static int Run(int calls)
         {
             using MpiEnvironment mpi = MpiEnvironment.Initialize();
             ICommunicator world = mpi.World;
             using var allreduce = new AtomoAllreduce(world, new AtomoOptions { Seed = 5 });
             var random = new Random(world.Rank);
-            float[][] tensors = [.. Shapes.Select(s => new float[s.ElementCount])];
+            float[][] tensors = [.. Benchmarks.Soak.Shapes.Select(s => new float[s.ElementCount])];
             Memory<float>[] memory = [.. tensors.Select(t => (Memory<float>)t)];
             long allocated = GC.GetAllocatedBytesForCurrentThread();
             for (int call = 1; call <= calls; call++)
             {
-                foreach (float[] tensor in tensors)
-                {
-                    for (int i = 0; i < tensor.Length; i++)
-                    {
-                        tensor[i] = (float)(random.NextDouble() - 0.5);
-                    }
-                }
-
-                allreduce.Average(memory, Shapes);
+                Benchmarks.Soak.Refill(tensors, random);
+                allreduce.Average(memory, Benchmarks.Soak.Shapes);
                 if (call % 100 == 0)
                 {
                     long now = GC.GetAllocatedBytesForCurrentThread();

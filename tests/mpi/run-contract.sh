@@ -72,36 +72,30 @@ contract() { # flavour n
     fi
 }
 
-throwing_rank() { # flavour n: rank 1 throws after a collective while the others wait in a barrier
-    local flavour="$1" n="$2" start end rc elapsed
+job_must_end() { # flavour n mode case-name seconds expected-line forbidden-line: the job must fail fast and say why
+    local flavour="$1" n="$2" mode="$3" name="$4" limit="$5" expected="$6" forbidden="$7" start end rc elapsed
     start=$(date +%s.%N)
-    launch "$flavour" "$n" throw >"$log" 2>&1
+    launch "$flavour" "$n" "$mode" >"$log" 2>&1
     rc=$?
     end=$(date +%s.%N)
     elapsed=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
-    if [ "$rc" != 0 ] && [ "$rc" != 124 ] && awk -v e="$elapsed" 'BEGIN { exit !(e < 10) }' \
-        && grep -q 'aborting the MPI job: unhandled exception: System.InvalidOperationException: rank 1 fails on purpose' "$log" \
-        && ! grep -q 'left the barrier' "$log"; then
-        pass "$flavour n=$n one-rank-throws-job-exits (exit $rc after ${elapsed}s)"
+    if [ "$rc" != 0 ] && [ "$rc" != 124 ] && awk -v e="$elapsed" -v l="$limit" 'BEGIN { exit !(e < l) }' \
+        && grep -q "$expected" "$log" && ! grep -q "$forbidden" "$log"; then
+        pass "$flavour n=$n $name (exit $rc after ${elapsed}s)"
     else
-        fail "$flavour n=$n one-rank-throws-job-exits (exit $rc after ${elapsed}s; want non-zero, < 10 s, rank 1's abort message); output:" 20
+        fail "$flavour n=$n $name (exit $rc after ${elapsed}s; want non-zero, < $limit s, and '$expected'); output:" 20
     fi
 }
 
+throwing_rank() { # flavour n: rank 1 throws after a collective while the others wait in a barrier
+    job_must_end "$1" "$2" throw one-rank-throws-job-exits 10 \
+        'aborting the MPI job: unhandled exception: System.InvalidOperationException: rank 1 fails on purpose' 'left the barrier'
+}
+
 stalled_rank() { # flavour n: rank 1 stops calling; the others' watchdog (AtomoOptions.Timeout = 2 s) must end the job
-    local flavour="$1" n="$2" start end rc elapsed
-    start=$(date +%s.%N)
-    launch "$flavour" "$n" stall >"$log" 2>&1
-    rc=$?
-    end=$(date +%s.%N)
-    elapsed=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
-    if [ "$rc" != 0 ] && [ "$rc" != 124 ] && awk -v e="$elapsed" 'BEGIN { exit !(e < 2 + 10 + 5) }' \
-        && grep -q 'AtomoAllreduce watchdog on rank [0-9]* of '"$n"': the call at step 1 made no progress' "$log" \
-        && ! grep -q 'the call completed' "$log"; then
-        pass "$flavour n=$n stalled-rank-watchdog-ends-job (exit $rc after ${elapsed}s)"
-    else
-        fail "$flavour n=$n stalled-rank-watchdog-ends-job (exit $rc after ${elapsed}s; want non-zero, < 17 s incl. start-up, the watchdog's message); output:" 20
-    fi
+    # 2 s of timeout + 10 s of the goal's margin + 5 s for starting the ranks
+    job_must_end "$1" "$2" stall stalled-rank-watchdog-ends-job 17 \
+        "AtomoAllreduce watchdog on rank [0-9]* of $2: the call at step 1 made no progress" 'the call completed'
 }
 
 wrong_library() { # flavour-of-launcher library-setting expected-fix
