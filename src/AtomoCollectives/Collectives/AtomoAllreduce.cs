@@ -419,33 +419,15 @@ public sealed class AtomoAllreduce : IDisposable
             ArrayPool<byte>.Shared.Return(send);
         }
 
-        // Dense tensors: one allreduce over their concatenation, into scratch.
-        long compressedElements = totalElements - denseElements;
-        EnsureScratch(totalElements);
-        Span<float> denseScratch = _scratch.AsSpan(0, (int)denseElements);
-        int denseOffset = 0;
-        for (int t = 0; t < count; t++)
-        {
-            if (routes[t] != TensorRoute.Compressed)
-            {
-                Span<float> data = tensors.Get(t);
-                data.CopyTo(denseScratch[denseOffset..]);
-                denseOffset += data.Length;
-            }
-        }
-
-        if (denseElements > 0)
-        {
-            _communicator.AllreduceSum(denseScratch);
-            TensorPrimitives.Multiply(denseScratch, 1f / size, denseScratch);
-        }
-
         double exchangeSeconds = clock.Elapsed.TotalSeconds;
         clock.Restart();
 
         // Compressed tensors: every rank decodes every payload in rank order into scratch, so all end alike.
-        // Nothing of the caller's is written until every payload has been validated and decoded.
-        Span<float> compressedScratch = _scratch.AsSpan((int)denseElements, (int)compressedElements);
+        // Nothing of the caller's is written until every payload has been validated and decoded. Scratch holds the
+        // compressed tensors, then the dense ones, then one float for the decode's outcome (see below).
+        long compressedElements = totalElements - denseElements;
+        EnsureScratch(totalElements + 1);
+        Span<float> compressedScratch = _scratch.AsSpan(0, (int)compressedElements);
         var rankOffsets = new long[size];
         for (int r = 1; r < size; r++)
         {
@@ -484,9 +466,31 @@ public sealed class AtomoAllreduce : IDisposable
             decodeError = error;
         }
 
-        // One more small exchange: a rank whose decode failed (a native library's error, a bug, memory) must not leave
-        // the others returning normally from a call it failed. Every rank raises, nobody's tensors are written.
-        CheckDecodeAgreement(decodeError, step);
+        double decodeSeconds = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+
+        // Dense tensors: one allreduce over their concatenation, into scratch, with one more float: 1 from each rank
+        // whose decode failed. So a rank that failed (a native library's error, a bug, memory) cannot leave the others
+        // returning normally from the call, at no extra collective: every rank raises, nobody's tensors are written.
+        Span<float> denseAndOutcome = _scratch.AsSpan((int)compressedElements, (int)denseElements + 1);
+        Span<float> denseScratch = denseAndOutcome[..(int)denseElements];
+        int denseOffset = 0;
+        for (int t = 0; t < count; t++)
+        {
+            if (routes[t] != TensorRoute.Compressed)
+            {
+                Span<float> data = tensors.Get(t);
+                data.CopyTo(denseScratch[denseOffset..]);
+                denseOffset += data.Length;
+            }
+        }
+
+        denseAndOutcome[^1] = decodeError is null ? 0f : 1f;
+        _communicator.AllreduceSum(denseAndOutcome);
+        TensorPrimitives.Multiply(denseScratch, 1f / size, denseScratch);
+        exchangeSeconds += clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        CheckDecodeOutcome(decodeError, denseAndOutcome[^1], step);
 
         // Commit.
         denseOffset = 0;
@@ -512,7 +516,7 @@ public sealed class AtomoAllreduce : IDisposable
             decisions[t] = new TensorDecision(t, tensors.Shape(t), routes[t], decompositions[t], compressed ? lengths[t] : 0, compressed ? atoms[t] : 0);
         }
 
-        double decodeSeconds = clock.Elapsed.TotalSeconds;
+        decodeSeconds += clock.Elapsed.TotalSeconds;   // the commit: copying the results out
         long denseShare = size == 1 ? 0 : (long)(2.0 * (size - 1) / size * 4.0 * denseElements);
         var call = new AllreduceStatistics
         {
@@ -585,21 +589,17 @@ public sealed class AtomoAllreduce : IDisposable
         }
     }
 
-    private void CheckDecodeAgreement(Exception? localError, long step)
+    /// <summary>Raises on every rank when any rank's decode failed: that rank its own error, the others one naming how many.</summary>
+    private static void CheckDecodeOutcome(Exception? localError, float failedRanks, long step)
     {
-        int size = _communicator.Size;
-        Span<long> flag = [localError is null ? 0 : 1];
-        Span<long> flags = size <= 64 ? stackalloc long[size] : new long[size];
-        _communicator.Allgather<long>(flag, flags);
         if (localError is not null)
         {
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(localError).Throw();
         }
 
-        int failed = flags.IndexOfAnyExcept(0L);
-        if (failed >= 0)
+        if (failedRanks != 0)
         {
-            throw new InvalidOperationException($"Rank {failed} failed to decode the payloads of step {step} (see that rank's error); no rank wrote its tensors, and the next call starts in step.");
+            throw new InvalidOperationException($"{failedRanks:0} rank(s) failed to decode the payloads of step {step} (see their errors); no rank wrote its tensors, and the next call starts in step.");
         }
     }
 
