@@ -1,6 +1,7 @@
 using AtomoCollectives.Examples.Bench;
 using AtomoCollectives.Examples.Cli;
 using AtomoCollectives.Examples.Data;
+using AtomoCollectives.Examples.Tests.Cli;
 
 namespace AtomoCollectives.Examples.Tests.Bench;
 
@@ -158,22 +159,5 @@ public sealed class CapturedGradientsTests : IDisposable
         new GradientCaptureManifest { Model = "toy", ModelDescription = "toy net", Seed = 1, Ranks = ranks, BatchSizePerRank = 4, Compressor = "dense", RequestedSteps = steps, Captures = captures }.Write(directory);
     }
 
-    private static string ErrorOf(string[] args)
-    {
-        var error = new StringWriter();
-        TextWriter originalOut = Console.Out, originalError = Console.Error;
-        Console.SetOut(new StringWriter());
-        Console.SetError(error);
-        try
-        {
-            Assert.Equal(1, ExamplesCli.Run(args));
-        }
-        finally
-        {
-            Console.SetOut(originalOut);
-            Console.SetError(originalError);
-        }
-
-        return error.ToString().ReplaceLineEndings("\n").TrimEnd('\n');
-    }
+    private static string ErrorOf(string[] args) => CliOutput.ErrorOf(args).ReplaceLineEndings("\n").TrimEnd('\n');
 }

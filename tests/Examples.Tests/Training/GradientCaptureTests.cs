@@ -1,6 +1,7 @@
 using AtomoCollectives.Examples.Cli;
 using AtomoCollectives.Examples.Data;
 using AtomoCollectives.Examples.Models;
+using AtomoCollectives.Examples.Tests.Cli;
 using AtomoCollectives.Examples.Training;
 
 namespace AtomoCollectives.Examples.Tests.Training;
@@ -134,22 +135,5 @@ public sealed class GradientCaptureTests : IDisposable
         }
     }
 
-    private static string ErrorOf(string[] args)
-    {
-        var error = new StringWriter();
-        TextWriter originalOut = Console.Out, originalError = Console.Error;
-        Console.SetOut(new StringWriter());
-        Console.SetError(error);
-        try
-        {
-            Assert.Equal(1, ExamplesCli.Run(args));
-        }
-        finally
-        {
-            Console.SetOut(originalOut);
-            Console.SetError(originalError);
-        }
-
-        return error.ToString();
-    }
+    private static string ErrorOf(string[] args) => CliOutput.ErrorOf(args);
 }
