@@ -41,6 +41,12 @@ internal sealed class SpectralAtoms : IAtomDecomposition
     /// <summary>(2⁻²⁰)²: residuals with ‖R‖ ≤ 2⁻²⁰·‖G‖ are treated as rounding noise.</summary>
     internal const double NoiseFloorSquared = 1.0 / (1L << 40);
 
+    /// <summary>
+    /// 2⁻⁴⁰ (about 1e-12): a projection GZ whose largest entry is below this comes from a tensor whose squares are near
+    /// float's underflow (or from a sketch that missed G), and is redone on the rescaled tensor.
+    /// </summary>
+    private const float TinyProjection = 1f / (1L << 40);
+
     private float[] _coefficients = [];
     private float[] _left = [];
     private float[] _right = [];
@@ -50,6 +56,7 @@ internal sealed class SpectralAtoms : IAtomDecomposition
     private float[] _zt = [];
     private float[] _z = [];
     private float[] _wt = [];
+    private float[] _scaled = [];
     private ResidualMagnitudes _residualMagnitudes;
 
     /// <summary>Rows m of the matrix view.</summary>
@@ -149,11 +156,69 @@ internal sealed class SpectralAtoms : IAtomDecomposition
         {
             MagnitudeStatistics.Measure(tensor, nameof(tensor));
             DecomposeExact(tensor, rows, columns, provider);
+            ThrowIfCoefficientsOverflow(tensor);
         }
         else
         {
-            int k = (int)Math.Min(Math.Ceiling(options.Budget) + options.Oversampling, p);
-            DecomposeFast(tensor, rows, columns, Math.Max(1, k), options.PowerIterations, seed, provider, sketch);
+            int k = Math.Max(1, (int)Math.Min(Math.Ceiling(options.Budget) + options.Oversampling, p));
+            if (!DecomposeFast(tensor, rows, columns, k, options.PowerIterations, seed, provider, sketch, rescaled: false))
+            {
+                DecomposeRescaled(tensor, rows, columns, k, options.PowerIterations, seed, provider, sketch);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The fast decomposition of a finite tensor whose products with itself leave float's range: GᵀG in a warm start
+    /// overflows for entries above about 1e19, and squares of entries below about 1e-19 underflow (the residual's and
+    /// the coefficients' sums of squares would read 0, and a real residual would be dropped as noise). It decomposes
+    /// 2⁻ᵉ·G, e the exponent of the largest magnitude, which is exact (a power of two; only entries below 2⁻¹⁴⁹ of the
+    /// largest are lost, far under its rounding), then scales the coefficients and the residual back by 2ᵉ. The basis
+    /// is scale-free, so the sketch keeps it. Only this rare path pays for the copy and the extra pass.
+    /// </summary>
+    /// <exception cref="ArgumentException">The tensor holds NaN or infinity, or a coefficient or residual entry of G itself overflows float.</exception>
+    private void DecomposeRescaled(ReadOnlySpan<float> tensor, int m, int n, int k, int powerIterations, ulong seed, ILinearAlgebraProvider provider, SpectralSketch? sketch)
+    {
+        MagnitudeStatistics statistics = MagnitudeStatistics.Measure(tensor, nameof(tensor));
+        int exponent = statistics.Max == 0 ? 0 : Math.ILogB(statistics.Max);
+        Grow(ref _scaled, m * n);
+        Span<float> scaled = _scaled.AsSpan(0, m * n);
+        TensorPrimitives.Multiply(tensor, MathF.ScaleB(1f, -exponent), scaled);
+        sketch?.Reset();
+        if (!DecomposeFast(scaled, m, n, k, powerIterations, seed, provider, sketch, rescaled: true))
+        {
+            throw new ArgumentException($"The tensor's values (largest magnitude {statistics.Max:G4}) overflow float in the spectral sketch even when rescaled.", "tensor");
+        }
+
+        float factor = MathF.ScaleB(1f, exponent);
+        Span<float> sigma = _coefficients.AsSpan(0, Rank);
+        TensorPrimitives.Multiply(sigma, factor, sigma);
+        ThrowIfCoefficientsOverflow(tensor);
+        if (HasResidual)
+        {
+            Span<float> residual = _residual.AsSpan(0, m * n);
+            TensorPrimitives.Multiply(residual, factor, residual);
+            double square = Math.ScaleB(1.0, 2 * exponent);
+            _residualMagnitudes = _residualMagnitudes with
+            {
+                AbsoluteSum = Math.ScaleB(_residualMagnitudes.AbsoluteSum, exponent),
+                SquareSum = _residualMagnitudes.SquareSum * square,
+                Max = _residualMagnitudes.Max * factor,
+            };
+            if (!_residualMagnitudes.IsFinite)
+            {
+                throw new ArgumentException($"The tensor's values (largest magnitude {statistics.Max:G4}) leave residual entries beyond float's range (±3.4E+38): scale the tensor down.", "tensor");
+            }
+        }
+    }
+
+    /// <summary>A singular value of a finite tensor may still exceed float (‖G‖ can be up to √(mn) times its largest entry).</summary>
+    private void ThrowIfCoefficientsOverflow(ReadOnlySpan<float> tensor)
+    {
+        if (!AllFinite(Coefficients))
+        {
+            double norm = Math.Sqrt(ThinKernels.SumOfSquares(tensor));
+            throw new ArgumentException($"The tensor's largest singular value exceeds float's range (±3.4E+38; its norm is {norm:G4}): scale the tensor down, or use coordinate atoms.", "tensor");
         }
     }
 
@@ -232,7 +297,11 @@ internal sealed class SpectralAtoms : IAtomDecomposition
         Transpose(_y, m, p, _left);
     }
 
-    private void DecomposeFast(ReadOnlySpan<float> g, int m, int n, int k, int powerIterations, ulong seed, ILinearAlgebraProvider provider, SpectralSketch? sketch)
+    /// <summary>
+    /// The fast decomposition; <see langword="false"/> when a product overflowed float, or (unless
+    /// <paramref name="rescaled"/>) when GZ is so small that squares of G's scale underflow: then nothing is kept.
+    /// </summary>
+    private bool DecomposeFast(ReadOnlySpan<float> g, int m, int n, int k, int powerIterations, ulong seed, ILinearAlgebraProvider provider, SpectralSketch? sketch, bool rescaled)
     {
         Rank = k;
         Grow(ref _coefficients, k);
@@ -257,7 +326,7 @@ internal sealed class SpectralAtoms : IAtomDecomposition
         if (!kept.IsEmpty)
         {
             // GᵀG·Z squares G's scale: where that overflows float (entries near 1e19) the cold start, which
-            // orthonormalises after each product, still works.
+            // orthonormalises after each product, may still work.
             Grow(ref _wt, k * n);
             Span<float> w = _wt.AsSpan(0, k * n);
             ThinKernels.ProjectOut(g, m, n, kept, k, y, default, w);
@@ -270,18 +339,19 @@ internal sealed class SpectralAtoms : IAtomDecomposition
             }
         }
 
-        if (!warm)
+        if (!warm && !ColdBasis(g, m, n, k, powerIterations, seed, provider))
         {
-            ColdBasis(g, m, n, k, powerIterations, seed, provider);
+            sketch?.Reset();
+            return false;
         }
 
         // 2. One pass: Y = GZ and R = G − YZᵀ.
         _residualMagnitudes = ThinKernels.ProjectOut(g, m, n, zt, k, y, _residual.AsSpan(0, m * n), default);
-        if (!_residualMagnitudes.IsFinite)
+        if (!_residualMagnitudes.IsFinite || !AllFinite(y) || (!rescaled && TensorPrimitives.MaxMagnitude(y) is > 0 and < TinyProjection))
         {
             _residualMagnitudes = ResidualMagnitudes.None;
             sketch?.Reset();
-            ThrowNotFinite(g);
+            return false;
         }
 
         // The basis is the next call's start.
@@ -301,13 +371,15 @@ internal sealed class SpectralAtoms : IAtomDecomposition
             _residualMagnitudes = ResidualMagnitudes.None;
         }
 
+        return true;
     }
 
     /// <summary>
     /// Zᵀ (k×n) in <c>_zt</c> from nothing: Z = orth(Ω) with Ω Gaussian from the seed alone, then
     /// <paramref name="powerIterations"/> times Q = orth(GZ), Z = orth(GᵀQ), two passes over G each.
+    /// <see langword="false"/> when a product overflowed float.
     /// </summary>
-    private void ColdBasis(ReadOnlySpan<float> g, int m, int n, int k, int powerIterations, ulong seed, ILinearAlgebraProvider provider)
+    private bool ColdBasis(ReadOnlySpan<float> g, int m, int n, int k, int powerIterations, ulong seed, ILinearAlgebraProvider provider)
     {
         Span<float> y = _y.AsSpan(0, m * k);
         Span<float> zt = _zt.AsSpan(0, k * n);
@@ -315,7 +387,7 @@ internal sealed class SpectralAtoms : IAtomDecomposition
         if (powerIterations == 0)
         {
             Orthonormalize(zt, n, k, provider);
-            return;
+            return true;
         }
 
         for (int iteration = 0; iteration < powerIterations; iteration++)
@@ -326,10 +398,7 @@ internal sealed class SpectralAtoms : IAtomDecomposition
             Orthonormalize(zt, n, k, provider);                     // zt ← orth(GᵀQ)ᵀ
         }
 
-        if (!AllFinite(zt))
-        {
-            ThrowNotFinite(g);
-        }
+        return AllFinite(zt);
     }
 
     /// <summary>Replaces the rows of <paramref name="rows"/> (k×n, the columns of an n×k panel) by an orthonormal basis of their span.</summary>
@@ -338,13 +407,6 @@ internal sealed class SpectralAtoms : IAtomDecomposition
         Transpose(rows, k, n, _z);
         ThinQR.Factor(provider, _z.AsSpan(0, n * k), n, k, _t.AsSpan(0, k * k));
         Transpose(_z, n, k, rows);
-    }
-
-    /// <summary>Names the first NaN or infinity of <paramref name="g"/>, or says that finite values overflowed float in the sketch.</summary>
-    private static void ThrowNotFinite(ReadOnlySpan<float> g)
-    {
-        MagnitudeStatistics statistics = MagnitudeStatistics.Measure(g, "tensor");
-        throw new ArgumentException($"The tensor's values (largest magnitude {statistics.Max:G4}) overflow float in the spectral sketch: scale the tensor down, or use coordinate atoms.", "tensor");
     }
 
     /// <summary>Whether no entry is NaN or infinite (the largest magnitude is finite; NaN counts as largest).</summary>
