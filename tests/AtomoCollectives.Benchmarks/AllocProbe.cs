@@ -7,7 +7,7 @@ internal static class AllocProbe
         var codec = new AtomoCodec(options);
         var sketch = new Decompositions.SpectralSketch();
         var random = new Random(1);
-        foreach (TensorShape shape in Soak.Shapes)
+        foreach (TensorShape shape in Soak.Sets["model"])
         {
             if (shape.Rank == 1) continue;
             var g = new float[shape.ElementCount];

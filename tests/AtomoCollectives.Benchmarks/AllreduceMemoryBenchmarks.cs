@@ -23,7 +23,7 @@ public class AllreduceMemoryBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _shapes = [.. Soak.Shapes.Select(s => s.Rank == 1 ? TensorShape.Vector(s.Dimensions[0] * Width) : TensorShape.Matrix(s.MatrixView.Rows, s.MatrixView.Columns * Width))];
+        _shapes = [.. Soak.Sets["model"].Select(s => s.Rank == 1 ? TensorShape.Vector(s.Dimensions[0] * Width) : TensorShape.Matrix(s.MatrixView.Rows, s.MatrixView.Columns * Width))];
         var random = new Random(3);
         float[][] tensors = [.. _shapes.Select(s => new float[s.ElementCount])];
         Soak.Refill(tensors, random);

@@ -7,7 +7,7 @@ namespace AtomoCollectives.Benchmarks;
 /// Stopwatch ratios), <c>--stages M N K</c> (each stage of Spectral-Fast), <c>--encode-profile</c> (spectral encode
 /// and decode of the ResNet-18 matrices, stage by stage; <c>--gradients DIR [--step S]</c>: a gradient capture's matrices instead),
 /// <c>--spectral-study DIR</c> (Fast against Exact on a capture's real gradients: bytes and variance),
-/// <c>--soak [calls] [ranks]</c> (memory over many in-process calls), <c>--draw-timing FILE.npy</c> (one captured matrix: the water level, the draw at several levels, decode, warm-cache).
+/// <c>--soak [calls] [ranks] [model|resnet18] [CSV]</c> (memory over many in-process calls), <c>--soak-plot OUT.png CSV…</c>, <c>--draw-timing FILE.npy</c> (one captured matrix: the water level, the draw at several levels, decode, warm-cache).
 /// </summary>
 public static class Program
 {
@@ -87,7 +87,17 @@ public static class Program
 
         if (args.Length > 0 && args[0] == "--soak")
         {
-            Soak.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 2000, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 4);
+            Soak.Run(
+                args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 2000,
+                args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 4,
+                args.Length > 3 ? args[3] : "model",
+                args.Length > 4 ? args[4] : null);
+            return;
+        }
+
+        if (args.Length > 2 && args[0] == "--soak-plot")
+        {
+            SoakPlot.Draw(args[1], args[2..]);
             return;
         }
 

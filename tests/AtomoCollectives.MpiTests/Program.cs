@@ -8,8 +8,8 @@ using AtomoCollectives.Tests.Transport;
 // Usage (always under mpiexec):
 //   AtomoCollectives.MpiTests contract [name-substring]   every contract case + MPI-only cases; one line per case
 //   AtomoCollectives.MpiTests throw                        rank 1 throws after a collective; the job must die fast
-//   AtomoCollectives.MpiTests soak [calls]                 memory of every rank over many fused calls (docs/reliability.md)
-//   AtomoCollectives.MpiTests stall                        rank 1 stops calling; the others' 2 s watchdog must end the job
+//   AtomoCollectives.MpiTests soak [calls] [set] [csv-prefix] memory of every rank over many fused calls (docs/reliability.md)
+//   AtomoCollectives.MpiTests stall|finalize|exit          rank 1 stops calling or leaves; the others' 2 s watchdog must end the job
 //   AtomoCollectives.MpiTests overhead [iterations-scale]  allgatherv/allreduce timings to compare with the C program
 //   AtomoCollectives.MpiTests call-cost                    fixed cost per call at n = 1 (compare with call_cost.c)
 string mode = args.Length > 0 ? args[0] : "contract";
@@ -17,8 +17,8 @@ return mode switch
 {
     "contract" => ContractRunner.Run(args.Length > 1 ? args[1] : null),
     "throw" => ThrowMode.Run(),
-    "stall" => StallMode.Run(),
-    "soak" => SoakMode.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 2000),
+    "stall" or "finalize" or "exit" => StallMode.Run(args[0]),
+    "soak" => SoakMode.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 2000, args.Length > 2 ? args[2] : "model", args.Length > 3 ? args[3] : null),
     "overhead" => OverheadBenchmark.Run(args.Skip(1).ToArray()),
     "call-cost" => OverheadBenchmark.CallCost(),
     "info" => Info(),
@@ -305,54 +305,80 @@ namespace AtomoCollectives.MpiTests
         }
     }
 
-    /// <summary>Rank 1 throws after a collective while the others wait in a barrier: MPI_Abort must end the job.</summary>
     /// <summary>
-    /// Many fused calls of the default spectral collective on a model-like set (0.42 M parameters); every 100 calls each
-    /// rank prints its working set, managed heap and bytes allocated per call.
+    /// Many fused calls of the default spectral collective on a soak set (<c>model</c>, 0.42 M parameters, or
+    /// <c>resnet18</c>); every 100 calls each rank records its working set, managed heap and bytes allocated per call,
+    /// and once more after a forced full collection at the end; with a CSV prefix, rank r also writes PREFIX-rankR.csv.
     /// </summary>
     internal static class SoakMode
     {
-        public static int Run(int calls)
+        public static int Run(int calls, string setName, string? csvPrefix)
         {
+            TensorShape[] shapes = Benchmarks.Soak.Set(setName);
             using MpiEnvironment mpi = MpiEnvironment.Initialize();
             ICommunicator world = mpi.World;
+            using TextWriter csv = csvPrefix is null ? TextWriter.Null : new StreamWriter($"{csvPrefix}-rank{world.Rank}.csv");
+            void Emit(string row)
+            {
+                Console.WriteLine($"soak rank {world.Rank}: {row}");
+                csv.WriteLine(row);
+                csv.Flush();
+            }
+
+            Emit(Benchmarks.Soak.CsvHeader);
             using var allreduce = new AtomoAllreduce(world, new AtomoOptions { Seed = 5 });
             var random = new Random(world.Rank);
-            float[][] tensors = [.. Benchmarks.Soak.Shapes.Select(s => new float[s.ElementCount])];
+            float[][] tensors = [.. shapes.Select(s => new float[s.ElementCount])];
             Memory<float>[] memory = [.. tensors.Select(t => (Memory<float>)t)];
             long allocated = GC.GetAllocatedBytesForCurrentThread();
             for (int call = 1; call <= calls; call++)
             {
                 Benchmarks.Soak.Refill(tensors, random);
-                allreduce.Average(memory, Benchmarks.Soak.Shapes);
+                allreduce.Average(memory, shapes);
                 if (call % 100 == 0)
                 {
                     long now = GC.GetAllocatedBytesForCurrentThread();
-                    Console.WriteLine($"soak rank {world.Rank} calls {call} working-set-MB {Process.GetCurrentProcess().WorkingSet64 / 1e6:F1} managed-MB {GC.GetTotalMemory(false) / 1e6:F1} allocated-KB-per-call {(now - allocated) / 1e3 / 100:F1}");
+                    Emit(Benchmarks.Soak.Row(call, (now - allocated) / 1e3 / 100, afterForcedCollection: false));
                     allocated = now;
                 }
             }
 
+            Emit(Benchmarks.Soak.RowAfterForcedCollection(calls));
             return 0;
         }
     }
 
-    /// <summary>Rank 1 stops calling for a minute; every other rank's AtomoAllreduce (Timeout 2 s) must abort the job.</summary>
+    /// <summary>
+    /// After one call rank 1 stops calling (<c>stall</c>: sleeps a minute), or leaves: <c>finalize</c> disposes the
+    /// collective and calls MPI_Finalize, then returns 0; <c>exit</c> ends the process with 0 without finalizing. Every
+    /// other rank's AtomoAllreduce (Timeout 2 s) must abort the job.
+    /// </summary>
     internal static class StallMode
     {
-        public static int Run()
+        public static int Run(string how)
         {
-            using MpiEnvironment mpi = MpiEnvironment.Initialize();
+            MpiEnvironment mpi = MpiEnvironment.Initialize();
             ICommunicator world = mpi.World;
-            using var allreduce = new AtomoAllreduce(world, new AtomoOptions { Decomposition = Decomposition.Coordinate, Budget = 10, Timeout = TimeSpan.FromSeconds(2) });
+            var allreduce = new AtomoAllreduce(world, new AtomoOptions { Decomposition = Decomposition.Coordinate, Budget = 10, Timeout = TimeSpan.FromSeconds(2) });
             var data = new float[4096];
             allreduce.Average(data, TensorShape.Vector(4096));
             if (world.Rank == 1)
             {
-                Console.WriteLine("rank 1: stalling instead of calling");
+                Console.WriteLine($"rank 1: {how} instead of calling");
                 Console.Out.Flush();
-                Thread.Sleep(TimeSpan.FromSeconds(60));
-                return 0;
+                switch (how)
+                {
+                    case "finalize":
+                        allreduce.Dispose();
+                        mpi.Dispose();
+                        return 0;
+                    case "exit":
+                        Environment.Exit(0);
+                        return 0;
+                    default:
+                        Thread.Sleep(TimeSpan.FromSeconds(60));
+                        return 0;
+                }
             }
 
             allreduce.Average(data, TensorShape.Vector(4096));

@@ -44,4 +44,36 @@ internal sealed class SpectralSketch
 
     /// <summary>Forgets the basis: the next call starts cold.</summary>
     public void Reset() => (Rows, Columns, Width) = (0, 0, 0);
+
+    /// <summary>Writes the basis (or its absence) and the warm-call count for <see cref="Collectives.AveragerState"/>.</summary>
+    public void Save(BinaryWriter writer)
+    {
+        writer.Write(Rows);
+        writer.Write(Columns);
+        writer.Write(Width);
+        writer.Write(WarmCalls);
+        Collectives.AveragerState.WriteFloats(writer, Rows == 0 ? default : _basis.AsSpan(0, Width * Columns));
+    }
+
+    /// <summary>Reads what <see cref="Save"/> wrote.</summary>
+    /// <exception cref="InvalidDataException">The dimensions are impossible or the basis is not finite.</exception>
+    public static SpectralSketch Load(BinaryReader reader)
+    {
+        int rows = reader.ReadInt32(), columns = reader.ReadInt32(), width = reader.ReadInt32();
+        long warmCalls = reader.ReadInt64();
+        bool none = rows == 0 && columns == 0 && width == 0;
+        if (!none && (rows < 2 || columns < 2 || width < 1 || width > Math.Min(rows, columns) || warmCalls < 0))
+        {
+            throw new InvalidDataException($"The averager state holds a {rows}×{columns} warm-start basis of width {width}, which no tensor can have.");
+        }
+
+        var sketch = new SpectralSketch { WarmCalls = warmCalls };
+        float[] basis = Collectives.AveragerState.ReadFloats(reader, none ? 0 : checked(width * columns), "warm-start basis");
+        if (!none)
+        {
+            sketch.Store(rows, columns, width, basis);
+        }
+
+        return sketch;
+    }
 }

@@ -42,6 +42,7 @@ public sealed unsafe class MpiEnvironment : IDisposable
     private readonly MpiFlavor _flavor;
     private readonly MpiCommunicator _world;
     private readonly UnhandledExceptionEventHandler _onUnhandled;
+    private readonly EventHandler _onExit;
     private bool _disposed;
 
     private MpiEnvironment(MpiFlavor flavor, string libraryPath, string libraryVersion, int threadLevel)
@@ -52,6 +53,7 @@ public sealed unsafe class MpiEnvironment : IDisposable
         ThreadLevel = threadLevel;
         _world = new MpiCommunicator(flavor, flavor.CommWorld, Abort);
         _onUnhandled = OnUnhandledException;
+        _onExit = OnProcessExit;
     }
 
     /// <summary>All ranks of the job (<c>MPI_COMM_WORLD</c>).</summary>
@@ -109,6 +111,7 @@ public sealed unsafe class MpiEnvironment : IDisposable
             var environment = new MpiEnvironment(flavor, path, version, provided);
             environment._world.Check(flavor.CommSetErrhandler(flavor.CommWorld, flavor.ErrorsReturn), "MPI_Comm_set_errhandler");
             AppDomain.CurrentDomain.UnhandledException += environment._onUnhandled;
+            AppDomain.CurrentDomain.ProcessExit += environment._onExit;
             s_current = environment;
             if (provided < Interop.Mpi.MPI_THREAD_SERIALIZED)
             {
@@ -130,13 +133,19 @@ public sealed unsafe class MpiEnvironment : IDisposable
     /// </summary>
     public void Abort(string reason)
     {
+        AbortWithoutExit(reason);
+        Environment.Exit(1); // MPI_Abort should not return; make sure the rank ends anyway.
+    }
+
+    /// <summary><see cref="Abort"/> without the final <c>Environment.Exit</c>, which must not be called while the process is already exiting.</summary>
+    private void AbortWithoutExit(string reason)
+    {
         Console.Error.WriteLine($"[rank {_world.Rank}/{_world.Size}] aborting the MPI job: {reason}");
         Console.Error.Flush();
         // The launcher forwards this rank's output through a pipe; MPICH's Hydra kills the job on MPI_Abort and
         // can drop what it had not read yet (about 1 run in 12 lost the reason above). Give it a moment.
         Thread.Sleep(AbortOutputGrace);
         _flavor.Abort(_flavor.CommWorld, 1);
-        Environment.Exit(1); // MPI_Abort should not return; make sure the rank ends anyway.
     }
 
     /// <summary>Calls <c>MPI_Finalize</c> (collective: every rank must dispose) and unhooks the abort handler.</summary>
@@ -151,6 +160,7 @@ public sealed unsafe class MpiEnvironment : IDisposable
 
             _disposed = true;
             AppDomain.CurrentDomain.UnhandledException -= _onUnhandled;
+            AppDomain.CurrentDomain.ProcessExit -= _onExit;
             s_current = null;
             int finalized = 0;
             _ = Interop.Mpi.Finalized(&finalized);
@@ -176,6 +186,24 @@ public sealed unsafe class MpiEnvironment : IDisposable
 
     private void OnUnhandledException(object sender, UnhandledExceptionEventArgs e)
         => Abort($"unhandled exception: {e.ExceptionObject}");
+
+    /// <summary>
+    /// A rank that exits without finalizing (an early <c>Environment.Exit</c>, or a Main that never disposes the
+    /// environment) would leave the others waiting for it, and MPICH's launcher then reports the job as successful
+    /// (exit 0). Ending the job says what happened instead.
+    /// </summary>
+    private void OnProcessExit(object? sender, EventArgs e)
+    {
+        lock (s_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+        }
+
+        AbortWithoutExit($"the process is exiting (exit code {Environment.ExitCode}, or a signal such as SIGTERM) without MpiEnvironment.Dispose, which calls MPI_Finalize; the other ranks would wait for it. Dispose the environment before exiting: using var mpi = MpiEnvironment.Initialize();");
+    }
 
     private static MpiFlavor Identify(nint library, string path, out string version)
     {
