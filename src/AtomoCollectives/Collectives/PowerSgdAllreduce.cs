@@ -351,7 +351,7 @@ public sealed class PowerSgdAllreduce : IGradientAverager
 
             _states[t] = state;
             atomsSent += rank;
-            decisions[t] = new TensorDecision(t, shape, route, Decomposition.Spectral, checked(4 * (rows + columns) * rank), rank);
+            decisions[t] = new TensorDecision(t, shape, route, Decomposition.Spectral, (int)Math.Min(int.MaxValue, 4L * (rows + columns) * rank), rank);
         }
 
         long firstBytes = (long)AllreduceStatistics.RingAllreduceBytes(denseElements + pElements, size);

@@ -134,6 +134,7 @@ internal static class Trainer
             Label = settings.Compressor.Label,
             Budget = settings.Compressor.Budget,
             Bits = settings.Compressor.Bits,
+            MatrixRank = settings.Compressor.Rank,
             Model = network.Description,
             Ranks = ranks,
             Transport = transport,
