@@ -234,15 +234,7 @@ public sealed class AtomoOptions
     public TimeSpan Timeout
     {
         get => _timeout;
-        set
-        {
-            if (value <= TimeSpan.Zero && value != System.Threading.Timeout.InfiniteTimeSpan)
-            {
-                throw new ArgumentOutOfRangeException(nameof(value), value, "The timeout must be positive, or Timeout.InfiniteTimeSpan to disable the watchdog.");
-            }
-
-            _timeout = value;
-        }
+        set => _timeout = DenseAllreduceOptions.CheckTimeout(value);
     }
 
     /// <summary>TernGrad (Wen et al. 2017) as coordinate ATOMO: <c>p_i = |g_i|/‖g‖∞</c> per bucket.</summary>

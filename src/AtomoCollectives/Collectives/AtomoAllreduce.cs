@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using Microsoft.Extensions.Logging;
@@ -22,28 +21,18 @@ namespace AtomoCollectives;
 /// <see cref="AverageAsync"/> calls on one dedicated thread; calls on one instance never overlap, and a synchronous call
 /// made while another call runs or is queued is refused with <see cref="InvalidOperationException"/>.
 /// </remarks>
-public sealed class AtomoAllreduce : IDisposable
+public sealed class AtomoAllreduce : IGradientAverager
 {
-    private const int HeaderLength = 5;
     private readonly ICommunicator _communicator;
     private readonly AtomoOptions _options;
     private readonly AtomoCodec _codec;
     private readonly ILogger _logger;
     private readonly long _optionsHash;
-    private readonly object _gate = new();
+    private readonly CallRunner _calls;
     private readonly ArrayBufferWriter<byte> _payloads = new();
     private readonly List<Decompositions.SpectralSketch> _sketches = [];
     private byte[] _received = [];
     private float[] _scratch = [];
-    private BlockingCollection<Action>? _queue;
-    private Thread? _worker;
-    private bool _disposed;
-    private bool _running;
-    private int _pendingAsync;
-    private readonly Timer? _watchdog;
-    private long _callStarted;   // Stopwatch timestamp of the running call's start; 0 between calls
-    private long _callStep;
-    private int _watchdogFired;
 
     /// <summary>A collective over <paramref name="communicator"/> with <paramref name="options"/> (copied).</summary>
     public AtomoAllreduce(ICommunicator communicator, AtomoOptions options, ILogger<AtomoAllreduce>? logger = null)
@@ -55,11 +44,7 @@ public sealed class AtomoAllreduce : IDisposable
         _codec = new AtomoCodec(_options);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _optionsHash = HashOptions(_options);
-        if (_options.Timeout != Timeout.InfiniteTimeSpan)
-        {
-            TimeSpan period = TimeSpan.FromTicks(Math.Clamp(_options.Timeout.Ticks / 4, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromSeconds(5).Ticks));
-            _watchdog = new Timer(_ => CheckProgress(), null, period, period);
-        }
+        _calls = new CallRunner(this, communicator, _options.Timeout, "AtomoOptions.Timeout", _logger);
 
         _logger.LogInformation(
             "AtomoAllreduce on rank {Rank} of {Size}: {Decomposition} atoms, budget {Budget}, {Sampling} sampling, warm-up {Warmup} steps, dense below {Minimum} elements",
@@ -81,14 +66,14 @@ public sealed class AtomoAllreduce : IDisposable
     /// <exception cref="ObjectDisposedException">The collective was disposed.</exception>
     public void Average(Span<float> data, TensorShape shape)
     {
-        BeginSynchronousCall();
+        _calls.BeginSynchronous();
         try
         {
             AverageCore(new OneTensor(data, shape));
         }
         finally
         {
-            EndCall(asynchronous: false);
+            _calls.EndSynchronous();
         }
     }
 
@@ -102,14 +87,14 @@ public sealed class AtomoAllreduce : IDisposable
     public void Average(IReadOnlyList<Memory<float>> tensors, IReadOnlyList<TensorShape> shapes)
     {
         var set = new TensorList(tensors, shapes);
-        BeginSynchronousCall();
+        _calls.BeginSynchronous();
         try
         {
             AverageCore(set);
         }
         finally
         {
-            EndCall(asynchronous: false);
+            _calls.EndSynchronous();
         }
     }
 
@@ -124,149 +109,14 @@ public sealed class AtomoAllreduce : IDisposable
     public Task AverageAsync(IReadOnlyList<Memory<float>> tensors, IReadOnlyList<TensorShape> shapes)
     {
         var set = new TensorList(tensors, shapes);
-        var completion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_running && _pendingAsync == 0)
-            {
-                throw ConcurrentCall();
-            }
-
-            // Under the lock that Dispose takes first: no call is queued after the queue was closed.
-            _pendingAsync++;
-            EnsureWorker().Add(() =>
-            {
-                Exception? failure = null;
-                try
-                {
-                    lock (_gate)
-                    {
-                        _running = true;
-                    }
-
-                    AverageCore(set);
-                }
-                catch (Exception error)
-                {
-                    failure = error;
-                }
-                finally
-                {
-                    EndCall(asynchronous: true);
-                }
-
-                // Completed only after the call counts as finished, so a continuation may call again at once.
-                if (failure is null)
-                {
-                    completion.SetResult();
-                }
-                else
-                {
-                    completion.SetException(failure);
-                }
-            });
-        }
-
-        return completion.Task;
+        return _calls.Enqueue(() => AverageCore(set));
     }
 
     /// <summary>Finishes queued asynchronous calls and stops the dedicated thread; later calls get <see cref="ObjectDisposedException"/>.</summary>
-    public void Dispose()
-    {
-        lock (_gate)
-        {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-        }
-
-        _queue?.CompleteAdding();
-        _worker?.Join();
-        _queue?.Dispose();
-        _watchdog?.Dispose();
-    }
-
-    /// <summary>
-    /// The watchdog's tick: a call running longer than <see cref="AtomoOptions.Timeout"/> ends the job, through the
-    /// transport's abort where it has one (MPI_Abort; the in-process fabric's failure), else by ending this process.
-    /// </summary>
-    private void CheckProgress()
-    {
-        long started = Volatile.Read(ref _callStarted);
-        if (started == 0 || Stopwatch.GetElapsedTime(started) < _options.Timeout || Interlocked.Exchange(ref _watchdogFired, 1) != 0)
-        {
-            return;
-        }
-
-        string reason = $"AtomoAllreduce watchdog on rank {_communicator.Rank} of {_communicator.Size}: the call at step {Volatile.Read(ref _callStep)} made no progress for {_options.Timeout} (AtomoOptions.Timeout); a rank has probably crashed, left early or stopped calling. Ending the job.";
-        _logger.LogError("{Reason}", reason);
-        if (_communicator is IAbortableCommunicator abortable)
-        {
-            abortable.Abort(reason);
-        }
-        else
-        {
-            Environment.FailFast(reason);
-        }
-    }
+    public void Dispose() => _calls.Dispose();
 
     /// <summary>Whether the dedicated thread of <see cref="AverageAsync"/> is running (tests: none is left after <see cref="Dispose"/>).</summary>
-    internal bool HasLiveWorker => _worker?.IsAlive == true;
-
-    /// <summary>Refuses a synchronous call while any other call on this instance runs or is queued.</summary>
-    private void BeginSynchronousCall()
-    {
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_running || _pendingAsync > 0)
-            {
-                throw ConcurrentCall();
-            }
-
-            _running = true;
-        }
-    }
-
-    private void EndCall(bool asynchronous)
-    {
-        lock (_gate)
-        {
-            _running = false;
-            if (asynchronous)
-            {
-                _pendingAsync--;
-            }
-        }
-    }
-
-    private static InvalidOperationException ConcurrentCall() => new(
-        "Another call on this AtomoAllreduce is in progress (on another thread, or an AverageAsync that has not completed): calls on one instance must not overlap, because every rank must make the same calls in the same order. This call was refused; nothing was exchanged.");
-
-    /// <summary>The dedicated thread and its queue, made on first use; call with <c>_gate</c> held.</summary>
-    private BlockingCollection<Action> EnsureWorker()
-    {
-        if (_queue is null)
-        {
-            _queue = [];
-            BlockingCollection<Action> queue = _queue;
-            _worker = new Thread(() =>
-            {
-                foreach (Action work in queue.GetConsumingEnumerable())
-                {
-                    work();
-                }
-            })
-            { IsBackground = true, Name = "AtomoAllreduce" };
-            _worker.Start();
-        }
-
-        return _queue;
-    }
+    internal bool HasLiveWorker => _calls.HasLiveWorker;
 
     private void AverageCore<TSet>(TSet tensors)
         where TSet : ITensorSet, allows ref struct
@@ -275,15 +125,14 @@ public sealed class AtomoAllreduce : IDisposable
         int rank = _communicator.Rank;
         int count = tensors.Count;
         long step = Step;
-        Volatile.Write(ref _callStep, step);
-        Volatile.Write(ref _callStarted, Stopwatch.GetTimestamp());
+        _calls.StartWatch(step);
         try
         {
             AveragePhases(tensors, size, rank, count, step);
         }
         finally
         {
-            Volatile.Write(ref _callStarted, 0);
+            _calls.StopWatch();
         }
     }
 
@@ -300,19 +149,19 @@ public sealed class AtomoAllreduce : IDisposable
         // so that every rank raises instead of waiting for this one.
         _payloads.ResetWrittenCount();
         Exception? localError = tensors.Error;
-        long shapesHash = 17;  // HashCode is seeded per process; ranks are processes, so hash deterministically
+        long shapesHash = CallAgreement.ShapesHashSeed;
         for (int t = 0; t < count && localError is null; t++)
         {
             TensorShape shape = tensors.Shape(t);
             try
             {
-                shapesHash = Mix(shapesHash, HashShape(shape));
+                shapesHash = CallAgreement.Mix(shapesHash, CallAgreement.HashShape(shape));
                 routes[t] = RouteBeforeEncoding(shape, step);
                 decompositions[t] = _codec.DecompositionFor(shape);
                 Span<float> data = tensors.Get(t);
                 if (data.Length != shape.ElementCount)
                 {
-                    localError = new ArgumentException($"Tensor {t} has {data.Length} elements but its shape {shape} has {shape.ElementCount}.", nameof(tensors));
+                    localError = CallAgreement.LengthMismatch(t, data.Length, shape);
                 }
                 else if (routes[t] == TensorRoute.Compressed)
                 {
@@ -320,10 +169,10 @@ public sealed class AtomoAllreduce : IDisposable
                     lengths[t] = _codec.Encode(data, shape, SeedSequence.Derive(_options.Seed, rank, step, t), SketchFor(t), _payloads);
                     atoms[t] = _codec.LastAtomCount;
                 }
-                else if (FiniteValues.IndexOfNonFinite(data) is int bad and >= 0)
+                else
                 {
                     // Dense routes are summed as they are: a NaN would reach every rank's result.
-                    localError = new ArgumentException($"Tensor {t} {shape} holds {data[bad]} at index {bad} (route {routes[t]}): NaN and infinity cannot be averaged.", nameof(tensors));
+                    localError = CallAgreement.NonFinite(t, shape, data, routes[t]);
                 }
             }
             catch (ArgumentException error)
@@ -342,10 +191,7 @@ public sealed class AtomoAllreduce : IDisposable
         clock.Restart();
 
         // One small exchange checks that every rank makes the same call; a second carries the payload lengths.
-        Span<long> header = [localError is null ? 0 : 1, count, shapesHash, _optionsHash, step];
-        var headers = new long[HeaderLength * size];
-        _communicator.Allgather<long>(header, headers);
-        CheckAgreement(headers, size, localError);
+        CallAgreement.Exchange(_communicator, localError, count, shapesHash, _optionsHash, step, nameof(AtomoOptions));
         var allLengths = new int[count * size];
         _communicator.Allgather<int>(lengths, allLengths);
 
@@ -363,7 +209,7 @@ public sealed class AtomoAllreduce : IDisposable
                     meanPayload += allLengths[(r * count) + t] / (double)size;
                 }
 
-                if ((size - 1) * meanPayload >= 2.0 * (size - 1) / size * 4.0 * elements)
+                if ((size - 1) * meanPayload >= AllreduceStatistics.RingAllreduceBytes(elements, size))
                 {
                     routes[t] = TensorRoute.DenseCheaper;
                 }
@@ -490,7 +336,7 @@ public sealed class AtomoAllreduce : IDisposable
         TensorPrimitives.Multiply(denseScratch, 1f / size, denseScratch);
         exchangeSeconds += clock.Elapsed.TotalSeconds;
         clock.Restart();
-        CheckDecodeOutcome(decodeError, denseAndOutcome[^1], step);
+        CallAgreement.CheckOutcome(decodeError, denseAndOutcome[^1], step, "decode the payloads");
 
         // Commit.
         denseOffset = 0;
@@ -517,7 +363,7 @@ public sealed class AtomoAllreduce : IDisposable
         }
 
         decodeSeconds += clock.Elapsed.TotalSeconds;   // the commit: copying the results out
-        long denseShare = size == 1 ? 0 : (long)(2.0 * (size - 1) / size * 4.0 * denseElements);
+        long denseShare = (long)AllreduceStatistics.RingAllreduceBytes(denseElements, size);
         var call = new AllreduceStatistics
         {
             Calls = 1,
@@ -525,7 +371,7 @@ public sealed class AtomoAllreduce : IDisposable
             CompressedTensors = routes.Count(r => r == TensorRoute.Compressed),
             BytesSent = bytesSentPayload + denseShare,
             BytesReceived = bytesReceivedPayload + denseShare,
-            DenseEquivalentBytes = size == 1 ? 0 : (long)(2.0 * (size - 1) / size * 4.0 * totalElements),
+            DenseEquivalentBytes = (long)AllreduceStatistics.RingAllreduceBytes(totalElements, size),
             AtomsSent = atomsSent,
             EncodeSeconds = encodeSeconds,
             ExchangeSeconds = exchangeSeconds,
@@ -551,77 +397,11 @@ public sealed class AtomoAllreduce : IDisposable
         return shape.Rank == 1 && !_options.CompressVectors ? TensorRoute.DenseVector : TensorRoute.Compressed;
     }
 
-    private void CheckAgreement(long[] headers, int size, Exception? localError)
-    {
-        if (localError is not null)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(localError).Throw();
-        }
-
-        for (int r = 0; r < size; r++)
-        {
-            ReadOnlySpan<long> theirs = headers.AsSpan(r * HeaderLength, HeaderLength);
-            ReadOnlySpan<long> mine = headers.AsSpan(_communicator.Rank * HeaderLength, HeaderLength);
-            if (theirs[0] != 0)
-            {
-                throw new InvalidOperationException($"Rank {r} failed before the exchange at step {theirs[4]} (its arguments or its encode; see that rank's error); no rank averaged anything, and the next call starts in step.");
-            }
-
-            if (theirs[1] != mine[1])
-            {
-                throw new InvalidOperationException($"Rank {r} averages {theirs[1]} tensors but rank {_communicator.Rank} averages {mine[1]}: every rank must pass the same tensors.");
-            }
-
-            if (theirs[2] != mine[2])
-            {
-                throw new InvalidOperationException($"Rank {r} passed tensor shapes that differ from rank {_communicator.Rank}'s: every rank must pass the same shapes in the same order.");
-            }
-
-            if (theirs[3] != mine[3])
-            {
-                throw new InvalidOperationException($"Rank {r} uses different AtomoOptions from rank {_communicator.Rank}: every rank must use the same options.");
-            }
-
-            if (theirs[4] != mine[4])
-            {
-                throw new InvalidOperationException($"Rank {r} is at step {theirs[4]} but rank {_communicator.Rank} at step {mine[4]}: a rank skipped or repeated a call.");
-            }
-        }
-    }
-
-    /// <summary>Raises on every rank when any rank's decode failed: that rank its own error, the others one naming how many.</summary>
-    private static void CheckDecodeOutcome(Exception? localError, float failedRanks, long step)
-    {
-        if (localError is not null)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(localError).Throw();
-        }
-
-        if (failedRanks != 0)
-        {
-            throw new InvalidOperationException($"{failedRanks:0} rank(s) failed to decode the payloads of step {step} (see their errors); no rank wrote its tensors, and the next call starts in step.");
-        }
-    }
-
     private void Record(AllreduceStatistics call)
     {
         LastCall = call;
         Statistics += call;
-        AtomoMetrics.BytesSent.Add(call.BytesSent);
-        AtomoMetrics.BytesReceived.Add(call.BytesReceived);
-        AtomoMetrics.DenseEquivalentBytes.Add(call.DenseEquivalentBytes);
-        AtomoMetrics.AtomsSent.Add(call.AtomsSent);
-        AtomoMetrics.Tensors.Add(call.CompressedTensors, new KeyValuePair<string, object?>("route", "compressed"));
-        AtomoMetrics.Tensors.Add(call.Tensors - call.CompressedTensors, new KeyValuePair<string, object?>("route", "dense"));
-        AtomoMetrics.EncodeSeconds.Record(call.EncodeSeconds);
-        AtomoMetrics.ExchangeSeconds.Record(call.ExchangeSeconds);
-        AtomoMetrics.DecodeSeconds.Record(call.DecodeSeconds);
-        if (_logger.IsEnabled(LogLevel.Debug))
-        {
-            _logger.LogDebug(
-                "Step {Step}: {Compressed}/{Tensors} tensors compressed, sent {Sent} B (dense {Dense} B, ratio {Ratio:F1}), encode {Encode:F4} s, exchange {Exchange:F4} s, decode {Decode:F4} s",
-                Step, call.CompressedTensors, call.Tensors, call.BytesSent, call.DenseEquivalentBytes, call.CompressionRatio, call.EncodeSeconds, call.ExchangeSeconds, call.DecodeSeconds);
-        }
+        AtomoMetrics.Record(call, _logger, Step);
     }
 
     private void EnsureScratch(long elements)
@@ -635,19 +415,6 @@ public sealed class AtomoAllreduce : IDisposable
         {
             _scratch = new float[elements];
         }
-    }
-
-    private static long Mix(long hash, long value) => (long)SeedSequence.Mix((ulong)hash ^ (ulong)value);
-
-    private static long HashShape(TensorShape shape)
-    {
-        long hash = shape.Rank;
-        foreach (int dimension in shape.Dimensions)
-        {
-            hash = Mix(hash, dimension);
-        }
-
-        return hash;
     }
 
     /// <summary>
@@ -671,29 +438,11 @@ public sealed class AtomoAllreduce : IDisposable
 
     private static long HashOptions(AtomoOptions options)
     {
-        long hash = 0;
-        foreach (long value in (ReadOnlySpan<long>)[
+        return CallAgreement.HashValues([
             (long)options.Decomposition, BitConverter.DoubleToInt64Bits(options.Budget), (long)options.Sampling, (long)options.Seed,
             (long)options.BudgetRule, options.BucketSize, (long)options.SpectralMethod, options.Oversampling, options.PowerIterations,
             (long)options.SpectralPrecision, options.SpectralMinimumDimension, options.DenseWarmupSteps, options.MinimumCompressedElements,
-            options.CompressVectors ? 1 : 0, options.DenseWhenCheaper ? 1 : 0, options.SpectralWarmStart ? 1 : 0])
-        {
-            hash = Mix(hash, value);
-        }
-
-        return hash;
-    }
-
-    private interface ITensorSet
-    {
-        /// <summary>What is wrong with the arguments themselves (null lists, counts that differ), raised through the exchange.</summary>
-        ArgumentException? Error { get; }
-
-        int Count { get; }
-
-        Span<float> Get(int index);
-
-        TensorShape Shape(int index);
+            options.CompressVectors ? 1 : 0, options.DenseWhenCheaper ? 1 : 0, options.SpectralWarmStart ? 1 : 0]);
     }
 
     private readonly ref struct OneTensor(Span<float> data, TensorShape shape) : ITensorSet
@@ -707,30 +456,5 @@ public sealed class AtomoAllreduce : IDisposable
         public Span<float> Get(int index) => _data;
 
         public TensorShape Shape(int index) => shape;
-    }
-
-    private readonly struct TensorList : ITensorSet
-    {
-        private readonly Memory<float>[] _tensors;
-        private readonly TensorShape[] _shapes;
-
-        /// <summary>Takes the lists as given; a null list or a count mismatch becomes <see cref="Error"/>, so every rank learns of it.</summary>
-        public TensorList(IReadOnlyList<Memory<float>>? tensors, IReadOnlyList<TensorShape>? shapes)
-        {
-            _tensors = tensors is null ? [] : [.. tensors];
-            _shapes = shapes is null ? [] : [.. shapes];
-            Error = tensors is null ? new ArgumentNullException(nameof(tensors))
-                : shapes is null ? new ArgumentNullException(nameof(shapes))
-                : tensors.Count != shapes.Count ? new ArgumentException($"{tensors.Count} tensors but {shapes.Count} shapes.", nameof(shapes))
-                : null;
-        }
-
-        public ArgumentException? Error { get; }
-
-        public int Count => Error is null ? _tensors.Length : 0;
-
-        public Span<float> Get(int index) => _tensors[index].Span;
-
-        public TensorShape Shape(int index) => _shapes[index];
     }
 }

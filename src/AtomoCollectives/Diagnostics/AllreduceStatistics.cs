@@ -15,26 +15,41 @@ public enum TensorRoute
     /// <summary>Dense allreduce: a 1-D tensor and <see cref="AtomoOptions.CompressVectors"/> is off.</summary>
     DenseVector,
 
-    /// <summary>Dense allreduce: the payloads would have moved as many bytes as the dense exchange.</summary>
+    /// <summary>
+    /// Dense allreduce: compressing would not have paid. <see cref="AtomoAllreduce"/>: the payloads would have moved as
+    /// many bytes as the dense exchange. <see cref="PowerSgdAllreduce"/>: the factors would not have been
+    /// <see cref="PowerSgdOptions.MinimumCompressionRate"/> times smaller than the tensor (or it is too small for the rank).
+    /// </summary>
     DenseCheaper,
+
+    /// <summary>Dense allreduce: the averager compresses nothing (<see cref="DenseAllreduce"/>, the baseline).</summary>
+    Dense,
 }
 
 /// <summary>What happened to one tensor in one call.</summary>
 /// <param name="Index">The tensor's position in the call.</param>
 /// <param name="Shape">Its shape.</param>
 /// <param name="Route">Compressed, or dense and why.</param>
-/// <param name="Decomposition">The basis used when compressed.</param>
-/// <param name="PayloadBytes">This rank's payload size (0 when dense).</param>
-/// <param name="Atoms">Atoms this rank sent (0 when dense).</param>
+/// <param name="Decomposition">The basis used when compressed (<see cref="Decomposition.Spectral"/> for PowerSGD's low-rank factors, <see cref="Decomposition.Coordinate"/> for QSGD).</param>
+/// <param name="PayloadBytes">This rank's payload size (0 when dense; PowerSGD: its P and Q factors, <c>4(m + n)r</c>).</param>
+/// <param name="Atoms">Atoms this rank sent (0 when dense; PowerSGD: the rank r).</param>
 public readonly record struct TensorDecision(int Index, TensorShape Shape, TensorRoute Route, Decomposition Decomposition, int PayloadBytes, int Atoms);
 
 /// <summary>
-/// Traffic and time of an <see cref="AtomoAllreduce"/>, for one call or summed over calls. Byte counts are this
+/// Traffic and time of an <see cref="IGradientAverager"/>, for one call or summed over calls. Byte counts are this
 /// rank's view: what it sent and received, and what a dense ring allreduce would have sent (<c>2(N−1)/N</c> of the
-/// tensor bytes).
+/// tensor bytes, <see cref="RingAllreduceBytes"/>). Allreduces are counted as ring allreduces, allgathers as what
+/// they move; the small fixed header every call exchanges is not counted.
 /// </summary>
 public sealed record AllreduceStatistics
 {
+    /// <summary>
+    /// What each rank sends, and receives, in a ring allreduce of <paramref name="elements"/> floats over
+    /// <paramref name="ranks"/> ranks: <c>2(N−1)/N · 4n</c> bytes (reduce-scatter then allgather), 0 for one rank. The one
+    /// home of this formula; unrounded, so that it can be compared with; byte counts truncate it.
+    /// </summary>
+    public static double RingAllreduceBytes(double elements, int ranks) => ranks <= 1 ? 0 : 2.0 * (ranks - 1) / ranks * 4.0 * elements;
+
     /// <summary>Calls counted.</summary>
     public long Calls { get; init; }
 

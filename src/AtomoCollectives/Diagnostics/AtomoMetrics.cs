@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
 
 namespace AtomoCollectives;
 
@@ -21,4 +22,24 @@ public static class AtomoMetrics
     internal static readonly Histogram<double> EncodeSeconds = Meter.CreateHistogram<double>("atomo.encode.duration", "s", "Time to sparsify and encode one call's tensors.");
     internal static readonly Histogram<double> ExchangeSeconds = Meter.CreateHistogram<double>("atomo.exchange.duration", "s", "Time in collectives for one call.");
     internal static readonly Histogram<double> DecodeSeconds = Meter.CreateHistogram<double>("atomo.decode.duration", "s", "Time to decode and reconstruct one call's tensors.");
+
+    /// <summary>Adds one completed call of any averager to the instruments, and logs it at Debug level.</summary>
+    internal static void Record(AllreduceStatistics call, ILogger logger, long step)
+    {
+        BytesSent.Add(call.BytesSent);
+        BytesReceived.Add(call.BytesReceived);
+        DenseEquivalentBytes.Add(call.DenseEquivalentBytes);
+        AtomsSent.Add(call.AtomsSent);
+        Tensors.Add(call.CompressedTensors, new KeyValuePair<string, object?>("route", "compressed"));
+        Tensors.Add(call.Tensors - call.CompressedTensors, new KeyValuePair<string, object?>("route", "dense"));
+        EncodeSeconds.Record(call.EncodeSeconds);
+        ExchangeSeconds.Record(call.ExchangeSeconds);
+        DecodeSeconds.Record(call.DecodeSeconds);
+        if (logger.IsEnabled(LogLevel.Debug))
+        {
+            logger.LogDebug(
+                "Step {Step}: {Compressed}/{Tensors} tensors compressed, sent {Sent} B (dense {Dense} B, ratio {Ratio:F1}), encode {Encode:F4} s, exchange {Exchange:F4} s, decode {Decode:F4} s",
+                step, call.CompressedTensors, call.Tensors, call.BytesSent, call.DenseEquivalentBytes, call.CompressionRatio, call.EncodeSeconds, call.ExchangeSeconds, call.DecodeSeconds);
+        }
+    }
 }

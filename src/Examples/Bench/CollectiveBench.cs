@@ -107,7 +107,7 @@ internal static class CollectiveBench
                 }
 
                 double total = Stopwatch.GetElapsedTime(start).TotalSeconds;
-                double denseBytes = size == 1 ? 0 : 2.0 * (size - 1) / size * 4.0 * elements;
+                double denseBytes = AllreduceStatistics.RingAllreduceBytes(elements, size);
                 local[0] = total;
                 local[1] = 0;
                 local[2] = total - divide;

@@ -74,7 +74,7 @@ internal static class CostModel
             return 0;
         }
 
-        return (2.0 * (ranks - 1) * link.Alpha) + (2.0 * (ranks - 1) / ranks * bytes * link.EffectiveBeta(ranks));
+        return (2.0 * (ranks - 1) * link.Alpha) + (AllreduceStatistics.RingAllreduceBytes(bytes / 4.0, ranks) * link.EffectiveBeta(ranks));
     }
 
     /// <summary>Allgather in which every rank contributes <paramref name="payloadBytes"/> (ring: N−1 rounds).</summary>
@@ -91,7 +91,7 @@ internal static class CostModel
 
     /// <summary>Whether the library sends a tensor with this mean payload densely at <paramref name="ranks"/> ranks.</summary>
     public static bool GoesDense(int ranks, double payloadBytes, int elements) =>
-        (ranks - 1) * payloadBytes >= 2.0 * (ranks - 1) / ranks * 4.0 * elements;
+        (ranks - 1) * payloadBytes >= AllreduceStatistics.RingAllreduceBytes(elements, ranks);
 
     /// <summary>
     /// Dense baseline plus <paramref name="divideSeconds"/>: one allreduce per tensor (as the bench measures it), or
@@ -118,7 +118,7 @@ internal static class CostModel
         foreach ((int ranks, double step, double divide) in steps.Where(s => s.Ranks > 1))
         {
             double latency = tensorElements.Count * 2.0 * (ranks - 1) * alpha;
-            double x = 2.0 * (ranks - 1) / ranks * 4.0 * tensorElements.Sum(n => (long)n) * (sharing == LinkSharing.Shared ? ranks : 1);
+            double x = AllreduceStatistics.RingAllreduceBytes(tensorElements.Sum(n => (long)n), ranks) * (sharing == LinkSharing.Shared ? ranks : 1);
             sxy += x * Math.Max(step - latency - divide, 0);
             sxx += x * x;
         }
@@ -139,7 +139,7 @@ internal static class CostModel
     {
         ArgumentNullException.ThrowIfNull(tensorElements);
         double latency = tensorElements.Count * 2.0 * (ranks - 1) * alpha;
-        double bytes = 2.0 * (ranks - 1) / ranks * 4.0 * tensorElements.Sum(n => (long)n);
+        double bytes = AllreduceStatistics.RingAllreduceBytes(tensorElements.Sum(n => (long)n), ranks);
         double perByte = Math.Max(stepSeconds - latency - divideSeconds, 0) / bytes;
         return new LinkParameters(alpha, sharing == LinkSharing.Shared ? perByte / ranks : perByte, sharing);
     }
@@ -183,7 +183,7 @@ internal static class CostModel
             throw new ArgumentException("Fitting α and β needs at least 2 ranks and 2 message sizes.", nameof(points));
         }
 
-        double factor = 2.0 * (ranks - 1) / ranks;
+        double factor = AllreduceStatistics.RingAllreduceBytes(0.25, ranks);   // ring bytes per byte of message
         double[] x = [.. points.Select(p => factor * p.Bytes)];
         double[] y = [.. points.Select(p => p.Seconds)];
         double meanX = x.Average(), meanY = y.Average();

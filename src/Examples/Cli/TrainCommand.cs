@@ -13,6 +13,7 @@ internal static class TrainCommand
             .AcceptOnlyFromAmong([.. Compressor.Names]);
         var budget = new Option<double?>("--budget") { Description = "ATOMO budget: spectral atoms per tensor (default 3); for atomo-coordinate and atomo-fourier, atoms per 512-entry bucket (default 10)." };
         var bits = new Option<int?>("--bits") { Description = "QSGD bits per level (default 4)." };
+        var rank = new Option<int?>("--rank") { Description = "PowerSGD's rank: each matrix is sent as rank-r factors (default 1)." };
         var output = new Option<string>("--output") { Description = "Directory for metrics.csv, summary.json and logs/.", DefaultValueFactory = _ => Path.Combine("out", "train") };
         var saveGradients = new Option<string?>("--save-gradients") { Description = "Save every rank's local gradients (before averaging) as .npy files plus manifest.json in this directory (docs/gradient-captures.md)." };
         var saveGradientsAt = new Option<string?>("--save-gradients-at") { Description = "1-based steps to save gradients at, comma-separated (default 1,100,400); needs --save-gradients." };
@@ -21,12 +22,13 @@ internal static class TrainCommand
         command.Options.Add(compressor);
         command.Options.Add(budget);
         command.Options.Add(bits);
+        command.Options.Add(rank);
         command.Options.Add(output);
         command.Options.Add(saveGradients);
         command.Options.Add(saveGradientsAt);
         command.SetAction(parsed => ExamplesCli.Guard(() =>
         {
-            Compressor chosen = Compressor.Create(parsed.GetValue(compressor)!, parsed.GetValue(budget), parsed.GetValue(bits));
+            Compressor chosen = Compressor.Create(parsed.GetValue(compressor)!, parsed.GetValue(budget), parsed.GetValue(bits), parsed.GetValue(rank));
             TrainingSettings settings = shared.Settings(parsed, chosen, parsed.GetValue(output)!) with
             {
                 SaveGradients = CaptureSettings(parsed.GetValue(saveGradients), parsed.GetValue(saveGradientsAt)),

@@ -20,6 +20,12 @@ internal sealed class ParameterStore
 
     public IReadOnlyList<Parameter> Parameters => _parameters;
 
+    /// <summary>Every parameter's gradient, in order: the tensors an <see cref="IGradientAverager"/> averages.</summary>
+    public IReadOnlyList<Memory<float>> GradientTensors { get; private set; } = [];
+
+    /// <summary>Every parameter's shape, in order.</summary>
+    public IReadOnlyList<TensorShape> Shapes { get; private set; } = [];
+
     public int Length => _length;
 
     /// <summary>Declares a parameter; its index is its position in <see cref="Parameters"/> once allocated.</summary>
@@ -57,5 +63,8 @@ internal sealed class ParameterStore
 
             _parameters.Add(parameter);
         }
+
+        GradientTensors = [.. _parameters.Select(p => p.Gradient)];
+        Shapes = [.. _parameters.Select(p => p.Shape)];
     }
 }

@@ -1,4 +1,6 @@
 using System.Globalization;
+using AtomoCollectives.Examples.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace AtomoCollectives.Examples.Training;
 
@@ -11,19 +13,20 @@ internal enum CompressorKind
     AtomoFourier,
     Qsgd,
     TernGrad,
+    PowerSgd,
 }
 
 /// <summary>
 /// A compressor and its setting: <c>--budget</c> is spectral atoms per tensor for <c>atomo-spectral</c>, and atoms per
 /// bucket of <see cref="BucketSize"/> entries for <c>atomo-coordinate</c> and <c>atomo-fourier</c>; <c>--bits</c> is
-/// QSGD's bits per level. Written <c>name</c> or <c>name:value</c> in <c>compare --runs</c>.
+/// QSGD's bits per level; <c>--rank</c> is PowerSGD's rank. Written <c>name</c> or <c>name:value</c> in <c>compare --runs</c>.
 /// </summary>
-internal sealed record Compressor(CompressorKind Kind, double Budget, int Bits)
+internal sealed record Compressor(CompressorKind Kind, double Budget, int Bits, int Rank = Compressor.DefaultRank)
 {
     /// <summary>Entries per bucket for coordinate, Fourier, TernGrad and QSGD (each bucket has its own scale).</summary>
     public const int BucketSize = 512;
 
-    public static readonly IReadOnlyList<string> Names = ["dense", "atomo-spectral", "atomo-coordinate", "atomo-fourier", "qsgd", "terngrad"];
+    public static readonly IReadOnlyList<string> Names = ["dense", "atomo-spectral", "atomo-coordinate", "atomo-fourier", "qsgd", "terngrad", "powersgd"];
 
     /// <summary>The command-line name, e.g. <c>atomo-spectral</c>.</summary>
     public string Name => Names[(int)Kind];
@@ -33,6 +36,7 @@ internal sealed record Compressor(CompressorKind Kind, double Budget, int Bits)
     {
         CompressorKind.AtomoSpectral or CompressorKind.AtomoCoordinate or CompressorKind.AtomoFourier => string.Create(CultureInfo.InvariantCulture, $"{Name} s={Budget:G4}"),
         CompressorKind.Qsgd => $"{Name} {Bits}-bit",
+        CompressorKind.PowerSgd => $"{Name} r={Rank}",
         _ => Name,
     };
 
@@ -41,9 +45,12 @@ internal sealed record Compressor(CompressorKind Kind, double Budget, int Bits)
 
     public const int DefaultBits = 4;
 
-    /// <summary>Parses a name; <paramref name="budget"/> and <paramref name="bits"/> override the defaults.</summary>
-    /// <exception cref="ArgumentException">Unknown name, a budget that is not positive, or bits outside 1–15.</exception>
-    public static Compressor Create(string name, double? budget, int? bits)
+    /// <summary>PowerSGD's default rank (the hook's).</summary>
+    public const int DefaultRank = 1;
+
+    /// <summary>Parses a name; <paramref name="budget"/>, <paramref name="bits"/> and <paramref name="rank"/> override the defaults.</summary>
+    /// <exception cref="ArgumentException">Unknown name, a budget that is not positive, bits outside 1–15, or a rank below 1.</exception>
+    public static Compressor Create(string name, double? budget, int? bits, int? rank = null)
     {
         int index = Names.ToList().IndexOf(name.Trim().ToLowerInvariant());
         if (index < 0)
@@ -64,10 +71,16 @@ internal sealed record Compressor(CompressorKind Kind, double Budget, int Bits)
             throw new ArgumentException($"QSGD takes 1 to 15 bits per level, not {chosenBits}.", nameof(bits));
         }
 
-        return new Compressor(kind, chosenBudget, chosenBits);
+        int chosenRank = rank ?? DefaultRank;
+        if (chosenRank < 1)
+        {
+            throw new ArgumentException($"PowerSGD's rank must be at least 1 (typically 1 to 4), not {chosenRank}.", nameof(rank));
+        }
+
+        return new Compressor(kind, chosenBudget, chosenBits, chosenRank);
     }
 
-    /// <summary>Parses <c>name</c> or <c>name:value</c> (value = budget, or bits for qsgd).</summary>
+    /// <summary>Parses <c>name</c> or <c>name:value</c> (value = budget; bits for qsgd; the rank for powersgd).</summary>
     /// <exception cref="ArgumentException">The text does not name a compressor or its value is invalid.</exception>
     public static Compressor Parse(string text)
     {
@@ -78,15 +91,29 @@ internal sealed record Compressor(CompressorKind Kind, double Budget, int Bits)
         }
 
         bool isQsgd = parts[0].Trim().Equals("qsgd", StringComparison.OrdinalIgnoreCase);
-        if (!double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || (isQsgd && value != Math.Floor(value)))
+        bool isPowerSgd = parts[0].Trim().Equals("powersgd", StringComparison.OrdinalIgnoreCase);
+        bool integer = isQsgd || isPowerSgd;
+        if (!double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || (integer && (value != Math.Floor(value) || Math.Abs(value) > int.MaxValue)))
         {
-            throw new ArgumentException($"'{text}': the part after ':' must be a number ({(isQsgd ? "bits, an integer" : "the budget")}).", nameof(text));
+            throw new ArgumentException($"'{text}': the part after ':' must be a number ({(isQsgd ? "bits, an integer" : isPowerSgd ? "the rank, an integer" : "the budget")}).", nameof(text));
         }
 
-        return isQsgd ? Create(parts[0], null, (int)value) : Create(parts[0], value, null);
+        return isQsgd ? Create(parts[0], null, (int)value) : isPowerSgd ? Create(parts[0], null, null, (int)value) : Create(parts[0], value, null);
     }
 
-    /// <summary>The library options for the ATOMO-family compressors; <see langword="null"/> for dense and QSGD.</summary>
+    /// <summary>
+    /// The averager this compressor names, over <paramref name="world"/>; <paramref name="seed"/> seeds its draws. The one
+    /// line a training loop changes to swap compressors.
+    /// </summary>
+    public IGradientAverager CreateAverager(ICommunicator world, ulong seed) => Kind switch
+    {
+        CompressorKind.Dense => new DenseAllreduce(world, null, ExampleLogging.Factory.CreateLogger<DenseAllreduce>()),
+        CompressorKind.Qsgd => new QsgdAverager(world, Bits, BucketSize, seed),
+        CompressorKind.PowerSgd => new PowerSgdAllreduce(world, new PowerSgdOptions { Rank = Rank, Seed = seed }, ExampleLogging.Factory.CreateLogger<PowerSgdAllreduce>()),
+        _ => new AtomoAllreduce(world, ToAtomoOptions(seed)!, ExampleLogging.Factory.CreateLogger<AtomoAllreduce>()),
+    };
+
+    /// <summary>The library options for the ATOMO-family compressors; <see langword="null"/> for dense, QSGD and PowerSGD.</summary>
     public AtomoOptions? ToAtomoOptions(ulong seed)
     {
         AtomoOptions? options = Kind switch

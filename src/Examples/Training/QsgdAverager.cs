@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
-using AtomoCollectives.Examples.Models;
 
 namespace AtomoCollectives.Examples.Training;
 
@@ -10,66 +9,152 @@ namespace AtomoCollectives.Examples.Training;
 /// Every rank's payload goes to every rank in one allgatherv; each rank then dequantizes all payloads in rank
 /// order, so all ranks add the same numbers in the same order and end with the same bits.
 /// </summary>
-/// <remarks>The library's wire format carries 1-bit QSGD (<see cref="AtomoOptions.Qsgd"/>); more bits are packed here.</remarks>
-internal sealed class QsgdAverager(ICommunicator world, int bits, int bucketSize, ulong seed) : GradientAverager
+/// <remarks>
+/// The library's wire format carries 1-bit QSGD (<see cref="AtomoOptions.Qsgd"/>); more bits are packed here, in a
+/// format that is neither versioned nor validated, which is why this averager stays an example. A rank whose arguments
+/// are bad sends a length of −1 in the length exchange, so every rank raises, with the tensors untouched. Calls never
+/// overlap; asynchronous ones run one after the other on the thread pool.
+/// </remarks>
+internal sealed class QsgdAverager(ICommunicator world, int bits, int bucketSize, ulong seed) : IGradientAverager
 {
     private readonly QsgdQuantizer _quantizer = new(bits, bucketSize);
     private readonly int[] _counts = new int[world.Size];
+    private readonly object _gate = new();
+    private Task _tail = Task.CompletedTask;
+    private bool _running;
+    private bool _disposed;
     private byte[] _payload = [];
     private byte[] _received = [];
     private float[] _norms = [];
     private short[] _levels = [];
     private float[] _sum = [];
     private float[] _estimate = [];
-    private long _step;
 
     private int EntryBits => bits + 1;
 
-    public override void Average(ParameterStore parameters)
+    public long Step { get; private set; }
+
+    public AllreduceStatistics LastCall { get; private set; } = new();
+
+    public AllreduceStatistics Statistics { get; private set; } = new();
+
+    public void Average(IReadOnlyList<Memory<float>> tensors, IReadOnlyList<TensorShape> shapes)
     {
-        long start = Stopwatch.GetTimestamp();
-        IReadOnlyList<Parameter> tensors = parameters.Parameters;
-        int payloadLength = 0;
-        foreach (Parameter p in tensors)
+        lock (_gate)
         {
-            payloadLength += PayloadLength(p.Shape.ElementCount);
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_running || !_tail.IsCompleted)
+            {
+                throw new InvalidOperationException("Another call on this QsgdAverager is in progress: calls must not overlap. This call was refused; nothing was exchanged.");
+            }
+
+            _running = true;
         }
 
-        Grow(ref _payload, payloadLength);
-        Grow(ref _levels, parameters.Length);
-        int offset = 0;
-        for (int t = 0; t < tensors.Count; t++)
+        try
         {
-            int length = tensors[t].Shape.ElementCount;
-            Span<float> norms = Grow(ref _norms, _quantizer.BucketCount(length));
-            Span<short> levels = _levels.AsSpan(0, length);
-            _quantizer.Quantize(tensors[t].Gradient.Span, SeedSequence.Derive(seed, world.Rank, _step, t), norms, levels);
-            offset += Pack(norms, levels, _payload.AsSpan(offset));
+            AverageCore(tensors, shapes);
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _running = false;
+            }
+        }
+    }
+
+    public Task AverageAsync(IReadOnlyList<Memory<float>> tensors, IReadOnlyList<TensorShape> shapes)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_running)
+            {
+                throw new InvalidOperationException("A synchronous call on this QsgdAverager is in progress: calls must not overlap.");
+            }
+
+            Memory<float>[]? list = tensors?.ToArray();
+            TensorShape[]? shapeList = shapes?.ToArray();
+            _tail = _tail.ContinueWith(_ => AverageCore(list!, shapeList!), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            return _tail;
+        }
+    }
+
+    public void Dispose()
+    {
+        Task pending;
+        lock (_gate)
+        {
+            _disposed = true;
+            pending = _tail;
+        }
+
+        pending.ContinueWith(_ => { }, TaskScheduler.Default).Wait();
+    }
+
+    private void AverageCore(IReadOnlyList<Memory<float>> tensors, IReadOnlyList<TensorShape> shapes)
+    {
+        long start = Stopwatch.GetTimestamp();
+        Exception? localError = Check(tensors, shapes);
+        int count = localError is null ? tensors.Count : 0;
+        long elements = 0;
+        int payloadLength = 0;
+        for (int t = 0; t < count; t++)
+        {
+            elements += shapes[t].ElementCount;
+            payloadLength += PayloadLength(shapes[t].ElementCount);
+        }
+
+        if (localError is null)
+        {
+            Grow(ref _payload, payloadLength);
+            int offset = 0;
+            for (int t = 0; t < count; t++)
+            {
+                int length = shapes[t].ElementCount;
+                Span<float> norms = Grow(ref _norms, _quantizer.BucketCount(length));
+                Span<short> levels = Grow(ref _levels, length);
+                _quantizer.Quantize(tensors[t].Span, SeedSequence.Derive(seed, world.Rank, Step, t), norms, levels);
+                offset += Pack(norms, levels, _payload.AsSpan(offset));
+            }
         }
 
         double encode = Stopwatch.GetElapsedTime(start).TotalSeconds;
         start = Stopwatch.GetTimestamp();
-        world.Allgather<int>([payloadLength], _counts);
+
+        // A length of −1 says "my arguments are bad": every rank raises instead of waiting in the allgatherv.
+        world.Allgather<int>([localError is null ? payloadLength : -1], _counts);
+        if (localError is not null)
+        {
+            throw localError;
+        }
+
+        for (int rank = 0; rank < world.Size; rank++)
+        {
+            if (_counts[rank] != payloadLength)
+            {
+                throw new InvalidOperationException(_counts[rank] < 0
+                    ? $"Rank {rank} failed before the exchange (see its error); no rank averaged anything."
+                    : $"Rank {rank} sent {_counts[rank]} bytes of QSGD payload, this rank {payloadLength}: the ranks' shapes differ.");
+            }
+        }
+
         long total = _counts.Sum(c => (long)c);
         Grow(ref _received, checked((int)total));
         world.Allgatherv(_payload.AsSpan(0, payloadLength), _counts, _received);
         double exchange = Stopwatch.GetElapsedTime(start).TotalSeconds;
 
         start = Stopwatch.GetTimestamp();
-        Span<float> sum = Grow(ref _sum, parameters.Length);
+        Span<float> sum = Grow(ref _sum, checked((int)elements));
         sum.Clear();
         int rankStart = 0;
         for (int rank = 0; rank < world.Size; rank++)
         {
-            if (_counts[rank] != payloadLength)
-            {
-                throw new InvalidOperationException($"Rank {rank} sent {_counts[rank]} bytes of QSGD payload, this rank {payloadLength}: the ranks' models differ.");
-            }
-
             int read = rankStart, element = 0;
-            foreach (Parameter p in tensors)
+            for (int t = 0; t < count; t++)
             {
-                int length = p.Shape.ElementCount;
+                int length = shapes[t].ElementCount;
                 Span<float> norms = _norms.AsSpan(0, _quantizer.BucketCount(length));
                 Span<short> levels = _levels.AsSpan(0, length);
                 read += Unpack(_received.AsSpan(read), norms, levels);
@@ -83,10 +168,67 @@ internal sealed class QsgdAverager(ICommunicator world, int bits, int bucketSize
             rankStart += _counts[rank];
         }
 
-        TensorPrimitives.Multiply(sum, 1f / world.Size, parameters.Gradients);
-        double decode = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        _step++;
-        Totals += new ExchangeTotals(payloadLength, total - payloadLength, ExchangeTotals.RingAllreduceBytes(parameters.Length, world.Size), encode, exchange, decode);
+        TensorPrimitives.Multiply(sum, 1f / world.Size, sum);
+        var decisions = new TensorDecision[count];
+        int next = 0;
+        for (int t = 0; t < count; t++)
+        {
+            int length = shapes[t].ElementCount;
+            sum.Slice(next, length).CopyTo(tensors[t].Span);
+            next += length;
+            decisions[t] = new TensorDecision(t, shapes[t], TensorRoute.Compressed, Decomposition.Coordinate, PayloadLength(length), length);
+        }
+
+        var call = new AllreduceStatistics
+        {
+            Calls = 1,
+            Tensors = count,
+            CompressedTensors = count,
+            BytesSent = payloadLength,
+            BytesReceived = total - payloadLength,
+            DenseEquivalentBytes = (long)AllreduceStatistics.RingAllreduceBytes(elements, world.Size),
+            AtomsSent = elements,
+            EncodeSeconds = encode,
+            ExchangeSeconds = exchange,
+            DecodeSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds,
+            Decisions = decisions,
+        };
+        LastCall = call;
+        Statistics += call;
+        Step++;
+    }
+
+    /// <summary>What is wrong with this rank's arguments, or null.</summary>
+    private static ArgumentException? Check(IReadOnlyList<Memory<float>>? tensors, IReadOnlyList<TensorShape>? shapes)
+    {
+        if (tensors is null || shapes is null)
+        {
+            return new ArgumentNullException(tensors is null ? nameof(tensors) : nameof(shapes));
+        }
+
+        if (tensors.Count != shapes.Count)
+        {
+            return new ArgumentException($"{tensors.Count} tensors but {shapes.Count} shapes.", nameof(shapes));
+        }
+
+        for (int t = 0; t < tensors.Count; t++)
+        {
+            ReadOnlySpan<float> data = tensors[t].Span;
+            if (data.Length != shapes[t].ElementCount)
+            {
+                return new ArgumentException($"Tensor {t} has {data.Length} elements but its shape {shapes[t]} has {shapes[t].ElementCount}.", nameof(tensors));
+            }
+
+            for (int i = 0; i < data.Length; i++)
+            {
+                if (!float.IsFinite(data[i]))
+                {
+                    return new ArgumentException($"Tensor {t} {shapes[t]} holds {data[i]} at index {i}: NaN and infinity cannot be averaged.", nameof(tensors));
+                }
+            }
+        }
+
+        return null;
     }
 
     private int PayloadLength(int elements) => (4 * _quantizer.BucketCount(elements)) + (int)((((long)elements * EntryBits) + 7) / 8);

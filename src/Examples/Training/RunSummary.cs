@@ -12,6 +12,9 @@ internal sealed record RunSummary
     public required string Label { get; init; }
     public required double Budget { get; init; }
     public required int Bits { get; init; }
+
+    /// <summary>PowerSGD's rank (its default for the other compressors).</summary>
+    public int MatrixRank { get; init; } = Training.Compressor.DefaultRank;
     public required string Model { get; init; }
     public required int Ranks { get; init; }
     public required string Transport { get; init; }

@@ -36,7 +36,7 @@ internal static class Trainer
 
         int evaluateEvery = Math.Max(1, stepsPerEpoch / Math.Max(1, settings.EvaluationsPerEpoch));
         var network = Network.Create(settings.Model, train.Height, train.Width, FashionMnist.Classes.Count, settings.Seed, settings.BatchSize);
-        using GradientAverager averager = GradientAverager.Create(settings.Compressor, world, (ulong)settings.Seed);
+        using IGradientAverager averager = settings.Compressor.CreateAverager(world, (ulong)settings.Seed);
         var velocity = new float[network.Store.Length];
         var batchImages = new float[settings.BatchSize * train.Pixels];
         var batchLabels = new byte[settings.BatchSize];
@@ -102,7 +102,7 @@ internal static class Trainer
                         capture.Save(step + 1, network.Store); // the local gradients, before averaging
                     }
 
-                    averager.Average(network.Store);
+                    averager.Average(network.Store.GradientTensors, network.Store.Shapes);
                     start = Stopwatch.GetTimestamp();
                     Update(network.Store, velocity, settings);
                     computeSeconds += Stopwatch.GetElapsedTime(start).TotalSeconds;
@@ -114,7 +114,7 @@ internal static class Trainer
                         measured = testAccuracy;
                     }
 
-                    ExchangeTotals t = averager.Totals;
+                    AllreduceStatistics t = averager.Statistics;
                     metrics?.WriteLine(MetricsCsv.Format(new StepMetrics(
                         step, epoch, trainLoss, stepTotals[1] / stepTotals[2], measured, t.BytesSent, t.BytesReceived, t.DenseEquivalentBytes,
                         computeSeconds, t.EncodeSeconds, t.ExchangeSeconds, t.DecodeSeconds, wall.Elapsed.TotalSeconds)));
@@ -127,13 +127,14 @@ internal static class Trainer
         metrics?.Dispose();
         (bool identical, string checksum) = CompareReplicas(world, network.Store.Values);
         logger.LogDebug("Rank {Rank}: {Steps} steps, parameter checksum {Checksum}, replicas identical: {Identical}", world.Rank, step, checksum, identical);
-        ExchangeTotals totals = averager.Totals;
+        AllreduceStatistics totals = averager.Statistics;
         var summary = new RunSummary
         {
             Compressor = settings.Compressor.Name,
             Label = settings.Compressor.Label,
             Budget = settings.Compressor.Budget,
             Bits = settings.Compressor.Bits,
+            MatrixRank = settings.Compressor.Rank,
             Model = network.Description,
             Ranks = ranks,
             Transport = transport,

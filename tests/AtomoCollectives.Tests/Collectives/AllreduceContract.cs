@@ -28,7 +28,37 @@ public static class AllreduceContract
         ("allreduce-bad-lists-on-one-rank-fail-on-every-rank", BadListsOnOneRankFail),
         ("allreduce-encode-failure-of-any-type-fails-on-every-rank", EncodeFailureOfAnyTypeFails),
         ("allreduce-decode-failure-on-one-rank-fails-on-every-rank", DecodeFailureOnOneRankFails),
+        .. AveragerCases(),
     ];
+
+    /// <summary>
+    /// The other <see cref="IGradientAverager"/>s, each run through the cases of the contract that apply to it (PowerSGD
+    /// has a phase between its two exchanges, so the decode-failure case applies to it; the dense baseline has none).
+    /// </summary>
+    public static IEnumerable<(string Name, Func<ICommunicator, IGradientAverager> Create, bool HasPhaseBetweenExchanges)> Averagers() =>
+    [
+        ("dense", comm => new DenseAllreduce(comm), false),
+        ("powersgd", comm => new PowerSgdAllreduce(comm, new PowerSgdOptions { Rank = 2, Seed = 7 }), true),
+        ("powersgd-cold-no-feedback", comm => new PowerSgdAllreduce(comm, new PowerSgdOptions { Rank = 1, WarmStart = false, ErrorFeedback = false, Seed = 7 }), true),
+    ];
+
+    private static IEnumerable<(string Name, Action<ICommunicator> Run)> AveragerCases()
+    {
+        foreach ((string name, Func<ICommunicator, IGradientAverager> create, bool between) in Averagers())
+        {
+            yield return ($"{name}-bitwise-identical-on-every-rank", comm => AveragerBitwiseIdentical(comm, create));
+            yield return ($"{name}-mismatched-shapes-fail-on-every-rank", comm => AveragerMismatchedShapesFail(comm, create));
+            yield return ($"{name}-nan-on-one-rank-fails-on-every-rank", comm => AveragerNanFails(comm, create));
+            yield return ($"{name}-bad-lists-on-one-rank-fail-on-every-rank", comm => AveragerBadListsFail(comm, create));
+            yield return ($"{name}-encode-failure-of-any-type-fails-on-every-rank", comm => AveragerInjectedFailure(comm, create, decode: false));
+            if (between)
+            {
+                yield return ($"{name}-failure-between-exchanges-fails-on-every-rank", comm => AveragerInjectedFailure(comm, create, decode: true));
+            }
+
+            yield return ($"{name}-async-equals-sync", comm => AveragerAsyncEqualsSync(comm, create));
+        }
+    }
 
     /// <summary>A model-like set of shapes: two matrices, a 4-D conv weight, a bias and a tiny tensor.</summary>
     public static TensorShape[] ModelShapes { get; } =
@@ -501,6 +531,152 @@ public static class AllreduceContract
 
         pending.Wait();
         Expect(comm, work > 0 && Hash(a) == Hash(b), "the asynchronous average differs from the synchronous one");
+    }
+
+    private static void AveragerBitwiseIdentical(ICommunicator comm, Func<ICommunicator, IGradientAverager> create)
+    {
+        using IGradientAverager averager = create(comm);
+        for (int step = 0; step < 3; step++)
+        {
+            float[][] tensors = Gradients(ModelShapes, comm.Rank, step);
+            averager.Average(AsMemory(tensors), ModelShapes);
+            var hashes = new ulong[comm.Size];
+            comm.Allgather<ulong>([Hash(tensors)], hashes);
+            Expect(comm, hashes.All(h => h == hashes[0]), $"step {step}: result hashes differ across ranks");
+            Expect(comm, averager.Step == step + 1 && averager.LastCall.Decisions.Count == ModelShapes.Length, $"step {step}: Step {averager.Step}, {averager.LastCall.Decisions.Count} decisions");
+        }
+    }
+
+    private static void AveragerMismatchedShapesFail(ICommunicator comm, Func<ICommunicator, IGradientAverager> create)
+    {
+        if (comm.Size == 1)
+        {
+            return; // a mismatch needs two ranks
+        }
+
+        using IGradientAverager averager = create(comm);
+        TensorShape shape = comm.Rank == comm.Size - 1 ? TensorShape.Matrix(30, 40) : TensorShape.Matrix(40, 30);
+        var data = Enumerable.Repeat(1f, 1200).ToArray();
+        Exception? error = Catch(() => averager.Average([data], [shape]));
+        Expect(comm, error is InvalidOperationException, $"expected InvalidOperationException on every rank, got {error?.GetType().Name ?? "none"}");
+        Expect(comm, data.All(x => x == 1f), "a failed call changed the caller's data");
+        Expect(comm, error!.Message.Contains("shapes", StringComparison.Ordinal), $"the message must name the problem: {error.Message}");
+        averager.Average([data], [TensorShape.Matrix(40, 30)]);
+        Expect(comm, averager.Step == 1, $"step {averager.Step} after one failed and one good call");
+    }
+
+    /// <summary>NaN in a matrix (compressed where the averager compresses) on rank 0, then infinity in the 1-D tensor on the last rank.</summary>
+    private static void AveragerNanFails(ICommunicator comm, Func<ICommunicator, IGradientAverager> create)
+    {
+        using IGradientAverager averager = create(comm);
+        long good = 0;
+        foreach ((int culprit, int tensor, float value) in new[] { (0, 2, float.NaN), (comm.Size - 1, 3, float.PositiveInfinity) })
+        {
+            float[][] tensors = Gradients(ModelShapes, comm.Rank, 0);
+            if (comm.Rank == culprit)
+            {
+                tensors[tensor][17] = value;
+            }
+
+            float[][] before = [.. tensors.Select(t => (float[])t.Clone())];
+            Exception? error = Catch(() => averager.Average(AsMemory(tensors), ModelShapes));
+            Type expected = comm.Rank == culprit ? typeof(ArgumentException) : typeof(InvalidOperationException);
+            Expect(comm, error?.GetType() == expected, $"tensor {tensor}: expected {expected.Name}, got {error?.GetType().Name ?? "none"}: {error?.Message}");
+            Expect(comm, comm.Rank != culprit || error!.Message.Contains($"Tensor {tensor}", StringComparison.Ordinal), $"the message must name the tensor: {error?.Message}");
+            for (int t = 0; t < tensors.Length; t++)
+            {
+                Expect(comm, tensors[t].AsSpan().SequenceEqual(before[t]), $"tensor {t} was changed by a failed call");
+            }
+
+            float[][] clean = Gradients(ModelShapes, comm.Rank, 1);
+            Exception? next = Catch(() => averager.Average(AsMemory(clean), ModelShapes));
+            good++;
+            Expect(comm, next is null && averager.Step == good, $"the next call: {next?.Message}, step {averager.Step}");
+        }
+    }
+
+    private static void AveragerBadListsFail(ICommunicator comm, Func<ICommunicator, IGradientAverager> create)
+    {
+        int last = comm.Size - 1;
+        using IGradientAverager averager = create(comm);
+        foreach (string mistake in new[] { "counts", "null", "length" })
+        {
+            float[][] tensors = Gradients(ModelShapes, comm.Rank, 0);
+            float[][] before = [.. tensors.Select(t => (float[])t.Clone())];
+            bool culprit = comm.Rank == last;
+            IReadOnlyList<TensorShape> shapes = culprit && mistake == "counts" ? ModelShapes[..^1] : ModelShapes;
+            Memory<float>[] memory = AsMemory(tensors);
+            if (culprit && mistake == "length")
+            {
+                memory[1] = memory[1][..^1];
+            }
+
+            Exception? error = Catch(() => averager.Average(culprit && mistake == "null" ? null! : memory, shapes));
+            Type expected = culprit ? (mistake == "null" ? typeof(ArgumentNullException) : typeof(ArgumentException)) : typeof(InvalidOperationException);
+            Expect(comm, error?.GetType() == expected, $"{mistake}: expected {expected.Name}, got {error?.GetType().Name ?? "none"}: {error?.Message}");
+            for (int t = 0; t < tensors.Length; t++)
+            {
+                Expect(comm, tensors[t].AsSpan().SequenceEqual(before[t]), $"{mistake}: tensor {t} was changed by a failed call");
+            }
+        }
+
+        float[][] good = Gradients(ModelShapes, comm.Rank, 1);
+        Exception? next = Catch(() => averager.Average(AsMemory(good), ModelShapes));
+        Expect(comm, next is null && averager.Step == 1, $"the good call after three failed ones: {next?.Message}, step {averager.Step}");
+    }
+
+    /// <summary>
+    /// An exception of a type the averager does not expect, injected on the last rank before its encode or between its
+    /// two exchanges: every rank raises, nothing is written, and the next call gives the same bits on every rank.
+    /// </summary>
+    private static void AveragerInjectedFailure(ICommunicator comm, Func<ICommunicator, IGradientAverager> create, bool decode)
+    {
+        int last = comm.Size - 1;
+        using IGradientAverager averager = create(comm);
+        float[][] tensors = Gradients(ModelShapes, comm.Rank, 0);
+        float[][] before = [.. tensors.Select(t => (float[])t.Clone())];
+        if (comm.Rank == last)
+        {
+            if (decode)
+            {
+                TestHooks.BeforeDecode = step => throw new NotSupportedException($"injected at step {step}");
+            }
+            else
+            {
+                TestHooks.BeforeEncode = (step, tensor) => throw new NotSupportedException($"injected at step {step}, tensor {tensor}");
+            }
+        }
+
+        Exception? error = Catch(() => averager.Average(AsMemory(tensors), ModelShapes));
+        TestHooks.BeforeDecode = null;
+        TestHooks.BeforeEncode = null;
+        Type expected = comm.Rank == last ? typeof(NotSupportedException) : typeof(InvalidOperationException);
+        Expect(comm, error?.GetType() == expected, $"expected {expected.Name}, got {error?.GetType().Name ?? "none"}: {error?.Message}");
+        for (int t = 0; t < tensors.Length; t++)
+        {
+            Expect(comm, tensors[t].AsSpan().SequenceEqual(before[t]), $"tensor {t} was changed by a failed call");
+        }
+
+        float[][] good = Gradients(ModelShapes, comm.Rank, 1);
+        Exception? next = Catch(() => averager.Average(AsMemory(good), ModelShapes));
+        Expect(comm, next is null && averager.Step == 1, $"the call after the failure: {next?.Message}, step {averager.Step}");
+        var hashes = new ulong[comm.Size];
+        comm.Allgather<ulong>([Hash(good)], hashes);
+        Expect(comm, hashes.All(h => h == hashes[0]), "ranks differ after the failed call");
+    }
+
+    private static void AveragerAsyncEqualsSync(ICommunicator comm, Func<ICommunicator, IGradientAverager> create)
+    {
+        using IGradientAverager sync = create(comm);
+        using IGradientAverager asynchronous = create(comm);
+        for (int step = 0; step < 2; step++)
+        {
+            float[][] a = Gradients(ModelShapes, comm.Rank, step);
+            float[][] b = Gradients(ModelShapes, comm.Rank, step);
+            sync.Average(AsMemory(a), ModelShapes);
+            asynchronous.AverageAsync(AsMemory(b), ModelShapes).Wait();
+            Expect(comm, Hash(a) == Hash(b), $"step {step}: the asynchronous average differs from the synchronous one");
+        }
     }
 
     private static Exception? Catch(Action action)

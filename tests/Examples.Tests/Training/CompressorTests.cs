@@ -11,6 +11,8 @@ public sealed class CompressorTests
     [InlineData("atomo-coordinate", "AtomoCoordinate", 10.0, 4, "atomo-coordinate s=10")]
     [InlineData("qsgd:2", "Qsgd", 10.0, 2, "qsgd 2-bit")]
     [InlineData(" TernGrad ", "TernGrad", 10.0, 4, "terngrad")]
+    [InlineData("powersgd", "PowerSgd", 10.0, 4, "powersgd r=1")]
+    [InlineData("powersgd:4", "PowerSgd", 10.0, 4, "powersgd r=4")]
     public void ParsesNamesAndValues(string text, string kindName, double budget, int bits, string label)
     {
         Compressor c = Compressor.Parse(text);
@@ -29,6 +31,8 @@ public sealed class CompressorTests
     [InlineData("atomo-spectral:x", "must be a number")]
     [InlineData("qsgd:2.5", "bits, an integer")]
     [InlineData("qsgd:16", "1 to 15 bits")]
+    [InlineData("powersgd:1.5", "the rank, an integer")]
+    [InlineData("powersgd:0", "rank must be at least 1")]
     public void RefusesBadSpecificationsWithAClearMessage(string text, string message)
     {
         var e = Assert.Throws<ArgumentException>(() => Compressor.Parse(text));
@@ -45,5 +49,26 @@ public sealed class CompressorTests
         Assert.Equal(BudgetRule.TernGrad, Compressor.Parse("terngrad").ToAtomoOptions(9)!.BudgetRule);
         Assert.Null(Compressor.Parse("dense").ToAtomoOptions(9));
         Assert.Null(Compressor.Parse("qsgd").ToAtomoOptions(9));
+        Assert.Null(Compressor.Parse("powersgd:2").ToAtomoOptions(9));
+    }
+
+    [Theory]
+    [InlineData("dense", typeof(DenseAllreduce))]
+    [InlineData("atomo-spectral", typeof(AtomoAllreduce))]
+    [InlineData("terngrad", typeof(AtomoAllreduce))]
+    [InlineData("qsgd", typeof(QsgdAverager))]
+    [InlineData("powersgd:2", typeof(PowerSgdAllreduce))]
+    public void EveryCompressorIsAnAveragerBehindOneInterface(string text, Type type)
+    {
+        InProcessCluster.Run(2, world =>
+        {
+            using IGradientAverager averager = Compressor.Parse(text).CreateAverager(world, 5);
+            Assert.IsType(type, averager);
+            float[] gradient = [.. Enumerable.Range(0, 64 * 32).Select(i => (float)Math.Sin(i * (world.Rank + 1)))];
+            averager.Average([gradient], [TensorShape.Matrix(64, 32)]);
+            Assert.Equal(1, averager.Step);
+            Assert.Equal((long)AllreduceStatistics.RingAllreduceBytes(64 * 32, 2), averager.Statistics.DenseEquivalentBytes);
+            Assert.Single(averager.LastCall.Decisions);
+        });
     }
 }

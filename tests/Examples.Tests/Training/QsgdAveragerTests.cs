@@ -28,7 +28,7 @@ public sealed class QsgdAveragerTests
         {
             ParameterStore store = Store(Gradient(world.Rank, length));
             using var averager = new QsgdAverager(world, bits: 15, bucketSize: 512, seed: 3);
-            averager.Average(store);
+            averager.Average(store.GradientTensors, store.Shapes);
             return store.Gradients;
         });
 
@@ -57,7 +57,7 @@ public sealed class QsgdAveragerTests
             for (int draw = 0; draw < draws; draw++)
             {
                 mine.CopyTo(store.Gradients, 0);
-                averager.Average(store); // each call is a new step: fresh, independent rounding
+                averager.Average(store.GradientTensors, store.Shapes); // each call is a new step: fresh, independent rounding
                 for (int i = 0; i < length; i++)
                 {
                     sum[i] += store.Gradients[i];

@@ -1,0 +1,160 @@
+using System.Runtime.ExceptionServices;
+
+namespace AtomoCollectives;
+
+/// <summary>
+/// The failure protocol the averagers share (docs/reliability.md). Before any exchange whose length depends on the
+/// call, every rank allgathers a small fixed header: whether it failed locally, its tensor count, a hash of its shapes
+/// and of its options, and its step. So a rank whose arguments or encode failed, or that disagrees with the others,
+/// makes every rank raise at the same point instead of leaving some waiting; a failure after that first exchange rides
+/// on a later dense allreduce as one float (see <see cref="CheckOutcome"/>).
+/// </summary>
+internal static class CallAgreement
+{
+    private const int HeaderLength = 5;
+
+    /// <summary>
+    /// Exchanges the header and raises, on every rank, when any rank failed or disagrees: the rank at fault its own
+    /// <c>localError</c>, the others <see cref="InvalidOperationException"/> naming that rank. <c>optionsName</c> is the
+    /// options type, for the message when options differ (e.g. <c>AtomoOptions</c>).
+    /// </summary>
+    public static void Exchange(ICommunicator communicator, Exception? localError, int count, long shapesHash, long optionsHash, long step, string optionsName)
+    {
+        int size = communicator.Size;
+        Span<long> header = [localError is null ? 0 : 1, count, shapesHash, optionsHash, step];
+        var headers = new long[HeaderLength * size];
+        communicator.Allgather<long>(header, headers);
+        if (localError is not null)
+        {
+            ExceptionDispatchInfo.Capture(localError).Throw();
+        }
+
+        int rank = communicator.Rank;
+        ReadOnlySpan<long> mine = headers.AsSpan(rank * HeaderLength, HeaderLength);
+        for (int r = 0; r < size; r++)
+        {
+            ReadOnlySpan<long> theirs = headers.AsSpan(r * HeaderLength, HeaderLength);
+            if (theirs[0] != 0)
+            {
+                throw new InvalidOperationException($"Rank {r} failed before the exchange at step {theirs[4]} (its arguments or its encode; see that rank's error); no rank averaged anything, and the next call starts in step.");
+            }
+
+            if (theirs[1] != mine[1])
+            {
+                throw new InvalidOperationException($"Rank {r} averages {theirs[1]} tensors but rank {rank} averages {mine[1]}: every rank must pass the same tensors.");
+            }
+
+            if (theirs[2] != mine[2])
+            {
+                throw new InvalidOperationException($"Rank {r} passed tensor shapes that differ from rank {rank}'s: every rank must pass the same shapes in the same order.");
+            }
+
+            if (theirs[3] != mine[3])
+            {
+                throw new InvalidOperationException($"Rank {r} uses different {optionsName} from rank {rank}: every rank must use the same options.");
+            }
+
+            if (theirs[4] != mine[4])
+            {
+                throw new InvalidOperationException($"Rank {r} is at step {theirs[4]} but rank {rank} at step {mine[4]}: a rank skipped or repeated a call.");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Raises on every rank when any rank failed between two exchanges: that rank its own error, the others one naming
+    /// how many. <paramref name="failedRanks"/> is the sum over ranks of one float (1 where the phase failed), carried by
+    /// the next dense allreduce, so the check costs no collective of its own. <c>phase</c> says what failed, e.g.
+    /// <c>decode the payloads</c>.
+    /// </summary>
+    public static void CheckOutcome(Exception? localError, float failedRanks, long step, string phase)
+    {
+        if (localError is not null)
+        {
+            ExceptionDispatchInfo.Capture(localError).Throw();
+        }
+
+        if (failedRanks != 0)
+        {
+            throw new InvalidOperationException($"{failedRanks:0} rank(s) failed to {phase} of step {step} (see their errors); no rank wrote its tensors, and the next call starts in step.");
+        }
+    }
+
+    /// <summary>Mixes <paramref name="value"/> into <paramref name="hash"/> (HashCode is seeded per process; ranks are processes).</summary>
+    public static long Mix(long hash, long value) => (long)SeedSequence.Mix((ulong)hash ^ (ulong)value);
+
+    /// <summary>The seed of a running shapes hash; fold each shape in with <see cref="Mix"/> and <see cref="HashShape"/>.</summary>
+    public const long ShapesHashSeed = 17;
+
+    public static long HashShape(TensorShape shape)
+    {
+        long hash = shape.Rank;
+        foreach (int dimension in shape.Dimensions)
+        {
+            hash = Mix(hash, dimension);
+        }
+
+        return hash;
+    }
+
+    /// <summary>A hash of option values, the same in every process.</summary>
+    public static long HashValues(ReadOnlySpan<long> values)
+    {
+        long hash = 0;
+        foreach (long value in values)
+        {
+            hash = Mix(hash, value);
+        }
+
+        return hash;
+    }
+
+    /// <summary>The error for a tensor whose length is not its shape's element count.</summary>
+    public static ArgumentException LengthMismatch(int tensor, int length, TensorShape shape) =>
+        new($"Tensor {tensor} has {length} elements but its shape {shape} has {shape.ElementCount}.", "tensors");
+
+    /// <summary>The error naming the first NaN or infinity of a tensor travelling by <paramref name="route"/>, or null when all are finite.</summary>
+    public static ArgumentException? NonFinite(int tensor, TensorShape shape, ReadOnlySpan<float> data, TensorRoute route) =>
+        FiniteValues.IndexOfNonFinite(data) is int bad and >= 0
+            ? new ArgumentException($"Tensor {tensor} {shape} holds {data[bad]} at index {bad} (route {route}): NaN and infinity cannot be averaged.", "tensors")
+            : null;
+}
+
+/// <summary>The tensors of one call, as the averagers read them.</summary>
+internal interface ITensorSet
+{
+    /// <summary>What is wrong with the arguments themselves (null lists, counts that differ), raised through the exchange.</summary>
+    ArgumentException? Error { get; }
+
+    int Count { get; }
+
+    Span<float> Get(int index);
+
+    TensorShape Shape(int index);
+}
+
+/// <summary>The fused form's lists, copied when the call is made.</summary>
+internal readonly struct TensorList : ITensorSet
+{
+    private readonly Memory<float>[] _tensors;
+    private readonly TensorShape[] _shapes;
+
+    /// <summary>Takes the lists as given; a null list or a count mismatch becomes <see cref="Error"/>, so every rank learns of it.</summary>
+    public TensorList(IReadOnlyList<Memory<float>>? tensors, IReadOnlyList<TensorShape>? shapes)
+    {
+        _tensors = tensors is null ? [] : [.. tensors];
+        _shapes = shapes is null ? [] : [.. shapes];
+        Error = tensors is null ? new ArgumentNullException(nameof(tensors))
+            : shapes is null ? new ArgumentNullException(nameof(shapes))
+            : tensors.Count != shapes.Count ? new ArgumentException($"{tensors.Count} tensors but {shapes.Count} shapes.", nameof(shapes))
+            : null;
+    }
+
+    public ArgumentException? Error { get; }
+
+    public int Count => Error is null ? _tensors.Length : 0;
+
+    public Span<float> Get(int index) => _tensors[index].Span;
+
+    public TensorShape Shape(int index) => _shapes[index];
+}

@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using System.Numerics.Tensors;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace AtomoCollectives;
+
+/// <summary>
+/// The baseline: one dense allreduce (sum) of all the tensors concatenated, then ÷N. Exact up to float rounding, the
+/// same bits on every rank, and the same error contract as <see cref="AtomoAllreduce"/> (NaN, infinity and bad
+/// argument lists on one rank raised on every rank, tensors untouched).
+/// </summary>
+/// <remarks>
+/// Every call first exchanges a small fixed header (whether this rank's arguments are good, its tensor count, shapes
+/// and step): a rank with bad input makes every rank raise instead of summing it into every result or leaving the
+/// others waiting. The sum goes into a scratch buffer, so a failure never leaves a tensor half-written.
+/// </remarks>
+public sealed class DenseAllreduce : IGradientAverager
+{
+    private readonly ICommunicator _communicator;
+    private readonly ILogger _logger;
+    private readonly CallRunner _calls;
+    private float[] _scratch = [];
+
+    /// <summary>A dense averager over <paramref name="communicator"/>; <paramref name="options"/> (copied) default to <see cref="DenseAllreduceOptions"/>' defaults.</summary>
+    public DenseAllreduce(ICommunicator communicator, DenseAllreduceOptions? options = null, ILogger<DenseAllreduce>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(communicator);
+        DenseAllreduceOptions chosen = options?.Clone() ?? new DenseAllreduceOptions();
+        _communicator = communicator;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _calls = new CallRunner(this, communicator, chosen.Timeout, "DenseAllreduceOptions.Timeout", _logger);
+    }
+
+    /// <inheritdoc />
+    public long Step { get; private set; }
+
+    /// <inheritdoc />
+    public AllreduceStatistics LastCall { get; private set; } = new();
+
+    /// <inheritdoc />
+    public AllreduceStatistics Statistics { get; private set; } = new();
+
+    /// <inheritdoc />
+    public void Average(IReadOnlyList<Memory<float>> tensors, IReadOnlyList<TensorShape> shapes)
+    {
+        var set = new TensorList(tensors, shapes);
+        _calls.BeginSynchronous();
+        try
+        {
+            AverageCore(set);
+        }
+        finally
+        {
+            _calls.EndSynchronous();
+        }
+    }
+
+    /// <inheritdoc />
+    public Task AverageAsync(IReadOnlyList<Memory<float>> tensors, IReadOnlyList<TensorShape> shapes)
+    {
+        var set = new TensorList(tensors, shapes);
+        return _calls.Enqueue(() => AverageCore(set));
+    }
+
+    /// <summary>Finishes queued asynchronous calls and stops the dedicated thread; later calls get <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose() => _calls.Dispose();
+
+    private void AverageCore(TensorList tensors)
+    {
+        long step = Step;
+        _calls.StartWatch(step);
+        try
+        {
+            AveragePhases(tensors, step);
+        }
+        finally
+        {
+            _calls.StopWatch();
+        }
+    }
+
+    private void AveragePhases(TensorList tensors, long step)
+    {
+        int size = _communicator.Size;
+        int count = tensors.Count;
+        var clock = Stopwatch.StartNew();
+
+        // Check this rank's arguments and values; what is wrong travels in the header, so every rank raises.
+        Exception? localError = tensors.Error;
+        long shapesHash = CallAgreement.ShapesHashSeed, totalElements = 0;
+        for (int t = 0; t < count && localError is null; t++)
+        {
+            TensorShape shape = tensors.Shape(t);
+            shapesHash = CallAgreement.Mix(shapesHash, CallAgreement.HashShape(shape));
+            totalElements += shape.ElementCount;
+            Span<float> data = tensors.Get(t);
+            try
+            {
+                TestHooks.BeforeEncode?.Invoke(step, t);
+                localError = data.Length != shape.ElementCount
+                    ? CallAgreement.LengthMismatch(t, data.Length, shape)
+                    : CallAgreement.NonFinite(t, shape, data, TensorRoute.Dense);
+            }
+            catch (Exception error)
+            {
+                localError = error;   // raised on every rank through the header, like any failure before the exchange
+            }
+        }
+
+        if (localError is null && totalElements > Array.MaxLength)
+        {
+            localError = new ArgumentException($"One call can average at most {Array.MaxLength} elements in total, not {totalElements}.", nameof(tensors));
+        }
+
+        double checkSeconds = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        CallAgreement.Exchange(_communicator, localError, count, shapesHash, optionsHash: 0, step, nameof(DenseAllreduceOptions));
+
+        if (_scratch.Length < totalElements)
+        {
+            _scratch = new float[totalElements];
+        }
+
+        Span<float> sum = _scratch.AsSpan(0, (int)totalElements);
+        int offset = 0;
+        for (int t = 0; t < count; t++)
+        {
+            Span<float> data = tensors.Get(t);
+            data.CopyTo(sum[offset..]);
+            offset += data.Length;
+        }
+
+        _communicator.AllreduceSum(sum);
+        double exchangeSeconds = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+
+        // Commit.
+        TensorPrimitives.Multiply(sum, 1f / size, sum);
+        offset = 0;
+        var decisions = new TensorDecision[count];
+        for (int t = 0; t < count; t++)
+        {
+            Span<float> data = tensors.Get(t);
+            sum.Slice(offset, data.Length).CopyTo(data);
+            offset += data.Length;
+            decisions[t] = new TensorDecision(t, tensors.Shape(t), TensorRoute.Dense, default, 0, 0);
+        }
+
+        long bytes = (long)AllreduceStatistics.RingAllreduceBytes(totalElements, size);
+        var call = new AllreduceStatistics
+        {
+            Calls = 1,
+            Tensors = count,
+            BytesSent = bytes,
+            BytesReceived = bytes,
+            DenseEquivalentBytes = bytes,
+            EncodeSeconds = checkSeconds,
+            ExchangeSeconds = exchangeSeconds,
+            DecodeSeconds = clock.Elapsed.TotalSeconds,
+            Decisions = decisions,
+        };
+        LastCall = call;
+        Statistics += call;
+        AtomoMetrics.Record(call, _logger, step);
+        Step = step + 1;
+    }
+}

@@ -1,0 +1,28 @@
+namespace AtomoCollectives;
+
+/// <summary>What <see cref="DenseAllreduce"/> does. Setters validate at once.</summary>
+public sealed class DenseAllreduceOptions
+{
+    private TimeSpan _timeout = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// The watchdog: a call that has not completed this long after it started aborts the whole job, as
+    /// <see cref="AtomoOptions.Timeout"/> does. Default 10 minutes; <see cref="Timeout.InfiniteTimeSpan"/> disables it.
+    /// Each rank uses its own value.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not positive and not <see cref="Timeout.InfiniteTimeSpan"/>.</exception>
+    public TimeSpan Timeout
+    {
+        get => _timeout;
+        set => _timeout = CheckTimeout(value);
+    }
+
+    /// <summary>A copy that can be changed without affecting this one.</summary>
+    public DenseAllreduceOptions Clone() => (DenseAllreduceOptions)MemberwiseClone();
+
+    /// <summary>The watchdog timeouts' rule, shared by the options classes.</summary>
+    internal static TimeSpan CheckTimeout(TimeSpan value) =>
+        value <= TimeSpan.Zero && value != System.Threading.Timeout.InfiniteTimeSpan
+            ? throw new ArgumentOutOfRangeException(nameof(value), value, "The timeout must be positive, or Timeout.InfiniteTimeSpan to disable the watchdog.")
+            : value;
+}
