@@ -42,21 +42,21 @@ internal static class ComparisonReport
         }
 
         string title = runs.Count > 0 ? $"{runs[0].Summary.Model}, {runs[0].Summary.Ranks} ranks" : "";
-        byStep.Title($"Fashion-MNIST test accuracy vs step — {title}");
+        byStep.Title($"Test accuracy vs step — {title}");
         byStep.XLabel("step");
-        byStep.YLabel("test accuracy (%)");
+        byStep.YLabel("Fashion-MNIST test accuracy (%)");
         byStep.ShowLegend(ScottPlot.Alignment.LowerRight);
         byStep.SavePng(Path.Combine(directory, "accuracy-vs-step.png"), 1000, 600);
 
-        bySeconds.Title($"Fashion-MNIST test accuracy vs training wall-clock time — {title}");
+        bySeconds.Title($"Test accuracy vs training time — {title}");
         bySeconds.XLabel("training wall-clock seconds (evaluations excluded)");
-        bySeconds.YLabel("test accuracy (%)");
+        bySeconds.YLabel("Fashion-MNIST test accuracy (%)");
         bySeconds.ShowLegend(ScottPlot.Alignment.LowerRight);
         bySeconds.SavePng(Path.Combine(directory, "accuracy-vs-seconds.png"), 1000, 600);
 
-        byBytes.Title($"Fashion-MNIST test accuracy vs bytes sent per rank — {title}");
+        byBytes.Title($"Test accuracy vs bytes sent per rank — {title}");
         byBytes.XLabel("bytes sent per rank (log10)");
-        byBytes.YLabel("test accuracy (%)");
+        byBytes.YLabel("Fashion-MNIST test accuracy (%)");
         byBytes.ShowLegend(ScottPlot.Alignment.LowerRight);
         byBytes.SavePng(Path.Combine(directory, "accuracy-vs-bytes.png"), 1000, 600);
     }
