@@ -17,7 +17,7 @@ public sealed class NetemTrainScriptTests
     [InlineData("--evaluations-per-epoch x", "--evaluations-per-epoch 'x' is not a whole number of at least 1")]
     [InlineData("--max-steps -3", "--max-steps '-3' is not a whole number")]
     [InlineData("--target-accuracy high", "--target-accuracy 'high' is not a number")]
-    [InlineData("--runs ' , '", "--runs names no compressor")]
+    [InlineData("--runs \" , \"", "--runs names no compressor")] // double quotes: ProcessStartInfo splits arguments like a C runtime, not a shell
     [InlineData("--steps 3", "unknown option '--steps'")]
     public void BadOptionFailsWithOneLineNamingIt(string arguments, string message)
     {
