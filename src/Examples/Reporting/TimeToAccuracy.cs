@@ -25,7 +25,7 @@ internal static class TimeToAccuracy
     {
         public string Label => Run.Summary.Label;
 
-        /// <summary>The last measured test accuracy (the summary's; NaN-free unless the run diverged before any evaluation).</summary>
+        /// <summary>The last measured test accuracy (the summary's).</summary>
         public double FinalAccuracy => Run.Summary.FinalTestAccuracy;
 
         /// <summary>The best test accuracy any evaluation measured.</summary>
@@ -36,8 +36,8 @@ internal static class TimeToAccuracy
     internal sealed record Result(double Target, IReadOnlyList<Row> Rows, double? Speedup, string? NoSpeedupReason);
 
     /// <summary>
-    /// Checks what a run list must satisfy before any training: at least one run, no two alike (each has its own
-    /// directory), and without an explicit target a dense run (the default target is read off it).
+    /// Checks what a run list (already parsed by <see cref="Compressor.ParseList"/>, which refuses repeats) must satisfy
+    /// before any training: at least one run, and without an explicit target a dense run (the default target is read off it).
     /// </summary>
     /// <param name="targetPercent">The target in percent, or <see langword="null"/> for dense's final accuracy − 1 point.</param>
     /// <returns>The target as a fraction, or <see langword="null"/> when it is to be read off the dense run.</returns>
