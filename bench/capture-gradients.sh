@@ -6,7 +6,7 @@
 #   bench/capture-gradients.sh --model mlp --output /work/captures/mlp      # steps 1,100,400 on 4 ranks
 #   bench/capture-gradients.sh --model cnn --steps 1,50 --ranks 2 --output /tmp/cnn-capture
 #
-# Options: --output DIR (default captures/MODEL), --model mlp|cnn (default mlp), --steps LIST (1-based, comma-separated;
+# Options: --output DIR (default captures/MODEL), --model mlp|cnn|mlp-wide (default mlp), --steps LIST (1-based, comma-separated;
 # default 1,100,400), --ranks N (in-process ranks, default 4), --data DIR (default /usr/share/datasets/fashion-mnist),
 # --seed S (default 1). The training run's metrics.csv, summary.json and logs go to DIR/train/.
 # Then: Examples bench --sets mlp,DIR (see docs/gradient-captures.md).
@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-[[ "$model" == mlp || "$model" == cnn ]] || die "--model '$model' is not mlp or cnn"
+[[ "$model" == mlp || "$model" == cnn || "$model" == mlp-wide ]] || die "--model '$model' is not mlp, cnn or mlp-wide"
 [[ "$steps" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || die "--steps '$steps' is not like 1,100,400"
 [[ "$ranks" =~ ^[1-9][0-9]*$ ]] || die "--ranks '$ranks' is not a whole number of at least 1"
 [[ "$seed" =~ ^[0-9]+$ ]] || die "--seed '$seed' is not a whole number"

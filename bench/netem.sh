@@ -20,11 +20,11 @@
 # The cost model (several N) is fitted on the same set.
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-dll="$root/src/Examples/bin/Release/net10.0/Examples.dll"
+NETEM_SCRIPT=netem.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/netem-link.sh" # die, the namespace, tc and mpiexec parts shared with netem-train.sh
+root="$netem_root" dll="$netem_dll"
 rate=1gbit ranks=4 sets=mlp,resnet18 capture_step="" configs=all warmup=1 steps=3 delay="" out="" model=1 inside=0
 
-die() { echo "netem.sh: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --rate) rate="${2:?--rate needs a value}"; shift 2 ;;
@@ -38,13 +38,12 @@ while [ $# -gt 0 ]; do
         --output) out="${2:?--output needs a value}"; shift 2 ;;
         --no-model) model=0; shift ;;
         --inside) inside=1; shift ;;
-        -h|--help) sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) netem_help "$0"; exit 0 ;;
         *) die "unknown option '$1' (see --help)" ;;
     esac
 done
 
-[[ "$rate" =~ ^([0-9]+(\.[0-9]+)?)(gbit|mbit|kbit)$ ]] || die "--rate '$rate' is not like 1gbit, 10gbit or 500mbit"
-[[ "$rate" =~ ^0*(\.0*)?[a-z]+$ ]] && die "--rate '$rate' is zero"
+netem_check_rate "$rate"
 [[ "$ranks" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || die "--ranks '$ranks' is not like 4 or 2,4,8"
 for n in ${ranks//,/ }; do
     [ "$n" -ge 2 ] || die "--ranks '$ranks': every N must be at least 2 (a 1-rank world exchanges nothing)"
@@ -71,15 +70,7 @@ out="${out:-$root/bench-results/netem-$rate}"
 
 if [ "$inside" = 0 ]; then
     # Outside the namespace: check what is needed, build, then re-run this script inside a new network namespace.
-    [ "$(id -u)" = 0 ] || die "must run as root (it creates a network namespace and changes qdiscs); CI runs as root"
-    for tool in unshare ip tc mpiexec.openmpi dotnet; do
-        command -v "$tool" >/dev/null || die "missing '$tool': run 'bash scripts/install-dependencies.sh' (and install the .NET 10 SDK)"
-    done
-    if ! unshare -n true 2>/dev/null; then
-        die "cannot create a network namespace here ('unshare -n true' failed: no CAP_SYS_ADMIN, a seccomp/AppArmor profile, or a container without --privileged / --cap-add SYS_ADMIN). Run on a VM or a privileged container."
-    fi
-    echo "netem.sh: building Examples (Release)"
-    dotnet build "$root/src/Examples" -c Release --nologo -v quiet -clp:ErrorsOnly >/dev/null || die "build failed: dotnet build src/Examples -c Release"
+    netem_prepare_host
     args=(--rate "$rate" --ranks "$ranks" --sets "$sets" --configs "$configs" --warmup "$warmup" --steps "$steps" --output "$out")
     [ -n "$delay" ] && args+=(--delay "$delay")
     [ -n "$capture_step" ] && args+=(--capture-step "$capture_step")
@@ -87,31 +78,14 @@ if [ "$inside" = 0 ]; then
     exec unshare -n -- bash "$0" --inside "${args[@]}"
 fi
 
-# Inside the namespace: only a loopback, which starts down.
-ip link set lo up
-rate_bits=$(awk -v r="$rate" 'BEGIN { n = r + 0; u = r; sub(/^[0-9.]+/, "", u); m = (u == "gbit") ? 1e9 : (u == "mbit") ? 1e6 : 1e3; printf "%.0f", n * m }')
-# Burst: 4 ms at the rate (one tick at HZ = 250), at least 256 KiB (lo's 64 KiB MTU and GSO super-packets must fit).
-burst=$(awk -v b="$rate_bits" 'BEGIN { x = b / 8 * 0.004; if (x < 262144) x = 262144; printf "%.0f", x }')
-if [ -n "$delay" ]; then
-    tc qdisc add dev lo root handle 1: tbf rate "$rate" burst "$burst" latency 200ms
-    tc qdisc add dev lo parent 1:1 handle 10: netem delay "$delay" \
-        || die "--delay needs the kernel's netem qdisc (module sch_netem), which this kernel does not provide; run without --delay"
-else
-    tc qdisc add dev lo root tbf rate "$rate" burst "$burst" latency 200ms
-fi
-echo "netem.sh: namespace loopback limited: $(tc qdisc show dev lo | tr '\n' ';')"
-
-export TERM=dumb DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-unset ATOMO_MPI_LIBRARY
+netem_limit_loopback "$rate" "$delay"
 mkdir -p "$out"
 IFS=',' read -r -a rank_list <<<"$ranks"
 step_args=()
 [ -n "$capture_step" ] && step_args=(--capture-step "$capture_step")
 for n in "${rank_list[@]}"; do
     echo "netem.sh: N = $n over TCP on the $rate loopback"
-    mpiexec.openmpi --oversubscribe --bind-to none -n "$n" \
-        --mca pml ob1 --mca btl self,tcp --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo \
-        dotnet "$dll" bench --sets "$sets" --configs "$configs" --warmup "$warmup" --steps "$steps" \
+    "${netem_mpiexec[@]}" -n "$n" dotnet "$dll" bench --sets "$sets" --configs "$configs" --warmup "$warmup" --steps "$steps" \
         --label "$rate" --calibrate --output "$out" "${step_args[@]}" \
         || die "the bench failed at N = $n (see the output above)"
 done

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace AtomoCollectives.Build.Tests;
 
 /// <summary>
@@ -28,7 +26,7 @@ public sealed class NetemScriptTests
 
         Assert.Equal(1, exitCode);
         Assert.Equal("", output);
-        Assert.StartsWith("netem.sh: ", error, StringComparison.Ordinal);
+        Assert.StartsWith("netem.sh: error: ", error, StringComparison.Ordinal);
         Assert.Contains(message, error, StringComparison.Ordinal);
         Assert.Single(error.TrimEnd('\n').Split('\n'));
     }
@@ -45,23 +43,5 @@ public sealed class NetemScriptTests
         Assert.Contains("speedup_vs_dense=X", output, StringComparison.Ordinal);
     }
 
-    private static (int ExitCode, string Output, string Error) RunNetem(string arguments)
-    {
-        var start = new ProcessStartInfo("bash", $"bench/netem.sh {arguments}")
-        {
-            WorkingDirectory = Repository.Root,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using Process process = Process.Start(start) ?? throw new InvalidOperationException("could not start bash");
-        Task<string> output = process.StandardOutput.ReadToEndAsync();
-        Task<string> error = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(30)))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"netem.sh {arguments} did not exit within 30 s: it got past option checking");
-        }
-
-        return (process.ExitCode, output.Result, error.Result);
-    }
+    private static (int ExitCode, string Output, string Error) RunNetem(string arguments) => BenchScript.Run("netem.sh", arguments);
 }

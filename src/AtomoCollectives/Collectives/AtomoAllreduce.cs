@@ -115,6 +115,32 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// <summary>Finishes queued asynchronous calls and stops the dedicated thread; later calls get <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose() => _calls.Dispose();
 
+    /// <inheritdoc />
+    /// <remarks>The state is the step and, with <see cref="AtomoOptions.SpectralWarmStart"/>, each tensor position's warm-start basis.</remarks>
+    public void SaveState(Stream stream) => AveragerState.Save(_calls, stream, StateHeader, writer =>
+    {
+        writer.Write(_sketches.Count);
+        foreach (Decompositions.SpectralSketch sketch in _sketches)
+        {
+            sketch.Save(writer);
+        }
+    });
+
+    /// <inheritdoc />
+    public void LoadState(Stream stream) => AveragerState.Load(
+        _calls,
+        stream,
+        StateHeader,
+        reader => Enumerable.Range(0, AveragerState.ReadCount(reader, AveragerState.MaxTensors, "warm-start bases")).Select(_ => Decompositions.SpectralSketch.Load(reader)).ToList(),
+        (step, sketches) =>
+        {
+            Step = step;
+            _sketches.Clear();
+            _sketches.AddRange(sketches);
+        });
+
+    private AveragerState.Header StateHeader() => new(nameof(AtomoAllreduce), _optionsHash, _communicator.Rank, _communicator.Size, Step);
+
     /// <summary>Whether the dedicated thread of <see cref="AverageAsync"/> is running (tests: none is left after <see cref="Dispose"/>).</summary>
     internal bool HasLiveWorker => _calls.HasLiveWorker;
 

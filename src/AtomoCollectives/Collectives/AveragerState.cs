@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Text;
 
-namespace AtomoCollectives.Collectives;
+namespace AtomoCollectives;
 
 /// <summary>
 /// The one format of an averager's saved state (<c>SaveState</c>/<c>LoadState</c>), so that a job stopped by a time
@@ -24,6 +24,62 @@ internal static class AveragerState
 {
     private const ushort Version = 1;
     private static ReadOnlySpan<byte> Magic => "ATOMOST1"u8;
+
+    /// <summary>At most this many tensor positions in a state (a model with more tensors is not plausible).</summary>
+    public const int MaxTensors = 1 << 20;
+
+    /// <summary>Saves <paramref name="header"/> and a body through <paramref name="runner"/>, so that no call runs meanwhile.</summary>
+    public static void Save(CallRunner runner, Stream stream, Func<Header> header, Action<BinaryWriter> writeBody)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        runner.RunExclusive(() => Write(stream, header(), writeBody));
+    }
+
+    /// <summary>
+    /// Loads a state through <paramref name="runner"/>: reads and checks the header and the whole body with
+    /// <paramref name="readBody"/>, and only then hands the step and the body's result to <paramref name="commit"/>.
+    /// </summary>
+    /// <exception cref="InvalidDataException">See <see cref="Read"/> and <see cref="ReadBody"/>.</exception>
+    public static void Load<T>(CallRunner runner, Stream stream, Func<Header> expected, Func<BinaryReader, T> readBody, Action<long, T> commit)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        runner.RunExclusive(() =>
+        {
+            (long step, BinaryReader body) = Read(stream, expected());
+            T state = ReadBody(body, readBody);
+            commit(step, state);
+        });
+    }
+
+    /// <summary>Reads a shape written as its dimension count and dimensions.</summary>
+    /// <exception cref="InvalidDataException">The dimensions do not make a shape.</exception>
+    public static TensorShape ReadShape(BinaryReader reader)
+    {
+        int[] dimensions = new int[ReadCount(reader, 32, "shape dimensions")];
+        for (int i = 0; i < dimensions.Length; i++)
+        {
+            dimensions[i] = reader.ReadInt32();
+        }
+
+        try
+        {
+            return TensorShape.Of(dimensions);
+        }
+        catch (ArgumentException error)
+        {
+            throw new InvalidDataException($"The averager state holds an impossible shape: {error.Message}");
+        }
+    }
+
+    /// <summary>Writes a shape as its dimension count and dimensions.</summary>
+    public static void WriteShape(BinaryWriter writer, TensorShape shape)
+    {
+        writer.Write(shape.Dimensions.Length);
+        foreach (int dimension in shape.Dimensions)
+        {
+            writer.Write(dimension);
+        }
+    }
 
     /// <summary>What a state file says about where it came from.</summary>
     public readonly record struct Header(string Kind, long OptionsHash, int Rank, int Size, long Step);

@@ -67,6 +67,20 @@ internal sealed class CallRunner : IDisposable
 
     public void EndSynchronous() => EndCall(asynchronous: false);
 
+    /// <summary>Runs <paramref name="action"/> (saving or loading state) as a synchronous call: refused while a call runs or is queued.</summary>
+    public void RunExclusive(Action action)
+    {
+        BeginSynchronous();
+        try
+        {
+            action();
+        }
+        finally
+        {
+            EndSynchronous();
+        }
+    }
+
     /// <summary>
     /// Queues <paramref name="call"/> on the dedicated thread and returns its task, completed (or faulted with what the
     /// call threw) only after the call counts as finished, so a continuation may call again at once.

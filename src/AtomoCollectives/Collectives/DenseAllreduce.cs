@@ -66,6 +66,16 @@ public sealed class DenseAllreduce : IGradientAverager
     /// <summary>Finishes queued asynchronous calls and stops the dedicated thread; later calls get <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose() => _calls.Dispose();
 
+    /// <inheritdoc />
+    /// <remarks>The state is the step alone: a dense average carries nothing else between calls.</remarks>
+    public void SaveState(Stream stream) => AveragerState.Save(_calls, stream, StateHeader, _ => { });
+
+    /// <inheritdoc />
+    public void LoadState(Stream stream) => AveragerState.Load(_calls, stream, StateHeader, _ => 0, (step, _) => Step = step);
+
+    /// <summary>Dense averaging has no options that shape results, so its options hash is 0.</summary>
+    private AveragerState.Header StateHeader() => new(nameof(DenseAllreduce), 0, _communicator.Rank, _communicator.Size, Step);
+
     private void AverageCore(TensorList tensors)
     {
         long step = Step;

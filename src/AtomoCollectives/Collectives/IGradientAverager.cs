@@ -39,4 +39,24 @@ public interface IGradientAverager : IDisposable
     /// <exception cref="InvalidOperationException">A synchronous call on this instance is in progress.</exception>
     /// <exception cref="ObjectDisposedException">The averager was disposed.</exception>
     Task AverageAsync(IReadOnlyList<Memory<float>> tensors, IReadOnlyList<TensorShape> shapes);
+
+    /// <summary>
+    /// Writes what a resumed run needs to continue exactly where this one is: the step that seeds the next call's draws,
+    /// and whatever the averager carries between calls (warm-start bases, error feedback). Each rank saves its own
+    /// state (it follows that rank's gradients). The format is versioned and checksummed; statistics are not part of it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A call on this instance is in progress or queued.</exception>
+    /// <exception cref="ObjectDisposedException">The averager was disposed.</exception>
+    void SaveState(Stream stream);
+
+    /// <summary>
+    /// Replaces this averager's state by one that <see cref="SaveState"/> wrote on the same rank, with the same number of
+    /// ranks, the same kind of averager and the same options. Everything is checked before anything is replaced: a
+    /// refused state leaves the averager as it was. Every rank loads its own before the next call (a rank at another
+    /// step makes that call fail on every rank).
+    /// </summary>
+    /// <exception cref="InvalidDataException">The stream is not such a state, is truncated or corrupted, or was saved elsewhere (the message names what differs).</exception>
+    /// <exception cref="InvalidOperationException">A call on this instance is in progress or queued.</exception>
+    /// <exception cref="ObjectDisposedException">The averager was disposed.</exception>
+    void LoadState(Stream stream);
 }

@@ -100,6 +100,69 @@ public sealed class PowerSgdAllreduce : IGradientAverager
     /// <summary>Finishes queued asynchronous calls and stops the dedicated thread; later calls get <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose() => _calls.Dispose();
 
+    /// <inheritdoc />
+    /// <remarks>The state is the step and, per tensor position, its shape, rank, error feedback and warm-start Q.</remarks>
+    public void SaveState(Stream stream) => AveragerState.Save(_calls, stream, StateHeader, writer =>
+    {
+        writer.Write(_states.Count);
+        foreach (TensorState? state in _states)
+        {
+            writer.Write(state is not null);
+            if (state is null)
+            {
+                continue;
+            }
+
+            AveragerState.WriteShape(writer, state.Shape);
+            writer.Write(state.Rank);
+            AveragerState.WriteFloats(writer, state.Error);
+            writer.Write(state.Q is not null);
+            AveragerState.WriteFloats(writer, state.Q ?? []);
+        }
+    });
+
+    /// <inheritdoc />
+    public void LoadState(Stream stream) => AveragerState.Load(
+        _calls,
+        stream,
+        StateHeader,
+        reader => Enumerable.Range(0, AveragerState.ReadCount(reader, AveragerState.MaxTensors, "tensor states")).Select(_ => ReadTensorState(reader)).ToList(),
+        (step, states) =>
+        {
+            Step = step;
+            _states.Clear();
+            _states.AddRange(states);
+        });
+
+    private AveragerState.Header StateHeader() => new(nameof(PowerSgdAllreduce), _optionsHash, _communicator.Rank, _communicator.Size, Step);
+
+    /// <summary>One position's saved state, checked against what this averager's options give its shape.</summary>
+    private TensorState? ReadTensorState(BinaryReader reader)
+    {
+        if (!reader.ReadBoolean())
+        {
+            return null;
+        }
+
+        TensorShape shape = AveragerState.ReadShape(reader);
+        (int rows, int columns) = shape.MatrixView;
+        int rank = reader.ReadInt32();
+        if (rank != Math.Min(_options.Rank, Math.Min(rows, columns)))
+        {
+            throw new InvalidDataException($"The averager state holds rank {rank} for a {shape} tensor; these options give rank {Math.Min(_options.Rank, Math.Min(rows, columns))}.");
+        }
+
+        var state = new TensorState(shape, rank, 0)
+        {
+            Error = AveragerState.ReadFloats(reader, _options.ErrorFeedback ? rows * columns : 0, "error feedback"),
+            Spare = new float[_options.ErrorFeedback ? rows * columns : 0],
+        };
+        bool hasQ = reader.ReadBoolean();
+        float[] q = AveragerState.ReadFloats(reader, hasQ ? columns * rank : 0, "warm-start Q");
+        state.Q = hasQ ? q : null;
+        return state;
+    }
+
     /// <summary>This rank's error feedback for the tensor at <paramref name="tensor"/> (a copy; null when it has none). Tests.</summary>
     internal float[]? ErrorOf(int tensor) => tensor < _states.Count && _states[tensor] is { } state && _options.ErrorFeedback ? (float[])state.Error.Clone() : null;
 

@@ -45,14 +45,14 @@ internal sealed class SpectralSketch
     /// <summary>Forgets the basis: the next call starts cold.</summary>
     public void Reset() => (Rows, Columns, Width) = (0, 0, 0);
 
-    /// <summary>Writes the basis (or its absence) and the warm-call count for <see cref="Collectives.AveragerState"/>.</summary>
+    /// <summary>Writes the basis (or its absence) and the warm-call count for <see cref="AveragerState"/>.</summary>
     public void Save(BinaryWriter writer)
     {
         writer.Write(Rows);
         writer.Write(Columns);
         writer.Write(Width);
         writer.Write(WarmCalls);
-        Collectives.AveragerState.WriteFloats(writer, Rows == 0 ? default : _basis.AsSpan(0, Width * Columns));
+        AveragerState.WriteFloats(writer, Rows == 0 ? default : _basis.AsSpan(0, Width * Columns));
     }
 
     /// <summary>Reads what <see cref="Save"/> wrote.</summary>
@@ -68,7 +68,7 @@ internal sealed class SpectralSketch
         }
 
         var sketch = new SpectralSketch { WarmCalls = warmCalls };
-        float[] basis = Collectives.AveragerState.ReadFloats(reader, none ? 0 : checked(width * columns), "warm-start basis");
+        float[] basis = AveragerState.ReadFloats(reader, none ? 0 : checked(width * columns), "warm-start basis");
         if (!none)
         {
             sketch.Store(rows, columns, width, basis);

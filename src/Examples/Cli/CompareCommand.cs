@@ -19,20 +19,20 @@ internal static class CompareCommand
             DefaultValueFactory = _ => DefaultRuns,
         };
         var output = new Option<string>("--output") { Description = "Directory for one sub-directory per run, the plots and comparison.md.", DefaultValueFactory = _ => Path.Combine("out", "compare") };
-        var command = new Command("compare", "Train once per compressor with the same settings and seed; write accuracy-vs-step.png, accuracy-vs-bytes.png and comparison.md.");
+        var command = new Command("compare", "Train once per compressor with the same settings and seed; write accuracy-vs-step.png, accuracy-vs-seconds.png, accuracy-vs-bytes.png and comparison.md.");
         shared.AddTo(command);
         command.Options.Add(runs);
         command.Options.Add(output);
         command.SetAction(parsed => ExamplesCli.Guard(() =>
         {
             string directory = parsed.GetValue(output)!;
-            Compressor[] compressors = [.. parsed.GetValue(runs)!.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries).Select(Compressor.Parse)];
+            Compressor[] compressors = Compressor.ParseList(parsed.GetValue(runs)!);
             if (compressors.Length == 0)
             {
                 throw new ArgumentException("--runs names no compressor.");
             }
 
-            TrainingSettings[] settings = [.. compressors.Select(c => shared.Settings(parsed, c, Path.Combine(directory, Slug(c.Label))))];
+            TrainingSettings[] settings = [.. compressors.Select(c => shared.Settings(parsed, c, Path.Combine(directory, c.DirectoryName)))];
             (IReadOnlyList<RunSummary> summaries, int exitCode) = TrainingRuns.Run(settings, parsed.GetValue(shared.Ranks));
             if (summaries.Count > 0 && summaries[0] is not null)
             {
@@ -59,6 +59,4 @@ internal static class CompareCommand
         AnsiConsole.Write(console);
         AnsiConsole.WriteLine($"Plots and comparison.md in {Path.GetFullPath(directory)}");
     }
-
-    private static string Slug(string label) => string.Concat(label.Select(c => char.IsLetterOrDigit(c) || c == '-' ? c : '_'));
 }

@@ -4,7 +4,7 @@ namespace AtomoCollectives.Examples.Cli;
 
 /// <summary>
 /// The command line: <c>train</c> (also what runs with no command, so <c>mpiexec -n 16 dotnet Examples.dll</c>
-/// trains), <c>compare</c>, <c>bench</c> and <c>demo</c>.
+/// trains), <c>compare</c>, <c>report-train</c>, <c>bench</c> and <c>demo</c>.
 /// </summary>
 internal static class ExamplesCli
 {
@@ -15,6 +15,7 @@ internal static class ExamplesCli
             + "Runs in-process (ranks as threads) unless started by mpiexec or srun, then on real MPI ranks.");
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(CompareCommand.Create());
+        root.Subcommands.Add(ReportTrainCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(Bench.BenchCommand.Create());
         return root.Parse(WithDefaultCommand(args)).Invoke();
@@ -30,7 +31,7 @@ internal static class ExamplesCli
         {
             return work();
         }
-        catch (Exception e) when (Unwrap(e) is FileNotFoundException or Data.IdxFormatException or ArgumentException or FormatException or MpiException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (Unwrap(e) is FileNotFoundException or Data.IdxFormatException or ArgumentException or FormatException or MpiException or IOException or InvalidDataException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine($"error: {UserMessage(Unwrap(e))}");
             return 1;

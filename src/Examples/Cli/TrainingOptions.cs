@@ -10,7 +10,7 @@ internal sealed class TrainingOptions
 {
     public Option<int> Ranks { get; } = Positive(new Option<int>("--ranks") { Description = "In-process ranks (threads) when not started by mpiexec or srun; ignored under MPI.", DefaultValueFactory = _ => 4 });
 
-    public Option<string> Model { get; } = new Option<string>("--model") { Description = "mlp (784-256-128-10) or cnn (LeNet-5 style).", DefaultValueFactory = _ => "mlp" }.AcceptOnlyFromAmong("mlp", "cnn");
+    public Option<string> Model { get; } = new Option<string>("--model") { Description = "mlp (784-256-128-10), cnn (LeNet-5 style) or mlp-wide (784-2048-1024-10, 3.7M parameters).", DefaultValueFactory = _ => "mlp" }.AcceptOnlyFromAmong([.. ModelNames.All]);
 
     public Option<int> Epochs { get; } = Positive(new Option<int>("--epochs") { Description = "Passes over the training set.", DefaultValueFactory = _ => 2 });
 
@@ -59,7 +59,7 @@ internal sealed class TrainingOptions
 
         return new TrainingSettings(
             compressor,
-            parsed.GetValue(Model) == "cnn" ? ModelKind.Cnn : ModelKind.Mlp,
+            ModelNames.Parse(parsed.GetValue(Model)!),
             parsed.GetValue(Epochs),
             parsed.GetValue(BatchSize),
             lr,

@@ -8,6 +8,28 @@ internal enum ModelKind
 
     /// <summary>LeNet-5 style: conv 5×5×6 (pad 2), pool, conv 5×5×16, pool, 400-120-84-10.</summary>
     Cnn,
+
+    /// <summary>
+    /// 784-2048-1024-10 with ReLU, 3.7M parameters: large enough that its dense allreduce on a 1 Gbit/s link takes
+    /// longer than its compute per step (issue 16), as for the models people train with data parallelism.
+    /// </summary>
+    WideMlp,
+}
+
+/// <summary>The command-line names of the models (<c>--model</c>), one per <see cref="ModelKind"/>.</summary>
+internal static class ModelNames
+{
+    /// <summary>In <see cref="ModelKind"/> order.</summary>
+    public static readonly IReadOnlyList<string> All = ["mlp", "cnn", "mlp-wide"];
+
+    public static string Name(this ModelKind kind) => All[(int)kind];
+
+    /// <exception cref="ArgumentException">Not one of <see cref="All"/>.</exception>
+    public static ModelKind Parse(string name)
+    {
+        int index = All.ToList().IndexOf(name);
+        return index >= 0 ? (ModelKind)index : throw new ArgumentException($"Unknown model '{name}'. Use one of: {string.Join(", ", All)}.", nameof(name));
+    }
 }
 
 /// <summary>
@@ -43,14 +65,15 @@ internal sealed class Network
         var store = new ParameterStore();
         ILayer[] layers;
         string description;
-        if (kind == ModelKind.Mlp)
+        if (kind is ModelKind.Mlp or ModelKind.WideMlp)
         {
             int inputs = height * width;
+            (int hidden1, int hidden2) = kind == ModelKind.Mlp ? (256, 128) : (2048, 1024);
             layers = [
-                new DenseLayer(store, "fc1", inputs, 256), new ReluLayer(256),
-                new DenseLayer(store, "fc2", 256, 128), new ReluLayer(128),
-                new DenseLayer(store, "fc3", 128, classes)];
-            description = $"MLP {inputs}-256-128-{classes}";
+                new DenseLayer(store, "fc1", inputs, hidden1), new ReluLayer(hidden1),
+                new DenseLayer(store, "fc2", hidden1, hidden2), new ReluLayer(hidden2),
+                new DenseLayer(store, "fc3", hidden2, classes)];
+            description = $"MLP {inputs}-{hidden1}-{hidden2}-{classes}";
         }
         else
         {

@@ -113,6 +113,25 @@ internal sealed record Compressor(CompressorKind Kind, double Budget, int Bits, 
         _ => new AtomoAllreduce(world, ToAtomoOptions(seed)!, ExampleLogging.Factory.CreateLogger<AtomoAllreduce>()),
     };
 
+    /// <summary>
+    /// Parses a run list (<c>compare --runs</c>, <c>bench/netem-train.sh --runs</c>): entries of <see cref="Parse"/>,
+    /// separated by spaces or commas; each at most once, since each run gets its own <see cref="DirectoryName"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">An entry is invalid, or two entries are the same run.</exception>
+    public static Compressor[] ParseList(string text)
+    {
+        Compressor[] compressors = [.. text.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries).Select(Parse)];
+        if (compressors.GroupBy(c => c.Label).FirstOrDefault(g => g.Count() > 1) is { } twice)
+        {
+            throw new ArgumentException($"'{twice.Key}' is given more than once in the run list '{text}'.", nameof(text));
+        }
+
+        return compressors;
+    }
+
+    /// <summary>The run's directory name under <c>compare --output</c>: the label with anything but letters, digits and '-' as '_'.</summary>
+    public string DirectoryName => string.Concat(Label.Select(c => char.IsLetterOrDigit(c) || c == '-' ? c : '_'));
+
     /// <summary>The library options for the ATOMO-family compressors; <see langword="null"/> for dense, QSGD and PowerSGD.</summary>
     public AtomoOptions? ToAtomoOptions(ulong seed)
     {

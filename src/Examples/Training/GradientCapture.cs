@@ -23,7 +23,7 @@ internal sealed class GradientCapture
         _steps = [.. capture.Steps];
         _header = new GradientCaptureManifest
         {
-            Model = settings.Model == ModelKind.Cnn ? "cnn" : "mlp",
+            Model = settings.Model.Name(),
             ModelDescription = modelDescription,
             Seed = settings.Seed,
             Ranks = world.Size,

@@ -38,6 +38,90 @@ internal sealed class QsgdAverager(ICommunicator world, int bits, int bucketSize
 
     public AllreduceStatistics Statistics { get; private set; } = new();
 
+    /// <summary>
+    /// The state is the step alone, which seeds the draws: "QSGDST1\0", then rank, size, bits, bucket size and seed
+    /// (all checked on load), the step, and an XxHash3 checksum of the rest.
+    /// </summary>
+    public void SaveState(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        Exclusive(() =>
+        {
+            byte[] body = StateBody(Step);
+            stream.Write(body);
+            stream.Write(BitConverter.GetBytes(System.IO.Hashing.XxHash3.HashToUInt64(body)));
+        });
+    }
+
+    /// <exception cref="InvalidDataException">Not a QSGD averager state, corrupted, or saved with another rank, size, bits, bucket size or seed.</exception>
+    public void LoadState(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        Exclusive(() =>
+        {
+            var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            byte[] bytes = copy.ToArray();
+            int length = StateBody(0).Length;
+            if (bytes.Length != length + 8 || BitConverter.ToUInt64(bytes, length) != System.IO.Hashing.XxHash3.HashToUInt64(bytes.AsSpan(0, length)))
+            {
+                throw new InvalidDataException($"This is not an intact QSGD averager state ({bytes.Length} bytes, or its checksum does not match).");
+            }
+
+            long step = BitConverter.ToInt64(bytes, length - 8);
+            if (step < 0 || !bytes.AsSpan(0, length).SequenceEqual(StateBody(step)))
+            {
+                throw new InvalidDataException($"The QSGD averager state was saved on another rank or number of ranks, or with other bits, bucket size or seed (this is rank {world.Rank} of {world.Size}, {bits} bits, buckets of {bucketSize}, seed {seed}).");
+            }
+
+            Step = step;
+        });
+    }
+
+    private byte[] StateBody(long step)
+    {
+        var body = new MemoryStream();
+        using (var writer = new BinaryWriter(body))
+        {
+            writer.Write("QSGDST1\0"u8);
+            writer.Write(world.Rank);
+            writer.Write(world.Size);
+            writer.Write(bits);
+            writer.Write(bucketSize);
+            writer.Write(seed);
+            writer.Write(step);
+        }
+
+        return body.ToArray();
+    }
+
+    /// <summary>Runs <paramref name="action"/> as a synchronous call would run: refused while a call runs or is queued.</summary>
+    private void Exclusive(Action action)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_running || !_tail.IsCompleted)
+            {
+                throw new InvalidOperationException("A call on this QsgdAverager is in progress: its state cannot be saved or loaded now.");
+            }
+
+            _running = true;
+        }
+
+        try
+        {
+            action();
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _running = false;
+            }
+        }
+    }
+
     public void Average(IReadOnlyList<Memory<float>> tensors, IReadOnlyList<TensorShape> shapes)
     {
         lock (_gate)

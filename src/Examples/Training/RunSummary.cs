@@ -40,6 +40,9 @@ internal sealed record RunSummary
     public required long DenseEquivalentBytes { get; init; }
     public required double CompressionRatio { get; init; }
     public required double WallSeconds { get; init; }
+
+    /// <summary>The part of <see cref="WallSeconds"/> spent measuring the test accuracy (not training).</summary>
+    public required double EvaluationSeconds { get; init; }
     public required double ComputeSeconds { get; init; }
     public required double EncodeSeconds { get; init; }
     public required double ExchangeSeconds { get; init; }

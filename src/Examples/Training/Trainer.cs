@@ -57,18 +57,30 @@ internal static class Trainer
             logger.LogWarning("--save-gradients-at {Steps}: past the run's {Total} steps, not captured", string.Join(',', late), totalSteps);
         }
 
-        StreamWriter? metrics = isRoot ? new StreamWriter(Path.Combine(settings.OutputDirectory, "metrics.csv")) : null;
-        metrics?.WriteLine(MetricsCsv.Header);
-        double computeSeconds = 0, trainLoss = double.NaN, testAccuracy = double.NaN;
+        Checkpoints? checkpoints = settings.Checkpoint is { } checkpointing
+            ? new Checkpoints(world, checkpointing, Checkpoints.Fingerprint(settings, network.Description, ranks, train.Count), logger)
+            : null;
+        TrainingProgress resumed = (settings.Checkpoint?.Resume == true ? checkpoints!.Resume(network.Store.Values, velocity, averager) : null) ?? TrainingProgress.Start;
+        if (isRoot && settings.Checkpoint?.Resume == true)
+        {
+            logger.LogInformation(resumed.Step == 0 ? "--resume: no checkpoint in {Directory} yet; starting at step 0" : "--resume: continuing from step {Step} ({Directory})", settings.Checkpoint.Directory, resumed.Step);
+        }
+
+        StreamWriter? metrics = isRoot ? MetricsCsv.OpenForStep(Path.Combine(settings.OutputDirectory, "metrics.csv"), resumed.Step) : null;
+        double computeSeconds = resumed.ComputeSeconds, evaluationSeconds = resumed.EvaluationSeconds, checkpointSeconds = resumed.CheckpointSeconds;
+        double trainLoss = resumed.TrainLoss, testAccuracy = resumed.TestAccuracy;
         bool diverged = false;
         var wall = Stopwatch.StartNew();
-        long step = 0;
+        double Elapsed() => resumed.WallSeconds + wall.Elapsed.TotalSeconds;
+        AllreduceStatistics Totals() => resumed.Totals + averager.Statistics;
+        long step = resumed.Step;
         ProgressDisplay.Run(isRoot, settings.Compressor.Label, totalSteps, logger, report =>
         {
-            for (int epoch = 0; step < totalSteps; epoch++)
+            // A resumed run starts inside the epoch it stopped in; from then on each epoch starts at batch 0.
+            for (int epoch = (int)(step / stepsPerEpoch); step < totalSteps; epoch++)
             {
                 Shuffle(order, settings.Seed, epoch);
-                for (int batch = 0; batch < stepsPerEpoch && step < totalSteps; batch++)
+                for (int batch = (int)(step % stepsPerEpoch); batch < stepsPerEpoch && step < totalSteps; batch++)
                 {
                     long start = Stopwatch.GetTimestamp();
                     for (int i = 0; i < settings.BatchSize; i++)
@@ -110,14 +122,27 @@ internal static class Trainer
                     double? measured = null;
                     if (step % evaluateEvery == 0 || step == totalSteps)
                     {
+                        // Timed apart: evaluating is not training, and time-to-accuracy must not depend on how often it runs.
+                        long evaluationStart = Stopwatch.GetTimestamp();
                         testAccuracy = Evaluate(world, network, test, batchImages, batchLabels);
                         measured = testAccuracy;
+                        evaluationSeconds += Stopwatch.GetElapsedTime(evaluationStart).TotalSeconds;
                     }
 
-                    AllreduceStatistics t = averager.Statistics;
+                    AllreduceStatistics t = Totals();
+                    double elapsed = Elapsed();
                     metrics?.WriteLine(MetricsCsv.Format(new StepMetrics(
                         step, epoch, trainLoss, stepTotals[1] / stepTotals[2], measured, t.BytesSent, t.BytesReceived, t.DenseEquivalentBytes,
-                        computeSeconds, t.EncodeSeconds, t.ExchangeSeconds, t.DecodeSeconds, wall.Elapsed.TotalSeconds)));
+                        computeSeconds, t.EncodeSeconds, t.ExchangeSeconds, t.DecodeSeconds, elapsed, elapsed - evaluationSeconds - checkpointSeconds)));
+                    if (checkpoints?.IsDue(step, totalSteps) == true)
+                    {
+                        // Timed apart, like evaluations: saving is not training.
+                        long checkpointStart = Stopwatch.GetTimestamp();
+                        metrics?.Flush();
+                        checkpoints.Save(new TrainingProgress(step, computeSeconds, evaluationSeconds, checkpointSeconds, Elapsed(), trainLoss, testAccuracy, t), network.Store.Values, velocity, averager);
+                        checkpointSeconds += Stopwatch.GetElapsedTime(checkpointStart).TotalSeconds;
+                    }
+
                     report(step, double.IsNaN(testAccuracy) ? $"loss {trainLoss:F3}" : $"loss {trainLoss:F3} test {testAccuracy:P1}");
                 }
             }
@@ -127,7 +152,7 @@ internal static class Trainer
         metrics?.Dispose();
         (bool identical, string checksum) = CompareReplicas(world, network.Store.Values);
         logger.LogDebug("Rank {Rank}: {Steps} steps, parameter checksum {Checksum}, replicas identical: {Identical}", world.Rank, step, checksum, identical);
-        AllreduceStatistics totals = averager.Statistics;
+        AllreduceStatistics totals = Totals();
         var summary = new RunSummary
         {
             Compressor = settings.Compressor.Name,
@@ -153,7 +178,8 @@ internal static class Trainer
             BytesReceivedPerRank = totals.BytesReceived,
             DenseEquivalentBytes = totals.DenseEquivalentBytes,
             CompressionRatio = totals.BytesSent == 0 ? 0 : (double)totals.DenseEquivalentBytes / totals.BytesSent,
-            WallSeconds = wall.Elapsed.TotalSeconds,
+            WallSeconds = Elapsed(),
+            EvaluationSeconds = evaluationSeconds,
             ComputeSeconds = computeSeconds,
             EncodeSeconds = totals.EncodeSeconds,
             ExchangeSeconds = totals.ExchangeSeconds,

@@ -8,6 +8,7 @@ namespace AtomoCollectives.Examples.Training;
 /// <param name="TrainLimit">Use only the first this many training images (0: all 60,000).</param>
 /// <param name="EvaluationsPerEpoch">How often the test accuracy is measured (and once more at the end).</param>
 /// <param name="SaveGradients">Where and when to save every rank's local gradients (<c>--save-gradients</c>); none by default.</param>
+/// <param name="Checkpoint">Where and how often to checkpoint, and whether to resume (<c>--checkpoint</c>); none by default.</param>
 internal sealed record TrainingSettings(
     Compressor Compressor,
     ModelKind Model,
@@ -21,4 +22,5 @@ internal sealed record TrainingSettings(
     string DataDirectory,
     int TrainLimit,
     int EvaluationsPerEpoch,
-    GradientCaptureSettings? SaveGradients = null);
+    GradientCaptureSettings? SaveGradients = null,
+    CheckpointSettings? Checkpoint = null);

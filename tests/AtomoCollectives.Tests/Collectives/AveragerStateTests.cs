@@ -1,4 +1,3 @@
-using AtomoCollectives.Collectives;
 using AtomoCollectives.Decompositions;
 
 namespace AtomoCollectives.Tests.Collectives;

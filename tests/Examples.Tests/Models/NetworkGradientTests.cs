@@ -1,5 +1,6 @@
 using AtomoCollectives.Examples.Data;
 using AtomoCollectives.Examples.Models;
+using AtomoCollectives.Examples.Training;
 
 namespace AtomoCollectives.Examples.Tests.Models;
 
@@ -13,16 +14,20 @@ public sealed class NetworkGradientTests
     /// Biases start at zero, which puts every all-background patch exactly on a ReLU kink; they are moved off it first.
     /// </summary>
     /// <remarks>
-    /// Only the MLP: in the CNN a first-layer weight moves thousands of pre-activations at once, and some ReLU or
-    /// max-pool decision flips within ±h often enough to make the difference quotient meaningless. The CNN's layers
-    /// are checked one by one below, where the loss is linear (convolution) or piecewise linear far from its kinks (pooling).
+    /// Only the MLPs (the 235k one and mlp-wide, 3.7M): in the CNN a first-layer weight moves thousands of
+    /// pre-activations at once, and some ReLU or max-pool decision flips within ±h often enough to make the difference
+    /// quotient meaningless. The CNN's layers are checked one by one below, where the loss is linear (convolution) or
+    /// piecewise linear far from its kinks (pooling). In an MLP a weight moves one pre-activation per sample.
     /// </remarks>
-    [Fact]
-    public void MlpBackpropagationMatchesCentralDifferences()
+    [Theory]
+    [InlineData("mlp")]
+    [InlineData("mlp-wide")]
+    public void MlpBackpropagationMatchesCentralDifferences(string model)
     {
+        ModelKind kind = ModelNames.Parse(model);
         const int batch = 3;
         LabeledImages images = FashionMnist.Load(FashionMnist.DefaultDirectory, training: false, limit: batch);
-        var network = Network.Create(ModelKind.Mlp, images.Height, images.Width, 10, seed: 5, maxBatch: batch);
+        var network = Network.Create(kind, images.Height, images.Width, 10, seed: 5, maxBatch: batch);
         var random = new Random(3);
         foreach (Parameter bias in network.Store.Parameters.Where(p => p.Name.EndsWith("bias", StringComparison.Ordinal)))
         {
@@ -42,6 +47,42 @@ public sealed class NetworkGradientTests
             AssertCentralDifferences(network.Store.Values, analytic, Loss, probes, h: 1e-3f, relativeTolerance: 0.02, index => $"{parameter.Name}[{index - parameter.Offset}]");
         }
     }
+
+    /// <summary>
+    /// mlp-wide is 784-2048-1024-10: 3,716,106 parameters (≥ 3M, issue 16), 14.9 MB of gradients, so a dense ring
+    /// allreduce at N = 4 sends 2·3/4·4·n = 22.3 MB per rank: 178 ms at 1 Gbit/s, against ~22 ms of compute per
+    /// step at batch 64 on one core of the development machine (docs/network-benchmarks.md).
+    /// </summary>
+    [Fact]
+    public void WideMlpHasTheDocumentedShapes()
+    {
+        var network = Network.Create(ModelKind.WideMlp, height: 28, width: 28, classes: 10, seed: 1, maxBatch: 4);
+
+        (string Name, int[] Dimensions)[] expected = [
+            ("fc1.weight", [2048, 784]), ("fc1.bias", [2048]),
+            ("fc2.weight", [1024, 2048]), ("fc2.bias", [1024]),
+            ("fc3.weight", [10, 1024]), ("fc3.bias", [10])];
+        Assert.Equal(expected.Select(e => e.Name), network.Store.Parameters.Select(p => p.Name));
+        Assert.Equal(expected.Select(e => e.Dimensions), network.Store.Parameters.Select(p => p.Shape.Dimensions.ToArray()));
+        Assert.Equal(3_716_106, network.Store.Length);
+        Assert.Equal(10, network.Classes);
+        Assert.Equal("MLP 784-2048-1024-10, 3,716,106 parameters", network.Description);
+        Assert.Equal(22_296_636, (long)AllreduceStatistics.RingAllreduceBytes(network.Store.Length, ranks: 4));
+    }
+
+    [Theory]
+    [InlineData("mlp", "Mlp")]
+    [InlineData("cnn", "Cnn")]
+    [InlineData("mlp-wide", "WideMlp")]
+    public void ModelNamesRoundTrip(string name, string kind)
+    {
+        Assert.Equal(kind, ModelNames.Parse(name).ToString());
+        Assert.Equal(name, ModelNames.Parse(name).Name());
+    }
+
+    [Fact]
+    public void UnknownModelNameIsAClearError() =>
+        Assert.Equal("Unknown model 'vgg'. Use one of: mlp, cnn, mlp-wide.", Assert.Throws<ArgumentException>(() => ModelNames.Parse("vgg")).Message.Split(" (Parameter")[0]);
 
     /// <summary>
     /// For L = ⟨u, conv(x)⟩ with a fixed random u, L is linear in the kernel, the bias and the input, so a central

@@ -40,6 +40,23 @@ public sealed class CompressorTests
     }
 
     [Fact]
+    public void RunListsSplitOnSpacesAndCommasAndNameADirectoryPerRun()
+    {
+        Compressor[] runs = Compressor.ParseList(" dense, atomo-spectral:3  qsgd:2,terngrad ");
+        Assert.Equal(["dense", "atomo-spectral_s_3", "qsgd_2-bit", "terngrad"], runs.Select(c => c.DirectoryName));
+    }
+
+    [Theory]
+    [InlineData("dense atomo-spectral:3 atomo-spectral", "'atomo-spectral s=3' is given more than once")]
+    [InlineData("dense qsgd:4 qsgd", "'qsgd 4-bit' is given more than once")]
+    [InlineData("dense top-k", "Unknown compressor 'top-k'")]
+    public void RunListsRefuseRepeatsAndUnknownNames(string text, string message)
+    {
+        var e = Assert.Throws<ArgumentException>(() => Compressor.ParseList(text));
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AtomoCompressorsCarryTheSeedAndDecomposition()
     {
         AtomoOptions spectral = Compressor.Parse("atomo-spectral:2").ToAtomoOptions(9)!;

@@ -81,6 +81,53 @@ public sealed class TrainingRunTests : IDisposable
         Assert.True(summary.FinalTestAccuracy > 0.4, $"test accuracy {summary.FinalTestAccuracy:P1} (chance 10 %)");
     }
 
+    /// <summary>mlp-wide (3.7M parameters) trains like the small MLP: 64 steps on 4,096 images are well above chance.</summary>
+    [Fact]
+    public void TheWideMlpLearns()
+    {
+        TrainingSettings settings = Settings("atomo-spectral:3", "mlp-wide") with { Model = ModelKind.WideMlp };
+        RunSummary summary = TrainingRuns.Run([settings], 2).Summaries[0];
+
+        Assert.True(summary.ReplicasIdentical);
+        Assert.Equal(64, summary.Steps);
+        Assert.Contains("784-2048-1024-10, 3,716,106 parameters", summary.Model, StringComparison.Ordinal);
+        Assert.True(summary.FinalTestAccuracy > 0.5, $"test accuracy {summary.FinalTestAccuracy:P1} (chance 10 %)");
+        Assert.True(summary.BytesSentPerRank * 100 < summary.DenseEquivalentBytes, $"{summary.BytesSentPerRank} bytes sent, dense {summary.DenseEquivalentBytes}");
+    }
+
+    /// <summary>
+    /// trainingWallSeconds is the wall clock without evaluations: the gap to wallSeconds grows only at the rows that
+    /// measured the test accuracy (the evaluation ran before the row was written) and ends at summary.json's evaluationSeconds.
+    /// </summary>
+    [Fact]
+    public void TrainingWallSecondsLeaveTheEvaluationsOut()
+    {
+        TrainingSettings settings = Settings("dense", "wall") with { EvaluationsPerEpoch = 8 };
+        RunSummary summary = TrainingRuns.Run([settings], 2).Summaries[0];
+        IReadOnlyList<StepMetrics> metrics = MetricsCsv.Read(Path.Combine(settings.OutputDirectory, "metrics.csv"));
+
+        double gap = 0;
+        foreach (StepMetrics m in metrics)
+        {
+            double next = m.WallSeconds - m.TrainingWallSeconds;
+            if (m.TestAccuracy is null)
+            {
+                Assert.Equal(gap, next, 5e-5); // the CSV's G6: each value within 10⁻⁵ s here
+            }
+            else
+            {
+                Assert.True(next > gap, $"step {m.Step}: an evaluation took no time ({gap} → {next} s)");
+            }
+
+            Assert.True(m.TrainingWallSeconds > 0 && m.TrainingWallSeconds <= m.WallSeconds + 5e-5);
+            gap = next;
+        }
+
+        Assert.Equal(8, metrics.Count(m => m.TestAccuracy is not null)); // every 8th of the 64 steps (the last among them)
+        Assert.Equal(summary.EvaluationSeconds, gap, 5e-5);
+        Assert.True(metrics.Zip(metrics.Skip(1)).All(p => p.Second.TrainingWallSeconds >= p.First.TrainingWallSeconds - 5e-5));
+    }
+
     [Fact]
     public void TheSameSeedGivesTheSameRunBitForBit()
     {
@@ -99,7 +146,7 @@ public sealed class TrainingRunTests : IDisposable
             "--batch-size", "32", "--evaluations-per-epoch", "8", "--output", directory]);
 
         Assert.Equal(0, exitCode);
-        foreach (string plot in new[] { "accuracy-vs-step.png", "accuracy-vs-bytes.png" })
+        foreach (string plot in new[] { "accuracy-vs-step.png", "accuracy-vs-seconds.png", "accuracy-vs-bytes.png" })
         {
             byte[] png = File.ReadAllBytes(Path.Combine(directory, plot));
             Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
