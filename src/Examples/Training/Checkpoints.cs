@@ -136,7 +136,7 @@ internal sealed class Checkpoints(ICommunicator world, CheckpointSettings settin
         }
 
         string reason = failure ?? (counts[0] > 0 ? $"{counts[0]} other rank(s) failed" : $"only {counts[1]} of {world.Size} ranks see a checkpoint (the directory must be shared by all ranks)");
-        throw new InvalidDataException($"Rank {world.Rank}: {what}: {reason}.");
+        throw new InvalidDataException($"Rank {world.Rank}: {what}: {reason.TrimEnd('.')}.");
     }
 
     private void WriteTrainer(Stream stream, TrainingProgress progress, float[] parameters, float[] velocity)
