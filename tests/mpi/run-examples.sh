@@ -36,3 +36,27 @@ check "$out/openmpi" 16
 echo "MPICH, 2 ranks, train --compressor qsgd, $steps steps"
 timeout 300 mpiexec.mpich -n 2 dotnet Examples.dll train --compressor qsgd --bits 2 --max-steps "$steps" --output "$out/mpich"
 check "$out/mpich" 2
+
+# A job stopped after a checkpoint and resumed (as a requeued Slurm job is) ends bitwise identical to one that ran
+# through: the parameter checksums in summary.json must match. Spectral ATOMO (warm-start bases) and PowerSGD (error
+# feedback, warm-start Q), Open MPI n = 4 and MPICH n = 2; 1,024 images, 2 epochs, checkpoints every 3 steps, stopped
+# after step 7 (its last checkpoint) and resumed to the end.
+checksum() { grep -o '"parameterChecksum": "[0-9A-F]*"' "$1/summary.json"; }
+resume_case() { # launcher ranks compressor
+    local launcher="$1" n="$2" compressor="$3" dir="$out/resume-$1-$3"
+    local common=(train --compressor "$compressor" --train-limit 1024 --epochs 2 --batch-size 32 --evaluations-per-epoch 1)
+    local mpi=(timeout 300 mpiexec.openmpi --oversubscribe --bind-to none -n "$n")
+    [ "$launcher" = mpich ] && mpi=(timeout 300 mpiexec.mpich -n "$n")
+    "${mpi[@]}" dotnet Examples.dll "${common[@]}" --output "$dir/through" >/dev/null
+    "${mpi[@]}" dotnet Examples.dll "${common[@]}" --output "$dir/resumed" --checkpoint "$dir/checkpoints" --checkpoint-every 3 --max-steps 7 >/dev/null
+    "${mpi[@]}" dotnet Examples.dll "${common[@]}" --output "$dir/resumed" --checkpoint "$dir/checkpoints" --checkpoint-every 3 --resume >/dev/null
+    check "$dir/resumed" "$n"
+    if [ "$(checksum "$dir/through")" = "$(checksum "$dir/resumed")" ] && grep -q "continuing from step 7" "$dir/resumed/logs/rank-0.log"; then
+        echo "ok: $launcher n=$n $compressor stopped at step 7 and resumed: $(checksum "$dir/resumed"), as the run that went through"
+    else
+        echo "FAIL: $launcher n=$n $compressor resumed to $(checksum "$dir/resumed"), the run that went through to $(checksum "$dir/through")" >&2
+        exit 1
+    fi
+}
+resume_case openmpi 4 atomo-spectral
+resume_case mpich 2 powersgd

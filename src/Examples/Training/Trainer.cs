@@ -61,9 +61,9 @@ internal static class Trainer
             ? new Checkpoints(world, checkpointing, Checkpoints.Fingerprint(settings, network.Description, ranks, train.Count), logger)
             : null;
         TrainingProgress resumed = (settings.Checkpoint?.Resume == true ? checkpoints!.Resume(network.Store.Values, velocity, averager) : null) ?? TrainingProgress.Start;
-        if (isRoot && settings.Checkpoint?.Resume == true)
+        if (isRoot && settings.Checkpoint is { Resume: true } resuming)
         {
-            logger.LogInformation(resumed.Step == 0 ? "--resume: no checkpoint in {Directory} yet; starting at step 0" : "--resume: continuing from step {Step} ({Directory})", settings.Checkpoint.Directory, resumed.Step);
+            logger.LogInformation("--resume: continuing from step {Step} (checkpoints in {Directory}; step 0: there was none yet)", resumed.Step, resuming.Directory);
         }
 
         StreamWriter? metrics = isRoot ? MetricsCsv.OpenForStep(Path.Combine(settings.OutputDirectory, "metrics.csv"), resumed.Step) : null;
