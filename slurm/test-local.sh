@@ -210,6 +210,45 @@ done
 [ -f "$output/logs/rank-1.log" ] || die "no per-rank log $output/logs/rank-1.log"
 log "train.sbatch: completed, summary.json and per-rank logs written"
 
+# ---------------------------------------------------------------- 2b. a requeued train.sbatch resumes
+# Two jobs of 64 steps (2 tasks, 1,024 images, 4 epochs, checkpoints every 4 steps): one runs through; the other is
+# requeued by `scontrol requeue` once it has checkpointed step 8 or later. The requeued job must say it continued from
+# a checkpoint and end with the same parameter checksum as the one that ran through.
+requeue_args="--train-limit 1024 --epochs 4 --batch-size 32 --evaluations-per-epoch 1"
+submit_train() { # name checkpoint-dir
+  (cd "$repo" && ATOMO_ROOT="$repo" LAUNCHER="$launcher" OUTPUT_DIR="$dir/$1" CHECKPOINT_DIR="$2" CHECKPOINT_EVERY=4 \
+    TRAIN_ARGS="$requeue_args" sbatch --parsable -N 1 --ntasks-per-node=2 -t 10 -o "$dir/jobs/$1-%j.out" slurm/train.sbatch)
+}
+job_state() { scontrol show job "$1" 2>/dev/null | grep -oE 'JobState=[A-Z_]+' | cut -d= -f2; }
+wait_for_end() { # job seconds
+  local state
+  for _ in $(seq 1 $(($2 * 2))); do
+    state="$(job_state "$1")"
+    case "$state" in COMPLETED) return 0 ;; FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY) die "job $1 ended $state" ;; esac
+    sleep 0.5
+  done
+  die "job $1 did not complete in $2 s (state ${state:-unknown})"
+}
+through_job="$(submit_train through none | cut -d';' -f1)"
+wait_for_end "$through_job" 300
+requeued_job="$(submit_train requeued "$dir/requeued/checkpoints" | cut -d';' -f1)"
+for _ in $(seq 1 600); do
+  latest="$(cat "$dir/requeued/checkpoints/latest" 2>/dev/null || true)"
+  [ -n "$latest" ] && [ "${latest#step-}" -ge 8 ] 2>/dev/null && break
+  [ "$(job_state "$requeued_job")" = COMPLETED ] && die "job $requeued_job finished before it could be requeued"
+  sleep 0.1
+done
+log "requeueing job $requeued_job at its checkpoint $latest"
+scontrol requeue "$requeued_job" || die "scontrol requeue $requeued_job failed"
+wait_for_end "$requeued_job" 600
+resumed_from="$(grep -oE 'continuing from step [0-9]+' "$dir"/jobs/requeued-"$requeued_job".out | tail -n 1)"
+checksum_through="$(json_field "$dir/through/summary.json" parameterChecksum)"
+checksum_requeued="$(json_field "$dir/requeued/summary.json" parameterChecksum)"
+[ "$(grep -c '^atomo-train: job .* (start ' "$dir"/jobs/requeued-"$requeued_job".out)" -ge 2 ] || die "job $requeued_job did not start twice"
+[ -n "$resumed_from" ] && [ "${resumed_from##* }" -ge 8 ] || die "the requeued job did not resume from a checkpoint (${resumed_from:-no resume line})"
+[ "$checksum_requeued" = "$checksum_through" ] || die "the requeued job ended with parameters $checksum_requeued, the one that ran through with $checksum_through"
+log "a requeued train.sbatch resumed ($resumed_from) and ended bitwise identical to one that ran through ($checksum_through)"
+
 # ---------------------------------------------------------------- 3. bench.sbatch, one short configuration
 bench_out="$dir/bench-output"
 log "sbatch --wait slurm/bench.sbatch (2 tasks, mlp shapes, dense vs atomo-spectral-s3, 1 step)"
