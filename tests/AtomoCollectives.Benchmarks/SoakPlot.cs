@@ -22,7 +22,7 @@ internal static class SoakPlot
         plot.Axes.Left.Label.Text = "MB (per process)";
         plot.Axes.Left.Min = 0;
         plot.Title("AtomoAllreduce soak: memory over 2,000 calls");
-        plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
+        plot.ShowLegend(ScottPlot.Alignment.MiddleRight);
         plot.SavePng(output, 1000, 600);
         Console.WriteLine($"wrote {output}");
     }
