@@ -2,7 +2,7 @@
 # Time to accuracy on an emulated link: the training twin of bench/netem.sh. Real MPI ranks (Open MPI over TCP) train
 # Fashion-MNIST with `Examples compare` (one run per compressor, same seed and data) on the same rate-limited loopback
 # of a private network namespace as netem.sh (bench/lib/netem-link.sh), then `Examples report-train` writes the table,
-# the plots and the speedup. See docs/training-on-a-link.md.
+# the plots and the speedup. See docs/training-benchmarks.md.
 #
 #   bench/netem-train.sh --rate 1gbit --ranks 4                       # dense vs spectral ATOMO s=3 on mlp-wide
 #   bench/netem-train.sh --rate 1gbit --runs "dense atomo-spectral:3 qsgd terngrad" --epochs 2

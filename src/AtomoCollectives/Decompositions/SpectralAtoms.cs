@@ -174,7 +174,8 @@ internal sealed class SpectralAtoms : IAtomDecomposition
     /// the coefficients' sums of squares would read 0, and a real residual would be dropped as noise). It decomposes
     /// 2⁻ᵉ·G, e the exponent of the largest magnitude, which is exact (a power of two; only entries below 2⁻¹⁴⁹ of the
     /// largest are lost, far under its rounding), then scales the coefficients and the residual back by 2ᵉ. The basis
-    /// is scale-free, so the sketch keeps it. Only this rare path pays for the copy and the extra pass.
+    /// is scale-free, so the sketch's basis serves both attempts and is kept. Only this rare path pays for the copy and
+    /// the extra pass.
     /// </summary>
     /// <exception cref="ArgumentException">The tensor holds NaN or infinity, or a coefficient or residual entry of G itself overflows float.</exception>
     private void DecomposeRescaled(ReadOnlySpan<float> tensor, int m, int n, int k, int powerIterations, ulong seed, ILinearAlgebraProvider provider, SpectralSketch? sketch)
@@ -184,9 +185,9 @@ internal sealed class SpectralAtoms : IAtomDecomposition
         Grow(ref _scaled, m * n);
         Span<float> scaled = _scaled.AsSpan(0, m * n);
         TensorPrimitives.Multiply(tensor, MathF.ScaleB(1f, -exponent), scaled);
-        sketch?.Reset();
         if (!DecomposeFast(scaled, m, n, k, powerIterations, seed, provider, sketch, rescaled: true))
         {
+            sketch?.Reset();
             throw new ArgumentException($"The tensor's values (largest magnitude {statistics.Max:G4}) overflow float in the spectral sketch even when rescaled.", "tensor");
         }
 
@@ -339,9 +340,9 @@ internal sealed class SpectralAtoms : IAtomDecomposition
             }
         }
 
+        // On failure the kept basis stays: it is scale-free, so the rescaled attempt starts from it too.
         if (!warm && !ColdBasis(g, m, n, k, powerIterations, seed, provider))
         {
-            sketch?.Reset();
             return false;
         }
 
@@ -350,7 +351,6 @@ internal sealed class SpectralAtoms : IAtomDecomposition
         if (!_residualMagnitudes.IsFinite || !AllFinite(y) || (!rescaled && TensorPrimitives.MaxMagnitude(y) is > 0 and < TinyProjection))
         {
             _residualMagnitudes = ResidualMagnitudes.None;
-            sketch?.Reset();
             return false;
         }
 
