@@ -32,7 +32,7 @@ internal static class AveragerState
     public static void Save(CallRunner runner, Stream stream, Func<Header> header, Action<BinaryWriter> writeBody)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        runner.RunExclusive(() => Write(stream, header(), writeBody));
+        runner.RunSynchronous(() => Write(stream, header(), writeBody));
     }
 
     /// <summary>
@@ -43,7 +43,7 @@ internal static class AveragerState
     public static void Load<T>(CallRunner runner, Stream stream, Func<Header> expected, Func<BinaryReader, T> readBody, Action<long, T> commit)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        runner.RunExclusive(() =>
+        runner.RunSynchronous(() =>
         {
             (long step, BinaryReader body) = Read(stream, expected());
             T state = ReadBody(body, readBody);

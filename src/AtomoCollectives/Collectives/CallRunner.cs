@@ -67,8 +67,8 @@ internal sealed class CallRunner : IDisposable
 
     public void EndSynchronous() => EndCall(asynchronous: false);
 
-    /// <summary>Runs <paramref name="action"/> (saving or loading state) as a synchronous call: refused while a call runs or is queued.</summary>
-    public void RunExclusive(Action action)
+    /// <summary>Runs <paramref name="action"/> (a call, or saving or loading state) as a synchronous call: refused while another runs or is queued.</summary>
+    public void RunSynchronous(Action action)
     {
         BeginSynchronous();
         try

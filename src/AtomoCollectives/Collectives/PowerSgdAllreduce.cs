@@ -79,15 +79,7 @@ public sealed class PowerSgdAllreduce : IGradientAverager
     public void Average(IReadOnlyList<Memory<float>> tensors, IReadOnlyList<TensorShape> shapes)
     {
         var set = new TensorList(tensors, shapes);
-        _calls.BeginSynchronous();
-        try
-        {
-            AverageCore(set);
-        }
-        finally
-        {
-            _calls.EndSynchronous();
-        }
+        _calls.RunSynchronous(() => AverageCore(set));
     }
 
     /// <inheritdoc />

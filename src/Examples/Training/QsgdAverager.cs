@@ -45,12 +45,14 @@ internal sealed class QsgdAverager(ICommunicator world, int bits, int bucketSize
     public void SaveState(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        Exclusive(() =>
-        {
-            byte[] body = StateBody(Step);
-            stream.Write(body);
-            stream.Write(BitConverter.GetBytes(System.IO.Hashing.XxHash3.HashToUInt64(body)));
-        });
+        Exclusive(
+            () =>
+            {
+                byte[] body = StateBody(Step);
+                stream.Write(body);
+                stream.Write(BitConverter.GetBytes(System.IO.Hashing.XxHash3.HashToUInt64(body)));
+            },
+            StateRefused);
     }
 
     /// <exception cref="InvalidDataException">Not a QSGD averager state, corrupted, or saved with another rank, size, bits, bucket size or seed.</exception>
@@ -75,7 +77,8 @@ internal sealed class QsgdAverager(ICommunicator world, int bits, int bucketSize
             }
 
             Step = step;
-        });
+        },
+        StateRefused);
     }
 
     private byte[] StateBody(long step)
@@ -95,15 +98,17 @@ internal sealed class QsgdAverager(ICommunicator world, int bits, int bucketSize
         return body.ToArray();
     }
 
-    /// <summary>Runs <paramref name="action"/> as a synchronous call would run: refused while a call runs or is queued.</summary>
-    private void Exclusive(Action action)
+    private const string StateRefused = "A call on this QsgdAverager is in progress: its state cannot be saved or loaded now.";
+
+    /// <summary>Runs <paramref name="action"/> as a synchronous call: refused with <paramref name="refusal"/> while another runs or is queued.</summary>
+    private void Exclusive(Action action, string refusal)
     {
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (_running || !_tail.IsCompleted)
             {
-                throw new InvalidOperationException("A call on this QsgdAverager is in progress: its state cannot be saved or loaded now.");
+                throw new InvalidOperationException(refusal);
             }
 
             _running = true;
@@ -122,31 +127,8 @@ internal sealed class QsgdAverager(ICommunicator world, int bits, int bucketSize
         }
     }
 
-    public void Average(IReadOnlyList<Memory<float>> tensors, IReadOnlyList<TensorShape> shapes)
-    {
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_running || !_tail.IsCompleted)
-            {
-                throw new InvalidOperationException("Another call on this QsgdAverager is in progress: calls must not overlap. This call was refused; nothing was exchanged.");
-            }
-
-            _running = true;
-        }
-
-        try
-        {
-            AverageCore(tensors, shapes);
-        }
-        finally
-        {
-            lock (_gate)
-            {
-                _running = false;
-            }
-        }
-    }
+    public void Average(IReadOnlyList<Memory<float>> tensors, IReadOnlyList<TensorShape> shapes) =>
+        Exclusive(() => AverageCore(tensors, shapes), "Another call on this QsgdAverager is in progress: calls must not overlap. This call was refused; nothing was exchanged.");
 
     public Task AverageAsync(IReadOnlyList<Memory<float>> tensors, IReadOnlyList<TensorShape> shapes)
     {
