@@ -39,7 +39,7 @@ public static class LinearAlgebraProvider
     /// <exception cref="ArgumentOutOfRangeException">A dimension is negative, or a stride is shorter than its stored row.</exception>
     /// <exception cref="ArgumentException">A span is too short for its matrix; nothing is written.</exception>
     /// <exception cref="InvalidOperationException"><c>ATOMO_LINEAR_ALGEBRA</c> is invalid, or forces a native library that cannot be used.</exception>
-    public static void Gemm(bool transposeA, bool transposeB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+    internal static void Gemm(bool transposeA, bool transposeB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(n);

@@ -9,7 +9,7 @@ namespace AtomoCollectives;
 /// which makes the estimate unbiased. One bit is QSGD with s = 1, the same as coordinate ATOMO's
 /// <see cref="BudgetRule.Qsgd"/> preset.
 /// </summary>
-public sealed class QsgdQuantizer
+internal sealed class QsgdQuantizer
 {
     /// <summary>A quantizer with <paramref name="bits"/> bits of level per entry (plus a sign).</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="bits"/> is outside 1–15 or <paramref name="bucketSize"/> is not positive.</exception>
