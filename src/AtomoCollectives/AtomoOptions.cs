@@ -231,6 +231,7 @@ public sealed class AtomoOptions
     /// uses its own value (it is not part of the options every rank must share).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">Not positive and not <see cref="Timeout.InfiniteTimeSpan"/>.</exception>
+    [RankLocal]
     public TimeSpan Timeout
     {
         get => _timeout;

@@ -83,6 +83,7 @@ public sealed class PowerSgdOptions
     /// Each rank uses its own value.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">Not positive and not <see cref="Timeout.InfiniteTimeSpan"/>.</exception>
+    [RankLocal]
     public TimeSpan Timeout
     {
         get => _timeout;

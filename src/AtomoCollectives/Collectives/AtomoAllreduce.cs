@@ -43,7 +43,7 @@ public sealed class AtomoAllreduce : IGradientAverager
         _options = options.Clone();
         _codec = new AtomoCodec(_options);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _optionsHash = HashOptions(_options);
+        _optionsHash = OptionsHash.Of(_options);
         _calls = new CallRunner(this, communicator, _options.Timeout, "AtomoOptions.Timeout", _logger);
 
         _logger.LogInformation(
@@ -452,15 +452,6 @@ public sealed class AtomoAllreduce : IGradientAverager
         }
 
         return _sketches[tensor];
-    }
-
-    private static long HashOptions(AtomoOptions options)
-    {
-        return CallAgreement.HashValues([
-            (long)options.Decomposition, BitConverter.DoubleToInt64Bits(options.Budget), (long)options.Sampling, (long)options.Seed,
-            (long)options.BudgetRule, options.BucketSize, (long)options.SpectralMethod, options.Oversampling, options.PowerIterations,
-            (long)options.SpectralPrecision, options.SpectralMinimumDimension, options.DenseWarmupSteps, options.MinimumCompressedElements,
-            options.CompressVectors ? 1 : 0, options.DenseWhenCheaper ? 1 : 0, options.SpectralWarmStart ? 1 : 0]);
     }
 
     private readonly ref struct OneTensor(Span<float> data, TensorShape shape) : ITensorSet

@@ -97,18 +97,6 @@ internal static class CallAgreement
         return hash;
     }
 
-    /// <summary>A hash of option values, the same in every process.</summary>
-    public static long HashValues(ReadOnlySpan<long> values)
-    {
-        long hash = 0;
-        foreach (long value in values)
-        {
-            hash = Mix(hash, value);
-        }
-
-        return hash;
-    }
-
     /// <summary>The error for a tensor whose length is not its shape's element count.</summary>
     public static ArgumentException LengthMismatch(int tensor, int length, TensorShape shape) =>
         new($"Tensor {tensor} has {length} elements but its shape {shape} has {shape.ElementCount}.", "tensors");

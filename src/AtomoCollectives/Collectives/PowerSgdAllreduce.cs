@@ -53,9 +53,7 @@ public sealed class PowerSgdAllreduce : IGradientAverager
         _communicator = communicator;
         _options = options.Clone();
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _optionsHash = CallAgreement.HashValues([
-            _options.Rank, _options.WarmStart ? 1 : 0, _options.ErrorFeedback ? 1 : 0, _options.DenseWarmupSteps,
-            BitConverter.DoubleToInt64Bits(_options.MinimumCompressionRate), (long)_options.Seed]);
+        _optionsHash = OptionsHash.Of(_options);
         _calls = new CallRunner(this, communicator, _options.Timeout, "PowerSgdOptions.Timeout", _logger);
         _logger.LogInformation(
             "PowerSgdAllreduce on rank {Rank} of {Size}: rank {MatrixRank}, warm start {WarmStart}, error feedback {ErrorFeedback}, warm-up {Warmup} steps, minimum compression rate {Rate}",
