@@ -154,43 +154,68 @@ public sealed class AtomoAllreduce : IGradientAverager
         }
     }
 
+    /// <summary>
+    /// One call, as its phases: encode, agree, route, gather, decode, reduce the dense tensors, commit. Nothing of the
+    /// caller's is written before the commit, and every failure before it is raised on every rank.
+    /// </summary>
     private void AveragePhases<TSet>(TSet tensors, int size, int rank, int count, long step)
         where TSet : ITensorSet, allows ref struct
     {
-        var routes = new TensorRoute[count];
-        var decompositions = new Decomposition[count];
-        var lengths = new int[count];
-        var atoms = new int[count];
+        var call = new CallPlan(count, size, rank, step);
         var clock = Stopwatch.StartNew();
+        (Exception? localError, long shapesHash) = Encode(tensors, call);
+        double encodeSeconds = Lap(clock);
 
-        // Encode what the policy compresses. A local failure is reported through the header exchange,
-        // so that every rank raises instead of waiting for this one.
+        Agree(call, localError, shapesHash);
+        RouteDenseWhereCheaper(tensors, call);
+        Gather(call);
+        double exchangeSeconds = Lap(clock);
+
+        Exception? decodeError = Decode(tensors, call);
+        double decodeSeconds = Lap(clock);
+
+        ReduceDense(tensors, call, decodeError);
+        exchangeSeconds += Lap(clock);
+
+        TensorDecision[] decisions = Commit(tensors, call);
+        decodeSeconds += Lap(clock);   // the commit: copying the results out
+        Record(CallStatistics(call, decisions, encodeSeconds, exchangeSeconds, decodeSeconds));
+        Step = step + 1;
+    }
+
+    /// <summary>
+    /// Encodes what the policy compresses into <c>_payloads</c>. A local failure is returned, not thrown: it travels in the
+    /// header exchange, so that every rank raises instead of waiting for this one.
+    /// </summary>
+    private (Exception? Error, long ShapesHash) Encode<TSet>(TSet tensors, CallPlan call)
+        where TSet : ITensorSet, allows ref struct
+    {
         _payloads.ResetWrittenCount();
         Exception? localError = tensors.Error;
         long shapesHash = CallAgreement.ShapesHashSeed;
-        for (int t = 0; t < count && localError is null; t++)
+        for (int t = 0; t < call.Count && localError is null; t++)
         {
             TensorShape shape = tensors.Shape(t);
             try
             {
                 shapesHash = CallAgreement.Mix(shapesHash, CallAgreement.HashShape(shape));
-                routes[t] = RouteBeforeEncoding(shape, step);
-                decompositions[t] = _codec.DecompositionFor(shape);
+                call.Routes[t] = RouteBeforeEncoding(shape, call.Step);
+                call.Decompositions[t] = _codec.DecompositionFor(shape);
                 Span<float> data = tensors.Get(t);
                 if (data.Length != shape.ElementCount)
                 {
                     localError = CallAgreement.LengthMismatch(t, data.Length, shape);
                 }
-                else if (routes[t] == TensorRoute.Compressed)
+                else if (call.Routes[t] == TensorRoute.Compressed)
                 {
-                    TestHooks.BeforeEncode?.Invoke(step, t);
-                    lengths[t] = _codec.Encode(data, shape, SeedSequence.Derive(_options.Seed, rank, step, t), SketchFor(t), _payloads);
-                    atoms[t] = _codec.LastAtomCount;
+                    TestHooks.BeforeEncode?.Invoke(call.Step, t);
+                    call.Lengths[t] = _codec.Encode(data, shape, SeedSequence.Derive(_options.Seed, call.Rank, call.Step, t), SketchFor(t), _payloads);
+                    call.Atoms[t] = _codec.LastAtomCount;
                 }
                 else
                 {
                     // Dense routes are summed as they are: a NaN would reach every rank's result.
-                    localError = CallAgreement.NonFinite(t, shape, data, routes[t]);
+                    localError = CallAgreement.NonFinite(t, shape, data, call.Routes[t]);
                 }
             }
             catch (ArgumentException error)
@@ -205,107 +230,112 @@ public sealed class AtomoAllreduce : IGradientAverager
             }
         }
 
-        double encodeSeconds = clock.Elapsed.TotalSeconds;
-        clock.Restart();
+        return (localError, shapesHash);
+    }
 
-        // One small exchange checks that every rank makes the same call; a second carries the payload lengths.
-        CallAgreement.Exchange(_communicator, localError, count, shapesHash, _optionsHash, step, nameof(AtomoOptions));
-        var allLengths = new int[count * size];
-        _communicator.Allgather<int>(lengths, allLengths);
+    /// <summary>One small exchange checks that every rank makes the same call (or raises everywhere); a second carries the payload lengths.</summary>
+    private void Agree(CallPlan call, Exception? localError, long shapesHash)
+    {
+        CallAgreement.Exchange(_communicator, localError, call.Count, shapesHash, _optionsHash, call.Step, nameof(AtomoOptions));
+        _communicator.Allgather<int>(call.Lengths, call.AllLengths);
+    }
 
-        // Dense where the payloads (averaged over ranks, so every rank decides alike) would not pay.
-        long denseElements = 0, totalElements = 0;
-        for (int t = 0; t < count; t++)
+    /// <summary>Dense where the payloads (averaged over ranks, so every rank decides alike) would not pay; sizes the two groups.</summary>
+    private void RouteDenseWhereCheaper<TSet>(TSet tensors, CallPlan call)
+        where TSet : ITensorSet, allows ref struct
+    {
+        for (int t = 0; t < call.Count; t++)
         {
             int elements = tensors.Shape(t).ElementCount;
-            totalElements += elements;
-            if (routes[t] == TensorRoute.Compressed && _options.DenseWhenCheaper)
+            call.TotalElements += elements;
+            if (call.Routes[t] == TensorRoute.Compressed && _options.DenseWhenCheaper)
             {
                 double meanPayload = 0;
-                for (int r = 0; r < size; r++)
+                for (int r = 0; r < call.Size; r++)
                 {
-                    meanPayload += allLengths[(r * count) + t] / (double)size;
+                    meanPayload += call.LengthOf(r, t) / (double)call.Size;
                 }
 
-                if ((size - 1) * meanPayload >= AllreduceStatistics.RingAllreduceBytes(elements, size))
+                if ((call.Size - 1) * meanPayload >= AllreduceStatistics.RingAllreduceBytes(elements, call.Size))
                 {
-                    routes[t] = TensorRoute.DenseCheaper;
+                    call.Routes[t] = TensorRoute.DenseCheaper;
                 }
             }
 
-            if (routes[t] != TensorRoute.Compressed)
+            if (call.Routes[t] != TensorRoute.Compressed)
             {
-                denseElements += elements;
+                call.DenseElements += elements;
             }
         }
+    }
 
-        // The allgatherv carries, from each rank, the payloads of the still-compressed tensors in tensor order.
-        var counts = new int[size];
-        var sendOffsets = new int[count];
-        for (int r = 0; r < size; r++)
+    /// <summary>The allgatherv: from each rank, the payloads of the still-compressed tensors in tensor order, into <c>_received</c>.</summary>
+    private void Gather(CallPlan call)
+    {
+        for (int r = 0; r < call.Size; r++)
         {
-            for (int t = 0; t < count; t++)
+            for (int t = 0; t < call.Count; t++)
             {
-                if (routes[t] == TensorRoute.Compressed)
+                if (call.Routes[t] == TensorRoute.Compressed)
                 {
-                    counts[r] = checked(counts[r] + allLengths[(r * count) + t]);
+                    call.Counts[r] = checked(call.Counts[r] + call.LengthOf(r, t));
                 }
             }
         }
 
-        byte[] send = ArrayPool<byte>.Shared.Rent(Math.Max(1, counts[rank]));
+        byte[] send = ArrayPool<byte>.Shared.Rent(Math.Max(1, call.Counts[call.Rank]));
         try
         {
             ReadOnlySpan<byte> written = _payloads.WrittenSpan;
             int packed = 0, offset = 0;
-            for (int t = 0; t < count; t++)
+            for (int t = 0; t < call.Count; t++)
             {
-                if (routes[t] == TensorRoute.Compressed)
+                if (call.Routes[t] == TensorRoute.Compressed)
                 {
-                    written.Slice(offset, lengths[t]).CopyTo(send.AsSpan(packed));
-                    packed += lengths[t];
+                    written.Slice(offset, call.Lengths[t]).CopyTo(send.AsSpan(packed));
+                    packed += call.Lengths[t];
                 }
 
-                sendOffsets[t] = offset;
-                offset += lengths[t];
+                offset += call.Lengths[t];
             }
 
-            long receivedTotal = counts.Sum(c => (long)c);
+            long receivedTotal = call.Counts.Sum(c => (long)c);
             if (_received.Length < receivedTotal)
             {
                 _received = new byte[receivedTotal];
             }
 
-            _communicator.Allgatherv(send.AsSpan(0, counts[rank]), counts, _received);
+            _communicator.Allgatherv(send.AsSpan(0, call.Counts[call.Rank]), call.Counts, _received);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(send);
         }
+    }
 
-        double exchangeSeconds = clock.Elapsed.TotalSeconds;
-        clock.Restart();
-
-        // Compressed tensors: every rank decodes every payload in rank order into scratch, so all end alike.
-        // Nothing of the caller's is written until every payload has been validated and decoded. Scratch holds the
-        // compressed tensors, then the dense ones, then one float for the decode's outcome (see below).
-        long compressedElements = totalElements - denseElements;
-        EnsureScratch(totalElements + 1);
-        Span<float> compressedScratch = _scratch.AsSpan(0, (int)compressedElements);
-        var rankOffsets = new long[size];
-        for (int r = 1; r < size; r++)
+    /// <summary>
+    /// Every rank decodes every payload in rank order into scratch, so all end alike. Scratch holds the compressed
+    /// tensors, then the dense ones, then one float for the decode's outcome (<see cref="ReduceDense"/>). A failure is
+    /// returned, to be raised on every rank after the dense allreduce.
+    /// </summary>
+    private Exception? Decode<TSet>(TSet tensors, CallPlan call)
+        where TSet : ITensorSet, allows ref struct
+    {
+        EnsureScratch(call.TotalElements + 1);
+        Span<float> compressedScratch = _scratch.AsSpan(0, (int)call.CompressedElements);
+        var rankOffsets = new long[call.Size];
+        for (int r = 1; r < call.Size; r++)
         {
-            rankOffsets[r] = rankOffsets[r - 1] + counts[r - 1];
+            rankOffsets[r] = rankOffsets[r - 1] + call.Counts[r - 1];
         }
 
         int compressedOffset = 0;
-        Exception? decodeError = null;
         try
         {
-            TestHooks.BeforeDecode?.Invoke(step);
-            for (int t = 0; t < count; t++)
+            TestHooks.BeforeDecode?.Invoke(call.Step);
+            for (int t = 0; t < call.Count; t++)
             {
-                if (routes[t] != TensorRoute.Compressed)
+                if (call.Routes[t] != TensorRoute.Compressed)
                 {
                     continue;
                 }
@@ -314,34 +344,39 @@ public sealed class AtomoAllreduce : IGradientAverager
                 // reconstruction is one inverse transform or one GEMM over every rank's atoms.
                 int elements = tensors.Shape(t).ElementCount;
                 _codec.BeginAccumulate(elements);
-                for (int r = 0; r < size; r++)
+                for (int r = 0; r < call.Size; r++)
                 {
-                    int length = allLengths[(r * count) + t];
+                    int length = call.LengthOf(r, t);
                     _codec.Accumulate(_received.AsSpan(checked((int)rankOffsets[r]), length), 1f);
                     rankOffsets[r] += length;
                 }
 
-                _codec.FinishAccumulate(compressedScratch.Slice(compressedOffset, elements), 1f / size, add: false);
+                _codec.FinishAccumulate(compressedScratch.Slice(compressedOffset, elements), 1f / call.Size, add: false);
                 compressedOffset += elements;
             }
         }
         catch (Exception error)
         {
-            decodeError = error;
+            return error;
         }
 
-        double decodeSeconds = clock.Elapsed.TotalSeconds;
-        clock.Restart();
+        return null;
+    }
 
-        // Dense tensors: one allreduce over their concatenation, into scratch, with one more float: 1 from each rank
-        // whose decode failed. So a rank that failed (a native library's error, a bug, memory) cannot leave the others
-        // returning normally from the call, at no extra collective: every rank raises, nobody's tensors are written.
-        Span<float> denseAndOutcome = _scratch.AsSpan((int)compressedElements, (int)denseElements + 1);
-        Span<float> denseScratch = denseAndOutcome[..(int)denseElements];
+    /// <summary>
+    /// Dense tensors: one allreduce over their concatenation, into scratch, with one more float: 1 from each rank whose
+    /// decode failed. So a rank that failed (a native library's error, a bug, memory) cannot leave the others returning
+    /// normally from the call, at no extra collective: every rank raises here, nobody's tensors are written.
+    /// </summary>
+    private void ReduceDense<TSet>(TSet tensors, CallPlan call, Exception? decodeError)
+        where TSet : ITensorSet, allows ref struct
+    {
+        Span<float> denseAndOutcome = _scratch.AsSpan((int)call.CompressedElements, (int)call.DenseElements + 1);
+        Span<float> denseScratch = denseAndOutcome[..(int)call.DenseElements];
         int denseOffset = 0;
-        for (int t = 0; t < count; t++)
+        for (int t = 0; t < call.Count; t++)
         {
-            if (routes[t] != TensorRoute.Compressed)
+            if (call.Routes[t] != TensorRoute.Compressed)
             {
                 Span<float> data = tensors.Get(t);
                 data.CopyTo(denseScratch[denseOffset..]);
@@ -351,25 +386,26 @@ public sealed class AtomoAllreduce : IGradientAverager
 
         denseAndOutcome[^1] = decodeError is null ? 0f : 1f;
         _communicator.AllreduceSum(denseAndOutcome);
-        TensorPrimitives.Multiply(denseScratch, 1f / size, denseScratch);
-        exchangeSeconds += clock.Elapsed.TotalSeconds;
-        clock.Restart();
-        CallAgreement.CheckOutcome(decodeError, denseAndOutcome[^1], step, "decode the payloads");
+        TensorPrimitives.Multiply(denseScratch, 1f / call.Size, denseScratch);
+        CallAgreement.CheckOutcome(decodeError, denseAndOutcome[^1], call.Step, "decode the payloads");
+    }
 
-        // Commit.
-        denseOffset = 0;
-        compressedOffset = 0;
-        var decisions = new TensorDecision[count];
-        long atomsSent = 0, bytesSentPayload = counts[rank], bytesReceivedPayload = counts.Sum(c => (long)c) - counts[rank];
-        for (int t = 0; t < count; t++)
+    /// <summary>Copies the results from scratch into the caller's tensors and says what each tensor took.</summary>
+    private TensorDecision[] Commit<TSet>(TSet tensors, CallPlan call)
+        where TSet : ITensorSet, allows ref struct
+    {
+        ReadOnlySpan<float> compressedScratch = _scratch.AsSpan(0, (int)call.CompressedElements);
+        ReadOnlySpan<float> denseScratch = _scratch.AsSpan((int)call.CompressedElements, (int)call.DenseElements);
+        int denseOffset = 0, compressedOffset = 0;
+        var decisions = new TensorDecision[call.Count];
+        for (int t = 0; t < call.Count; t++)
         {
             Span<float> data = tensors.Get(t);
-            bool compressed = routes[t] == TensorRoute.Compressed;
+            bool compressed = call.Routes[t] == TensorRoute.Compressed;
             if (compressed)
             {
                 compressedScratch.Slice(compressedOffset, data.Length).CopyTo(data);
                 compressedOffset += data.Length;
-                atomsSent += atoms[t];
             }
             else
             {
@@ -377,27 +413,39 @@ public sealed class AtomoAllreduce : IGradientAverager
                 denseOffset += data.Length;
             }
 
-            decisions[t] = new TensorDecision(t, tensors.Shape(t), routes[t], decompositions[t], compressed ? lengths[t] : 0, compressed ? atoms[t] : 0);
+            decisions[t] = new TensorDecision(t, tensors.Shape(t), call.Routes[t], call.Decompositions[t], compressed ? call.Lengths[t] : 0, compressed ? call.Atoms[t] : 0);
         }
 
-        decodeSeconds += clock.Elapsed.TotalSeconds;   // the commit: copying the results out
-        long denseShare = (long)AllreduceStatistics.RingAllreduceBytes(denseElements, size);
-        var call = new AllreduceStatistics
+        return decisions;
+    }
+
+    /// <summary>This call's traffic (the payloads as moved, the dense tensors as a ring allreduce) and times.</summary>
+    private static AllreduceStatistics CallStatistics(CallPlan call, TensorDecision[] decisions, double encodeSeconds, double exchangeSeconds, double decodeSeconds)
+    {
+        long denseShare = (long)AllreduceStatistics.RingAllreduceBytes(call.DenseElements, call.Size);
+        long sent = call.Counts[call.Rank], received = call.Counts.Sum(c => (long)c) - sent;
+        return new AllreduceStatistics
         {
             Calls = 1,
-            Tensors = count,
-            CompressedTensors = routes.Count(r => r == TensorRoute.Compressed),
-            BytesSent = bytesSentPayload + denseShare,
-            BytesReceived = bytesReceivedPayload + denseShare,
-            DenseEquivalentBytes = (long)AllreduceStatistics.RingAllreduceBytes(totalElements, size),
-            AtomsSent = atomsSent,
+            Tensors = call.Count,
+            CompressedTensors = decisions.Count(d => d.Route == TensorRoute.Compressed),
+            BytesSent = sent + denseShare,
+            BytesReceived = received + denseShare,
+            DenseEquivalentBytes = (long)AllreduceStatistics.RingAllreduceBytes(call.TotalElements, call.Size),
+            AtomsSent = decisions.Sum(d => (long)d.Atoms),
             EncodeSeconds = encodeSeconds,
             ExchangeSeconds = exchangeSeconds,
             DecodeSeconds = decodeSeconds,
             Decisions = decisions,
         };
-        Record(call);
-        Step = step + 1;
+    }
+
+    /// <summary>Seconds since the last lap, and restarts the clock.</summary>
+    private static double Lap(Stopwatch clock)
+    {
+        double seconds = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        return seconds;
     }
 
     private TensorRoute RouteBeforeEncoding(TensorShape shape, long step)
@@ -452,6 +500,42 @@ public sealed class AtomoAllreduce : IGradientAverager
         }
 
         return _sketches[tensor];
+    }
+
+    /// <summary>What one call carries from phase to phase.</summary>
+    private sealed class CallPlan(int count, int size, int rank, long step)
+    {
+        public int Count { get; } = count;
+
+        public int Size { get; } = size;
+
+        public int Rank { get; } = rank;
+
+        public long Step { get; } = step;
+
+        /// <summary>Each tensor's route: set before encoding, and made dense where compression would not pay.</summary>
+        public TensorRoute[] Routes { get; } = new TensorRoute[count];
+
+        public Decomposition[] Decompositions { get; } = new Decomposition[count];
+
+        /// <summary>This rank's payload length per tensor (0 for dense routes).</summary>
+        public int[] Lengths { get; } = new int[count];
+
+        public int[] Atoms { get; } = new int[count];
+
+        /// <summary>Every rank's <see cref="Lengths"/>, rank by rank.</summary>
+        public int[] AllLengths { get; } = new int[count * size];
+
+        /// <summary>Bytes each rank contributes to the allgatherv.</summary>
+        public int[] Counts { get; } = new int[size];
+
+        public long TotalElements { get; set; }
+
+        public long DenseElements { get; set; }
+
+        public long CompressedElements => TotalElements - DenseElements;
+
+        public int LengthOf(int rank, int tensor) => AllLengths[(rank * Count) + tensor];
     }
 
     private readonly ref struct OneTensor(Span<float> data, TensorShape shape) : ITensorSet
