@@ -41,7 +41,7 @@ public sealed class ExternalTransportTests
             using var comm = new CountingCommunicator(world);
             int[] counts = [1, 2, 3];
             comm.Allgatherv(new byte[counts[comm.Rank]], counts, new byte[6]);
-            Assert.Equal((counts[comm.Rank], 6 - counts[comm.Rank], 1), (comm.BytesSent, comm.BytesReceived, comm.Calls));
+            Assert.Equal(((long)counts[comm.Rank], (long)(6 - counts[comm.Rank]), 1), (comm.BytesSent, comm.BytesReceived, comm.Calls));
 
             CollectiveRequest request = comm.StartAllgatherv(new byte[counts[comm.Rank]], counts, new byte[6]);
             Assert.Equal(1, comm.Calls);   // started, not complete: nothing counted yet
