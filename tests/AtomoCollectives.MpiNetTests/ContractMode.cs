@@ -85,7 +85,7 @@ internal static class ContractMode
         ("mpinet-interleaves-with-mpinet-calls", InterleavesWithMpiNetCalls),
         ("mpinet-split-communicator", SplitCommunicator),
         ("mpinet-mpi-errors-are-returned-not-fatal", ErrorsAreReturned),
-        ("mpinet-lifecycle-errors-are-clear", LifecycleErrors),
+        ("mpinet-null-communicator-refused", NullCommunicatorRefused),
     ];
 
     private static void Expect(ICommunicator comm, bool condition, string message)
@@ -157,8 +157,8 @@ internal static class ContractMode
         comm.Barrier(); // still usable, still in step
     }
 
-    /// <summary>The constructor's refusals name the problem: a null communicator.</summary>
-    private static void LifecycleErrors(ICommunicator comm)
+    /// <summary>A null communicator is refused with ArgumentNullException before anything else.</summary>
+    private static void NullCommunicatorRefused(ICommunicator comm)
     {
         try
         {
