@@ -19,13 +19,7 @@ internal static class ContractMode
     {
         MPI.Intracommunicator mpiWorld = MPI.Communicator.world;
         using var world = new MpiNetCommunicator(mpiWorld);
-        var transport = CommunicatorContract.Cases.Concat(MpiNetCases());
-        var cases = (filter switch
-        {
-            null or "all" => transport.Concat(AllreduceContract.Cases),
-            "transport" => transport,
-            _ => transport.Concat(AllreduceContract.Cases).Where(c => c.Name.Contains(filter, StringComparison.Ordinal)),
-        }).ToList();
+        var cases = Select(filter ?? "all");
         string label = $"mpinet n={world.Size}";
         if (world.Rank == 0)
         {
@@ -76,6 +70,33 @@ internal static class ContractMode
         }
 
         return failures == 0 ? 0 : 1;
+    }
+
+    /// <summary>
+    /// The cases a comma-separated selection names, in the contracts' order: <c>all</c>; <c>transport</c> (the
+    /// transport contract and the MPI.NET-only cases); any other word selects the cases whose name contains it, and
+    /// <c>-word</c> drops them again.
+    /// </summary>
+    private static List<(string Name, Action<ICommunicator> Run)> Select(string selection)
+    {
+        var transport = CommunicatorContract.Cases.Concat(MpiNetCases()).ToList();
+        var all = transport.Concat(AllreduceContract.Cases).ToList();
+        var chosen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string word in selection.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (word.StartsWith('-'))
+            {
+                chosen.RemoveWhere(name => name.Contains(word[1..], StringComparison.Ordinal));
+                continue;
+            }
+
+            foreach ((string name, _) in word switch { "all" => all, "transport" => transport, _ => all.Where(c => c.Name.Contains(word, StringComparison.Ordinal)) })
+            {
+                chosen.Add(name);
+            }
+        }
+
+        return [.. all.Where(c => chosen.Contains(c.Name))];
     }
 
     private static IEnumerable<(string Name, Action<ICommunicator> Run)> MpiNetCases() =>

@@ -2,9 +2,10 @@ using AtomoCollectives.MpiNet;
 using AtomoCollectives.MpiNetTests;
 
 // Usage (under mpiexec.mpich; tests/mpi/run-mpinet.sh runs them all):
-//   AtomoCollectives.MpiNetTests contract [all|transport|name-substring]   on MpiNetCommunicator: all = the shared
-//                                                            transport and allreduce contracts + MPI.NET-only cases;
-//                                                            transport = without the allreduce contract
+//   AtomoCollectives.MpiNetTests contract [selection]        cases on MpiNetCommunicator, comma-separated: all (default:
+//                                                            the shared transport and allreduce contracts + MPI.NET-only
+//                                                            cases), transport (without the allreduce contract), a word
+//                                                            (cases whose name contains it), -word (drop those)
 //   AtomoCollectives.MpiNetTests train                       a short training run: MPI.NET's Allreduce/N, then AtomoAllreduce
 //   AtomoCollectives.MpiNetTests bench [steps]               ResNet-18 set: our MPI transport, MpiNetCommunicator and
 //                                                            MPI.NET's array collectives side by side (docs/transport.md)
@@ -40,6 +41,6 @@ return mode switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: AtomoCollectives.MpiNetTests contract [all|transport|filter] | train | bench [steps] | bind   (run under mpiexec.mpich)");
+    Console.Error.WriteLine("usage: AtomoCollectives.MpiNetTests contract [all|transport|word|-word,...] | train | bench [steps] | bind   (run under mpiexec.mpich)");
     return 2;
 }

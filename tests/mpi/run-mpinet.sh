@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # AtomoCollectives.MpiNet on real MPICH ranks through MPI.NET 1.4.0 from NuGet (tests/AtomoCollectives.MpiNetTests):
 #   the shared transport and allreduce contracts + the MPI.NET-only cases on MpiNetCommunicator, MPICH n = 2;
-#   the transport contract + the MPI.NET-only cases, MPICH n = 4;
+#   at MPICH n = 4 the transport contract, the MPI.NET-only cases and every bitwise-identity case of the allreduce
+#   contract, without allgatherv-1000-calls-no-growth and allgatherv-64MiB-total: MPICH busy-polls, and 4 ranks on a
+#   2-core runner make those two take 90 s; they check memory and sizes, which n = 2 covers for this transport
+#   (and tests/mpi/run-contract.sh at MPICH n = 4 for the same MPI transport underneath);
 #   a short training run at n = 2: MPI.NET's Allreduce/N, then AtomoAllreduce over MpiNetCommunicator;
 #   the refusals of MpiNetLibrary.BindToSystemMpi: Open MPI's launcher, ATOMO_MPI_LIBRARY=openmpi or Open MPI's path.
 # Prints one line per case and finally exactly "N passed, N failed"; exits non-zero on any failure.
@@ -33,7 +36,7 @@ trap 'rm -f "$log"' EXIT
 pass() { echo "PASS $1"; passed=$((passed + 1)); }
 fail() { echo "FAIL $1"; tail -"${2:-20}" "$log" | sed 's/^/    /'; failed=$((failed + ${3:-1})); }
 
-contract() { # n suite
+contract() { # n selection
     local n="$1" suite="$2"
     echo "== MpiNetCommunicator contract ($suite): MPICH n=$n"
     timeout "$run_timeout" mpiexec.mpich -n "$n" dotnet "$dll" contract "$suite" >"$log" 2>&1
@@ -65,7 +68,7 @@ refused() { # description expected-text command...: must exit 3 and print REFUSE
 }
 
 contract 2 all
-contract 4 transport
+contract 4 transport,bitwise,-allgatherv-1000-calls-no-growth,-allgatherv-64MiB-total
 
 echo "== training run: MPICH n=2"
 if timeout "$run_timeout" mpiexec.mpich -n 2 dotnet "$dll" train >"$log" 2>&1 && grep -q '^TRAIN passed' "$log"; then
