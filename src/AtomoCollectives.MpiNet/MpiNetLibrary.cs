@@ -102,8 +102,9 @@ public static class MpiNetLibrary
     internal static Assembly MpiNetAssembly => typeof(MPI.Unsafe).Assembly;
 
     /// <summary>
-    /// The native library MPI.NET's imports resolve to: the one bound here, or on Windows Microsoft MPI as MPI.NET
-    /// finds it. Throws when MPI.NET cannot resolve its imports (on Linux: <see cref="BindToSystemMpi"/> was not called).
+    /// The native library MPI.NET's imports resolve to: the one bound here, or else Microsoft MPI as MPI.NET finds it on
+    /// Windows. (<see cref="NativeLibrary.Load(string, Assembly, DllImportSearchPath?)"/> does not consult a resolver set
+    /// on the assembly, so on Linux only a <see cref="BindToSystemMpi"/> binding is known.)
     /// </summary>
     internal static nint ResolveLoadedLibrary()
     {

@@ -19,7 +19,7 @@ internal static class BenchMode
     {
         MPI.Intracommunicator mpiWorld = MPI.Communicator.world;
         using var mpinet = new MpiNetCommunicator(mpiWorld);
-        nint library = NativeLibrary.Load("msmpi.dll", typeof(MPI.Unsafe).Assembly, null);
+        nint library = NativeLibrary.Load(MpiNetLibrary.LibraryPath!);   // the library MPI.NET was bound to (same handle)
         var flavor = new MpichFlavor(library);
         using var ours = new MpiCommunicator(flavor, flavor.CommWorld);
         using var arrays = new MpiNetArrayCommunicator(mpiWorld);
