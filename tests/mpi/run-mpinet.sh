@@ -6,7 +6,8 @@
 #   2-core runner make those two take 90 s; they check memory and sizes, which n = 2 covers for this transport
 #   (and tests/mpi/run-contract.sh at MPICH n = 4 for the same MPI transport underneath);
 #   a short training run at n = 2: MPI.NET's Allreduce/N, then AtomoAllreduce over MpiNetCommunicator;
-#   the refusals of MpiNetLibrary.BindToSystemMpi: Open MPI's launcher, ATOMO_MPI_LIBRARY=openmpi or Open MPI's path.
+#   the refusals of MpiNetLibrary.BindToSystemMpi: Open MPI's launcher, ATOMO_MPI_LIBRARY=openmpi or Open MPI's path;
+#   and ATOMO_MPI_LIBRARY naming an MPICH-ABI library by path.
 # Prints one line per case and finally exactly "N passed, N failed"; exits non-zero on any failure.
 # Needs: mpich libmpich-dev openmpi-bin (scripts/install-dependencies.sh), the .NET 10 SDK.
 set -uo pipefail
@@ -87,6 +88,13 @@ if timeout 60 mpiexec.mpich -n 1 dotnet "$dll" bind >"$log" 2>&1 && grep -q '^BO
     pass "bound under mpiexec.mpich: $(head -1 "$log")"
 else
     fail "bind under mpiexec.mpich"
+fi
+# ATOMO_MPI_LIBRARY as a path (how Intel MPI, MVAPICH or Cray MPICH are named): the contract's first cases on it.
+mpich_library="$(ls /usr/lib/*/libmpich.so.12 2>/dev/null | head -1)"
+if ATOMO_MPI_LIBRARY="$mpich_library" timeout 120 mpiexec.mpich -n 2 dotnet "$dll" contract allgather >"$log" 2>&1 && grep -q "^PLAN .*on $mpich_library)" "$log"; then
+    pass "ATOMO_MPI_LIBRARY=$mpich_library: $(grep -c '^PASS' "$log") allgather cases passed on it"
+else
+    fail "ATOMO_MPI_LIBRARY=$mpich_library"
 fi
 
 echo "$passed passed, $failed failed"
