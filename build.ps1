@@ -12,6 +12,7 @@
       Build    dotnet build -c Release
       Test     dotnet test -c Release
       Pack     dotnet pack src/AtomoCollectives/AtomoCollectives.csproj -c Release -o artifacts/packages
+               dotnet pack src/AtomoCollectives.MpiNet/AtomoCollectives.MpiNet.csproj -c Release -o artifacts/packages
       Run      dotnet build src/Examples/Examples.csproj -c Release, then
                mpiexec -n 4 dotnet src/Examples/bin/Release/net10.0/Examples.dll train --output runs/build-ps1
       Bench    dotnet run -c Release --project tests/AtomoCollectives.Benchmarks -- --filter '*SparsifierBenchmarks*'
@@ -85,6 +86,8 @@ function Invoke-Test {
 function Invoke-Pack {
     dotnet pack src/AtomoCollectives/AtomoCollectives.csproj -c $Configuration -o $PackageOutput
     Assert-LastExitCode 'dotnet pack'
+    dotnet pack src/AtomoCollectives.MpiNet/AtomoCollectives.MpiNet.csproj -c $Configuration -o $PackageOutput
+    Assert-LastExitCode 'dotnet pack (MpiNet)'
     Get-ChildItem -Path $PackageOutput -Filter 'AtomoCollectives.*.nupkg' | ForEach-Object { Write-Host "package: $($_.FullName)" }
 }
 

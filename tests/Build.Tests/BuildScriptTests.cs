@@ -88,7 +88,7 @@ public sealed partial class BuildScriptTests
             }
         }
 
-        Assert.Equal(7, checkedCommands); // Restore, Build, Test, Pack, Run (build + mpiexec), Bench
+        Assert.Equal(8, checkedCommands); // Restore, Build, Test, Pack (two packages), Run (build + mpiexec), Bench
         Assert.Contains(script.Ast.FindAll(a => a is CatchClauseAst, true).Cast<CatchClauseAst>(),
             c => c.Body.Extent.Text.Contains("exit 1", StringComparison.Ordinal));
         Assert.Contains(script.Ast.FindAll(a => a is AssignmentStatementAst, false).Cast<AssignmentStatementAst>(),

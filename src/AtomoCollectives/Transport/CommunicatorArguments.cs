@@ -1,8 +1,18 @@
 namespace AtomoCollectives;
 
-/// <summary>Local argument checks shared by every transport, made before any communication.</summary>
-internal static class CommunicatorArguments
+/// <summary>
+/// The local argument checks every <see cref="ICommunicator"/> makes before any communication, so that the same bad
+/// call fails on every rank with <see cref="ArgumentException"/> instead of hanging. The library's transports use
+/// them; a transport of your own calls them first in each method to fail the same way (docs/transport.md).
+/// </summary>
+public static class CommunicatorArguments
 {
+    /// <summary>Checks <see cref="ICommunicator.Allgather{T}(ReadOnlySpan{T}, Span{T})"/>: the receive buffer holds
+    /// <paramref name="size"/> × <paramref name="sendLength"/> values.</summary>
+    /// <param name="size">The communicator's <see cref="ICommunicator.Size"/>.</param>
+    /// <param name="sendLength">Values this rank sends.</param>
+    /// <param name="receiveLength">Values the receive buffer holds.</param>
+    /// <exception cref="ArgumentException">The receive buffer is too small.</exception>
     public static void ValidateAllgather(int size, int sendLength, int receiveLength)
     {
         if (receiveLength < (long)sendLength * size)
@@ -12,7 +22,16 @@ internal static class CommunicatorArguments
         }
     }
 
-    /// <summary>Checks allgatherv arguments and returns the total byte count.</summary>
+    /// <summary>Checks the contiguous <see cref="ICommunicator.Allgatherv(ReadOnlySpan{byte}, ReadOnlySpan{int}, Span{byte})"/>
+    /// (and <see cref="ICommunicator.StartAllgatherv"/>): one non-negative count per rank, this rank's equal to the
+    /// send length, and room for the total.</summary>
+    /// <param name="rank">The communicator's <see cref="ICommunicator.Rank"/>.</param>
+    /// <param name="size">The communicator's <see cref="ICommunicator.Size"/>.</param>
+    /// <param name="sendLength">Bytes this rank sends.</param>
+    /// <param name="counts">Every rank's byte count.</param>
+    /// <param name="receiveLength">Bytes the receive buffer holds.</param>
+    /// <returns>The total byte count (may exceed <see cref="int.MaxValue"/>).</returns>
+    /// <exception cref="ArgumentException">Any of the above does not hold.</exception>
     public static long ValidateAllgatherv(int rank, int size, int sendLength, ReadOnlySpan<int> counts, long receiveLength)
     {
         if (counts.Length != size)
@@ -44,7 +63,15 @@ internal static class CommunicatorArguments
         return total;
     }
 
-    /// <summary>Checks per-rank-buffer allgatherv arguments and returns the total byte count.</summary>
+    /// <summary>Checks the per-rank-buffer <see cref="ICommunicator.Allgatherv(ReadOnlySpan{byte}, ReadOnlySpan{int}, ReadOnlySpan{Memory{byte}})"/>:
+    /// as the contiguous form, plus one buffer per rank, each at least its count.</summary>
+    /// <param name="rank">The communicator's <see cref="ICommunicator.Rank"/>.</param>
+    /// <param name="size">The communicator's <see cref="ICommunicator.Size"/>.</param>
+    /// <param name="sendLength">Bytes this rank sends.</param>
+    /// <param name="counts">Every rank's byte count.</param>
+    /// <param name="receive">The per-rank receive buffers.</param>
+    /// <returns>The total byte count.</returns>
+    /// <exception cref="ArgumentException">Any of the above does not hold.</exception>
     public static long ValidateAllgathervSegments(int rank, int size, int sendLength, ReadOnlySpan<int> counts, ReadOnlySpan<Memory<byte>> receive)
     {
         if (receive.Length != size)
@@ -64,6 +91,10 @@ internal static class CommunicatorArguments
         return total;
     }
 
+    /// <summary>Checks <see cref="ICommunicator.Broadcast"/>'s root: a rank in <c>[0, size)</c>.</summary>
+    /// <param name="size">The communicator's <see cref="ICommunicator.Size"/>.</param>
+    /// <param name="root">The root rank.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The root is not a rank.</exception>
     public static void ValidateRoot(int size, int root)
     {
         if ((uint)root >= (uint)size)

@@ -12,7 +12,11 @@ namespace AtomoCollectives;
 /// <para>A communicator is not thread-safe: make one call at a time (any thread may make it, one after the
 /// other). The MPI transport requests <c>MPI_THREAD_SERIALIZED</c> for exactly this.</para>
 /// <para>Arguments are validated locally before any communication, so the same bad call on every rank fails
-/// on every rank with <see cref="ArgumentException"/> instead of hanging.</para>
+/// on every rank with <see cref="ArgumentException"/> instead of hanging (<see cref="CommunicatorArguments"/>).</para>
+/// <para>Anyone may implement it: the library's collectives use nothing else. What a transport of your own must
+/// keep (identical results on every rank, ordering, buffer ownership, errors raised and never a partial result,
+/// <see cref="IAbortableCommunicator"/> for the watchdog) is in <c>docs/transport.md</c>; the nonblocking part
+/// derives from <see cref="CollectiveRequest"/>.</para>
 /// </remarks>
 public interface ICommunicator : IDisposable
 {

@@ -128,13 +128,8 @@ internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int r
         private MemoryHandle _sendPin = sendPin;
         private MemoryHandle _receivePin = receivePin;
 
-        public override bool Test()
+        protected override bool TestCore()
         {
-            if (IsCompleted)
-            {
-                return true;
-            }
-
             bool done;
             try
             {
@@ -142,38 +137,32 @@ internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int r
             }
             catch
             {
-                Finish();
+                Release();
                 throw;
             }
 
             if (done)
             {
-                Finish();
+                Release();
             }
 
             return done;
         }
 
-        public override void Wait()
+        protected override void WaitCore()
         {
-            if (IsCompleted)
-            {
-                return;
-            }
-
             try
             {
                 fabric.Wait(round);
             }
             finally
             {
-                Finish();
+                Release();
             }
         }
 
-        private void Finish()
+        private void Release()
         {
-            IsCompleted = true;
             _sendPin.Dispose();
             _receivePin.Dispose();
         }

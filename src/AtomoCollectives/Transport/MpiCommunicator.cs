@@ -144,7 +144,7 @@ internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunic
         {
             // No portable nonblocking large-count call: complete it now (the caller still gets a request).
             Allgatherv(send.Span, counts, receive.Span);
-            return MpiRequest.Completed;
+            return CollectiveRequest.Completed;
         }
 
         var request = new MpiRequest(this, send, counts, receive);
@@ -319,21 +319,14 @@ internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunic
     /// <summary>An <c>MPI_Iallgatherv</c> in flight: owns the pins and the count arrays until completion.</summary>
     private sealed class MpiRequest : CollectiveRequest
     {
-        public static readonly MpiRequest Completed = new();
-
-        private readonly MpiCommunicator? _owner;
-        private readonly int[] _counts = [];
-        private readonly int[] _displacements = [];
+        private readonly MpiCommunicator _owner;
+        private readonly int[] _counts;
+        private readonly int[] _displacements;
         private readonly ReadOnlyMemory<byte> _send;
         private readonly Memory<byte> _receive;
         private MemoryHandle _sendPin;
         private MemoryHandle _receivePin;
         private nint _request;
-
-        private MpiRequest()
-        {
-            IsCompleted = true;
-        }
 
         public MpiRequest(MpiCommunicator owner, ReadOnlyMemory<byte> send, ReadOnlySpan<int> counts, Memory<byte> receive)
         {
@@ -348,7 +341,7 @@ internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunic
 
         public void Start()
         {
-            MpiCommunicator owner = _owner!;
+            MpiCommunicator owner = _owner;
             _sendPin = _send.Pin();
             _receivePin = _receive.Pin();
             try
@@ -365,36 +358,21 @@ internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunic
             }
         }
 
-        public override bool Test()
+        protected override bool TestCore()
         {
-            if (IsCompleted)
-            {
-                return true;
-            }
-
-            _owner!.Check(_owner._flavor.Test(ref _request, out bool done), "MPI_Test");
+            _owner.Check(_owner._flavor.Test(ref _request, out bool done), "MPI_Test");
             if (done)
             {
-                Finish();
+                Release();
             }
 
             return done;
         }
 
-        public override void Wait()
+        // On an MPI error the pins are kept: MPI may still own the buffers of a request it failed to complete.
+        protected override void WaitCore()
         {
-            if (IsCompleted)
-            {
-                return;
-            }
-
-            _owner!.Check(_owner._flavor.Wait(ref _request), "MPI_Wait");
-            Finish();
-        }
-
-        private void Finish()
-        {
-            IsCompleted = true;
+            _owner.Check(_owner._flavor.Wait(ref _request), "MPI_Wait");
             Release();
         }
 

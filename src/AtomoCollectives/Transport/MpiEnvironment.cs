@@ -205,7 +205,12 @@ public sealed unsafe class MpiEnvironment : IDisposable
         AbortWithoutExit($"the process is exiting (exit code {Environment.ExitCode}, or a signal such as SIGTERM) without MpiEnvironment.Dispose, which calls MPI_Finalize; the other ranks would wait for it. Dispose the environment before exiting: using var mpi = MpiEnvironment.Initialize();");
     }
 
-    private static MpiFlavor Identify(nint library, string path, out string version)
+    /// <summary>
+    /// Which MPI a loaded library is (it must be registered as <see cref="Interop.Libraries.Mpi"/>; nothing is
+    /// initialised): Open MPI by its exported globals, MPICH and its derivatives by <c>MPI_Get_library_version</c>.
+    /// </summary>
+    /// <exception cref="MpiException">The MPI-5 standard ABI, or a library this binding does not know.</exception>
+    internal static MpiFlavor Identify(nint library, string path, out string version)
     {
         byte* text = stackalloc byte[Interop.Mpi.MaxLibraryVersionString];
         int length = 0;
@@ -348,12 +353,7 @@ internal static class MpiLibraryLoader
 {
     public static (nint Handle, string Path) Load(MpiEnvironment.Launcher launcher)
     {
-        // Before any MPI (and so UCX) code is loaded: keep UCX off SIGSEGV/SIGBUS, which .NET needs.
-        if (Environment.GetEnvironmentVariable("UCX_ERROR_SIGNALS") is null)
-        {
-            _ = Interop.Libc.SetEnv("UCX_ERROR_SIGNALS", "", 1);
-        }
-
+        KeepUcxOffSegv();
         string? setting = Environment.GetEnvironmentVariable(MpiEnvironment.LibraryVariable);
         string[] candidates = setting?.Trim().ToLowerInvariant() switch
         {
@@ -371,17 +371,8 @@ internal static class MpiLibraryLoader
         var errors = new StringBuilder();
         foreach (string candidate in candidates)
         {
-            if (NativeLibrary.TryLoad(candidate, out nint handle))
+            if (TryLoadGlobal(candidate, out nint handle))
             {
-                // .NET loads with RTLD_LOCAL; Open MPI's plugins (mca_*.so) need libmpi's symbols global.
-                nint again = Interop.Libc.DlOpen(candidate, Interop.Libc.RTLD_NOW | Interop.Libc.RTLD_GLOBAL | Interop.Libc.RTLD_NOLOAD);
-                if (again == 0)
-                {
-                    string why = Marshal.PtrToStringUTF8(Interop.Libc.DlError()) ?? "unknown";
-                    throw new MpiException($"Loaded '{candidate}' but could not make its symbols global (dlopen RTLD_GLOBAL): {why}.");
-                }
-
-                Interop.Libraries.Register(Interop.Libraries.Mpi, handle);
                 return (handle, candidate);
             }
 
@@ -391,5 +382,40 @@ internal static class MpiLibraryLoader
         throw new MpiException(
             $"No MPI library could be loaded:{errors} Install Open MPI (apt-get install openmpi-bin libopenmpi-dev) or MPICH "
             + $"(apt-get install mpich libmpich-dev), or set {MpiEnvironment.LibraryVariable} to 'openmpi', 'mpich' or the path of a libmpi.so.");
+    }
+
+    /// <summary>
+    /// Before any MPI (and so UCX) code is loaded: keep UCX off SIGSEGV/SIGBUS, which .NET needs to turn null
+    /// dereferences into <see cref="NullReferenceException"/> (unless the user set <c>UCX_ERROR_SIGNALS</c>).
+    /// </summary>
+    public static void KeepUcxOffSegv()
+    {
+        if (Environment.GetEnvironmentVariable("UCX_ERROR_SIGNALS") is null)
+        {
+            _ = Interop.Libc.SetEnv("UCX_ERROR_SIGNALS", "", 1);
+        }
+    }
+
+    /// <summary>
+    /// Loads <paramref name="candidate"/> with its symbols global and registers it as <see cref="Interop.Libraries.Mpi"/>;
+    /// <see langword="false"/> when it cannot be loaded.
+    /// </summary>
+    public static bool TryLoadGlobal(string candidate, out nint handle)
+    {
+        if (!NativeLibrary.TryLoad(candidate, out handle))
+        {
+            return false;
+        }
+
+        // .NET loads with RTLD_LOCAL; Open MPI's plugins (mca_*.so) need libmpi's symbols global.
+        nint again = Interop.Libc.DlOpen(candidate, Interop.Libc.RTLD_NOW | Interop.Libc.RTLD_GLOBAL | Interop.Libc.RTLD_NOLOAD);
+        if (again == 0)
+        {
+            string why = Marshal.PtrToStringUTF8(Interop.Libc.DlError()) ?? "unknown";
+            throw new MpiException($"Loaded '{candidate}' but could not make its symbols global (dlopen RTLD_GLOBAL): {why}.");
+        }
+
+        Interop.Libraries.Register(Interop.Libraries.Mpi, handle);
+        return true;
     }
 }

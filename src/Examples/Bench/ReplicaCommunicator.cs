@@ -15,6 +15,7 @@ internal sealed class ReplicaCommunicator(int size) : ICommunicator
     public void Allgather<T>(ReadOnlySpan<T> send, Span<T> receive)
         where T : unmanaged
     {
+        CommunicatorArguments.ValidateAllgather(Size, send.Length, receive.Length);
         for (int r = 0; r < Size; r++)
         {
             send.CopyTo(receive.Slice(r * send.Length, send.Length));
@@ -23,6 +24,7 @@ internal sealed class ReplicaCommunicator(int size) : ICommunicator
 
     public void Allgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, Span<byte> receive)
     {
+        _ = CommunicatorArguments.ValidateAllgatherv(Rank, Size, send.Length, counts, receive.Length);
         int offset = 0;
         for (int r = 0; r < Size; r++)
         {
@@ -33,20 +35,23 @@ internal sealed class ReplicaCommunicator(int size) : ICommunicator
 
     public void Allgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, ReadOnlySpan<Memory<byte>> receive)
     {
+        _ = CommunicatorArguments.ValidateAllgathervSegments(Rank, Size, send.Length, counts, receive);
         for (int r = 0; r < Size; r++)
         {
             send.CopyTo(receive[r].Span);
         }
     }
 
-    public CollectiveRequest StartAllgatherv(ReadOnlyMemory<byte> send, ReadOnlySpan<int> counts, Memory<byte> receive) =>
-        throw new NotSupportedException("The replica communicator only serves synchronous calls.");
+    /// <summary>Nothing moves between processes here, so the gather is done before this returns.</summary>
+    public CollectiveRequest StartAllgatherv(ReadOnlyMemory<byte> send, ReadOnlySpan<int> counts, Memory<byte> receive)
+    {
+        Allgatherv(send.Span, counts, receive.Span);
+        return CollectiveRequest.Completed;
+    }
 
     public void AllreduceSum(Span<float> data) => System.Numerics.Tensors.TensorPrimitives.Multiply(data, Size, data);
 
-    public void Broadcast(Span<byte> data, int root)
-    {
-    }
+    public void Broadcast(Span<byte> data, int root) => CommunicatorArguments.ValidateRoot(Size, root);
 
     public void Barrier()
     {
