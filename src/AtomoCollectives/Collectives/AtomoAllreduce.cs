@@ -28,6 +28,7 @@ public sealed class AtomoAllreduce : IGradientAverager
     private readonly AtomoCodec _codec;
     private readonly ILogger _logger;
     private readonly long _optionsHash;
+    private readonly long _agreementHash;
     private readonly CallRunner _calls;
     private readonly ArrayBufferWriter<byte> _payloads = new();
     private readonly List<Decompositions.SpectralSketch> _sketches = [];
@@ -44,6 +45,11 @@ public sealed class AtomoAllreduce : IGradientAverager
         _codec = new AtomoCodec(_options);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _optionsHash = HashOptions(_options);
+
+        // Ranks must also decode Fourier atoms with the same kernel (FFTW build or managed), or their bits would differ.
+        _agreementHash = _options.Decomposition == Decomposition.Fourier
+            ? CallAgreement.HashValues([_optionsHash, CallAgreement.HashString(FourierTransformProvider.DecodeKernel)])
+            : _optionsHash;
         _calls = new CallRunner(this, communicator, _options.Timeout, "AtomoOptions.Timeout", _logger);
 
         _logger.LogInformation(
@@ -217,7 +223,7 @@ public sealed class AtomoAllreduce : IGradientAverager
         clock.Restart();
 
         // One small exchange checks that every rank makes the same call; a second carries the payload lengths.
-        CallAgreement.Exchange(_communicator, localError, count, shapesHash, _optionsHash, step, nameof(AtomoOptions));
+        CallAgreement.Exchange(_communicator, localError, count, shapesHash, _agreementHash, step, $"{nameof(AtomoOptions)} or Fourier decode kernel ({nameof(FourierTransformProvider)}.{nameof(FourierTransformProvider.DecodeKernel)}: the same FFTW build, or {FourierTransformProvider.ProviderVariable}=managed, on every rank)");
         var allLengths = new int[count * size];
         _communicator.Allgather<int>(lengths, allLengths);
 

@@ -97,6 +97,18 @@ internal static class CallAgreement
         return hash;
     }
 
+    /// <summary>A hash of <paramref name="text"/> that every process computes alike (string.GetHashCode is randomised per process).</summary>
+    public static long HashString(string text)
+    {
+        ulong hash = 14695981039346656037UL;
+        foreach (char c in text)
+        {
+            hash = (hash ^ c) * 1099511628211UL;
+        }
+
+        return (long)hash;
+    }
+
     /// <summary>A hash of option values, the same in every process.</summary>
     public static long HashValues(ReadOnlySpan<long> values)
     {
