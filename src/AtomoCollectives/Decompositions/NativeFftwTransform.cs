@@ -94,29 +94,31 @@ internal sealed unsafe class NativeFftwTransform : IFourierTransform
         Plan plan = RentPlan(n, inverse: false, Interop.FftwEstimate, scratch);
         try
         {
+            // The input is scaled by 1/√(2n) on the way in, so no partial sum of the FFT exceeds ‖x‖/√2 (float's range
+            // holds whatever the orthonormal coefficients hold); then X_0 = √2·V_0 and X_k = 2·Re(e^{−iπk/2n}·V_k).
             float* v = scratch.Real, z = scratch.Complex;
+            float scale = (float)Math.Sqrt(0.5 / n);
             int half = (n + 1) / 2;
             for (int j = 0; j < half; j++)
             {
-                v[j] = x[2 * j];
+                v[j] = x[2 * j] * scale;
             }
 
             for (int j = 0; j < n / 2; j++)
             {
-                v[n - 1 - j] = x[(2 * j) + 1];
+                v[n - 1 - j] = x[(2 * j) + 1] * scale;
             }
 
             Interop.fftwf_execute_dft_r2c(plan.Handle, v, z);
             float[] w = plan.Twiddles;
-            float rest = (float)Math.Sqrt(2.0 / n);
-            coefficients[0] = z[0] * (float)Math.Sqrt(1.0 / n);
+            coefficients[0] = z[0] * (float)Math.Sqrt(2.0);
             for (int k = 1; k <= n / 2; k++)
             {
                 float re = z[2 * k], im = z[(2 * k) + 1], cos = w[2 * k], sin = w[(2 * k) + 1];
-                coefficients[k] = ((re * cos) + (im * sin)) * rest;
+                coefficients[k] = ((re * cos) + (im * sin)) * 2;
                 if (n - k != k)
                 {
-                    coefficients[n - k] = ((re * sin) - (im * cos)) * rest;
+                    coefficients[n - k] = ((re * sin) - (im * cos)) * 2;
                 }
             }
         }
