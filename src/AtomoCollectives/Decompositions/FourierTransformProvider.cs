@@ -76,7 +76,7 @@ public static class FourierTransformProvider
                     return new Selection(native!, "FFTW loaded and matched the managed DCT-II/III.");
                 }
 
-                return new Selection(ManagedFourierTransform.Instance, $"FFTW unavailable, using the managed DCT (100-300x slower): {error}");
+                return new Selection(ManagedFourierTransform.Instance, $"FFTW unavailable, using the managed DCT (2-4x slower): {error}");
             default:
                 throw new InvalidOperationException($"{ProviderVariable}='{choice}' is not valid: use 'native' or 'managed', or leave it unset to choose automatically.");
         }

@@ -71,7 +71,7 @@ public class FourierTransformProviderTests
         double bound = FourierTransformProvider.ErrorBound(n) * TestMatrices.Norm(x);
         Assert.True(TestMatrices.Distance(actual, expected) <= bound, $"forward: {TestMatrices.Distance(actual, expected)} > {bound}");
 
-        // The scaling, checked on its own: the first coefficient is Σx/√n (FFTW's REDFT10 gives 2Σx).
+        // The scaling, checked on its own: the first coefficient is Σx/√n (FFTW's r2c gives Σx, here of x/√(2n)).
         double sum = x.Sum(v => (double)v);
         Assert.True(Math.Abs(actual[0] - (sum / Math.Sqrt(n))) <= bound, $"X_0 = {actual[0]}, expected {sum / Math.Sqrt(n)}");
 
