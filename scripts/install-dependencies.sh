@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the system packages AtomoCollectives uses: MPI (Open MPI and MPICH), OpenBLAS/LAPACK,
+# Installs the system packages AtomoCollectives uses: MPI (Open MPI and MPICH), OpenBLAS/LAPACK, FFTW (single),
 # the Fashion-MNIST data set, iproute2 for the bandwidth benchmarks, and Slurm with munge for
 # slurm/test-local.sh. Idempotent: packages already present are not touched, and apt is not even
 # updated when nothing is missing.
@@ -9,6 +9,7 @@ packages=(
   openmpi-bin libopenmpi-dev      # Open MPI 4.1: mpiexec.openmpi, libmpi.so.40
   mpich libmpich-dev              # MPICH 4.0: mpiexec.mpich, libmpich.so.12
   libopenblas0-pthread liblapack3 # libopenblas.so.0: cblas_sgemm, sgesdd_, sgeqrf_, sorgqr_
+  libfftw3-single3                # libfftw3f.so.3: fftwf_plan_dft_r2c_1d/c2r (the DCT of Fourier atoms)
   dataset-fashion-mnist           # /usr/share/datasets/fashion-mnist/*.gz (IDX files)
   iproute2                        # tc, for emulated links in bench/netem.sh
   fonts-dejavu-core               # a font for the PNG plots (ScottPlot draws text with a system font)

@@ -117,7 +117,7 @@ public class DecompositionExactBenchmarks
     public int SpectralExact() => _case.Run();
 }
 
-/// <summary>Fourier (orthonormal DCT-II of the flattened tensor); no provider involved.</summary>
+/// <summary>Fourier (orthonormal DCT-II of the flattened tensor) with the process's FourierTransformProvider: FFTW, or the managed DCT under ATOMO_FOURIER=managed.</summary>
 [SimpleJob(RunStrategy.Throughput, launchCount: 1, warmupCount: 3, iterationCount: 8)]
 public class DecompositionFourierBenchmarks
 {

@@ -5,9 +5,9 @@ namespace AtomoCollectives.Benchmarks;
 /// <summary>
 /// Runs the benchmark classes of this assembly chosen by <c>--filter</c>. Development aids instead: <c>--ratios</c> (quick
 /// Stopwatch ratios), <c>--stages M N K</c> (each stage of Spectral-Fast), <c>--encode-profile</c> (spectral encode
-/// and decode of the ResNet-18 matrices, stage by stage; <c>--gradients DIR [--step S]</c>: a gradient capture's matrices instead),
+/// and decode of the ResNet-18 matrices, stage by stage; <c>--basis fourier</c>: Fourier's; <c>--gradients DIR [--step S]</c>: a gradient capture's matrices instead),
 /// <c>--spectral-study DIR</c> (Fast against Exact on a capture's real gradients: bytes and variance),
-/// <c>--soak [calls] [ranks] [model|resnet18] [CSV]</c> (memory over many in-process calls), <c>--soak-plot OUT.png CSV…</c>, <c>--draw-timing FILE.npy</c> (one captured matrix: the water level, the draw at several levels, decode, warm-cache).
+/// <c>--soak [calls] [ranks] [model|resnet18] [CSV]</c> (memory over many in-process calls), <c>--soak-plot OUT.png CSV…</c>, <c>--fourier-kernels</c> (FFTW's inverse DCT with and without SIMD codelets: differing bits and times), <c>--draw-timing FILE.npy</c> (one captured matrix: the water level, the draw at several levels, decode, warm-cache).
 /// </summary>
 public static class Program
 {
@@ -22,13 +22,17 @@ public static class Program
 
         if (args.Length > 0 && args[0] == "--encode-profile")
         {
-            // --encode-profile [--gradients DIR [--step S]]: synthetic ResNet-18 matrices, or a capture's real ones.
+            // --encode-profile [--gradients DIR [--step S]] [--basis spectral|fourier] [--rounds R]: synthetic ResNet-18 matrices, or a capture's real ones.
             int at = Array.IndexOf(args, "--gradients"), stepAt = Array.IndexOf(args, "--step");
             string? gradients = at > 0 && at + 1 < args.Length ? args[at + 1] : null;
             long? step = stepAt > 0 && stepAt + 1 < args.Length ? long.Parse(args[stepAt + 1], System.Globalization.CultureInfo.InvariantCulture) : null;
             try
             {
-                EncodeProfile.Run(20, gradients, step);
+                int basisAt = Array.IndexOf(args, "--basis");
+                Decomposition basis = basisAt > 0 && basisAt + 1 < args.Length ? Enum.Parse<Decomposition>(args[basisAt + 1], ignoreCase: true) : Decomposition.Spectral;
+                int roundsAt = Array.IndexOf(args, "--rounds");
+                int rounds = roundsAt > 0 && roundsAt + 1 < args.Length ? int.Parse(args[roundsAt + 1], System.Globalization.CultureInfo.InvariantCulture) : 20;
+                EncodeProfile.Run(rounds, gradients, step, basis);
             }
             catch (Exception e) when (e is IOException or FormatException)
             {
@@ -84,6 +88,12 @@ public static class Program
         }
 
         if (args.Length > 0 && args[0] == "--alloc-probe") { AllocProbe.Run(); return; }
+
+        if (args.Length > 0 && args[0] == "--fourier-kernels")
+        {
+            FourierKernels.Run();
+            return;
+        }
 
         if (args.Length > 0 && args[0] == "--soak")
         {

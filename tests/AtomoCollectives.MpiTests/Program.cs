@@ -12,6 +12,7 @@ using AtomoCollectives.Tests.Transport;
 //   AtomoCollectives.MpiTests stall|finalize|exit          rank 1 stops calling or leaves; the others' 2 s watchdog must end the job
 //   AtomoCollectives.MpiTests overhead [iterations-scale]  allgatherv/allreduce timings to compare with the C program
 //   AtomoCollectives.MpiTests call-cost                    fixed cost per call at n = 1 (compare with call_cost.c)
+//   AtomoCollectives.MpiTests cross-cpu                    every basis bitwise identical across ranks with different instruction sets (MPMD)
 string mode = args.Length > 0 ? args[0] : "contract";
 return mode switch
 {
@@ -21,6 +22,7 @@ return mode switch
     "soak" => SoakMode.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 2000, args.Length > 2 ? args[2] : "model", args.Length > 3 ? args[3] : null),
     "overhead" => OverheadBenchmark.Run(args.Skip(1).ToArray()),
     "call-cost" => OverheadBenchmark.CallCost(),
+    "cross-cpu" => CrossCpuMode.Run(),
     "info" => Info(),
     _ => Usage(),
 };
@@ -34,7 +36,7 @@ static int Info()
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: AtomoCollectives.MpiTests contract [filter] | throw | stall | overhead | call-cost | info   (run under mpiexec)");
+    Console.Error.WriteLine("usage: AtomoCollectives.MpiTests contract [filter] | throw | stall | overhead | call-cost | cross-cpu | info   (run under mpiexec)");
     return 2;
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the shared CommunicatorContract (tests/AtomoCollectives.Tests/Transport/CommunicatorContract.cs) on real
 # MPI ranks: Open MPI at n = 2, 4, 16 (oversubscribed) and MPICH at n = 2, 4; then checks that one rank throwing
-# ends the whole job (non-zero exit within 10 s) and that a library not matching the launcher is refused.
+# ends the whole job (non-zero exit within 10 s) and that a library not matching the launcher is refused; then that
+# every basis ends bitwise identical on 4 ranks launched (MPMD) with different instruction sets (docs/determinism.md).
 # Builds once (Release). Prints one line per case and finally exactly "N passed, N failed"; exits non-zero on
 # any failure. Needs: openmpi-bin libopenmpi-dev mpich libmpich-dev (apt-get install ...), the .NET 10 SDK.
 set -uo pipefail
@@ -117,6 +118,44 @@ wrong_library() { # flavour-of-launcher library-setting expected-fix
     fi
 }
 
+cross_cpu() { # flavour [VAR=value ...]: four ranks, each computing with other instruction sets (docs/determinism.md)
+    local flavour="$1"; shift
+    local -a settings=("$@") ranks=(
+        ""                                                       # all the CPU has
+        "DOTNET_EnableAVX512F=0"                                 # no AVX-512 (a no-op on CPUs without it)
+        "DOTNET_EnableAVX2=0 OPENBLAS_CORETYPE=Sandybridge"      # AVX without AVX2/FMA, OpenBLAS's AVX kernels
+        "DOTNET_EnableHWIntrinsic=0 OPENBLAS_CORETYPE=Nehalem GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-FMA,-AVX512F" # scalar .NET, SSE OpenBLAS, libm without AVX/FMA
+    )
+    local -a command=()
+    local variables setting
+    for variables in "${ranks[@]}"; do
+        [ ${#command[@]} -gt 0 ] && command+=(:)
+        command+=(-n 1)
+        for setting in ${settings[@]+"${settings[@]}"} $variables; do
+            if [ "$flavour" = openmpi ]; then command+=(-x "$setting"); else command+=(-env "${setting%%=*}" "${setting#*=}"); fi
+        done
+        command+=(dotnet "$dll" cross-cpu)
+    done
+    echo "== cross-cpu: $flavour n=4 ${settings[*]-}"
+    if [ "$flavour" = openmpi ]; then
+        timeout "$run_timeout" mpiexec.openmpi --oversubscribe --bind-to none "${command[@]}" >"$log" 2>&1
+    else
+        timeout "$run_timeout" mpiexec.mpich "${command[@]}" >"$log" 2>&1
+    fi
+    local rc=$? pass fail
+    grep -E '^(rank |PASS|FAIL|    )' "$log" | sed "s/^\(PASS\|FAIL\) /\1 [${settings[*]-native}] /"
+    pass=$(grep -c '^PASS ' "$log")
+    fail=$(grep -c '^FAIL ' "$log")
+    passed=$((passed + pass))
+    failed=$((failed + fail))
+    if [ $((pass + fail)) -lt 3 ]; then
+        fail "$flavour cross-cpu ${settings[*]-}: $((3 - pass - fail)) basis case(s) never reported (exit $rc); last output:" 20 $((3 - pass - fail))
+    elif [ "$rc" != 0 ] && [ "$fail" = 0 ]; then
+        fail "$flavour cross-cpu: every case passed but the job exited with $rc" 20
+    fi
+}
+
+if [ "${1:-}" != cross-cpu ]; then  # `run-contract.sh cross-cpu` runs only the MPMD cases at the end
 contract openmpi 2
 contract openmpi 4
 contract openmpi 16
@@ -131,6 +170,11 @@ for how in stall finalize exit; do
 done
 wrong_library openmpi mpich openmpi
 wrong_library mpich openmpi mpich
+fi
+echo "== bitwise identity across instruction sets (MPMD)"
+cross_cpu openmpi                                                   # FFTW and OpenBLAS
+cross_cpu openmpi ATOMO_FOURIER=managed ATOMO_LINEAR_ALGEBRA=managed  # the managed fallbacks
+cross_cpu mpich
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -28,6 +28,7 @@ public sealed class AtomoAllreduce : IGradientAverager
     private readonly AtomoCodec _codec;
     private readonly ILogger _logger;
     private readonly long _optionsHash;
+    private readonly long _agreementHash;
     private readonly CallRunner _calls;
     private readonly ArrayBufferWriter<byte> _payloads = new();
     private readonly List<Decompositions.SpectralSketch> _sketches = [];
@@ -44,6 +45,11 @@ public sealed class AtomoAllreduce : IGradientAverager
         _codec = new AtomoCodec(_options);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _optionsHash = OptionsHash.Of(_options);
+
+        // Ranks must also decode Fourier atoms with the same kernel (FFTW build or managed), or their bits would differ.
+        _agreementHash = _options.Decomposition == Decomposition.Fourier
+            ? CallAgreement.Mix(_optionsHash, CallAgreement.HashString(FourierTransformProvider.DecodeKernel))
+            : _optionsHash;
         _calls = new CallRunner(this, communicator, _options.Timeout, "AtomoOptions.Timeout", _logger);
 
         _logger.LogInformation(
@@ -236,7 +242,7 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// <summary>One small exchange checks that every rank makes the same call (or raises everywhere); a second carries the payload lengths.</summary>
     private void Agree(CallPlan call, Exception? localError, long shapesHash)
     {
-        CallAgreement.Exchange(_communicator, localError, call.Count, shapesHash, _optionsHash, call.Step, nameof(AtomoOptions));
+        CallAgreement.Exchange(_communicator, localError, call.Count, shapesHash, _agreementHash, call.Step, $"{nameof(AtomoOptions)} or Fourier decode kernel ({nameof(FourierTransformProvider)}.{nameof(FourierTransformProvider.DecodeKernel)}: the same FFTW build, or {FourierTransformProvider.ProviderVariable}=managed, on every rank)");
         _communicator.Allgather<int>(call.Lengths, call.AllLengths);
     }
 

@@ -97,6 +97,18 @@ internal static class CallAgreement
         return hash;
     }
 
+    /// <summary>A hash of <paramref name="text"/> that every process computes alike (string.GetHashCode is randomised per process).</summary>
+    public static long HashString(string text)
+    {
+        ulong hash = 14695981039346656037UL;
+        foreach (char c in text)
+        {
+            hash = (hash ^ c) * 1099511628211UL;
+        }
+
+        return (long)hash;
+    }
+
     /// <summary>The error for a tensor whose length is not its shape's element count.</summary>
     public static ArgumentException LengthMismatch(int tensor, int length, TensorShape shape) =>
         new($"Tensor {tensor} has {length} elements but its shape {shape} has {shape.ElementCount}.", "tensors");

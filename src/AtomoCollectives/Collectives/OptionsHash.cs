@@ -27,7 +27,7 @@ internal static class OptionsHash
         long hash = CallAgreement.Mix(0, typeof(T).Name.Length);
         foreach (PropertyInfo property in AgreedProperties<T>())
         {
-            hash = CallAgreement.Mix(hash, NameHash(property.Name));
+            hash = CallAgreement.Mix(hash, CallAgreement.HashString(property.Name));
             hash = CallAgreement.Mix(hash, ValueBits(property.GetValue(options), property));
         }
 
@@ -50,16 +50,4 @@ internal static class OptionsHash
         double d => BitConverter.DoubleToInt64Bits(d),
         _ => throw new NotSupportedException($"{property.DeclaringType?.Name}.{property.Name} ({property.PropertyType.Name}) has no defined options hash."),
     };
-
-    /// <summary>A name's hash that is the same in every process (string.GetHashCode is seeded per process).</summary>
-    private static long NameHash(string name)
-    {
-        long hash = name.Length;
-        foreach (char c in name)
-        {
-            hash = CallAgreement.Mix(hash, c);
-        }
-
-        return hash;
-    }
 }

@@ -4,7 +4,8 @@ using System.Collections.Concurrent;
 namespace AtomoCollectives.Decompositions;
 
 /// <summary>
-/// The orthonormal DCT-II of a flattened tensor and its inverse (DCT-III), in O(n log n) for every n.
+/// The managed orthonormal DCT-II of a flattened tensor and its inverse (DCT-III), in O(n log n) for every n: the
+/// fallback when FFTW is missing (<see cref="FourierTransformProvider"/>) and the reference FFTW is checked against.
 /// <para>
 /// Why DCT-II: it is real (coefficients are plain floats, no complex pairs or conjugate symmetry to manage on the
 /// wire), orthonormal with the scaling <c>√(1/n)</c> for k = 0 and <c>√(2/n)</c> otherwise (so ATOMO's atoms are unit
@@ -17,12 +18,35 @@ namespace AtomoCollectives.Decompositions;
 /// a mixed-radix Stockham FFT when every prime factor of n is ≤ 31 (all tensor sizes in practice) and Bluestein's
 /// chirp-z (three power-of-two FFTs of length ≥ 2n − 1) for any other n, large primes included: exact (no padding of
 /// the signal) and O(n log n). Arithmetic is in double; twiddles and
-/// chirps are computed from exact integer phases (k² mod 2n) so large n keep full accuracy. Plans are cached per length.
+/// chirps are computed from exact integer phases (k² mod 2n) so large n keep full accuracy. Plans are cached per length,
+/// at most <see cref="PlanCapacity"/> of them (the cache is emptied when full: plans are immutable, holders keep theirs).
 /// </para>
 /// </summary>
 internal static class FourierTransform
 {
+    /// <summary>Lengths whose plans are kept, in this cache and in <see cref="FftPlan"/>'s.</summary>
+    internal const int PlanCapacity = 64;
+
     private static readonly ConcurrentDictionary<int, DctPlan> Plans = new();
+
+    /// <summary>Plans cached now, in this class and in <see cref="FftPlan"/> (for the tests of the bound).</summary>
+    internal static int CachedPlans => Plans.Count + FftPlan.CachedPlans;
+
+    /// <summary>The value for <paramref name="key"/>, created once while cached; a full cache is emptied first.</summary>
+    internal static TValue Bounded<TValue>(ConcurrentDictionary<int, TValue> cache, int key, Func<int, TValue> create)
+    {
+        if (cache.TryGetValue(key, out TValue? value))
+        {
+            return value;
+        }
+
+        if (cache.Count >= PlanCapacity)
+        {
+            cache.Clear();
+        }
+
+        return cache.GetOrAdd(key, create);
+    }
 
     /// <summary>Orthonormal DCT-II of <paramref name="x"/> into <paramref name="coefficients"/> (same length).</summary>
     public static void Forward(ReadOnlySpan<float> x, Span<float> coefficients)
@@ -38,7 +62,7 @@ internal static class FourierTransform
             return;
         }
 
-        DctPlan plan = Plans.GetOrAdd(n, static length => new DctPlan(length));
+        DctPlan plan = Bounded(Plans, n, static length => new DctPlan(length));
         if (n % 2 == 0)
         {
             ForwardEven(x, coefficients, plan);
@@ -91,7 +115,7 @@ internal static class FourierTransform
             return;
         }
 
-        DctPlan plan = Plans.GetOrAdd(n, static length => new DctPlan(length));
+        DctPlan plan = Bounded(Plans, n, static length => new DctPlan(length));
         if (n % 2 == 0)
         {
             InverseEven(coefficients, x, plan);
@@ -366,7 +390,9 @@ internal sealed class FftPlan
         _inner.Forward(_kernelRe, _kernelIm);
     }
 
-    public static FftPlan Create(int n) => Cache.GetOrAdd(n, static length => new FftPlan(length));
+    public static FftPlan Create(int n) => FourierTransform.Bounded(Cache, n, static length => new FftPlan(length));
+
+    internal static int CachedPlans => Cache.Count;
 
     /// <summary>In-place forward DFT: <c>X_k = Σ x_j e^{−2πijk/n}</c>.</summary>
     public void Forward(Span<double> re, Span<double> im)

@@ -109,8 +109,9 @@ internal sealed class CoordinateAtoms : IAtomDecomposition
 }
 
 /// <summary>
-/// Orthonormal DCT-II atoms of the flattened tensor (<see cref="FourierTransform"/>). A kept atom is just its index and
-/// value; reconstruction is the inverse DCT of the sparse coefficient vector (<see cref="AddSparse"/>).
+/// Orthonormal DCT-II atoms of the flattened tensor, through the process's <see cref="FourierTransformProvider"/> (FFTW or
+/// the managed <see cref="FourierTransform"/>). A kept atom is just its index and value; reconstruction is the inverse
+/// DCT of the sparse coefficient vector (<see cref="AddSparse"/>).
 /// </summary>
 internal sealed class FourierAtoms : IAtomDecomposition
 {
@@ -141,7 +142,7 @@ internal sealed class FourierAtoms : IAtomDecomposition
             }
 
             Span<float> x = signal.AsSpan(0, n);
-            FourierTransform.Inverse(coefficients, x);
+            FourierTransformProvider.Current.Inverse(coefficients, x);
             System.Numerics.Tensors.TensorPrimitives.Add(destination, x, destination);
         }
         finally
@@ -160,7 +161,7 @@ internal sealed class FourierAtoms : IAtomDecomposition
         }
 
         _length = tensor.Length;
-        FourierTransform.Forward(tensor, _coefficients.AsSpan(0, _length));
+        FourierTransformProvider.Current.Forward(tensor, _coefficients.AsSpan(0, _length));
     }
 
     public void AddAtoms(ReadOnlySpan<int> atomIndices, ReadOnlySpan<float> weights, Span<float> destination)

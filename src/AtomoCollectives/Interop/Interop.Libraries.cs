@@ -60,5 +60,20 @@ internal static partial class Interop
 
         /// <summary>How to install the default library.</summary>
         internal const string OpenBlasInstallHint = "install it with 'apt-get install libopenblas0-pthread' (or set ATOMO_OPENBLAS_LIBRARY to a libopenblas file)";
+
+        /// <summary>
+        /// Logical name of single-precision FFTW in the imports; <see cref="FftwLibrary"/> binds it through
+        /// <see cref="Register"/> to the library it loaded (<see cref="FftwDefaultFile"/> or <see cref="FftwPathVariable"/>).
+        /// </summary>
+        internal const string Fftw = "atomo-fftw3f";
+
+        /// <summary>The system single-precision FFTW (Debian/Ubuntu package libfftw3-single3).</summary>
+        internal const string FftwDefaultFile = "libfftw3f.so.3";
+
+        /// <summary>Environment variable naming another single-precision FFTW library file to load instead.</summary>
+        internal const string FftwPathVariable = "ATOMO_FFTW_LIBRARY";
+
+        /// <summary>How to install the default library.</summary>
+        internal const string FftwInstallHint = "install it with 'apt-get install libfftw3-single3' (or set ATOMO_FFTW_LIBRARY to a libfftw3f file)";
     }
 }

@@ -177,7 +177,8 @@ public sealed class AtomoCodec
                 _coefficients.AsSpan(0, _length).CopyTo(estimate);
                 break;
             case Decomposition.Fourier:
-                FourierTransform.Inverse(_coefficients.AsSpan(0, _length), estimate);
+                // The decode kernel: bitwise the same on every CPU (FourierTransformProvider.DecodeKernel).
+                FourierTransformProvider.Current.Inverse(_coefficients.AsSpan(0, _length), estimate);
                 break;
             case Decomposition.Spectral:
                 estimate.Clear();
