@@ -118,15 +118,7 @@ internal static class EncodeProfile
                 }
 
                 sink += Evict(evictor);
-                start = Stopwatch.GetTimestamp();
-                decoder.BeginAccumulate(g.Length);
-                foreach (byte[] payload in payloads)
-                {
-                    decoder.Accumulate(payload, 1f);
-                }
-
-                decoder.FinishAccumulate(destination, 0.25f, add: false);
-                times[Decode] += Lap(ref start) / payloads.Length;
+                times[Decode] += SecondsPerPayload(decoder, payloads, g.Length, destination);
             }
 
             GC.KeepAlive(sink);
@@ -210,15 +202,7 @@ internal static class EncodeProfile
                 decoder.Decode(payloads[0], destination);
                 times[DecodeOne] += Lap(ref start);
                 sink += Evict(evictor);
-                start = Stopwatch.GetTimestamp();
-                decoder.BeginAccumulate(g.Length);
-                foreach (byte[] payload in payloads)
-                {
-                    decoder.Accumulate(payload, 1f);
-                }
-
-                decoder.FinishAccumulate(destination, 0.25f, add: false);
-                times[DecodeFour] += Lap(ref start) / payloads.Length;
+                times[DecodeFour] += SecondsPerPayload(decoder, payloads, g.Length, destination);
             }
 
             GC.KeepAlive(sink);
@@ -279,6 +263,20 @@ internal static class EncodeProfile
     }
 
     private static float Evict(float[] evictor) => System.Numerics.Tensors.TensorPrimitives.Sum(evictor);
+
+    /// <summary>Seconds per payload to accumulate <paramref name="payloads"/> and reconstruct their mean, as a rank decodes a call.</summary>
+    private static double SecondsPerPayload(AtomoCodec decoder, byte[][] payloads, int length, float[] destination)
+    {
+        long start = Stopwatch.GetTimestamp();
+        decoder.BeginAccumulate(length);
+        foreach (byte[] payload in payloads)
+        {
+            decoder.Accumulate(payload, 1f);
+        }
+
+        decoder.FinishAccumulate(destination, 1f / payloads.Length, add: false);
+        return Lap(ref start) / payloads.Length;
+    }
 
     private static double Lap(ref long start)
     {
