@@ -45,6 +45,7 @@ public sealed class AtomoOptions
 {
     private double _budget = 3;
     private int _bucketSize;
+    private int _fourierBlockLength = 32;
     private int _oversampling = 2;
     private int _powerIterations = 1;
     private int _spectralMinimumDimension = 8;
@@ -117,6 +118,28 @@ public sealed class AtomoOptions
         {
             ArgumentOutOfRangeException.ThrowIfNegative(value);
             _bucketSize = value;
+        }
+    }
+
+    /// <summary>
+    /// With <see cref="Decomposition.Fourier"/>: the length B of the blocks whose DCT-II gives the atoms (a power of two
+    /// from 8 to 1024), or 0 for one DCT-II of the whole flattened tensor. Blocks cost about one read and one write of the
+    /// tensor on every CPU with a decode kernel of the library's own (bitwise the same everywhere); the whole-tensor DCT
+    /// costs O(log n) passes on FFTW (docs/fourier-atoms.md has both, and what each does to the variance on real
+    /// gradients). Default 32.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Neither 0 nor a power of two from 8 to 1024.</exception>
+    public int FourierBlockLength
+    {
+        get => _fourierBlockLength;
+        set
+        {
+            if (value != 0 && !Decompositions.BlockCosineTransform.IsValidBlockLength(value))
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, $"The Fourier block length must be 0 (the whole tensor) or a power of two from {Decompositions.BlockCosineTransform.MinimumBlockLength} to {Decompositions.BlockCosineTransform.MaximumBlockLength}.");
+            }
+
+            _fourierBlockLength = value;
         }
     }
 

@@ -19,30 +19,15 @@ internal static class EncodeProfile
         (256, 128, 1), (512, 2304, 1), (512, 4608, 3), (512, 256, 1), (1000, 512, 1),
     ];
 
-    public static void Run(int rounds, string? gradients = null, long? step = null, Decomposition basis = Decomposition.Spectral)
+    /// <param name="fourierBlockLength">Fourier atoms' block length (null: the option's default; 0: the whole tensor).</param>
+    public static void Run(int rounds, string? gradients = null, long? step = null, Decomposition basis = Decomposition.Spectral, int? fourierBlockLength = null)
     {
         var options = new AtomoOptions { Decomposition = Decomposition.Spectral, Budget = 3 };
-        var matrices = new List<(float[] Data, int Rows, int Columns)>();
-        string source = "ResNet-18 weight matrices";
-        if (gradients is not null)
-        {
-            (source, matrices) = CapturedMatrices(gradients, step);
-        }
-        else
-        {
-            var random = new Random(2018);
-            foreach ((int rows, int columns, int count) in ResNet18Matrices)
-            {
-                for (int i = 0; i < count; i++)
-                {
-                    matrices.Add((LowRank(rows, columns, random), rows, columns));
-                }
-            }
-        }
+        (string source, List<(float[] Data, int Rows, int Columns)> matrices) = Matrices(gradients, step);
 
         if (basis == Decomposition.Fourier)
         {
-            RunFourier(rounds, source, matrices);
+            RunFourier(rounds, source, matrices, fourierBlockLength ?? new AtomoOptions().FourierBlockLength);
             return;
         }
 
@@ -142,10 +127,9 @@ internal static class EncodeProfile
     /// 1024) on the same matrices, each stage from a cold cache, against the read-once time: the DCT-II and DCT-III
     /// alone, the codec's encode, and the decode of one payload and of four (per payload), as AtomoAllreduce sums them.
     /// </summary>
-    private static void RunFourier(int rounds, string source, List<(float[] Data, int Rows, int Columns)> matrices)
+    private static void RunFourier(int rounds, string source, List<(float[] Data, int Rows, int Columns)> matrices, int blockLength)
     {
-        var options = new AtomoOptions { Decomposition = Decomposition.Fourier, Budget = 10, BucketSize = 1024 };
-        IFourierTransform transform = FourierTransformProvider.Current;
+        var options = new AtomoOptions { Decomposition = Decomposition.Fourier, Budget = 10, BucketSize = 1024, FourierBlockLength = blockLength };
         var codec = new AtomoCodec(options);
         var decoder = new AtomoCodec(options);
         string[] names = ["read-once", "write-once", "DCT-II (forward)", "DCT-III (inverse)", "encode (all)", "decode, 1 payload", "decode, per payload of 4"];
@@ -171,11 +155,11 @@ internal static class EncodeProfile
                 times[1] += write;
                 sink += Evict(evictor);
                 long start = Stopwatch.GetTimestamp();
-                transform.Forward(g, destination);
+                FourierAtoms.Forward(g, destination, blockLength);
                 times[2] += Lap(ref start);
                 sink += Evict(evictor);
                 start = Stopwatch.GetTimestamp();
-                transform.Inverse(g, destination);
+                FourierAtoms.Inverse(g, destination, blockLength);
                 times[3] += Lap(ref start);
                 sink += Evict(evictor);
                 start = Stopwatch.GetTimestamp();
@@ -207,12 +191,33 @@ internal static class EncodeProfile
             }
         }
 
-        Console.WriteLine($"{source} ({matrices.Count}, {matrices.Sum(x => (long)x.Rows * x.Columns):N0} floats), Fourier 10 atoms per bucket of 1024, {rounds} rounds; transform: {FourierTransformProvider.ActiveProvider}");
+        Console.WriteLine($"{source} ({matrices.Count}, {matrices.Sum(x => (long)x.Rows * x.Columns):N0} floats), Fourier 10 atoms per bucket of 1024, {rounds} rounds; transform: {(blockLength == 0 ? $"whole tensor, {FourierTransformProvider.ActiveProvider}" : $"blocks of {blockLength}, {nameof(BlockCosineTransform)}")}");
         Console.WriteLine($"  {"stage",-26} {"best round",17} {"mean of rounds",24}   (× read-once)");
         for (int i = 0; i < names.Length; i++)
         {
             Console.WriteLine($"  {names[i],-26} {best![i] * 1e3,7:F2} ms {best[i] / best[0],6:F2}×   {sum[i] * 1e3,7:F2} ms {sum[i] / sum[0],6:F2}×");
         }
+    }
+
+    /// <summary>The synthetic ResNet-18 matrices (<paramref name="gradients"/> null) or a capture's real ones.</summary>
+    internal static (string Source, List<(float[] Data, int Rows, int Columns)> Matrices) Matrices(string? gradients, long? step)
+    {
+        if (gradients is not null)
+        {
+            return CapturedMatrices(gradients, step);
+        }
+
+        var matrices = new List<(float[] Data, int Rows, int Columns)>();
+        var random = new Random(2018);
+        foreach ((int rows, int columns, int count) in ResNet18Matrices)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                matrices.Add((LowRank(rows, columns, random), rows, columns));
+            }
+        }
+
+        return ("ResNet-18 weight matrices", matrices);
     }
 
     /// <summary>

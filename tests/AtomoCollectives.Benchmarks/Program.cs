@@ -7,7 +7,7 @@ namespace AtomoCollectives.Benchmarks;
 /// Stopwatch ratios), <c>--stages M N K</c> (each stage of Spectral-Fast), <c>--encode-profile</c> (spectral encode
 /// and decode of the ResNet-18 matrices, stage by stage; <c>--basis fourier</c>: Fourier's; <c>--gradients DIR [--step S]</c>: a gradient capture's matrices instead),
 /// <c>--spectral-study DIR</c> (Fast against Exact on a capture's real gradients: bytes and variance),
-/// <c>--soak [calls] [ranks] [model|resnet18] [CSV]</c> (memory over many in-process calls), <c>--soak-plot OUT.png CSV…</c>, <c>--fourier-kernels</c> (FFTW's inverse DCT with and without SIMD codelets: differing bits and times), <c>--draw-timing FILE.npy</c> (one captured matrix: the water level, the draw at several levels, decode, warm-cache).
+/// <c>--soak [calls] [ranks] [model|resnet18] [CSV]</c> (memory over many in-process calls), <c>--soak-plot OUT.png CSV…</c>, <c>--fourier-variance [--gradients DIR [--step S]]…</c> (the estimator variance of each Fourier block length against coordinate atoms), <c>--fourier-kernels</c> (FFTW's inverse DCT with and without SIMD codelets: differing bits and times), <c>--draw-timing FILE.npy</c> (one captured matrix: the water level, the draw at several levels, decode, warm-cache).
 /// </summary>
 public static class Program
 {
@@ -20,9 +20,26 @@ public static class Program
             return;
         }
 
+        if (args.Length > 0 && args[0] == "--fourier-variance")
+        {
+            // --fourier-variance [--gradients DIR [--step S]]…: the synthetic ResNet-18 set, then each capture given.
+            var sets = new List<(string?, long?)> { (null, null) };
+            for (int i = 1; i < args.Length; i++)
+            {
+                if (args[i] == "--gradients")
+                {
+                    long? at = i + 3 < args.Length + 1 && i + 2 < args.Length && args[i + 2] == "--step" ? long.Parse(args[i + 3], System.Globalization.CultureInfo.InvariantCulture) : null;
+                    sets.Add((args[i + 1], at));
+                }
+            }
+
+            FourierVariance.Run(sets);
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "--encode-profile")
         {
-            // --encode-profile [--gradients DIR [--step S]] [--basis spectral|fourier] [--rounds R]: synthetic ResNet-18 matrices, or a capture's real ones.
+            // --encode-profile [--gradients DIR [--step S]] [--basis spectral|fourier] [--fourier-block B] [--rounds R]: synthetic ResNet-18 matrices, or a capture's real ones.
             int at = Array.IndexOf(args, "--gradients"), stepAt = Array.IndexOf(args, "--step");
             string? gradients = at > 0 && at + 1 < args.Length ? args[at + 1] : null;
             long? step = stepAt > 0 && stepAt + 1 < args.Length ? long.Parse(args[stepAt + 1], System.Globalization.CultureInfo.InvariantCulture) : null;
@@ -32,7 +49,9 @@ public static class Program
                 Decomposition basis = basisAt > 0 && basisAt + 1 < args.Length ? Enum.Parse<Decomposition>(args[basisAt + 1], ignoreCase: true) : Decomposition.Spectral;
                 int roundsAt = Array.IndexOf(args, "--rounds");
                 int rounds = roundsAt > 0 && roundsAt + 1 < args.Length ? int.Parse(args[roundsAt + 1], System.Globalization.CultureInfo.InvariantCulture) : 20;
-                EncodeProfile.Run(rounds, gradients, step, basis);
+                int blockAt = Array.IndexOf(args, "--fourier-block");
+                int? block = blockAt > 0 && blockAt + 1 < args.Length ? int.Parse(args[blockAt + 1], System.Globalization.CultureInfo.InvariantCulture) : null;
+                EncodeProfile.Run(rounds, gradients, step, basis, block);
             }
             catch (Exception e) when (e is IOException or FormatException)
             {

@@ -46,9 +46,10 @@ public sealed class AtomoAllreduce : IGradientAverager
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _optionsHash = OptionsHash.Of(_options);
 
-        // Ranks must also decode Fourier atoms with the same kernel (FFTW build or managed), or their bits would differ.
+        // Ranks must also decode Fourier atoms with the same kernel (ours on blocks; FFTW build or managed on whole
+        // tensors), or their bits would differ.
         _agreementHash = _options.Decomposition == Decomposition.Fourier
-            ? CallAgreement.Mix(_optionsHash, CallAgreement.HashString(FourierTransformProvider.DecodeKernel))
+            ? CallAgreement.Mix(_optionsHash, CallAgreement.HashString(_options.FourierBlockLength == 0 ? FourierTransformProvider.DecodeKernel : Decompositions.BlockCosineTransform.DecodeKernel))
             : _optionsHash;
         _calls = new CallRunner(this, communicator, _options.Timeout, "AtomoOptions.Timeout", _logger);
 

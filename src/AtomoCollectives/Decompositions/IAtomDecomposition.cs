@@ -109,24 +109,52 @@ internal sealed class CoordinateAtoms : IAtomDecomposition
 }
 
 /// <summary>
-/// Orthonormal DCT-II atoms of the flattened tensor, through the process's <see cref="FourierTransformProvider"/> (FFTW or
-/// the managed <see cref="FourierTransform"/>). A kept atom is just its index and value; reconstruction is the inverse
-/// DCT of the sparse coefficient vector (<see cref="AddSparse"/>).
+/// Orthonormal DCT-II atoms of the flattened tensor: of its blocks (<see cref="BlockCosineTransform"/>) or, with
+/// <see cref="AtomoOptions.FourierBlockLength"/> 0, of the whole tensor through the process's
+/// <see cref="FourierTransformProvider"/> (FFTW or the managed <see cref="FourierTransform"/>). A kept atom is just its
+/// index and value; reconstruction is the inverse DCT of the sparse coefficient vector (<see cref="AddSparse"/>).
 /// </summary>
 internal sealed class FourierAtoms : IAtomDecomposition
 {
     private float[] _coefficients = [];
     private int _length;
+    private int _blockLength;
 
     public Decomposition Basis => Decomposition.Fourier;
 
     public ReadOnlySpan<float> Coefficients => _coefficients.AsSpan(0, _length);
 
+    /// <summary>The forward DCT-II: of blocks of <paramref name="blockLength"/>, or of the whole signal when it is 0.</summary>
+    public static void Forward(ReadOnlySpan<float> x, Span<float> coefficients, int blockLength)
+    {
+        if (blockLength == 0)
+        {
+            FourierTransformProvider.Current.Forward(x, coefficients);
+        }
+        else
+        {
+            BlockCosineTransform.Forward(x, coefficients, blockLength);
+        }
+    }
+
+    /// <summary>The inverse (the decode kernel): bitwise the same on every CPU for blocks; for the whole signal, see <see cref="FourierTransformProvider.DecodeKernel"/>.</summary>
+    public static void Inverse(ReadOnlySpan<float> coefficients, Span<float> x, int blockLength)
+    {
+        if (blockLength == 0)
+        {
+            FourierTransformProvider.Current.Inverse(coefficients, x);
+        }
+        else
+        {
+            BlockCosineTransform.Inverse(coefficients, x, blockLength);
+        }
+    }
+
     /// <summary>
     /// <c>destination += Σ_j values_j · atom_{indices_j}</c> for a flattened tensor of <c>destination.Length</c> elements:
-    /// the inverse DCT of the sparse coefficient vector. The decoder uses this directly on received indices and values.
+    /// the inverse DCT of the sparse coefficient vector.
     /// </summary>
-    public static void AddSparse(ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> destination)
+    public static void AddSparse(ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> destination, int blockLength)
     {
         int n = destination.Length;
         Decomposer.CheckAtoms(indices, values, n);
@@ -142,13 +170,66 @@ internal sealed class FourierAtoms : IAtomDecomposition
             }
 
             Span<float> x = signal.AsSpan(0, n);
-            FourierTransformProvider.Current.Inverse(coefficients, x);
+            Inverse(coefficients, x, blockLength);
             System.Numerics.Tensors.TensorPrimitives.Add(destination, x, destination);
         }
         finally
         {
             System.Buffers.ArrayPool<float>.Shared.Return(sparse);
             System.Buffers.ArrayPool<float>.Shared.Return(signal);
+        }
+    }
+
+    /// <summary>
+    /// Refuses a tensor whose estimate on blocks float might not hold, whatever the draw: atom k of a block decodes to
+    /// 0 or λ_k/p_k = ±max(|λ_k|, m) (m its bucket's kept magnitude), so a value of the block's inverse is at most
+    /// W = Σ_k s_k·max(|λ_k|, m) over its non-zero coefficients (s_k the orthonormal scale, |cos| ≤ 1). The check depends
+    /// on the tensor and the options only, so a tensor is refused on every draw or on none. It is O(kept atoms) unless
+    /// √(2B)·(largest kept value), a bound on every W, comes within reach of float's range; then the coefficients are
+    /// recomputed once.
+    /// </summary>
+    /// <exception cref="ArgumentException">Some block's W exceeds float's range.</exception>
+    public static void CheckEstimateRange(ReadOnlySpan<float> tensor, AtomSelection selection, int blockLength, int bucketSize)
+    {
+        const double Limit = float.MaxValue * (1 - (1.0 / 1024)); // room for the inverse's float rounding
+        double largestKept = 0;
+        foreach (float value in selection.Values)
+        {
+            largestKept = Math.Max(largestKept, Math.Abs(value));
+        }
+
+        if (Math.Sqrt(2.0 * blockLength) * largestKept < Limit)
+        {
+            return;
+        }
+
+        float[] coefficients = System.Buffers.ArrayPool<float>.Shared.Rent(tensor.Length);
+        try
+        {
+            BlockCosineTransform.ForwardRangeSafe(tensor, coefficients.AsSpan(0, tensor.Length), blockLength);
+            int bucket = bucketSize == 0 ? Math.Max(tensor.Length, 1) : bucketSize;
+            foreach ((int offset, int length) in BlockCosineTransform.Blocks(tensor.Length, blockLength))
+            {
+                double worst = 0;
+                for (int k = 0; k < length; k++)
+                {
+                    float lambda = coefficients[offset + k];
+                    if (lambda != 0)
+                    {
+                        double scale = Math.Sqrt((k == 0 ? 1.0 : 2.0) / length);
+                        worst += scale * Math.Max(Math.Abs((double)lambda), selection.GroupMagnitudes[(offset + k) / bucket]);
+                    }
+                }
+
+                if (!(worst < Limit))
+                {
+                    throw new ArgumentException($"The Fourier atoms of the block at {offset} could reconstruct values up to {worst:G4}, beyond float's range (±3.4E+38): scale the tensor down, raise the budget, or use larger blocks.", "tensor");
+                }
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<float>.Shared.Return(coefficients);
         }
     }
 
@@ -161,7 +242,20 @@ internal sealed class FourierAtoms : IAtomDecomposition
         }
 
         _length = tensor.Length;
-        FourierTransformProvider.Current.Forward(tensor, _coefficients.AsSpan(0, _length));
+        _blockLength = options.FourierBlockLength;
+        Span<float> coefficients = _coefficients.AsSpan(0, _length);
+        if (_blockLength == 0)
+        {
+            FourierTransformProvider.Current.Forward(tensor, coefficients);
+            return;
+        }
+
+        BlockCosineTransform.ForwardRangeSafe(tensor, coefficients, _blockLength);
+        int overflow = FiniteValues.IndexOfNonFinite(coefficients);
+        if (overflow >= 0 && FiniteValues.IndexOfNonFinite(tensor) < 0)
+        {
+            throw new ArgumentException($"Fourier coefficient {overflow} exceeds float's range (±3.4E+38): a block's coefficients can reach √{_blockLength} times its largest entry ({System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(tensor):G4}). Scale the tensor down.", "tensor");
+        }
     }
 
     public void AddAtoms(ReadOnlySpan<int> atomIndices, ReadOnlySpan<float> weights, Span<float> destination)
@@ -171,6 +265,6 @@ internal sealed class FourierAtoms : IAtomDecomposition
             throw new ArgumentException($"The destination must have {_length} elements.", nameof(destination));
         }
 
-        AddSparse(atomIndices, weights, destination);
+        AddSparse(atomIndices, weights, destination, _blockLength);
     }
 }

@@ -183,24 +183,17 @@ internal sealed unsafe class NativeFftwTransform : IFourierTransform
     }
 
     /// <summary>
-    /// cos and sin of πk/2n for k = 0 … n/2 (angles in [0, π/4]), interleaved, as floats: Taylor series to the 23rd
-    /// power in double (truncation below 1e-25) with a fixed operation order, so the table has the same bits on every
-    /// CPU, unlike libm's sin/cos, which glibc picks per CPU (an FMA variant where the CPU has FMA).
+    /// cos and sin of πk/2n for k = 0 … n/2 (angles in [0, π/4]), interleaved, as floats, from
+    /// <see cref="DeterministicTrig"/>: the same bits on every CPU.
     /// </summary>
     internal static float[] QuarterTurn(int n)
     {
         var table = new float[2 * ((n / 2) + 1)];
         for (int k = 0; k <= n / 2; k++)
         {
-            double t = Math.PI * k / (2.0 * n), t2 = t * t, cos = 1, sin = 1;
-            for (int m = 11; m >= 1; m--)
-            {
-                cos = 1 - (t2 / ((2.0 * m) * ((2.0 * m) - 1)) * cos);
-                sin = 1 - (t2 / ((2.0 * m) * ((2.0 * m) + 1)) * sin);
-            }
-
+            (double cos, double sin) = DeterministicTrig.CosSin(Math.PI * k / (2.0 * n));
             table[2 * k] = (float)cos;
-            table[(2 * k) + 1] = (float)(sin * t);
+            table[(2 * k) + 1] = (float)sin;
         }
 
         return table;

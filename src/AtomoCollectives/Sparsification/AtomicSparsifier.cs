@@ -365,6 +365,7 @@ public static class AtomicSparsifier
     /// <c>c·|λ|·2¹⁶</c>, with a margin wider than its rounding, settles all but about three atoms in 10⁵; those are
     /// decided exactly in double with 53 more random bits, so <c>P(keep) = p_i</c> to double precision.
     /// </summary>
+    [SkipLocalsInit] // the scratch is written before it is read; zeroing it cost a pass per bucket
     private static void SampleIndependent(ReadOnlySpan<float> coefficients, WaterLevel level, ref RandomStream random, int indexOffset, AtomSelection selection)
     {
         float keptMagnitude = level.KeptMagnitude;
@@ -476,6 +477,7 @@ public static class AtomicSparsifier
     /// the running offset is reduced to its fractional part after every chunk, so its rounding error stays near
     /// 1e-13 however long the tensor.
     /// </summary>
+    [SkipLocalsInit] // the scratch is written before it is read; zeroing it cost a pass per bucket
     private static void SampleSystematic(ReadOnlySpan<float> coefficients, WaterLevel level, double uniform, int indexOffset, AtomSelection selection)
     {
         float keptMagnitude = level.KeptMagnitude;

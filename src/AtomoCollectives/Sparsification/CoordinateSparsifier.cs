@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace AtomoCollectives;
 
 /// <summary>
@@ -15,23 +17,76 @@ public static class CoordinateSparsifier
         selection.Clear();
         var random = new RandomStream(seed);
         int bucketSize = options.BucketSize == 0 ? Math.Max(tensor.Length, 1) : options.BucketSize;
-        for (int start = 0; start < tensor.Length; start += bucketSize)
+        try
         {
-            ReadOnlySpan<float> bucket = tensor.Slice(start, Math.Min(bucketSize, tensor.Length - start));
-            MagnitudeStatistics statistics;
-            try
-            {
-                statistics = MagnitudeStatistics.Measure(bucket, nameof(tensor));
-            }
-            catch (ArgumentException)
-            {
-                // Name the index in the whole tensor, not in the bucket.
-                MagnitudeStatistics.Measure(tensor, nameof(tensor));
-                throw;
-            }
+            SampleBuckets(tensor, 0, bucketSize, options, ref random, selection);
+        }
+        catch (ArgumentException)
+        {
+            // Name the index in the whole tensor, not in the bucket.
+            MagnitudeStatistics.Measure(tensor, nameof(tensor));
+            throw;
+        }
+    }
 
-            WaterLevel level = BucketLevel(options, bucket, statistics);
-            AtomicSparsifier.SampleGroup(bucket, level, options.Sampling, ref random, start, selection);
+    /// <summary>
+    /// As <see cref="Sample"/> on the orthonormal DCT-II of <paramref name="tensor"/>'s blocks of
+    /// <paramref name="blockLength"/> (<see cref="Decompositions.BlockCosineTransform"/>), with the same result, but
+    /// without writing the coefficients out: a chunk of whole blocks and whole buckets is transformed into a scratch
+    /// that stays in cache and sampled there, so the tensor is read once. Returns false (and samples nothing) when
+    /// buckets and blocks do not nest (neither length divides the other) or the tensor is one bucket, and when the
+    /// tensor holds entries above <see cref="Decompositions.BlockCosineTransform.OverflowFreeMagnitude"/> and the draw
+    /// failed (the range-safe transform must then be used).
+    /// </summary>
+    /// <exception cref="ArgumentException">A value is NaN or infinite (the message names its index in the tensor), or the draw failed.</exception>
+    internal static bool TrySampleBlockCosines(ReadOnlySpan<float> tensor, int blockLength, AtomoOptions options, ulong seed, AtomSelection selection)
+    {
+        int bucketSize = options.BucketSize;
+        if (bucketSize == 0 || (bucketSize % blockLength != 0 && blockLength % bucketSize != 0))
+        {
+            return false;
+        }
+
+        selection.Clear();
+        var random = new RandomStream(seed);
+        int unit = Math.Max(bucketSize, blockLength);
+        int chunk = unit * Math.Max(1, FusedChunkFloats / unit);
+        float[] scratch = ArrayPool<float>.Shared.Rent(Math.Min(chunk, tensor.Length));
+        try
+        {
+            for (int start = 0; start < tensor.Length; start += chunk)
+            {
+                int length = Math.Min(chunk, tensor.Length - start);
+                Span<float> coefficients = scratch.AsSpan(0, length);
+                Decompositions.BlockCosineTransform.Forward(tensor.Slice(start, length), coefficients, blockLength);
+                SampleBuckets(coefficients, start, bucketSize, options, ref random, selection);
+            }
+        }
+        catch (ArgumentException) when (MagnitudeStatistics.Measure(tensor, nameof(tensor)).Max > Decompositions.BlockCosineTransform.OverflowFreeMagnitude)
+        {
+            // A NaN or infinity was named by its index in the tensor (Measure threw); a finite tensor this large may have
+            // overflowed the transform's intermediate sums: the caller's range-safe path (FourierAtoms) handles it.
+            return false;
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(scratch);
+        }
+
+        return true;
+    }
+
+    /// <summary>Floats transformed and sampled at a time by <see cref="TrySampleBlockCosines"/> (in L2 with room to spare).</summary>
+    private const int FusedChunkFloats = 16384;
+
+    /// <summary>Samples <paramref name="values"/> (coefficients <paramref name="offset"/> … of the tensor, starting on a bucket) bucket by bucket.</summary>
+    private static void SampleBuckets(ReadOnlySpan<float> values, int offset, int bucketSize, AtomoOptions options, ref RandomStream random, AtomSelection selection)
+    {
+        for (int start = 0; start < values.Length; start += bucketSize)
+        {
+            ReadOnlySpan<float> bucket = values.Slice(start, Math.Min(bucketSize, values.Length - start));
+            WaterLevel level = BucketLevel(options, bucket, MagnitudeStatistics.Measure(bucket, "tensor"));
+            AtomicSparsifier.SampleGroup(bucket, level, options.Sampling, ref random, offset + start, selection);
         }
     }
 

@@ -23,6 +23,8 @@ public sealed class AtomoCodec
     private int _length;
     private Decomposition? _accumulated;
     private TensorShape _accumulatedShape;
+    private int _accumulatedBlockLength;
+    private double _coefficientBound;
 
     /// <summary>A codec for <paramref name="options"/> (copied: later changes to them do not affect the codec).</summary>
     public AtomoCodec(AtomoOptions options)
@@ -104,6 +106,7 @@ public sealed class AtomoCodec
     {
         _length = length;
         _accumulated = null;
+        _coefficientBound = 0;
         _entries.Clear();
     }
 
@@ -116,7 +119,7 @@ public sealed class AtomoCodec
     internal void Accumulate(ReadOnlySpan<byte> payload, float weight)
     {
         var reader = new BitReader(PayloadFormat.Verify(payload));
-        (Decomposition decomposition, _, ValuePrecision precision, TensorShape shape) = PayloadFormat.ReadHeader(ref reader);
+        (Decomposition decomposition, _, ValuePrecision precision, TensorShape shape) = PayloadFormat.ReadHeader(ref reader, out int blockLength);
         if (shape.ElementCount != _length)
         {
             throw new AtomoFormatException("shape", $"the payload is for a tensor {shape} of {shape.ElementCount} elements, the destination has {_length}");
@@ -126,6 +129,7 @@ public sealed class AtomoCodec
         {
             _accumulated = decomposition;
             _accumulatedShape = shape;
+            _accumulatedBlockLength = blockLength;
             if (decomposition == Decomposition.Spectral)
             {
                 _stack.Reset(shape.MatrixView.Rows, shape.MatrixView.Columns);
@@ -138,6 +142,10 @@ public sealed class AtomoCodec
         else if (_accumulated != decomposition || _accumulatedShape != shape)
         {
             throw new AtomoFormatException("decomposition", $"a {decomposition} payload for {shape} cannot be summed with {_accumulated} payloads for {_accumulatedShape}");
+        }
+        else if (_accumulatedBlockLength != blockLength)
+        {
+            throw new AtomoFormatException("fourierBlockLength", $"a payload of Fourier atoms on {BlocksName(blockLength)} cannot be summed with payloads on {BlocksName(_accumulatedBlockLength)}");
         }
 
         if (decomposition == Decomposition.Spectral)
@@ -160,6 +168,7 @@ public sealed class AtomoCodec
         if (decomposition != Decomposition.Spectral)
         {
             _decoded.AddTo(_coefficients.AsSpan(0, _length), weight);
+            _coefficientBound += Math.Abs((double)weight) * _decoded.MaxMagnitude();
         }
         else
         {
@@ -170,11 +179,23 @@ public sealed class AtomoCodec
     /// <summary>Writes (or adds) <paramref name="scale"/> times the accumulated estimate into <paramref name="destination"/>.</summary>
     internal void FinishAccumulate(Span<float> destination, float scale, bool add)
     {
+        if (_accumulated == Decomposition.Fourier && _accumulatedBlockLength != 0 && _coefficientBound <= BlockCosineTransform.OverflowFreeMagnitude)
+        {
+            // No value of the inverse can overflow (BlockCosineTransform.OverflowFreeMagnitude), so it can run a chunk
+            // at a time in cache and go straight to the destination: one write (or read and write) of it.
+            InverseBlocksInto(destination, scale, add);
+            return;
+        }
+
         Span<float> estimate = Grow(ref _estimate, _length);
         switch (_accumulated)
         {
             case Decomposition.Coordinate:
                 _coefficients.AsSpan(0, _length).CopyTo(estimate);
+                break;
+            case Decomposition.Fourier when _accumulatedBlockLength != 0:
+                // Coefficients beyond the overflow-free bound (else InverseBlocksInto above): blocks rescaled as needed.
+                BlockCosineTransform.InverseRangeSafe(_coefficients.AsSpan(0, _length), estimate, _accumulatedBlockLength);
                 break;
             case Decomposition.Fourier:
                 // The decode kernel: bitwise the same on every CPU (FourierTransformProvider.DecodeKernel).
@@ -208,6 +229,31 @@ public sealed class AtomoCodec
         }
     }
 
+    /// <summary>The accumulated Fourier coefficients on blocks, inverted a chunk of whole blocks at a time into <paramref name="destination"/>.</summary>
+    private void InverseBlocksInto(Span<float> destination, float scale, bool add)
+    {
+        int chunk = _accumulatedBlockLength * Math.Max(1, InverseChunkFloats / _accumulatedBlockLength);
+        Span<float> estimate = Grow(ref _estimate, Math.Min(chunk, _length));
+        ReadOnlySpan<float> coefficients = _coefficients.AsSpan(0, _length);
+        for (int start = 0; start < _length; start += chunk)
+        {
+            int length = Math.Min(chunk, _length - start);
+            Span<float> part = estimate[..length], target = destination.Slice(start, length);
+            BlockCosineTransform.Inverse(coefficients.Slice(start, length), part, _accumulatedBlockLength);
+            if (add)
+            {
+                TensorPrimitives.MultiplyAdd(part, scale, target, target);
+            }
+            else
+            {
+                TensorPrimitives.Multiply(part, scale, target);
+            }
+        }
+    }
+
+    /// <summary>Floats inverted at a time by <see cref="InverseBlocksInto"/> (in L1/L2).</summary>
+    private const int InverseChunkFloats = 8192;
+
     /// <summary>
     /// As <see cref="Encode(ReadOnlySpan{float}, TensorShape, ulong, IBufferWriter{byte})"/>; a spectral tensor starts its
     /// sketch from <paramref name="sketch"/>'s basis when it has one for this shape, and leaves the next one there.
@@ -230,7 +276,7 @@ public sealed class AtomoCodec
         Decomposition decomposition = DecompositionFor(shape);
         _residualSelection.Clear();
         _writer.Reset();
-        PayloadFormat.WriteHeader(_writer, decomposition, _options.Sampling, _options.SpectralPrecision, shape);
+        PayloadFormat.WriteHeader(_writer, decomposition, _options.Sampling, _options.SpectralPrecision, shape, _options.FourierBlockLength);
         switch (decomposition)
         {
             case Decomposition.Coordinate:
@@ -239,10 +285,21 @@ public sealed class AtomoCodec
                 break;
             case Decomposition.Fourier:
             {
-                IAtomDecomposition atoms = DecompositionOf(Decomposition.Fourier);
-                MagnitudeStatistics.Measure(tensor, nameof(tensor));
-                atoms.Decompose(tensor, shape, _options, seed);
-                CoordinateSparsifier.Sample(atoms.Coefficients, _options, SamplingSeed(seed), _selection);
+                // Blocks that nest with the buckets are transformed and sampled a chunk at a time (one read of the tensor).
+                int blockLength = _options.FourierBlockLength;
+                if (blockLength == 0 || !CoordinateSparsifier.TrySampleBlockCosines(tensor, blockLength, _options, SamplingSeed(seed), _selection))
+                {
+                    IAtomDecomposition atoms = DecompositionOf(Decomposition.Fourier);
+                    MagnitudeStatistics.Measure(tensor, nameof(tensor));
+                    atoms.Decompose(tensor, shape, _options, seed);
+                    CoordinateSparsifier.Sample(atoms.Coefficients, _options, SamplingSeed(seed), _selection);
+                }
+
+                if (blockLength != 0)
+                {
+                    FourierAtoms.CheckEstimateRange(tensor, _selection, blockLength, _options.BucketSize);
+                }
+
                 CoordinatePayload.Write(_writer, _selection, tensor.Length, _options.BucketSize);
                 break;
             }
@@ -261,6 +318,8 @@ public sealed class AtomoCodec
         PayloadFormat.AppendChecksum(_writer);
         return _writer.Written;
     }
+
+    private static string BlocksName(int blockLength) => blockLength == 0 ? "the whole tensor" : $"blocks of {blockLength}";
 
     /// <summary>The sketch and the draw take independent streams from one seed.</summary>
     private static ulong SamplingSeed(ulong seed) => SeedSequence.Mix(seed ^ 0x5A4D504C494E47UL);

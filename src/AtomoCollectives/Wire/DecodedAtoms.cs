@@ -60,6 +60,23 @@ internal sealed class DecodedAtoms
         }
     }
 
+    /// <summary>The largest |value| of the decoded atoms (0 when there are none).</summary>
+    public float MaxMagnitude()
+    {
+        float max = 0;
+        foreach (float value in ScaledValues)
+        {
+            max = Math.Max(max, Math.Abs(value));
+        }
+
+        foreach (float value in ExactValues)
+        {
+            max = Math.Max(max, Math.Abs(value));
+        }
+
+        return max;
+    }
+
     /// <summary>The decoded atoms in payload order, drawn then exact (as <see cref="AddTo"/> adds them).</summary>
     public ReadOnlySpan<int> ScaledIndices => _scaled.AsSpan(0, _scaledCount);
 

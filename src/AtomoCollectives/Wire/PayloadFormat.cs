@@ -14,11 +14,13 @@ internal static class PayloadFormat
     /// <summary>The smallest well-formed payload: magic, version, four kind bytes, rank, one dimension, checksum.</summary>
     public const int MinimumLength = 4 + 1 + 4 + 1 + 1 + ChecksumLength;
 
-    public static void WriteHeader(BitWriter writer, Decomposition decomposition, Sampling sampling, ValuePrecision precision, TensorShape shape)
+    /// <summary>Writes the header; <paramref name="fourierBlockLength"/> is the Fourier atoms' block length (0: one DCT of the whole tensor).</summary>
+    public static void WriteHeader(BitWriter writer, Decomposition decomposition, Sampling sampling, ValuePrecision precision, TensorShape shape, int fourierBlockLength = 0)
     {
+        bool blocks = decomposition == Decomposition.Fourier && fourierBlockLength != 0;
         BinaryPrimitives.WriteUInt32LittleEndian(writer.Reserve(4), Magic);
         writer.WriteByte(Version);
-        writer.WriteByte(WireCodes.Of(decomposition));
+        writer.WriteByte(blocks ? WireCodes.FourierOnBlocks : WireCodes.Of(decomposition));
         writer.WriteByte(WireCodes.Of(sampling));
         writer.WriteByte(WireCodes.Of(precision));
         writer.WriteByte(0); // flags, reserved
@@ -26,6 +28,11 @@ internal static class PayloadFormat
         foreach (int dimension in shape.Dimensions)
         {
             writer.WriteVarint((ulong)dimension);
+        }
+
+        if (blocks)
+        {
+            writer.WriteVarint((ulong)fourierBlockLength);
         }
     }
 
@@ -66,11 +73,16 @@ internal static class PayloadFormat
         return covered;
     }
 
-    public static (Decomposition Decomposition, Sampling Sampling, ValuePrecision Precision, TensorShape Shape) ReadHeader(ref BitReader reader)
+    public static (Decomposition Decomposition, Sampling Sampling, ValuePrecision Precision, TensorShape Shape) ReadHeader(ref BitReader reader) =>
+        ReadHeader(ref reader, out _);
+
+    /// <summary>Reads the header; <paramref name="fourierBlockLength"/> is the Fourier atoms' block length (0 for one DCT of the whole tensor and for other decompositions).</summary>
+    public static (Decomposition Decomposition, Sampling Sampling, ValuePrecision Precision, TensorShape Shape) ReadHeader(ref BitReader reader, out int fourierBlockLength)
     {
         reader.ReadBytes(5, "magic"); // magic and version, checked by Verify
         byte code = reader.ReadByte("decomposition");
-        Decomposition decomposition = WireCodes.DecompositionOf(code) ?? throw new AtomoFormatException("decomposition", $"unknown decomposition {code}");
+        bool blocks = code == WireCodes.FourierOnBlocks;
+        Decomposition decomposition = blocks ? Decomposition.Fourier : WireCodes.DecompositionOf(code) ?? throw new AtomoFormatException("decomposition", $"unknown decomposition {code}");
         code = reader.ReadByte("sampling");
         Sampling sampling = WireCodes.SamplingOf(code) ?? throw new AtomoFormatException("sampling", $"unknown sampling {code}");
         code = reader.ReadByte("precision");
@@ -97,6 +109,16 @@ internal static class PayloadFormat
             if (count > int.MaxValue)
             {
                 throw new AtomoFormatException("shape", "the element count exceeds 2³¹ − 1");
+            }
+        }
+
+        fourierBlockLength = 0;
+        if (blocks)
+        {
+            fourierBlockLength = reader.ReadCount("fourierBlockLength", Decompositions.BlockCosineTransform.MaximumBlockLength);
+            if (!Decompositions.BlockCosineTransform.IsValidBlockLength(fourierBlockLength))
+            {
+                throw new AtomoFormatException("fourierBlockLength", $"{fourierBlockLength} is not a power of two from {Decompositions.BlockCosineTransform.MinimumBlockLength} to {Decompositions.BlockCosineTransform.MaximumBlockLength}");
             }
         }
 

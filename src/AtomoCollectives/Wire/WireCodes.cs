@@ -7,6 +7,13 @@ namespace AtomoCollectives;
 /// </summary>
 internal static class WireCodes
 {
+    /// <summary>
+    /// Fourier atoms on blocks (<see cref="AtomoOptions.FourierBlockLength"/>): a decomposition byte of its own, the block
+    /// length following the shape, so that code 2 (one DCT of the whole tensor) keeps its meaning and a reader that
+    /// predates blocks refuses these payloads as an unknown decomposition instead of misreading them.
+    /// </summary>
+    public const byte FourierOnBlocks = 3;
+
     public static byte Of(Decomposition decomposition) => decomposition switch
     {
         Decomposition.Coordinate => 0,

@@ -19,6 +19,7 @@ public static class AllreduceContract
         ("allreduce-unbiased-over-steps-coordinate", comm => UnbiasedOverSteps(comm, Decomposition.Coordinate, steps: 1500)),
         ("allreduce-unbiased-over-steps-spectral", comm => UnbiasedOverSteps(comm, Decomposition.Spectral, steps: 1500)),
         ("allreduce-unbiased-over-steps-fourier", comm => UnbiasedOverSteps(comm, Decomposition.Fourier, steps: 1500)),
+        ("allreduce-unbiased-over-steps-fourier-whole-tensor", comm => UnbiasedOverSteps(comm, Decomposition.Fourier, steps: 1500, fourierBlockLength: 0)),
         ("allreduce-bitwise-identical-spectral-and-fourier", BitwiseIdenticalSpectralAndFourier),
         ("allreduce-dense-routes-follow-the-policy", DenseRoutesFollowPolicy),
         ("allreduce-mismatched-shapes-fail-on-every-rank", MismatchedShapesFail),
@@ -182,11 +183,12 @@ public static class AllreduceContract
     /// over N ranks has the sum of theirs over N², and the mean of S steps that over S. Bound: 5 standard errors plus
     /// float rounding. Spectral uses the exact SVD here so that its basis, and so this variance, is fixed.
     /// </summary>
-    public static void UnbiasedOverSteps(ICommunicator comm, Decomposition decomposition, int steps)
+    public static void UnbiasedOverSteps(ICommunicator comm, Decomposition decomposition, int steps, int? fourierBlockLength = null)
     {
         TensorShape shape = TensorShape.Matrix(24, 20);
         AtomoOptions options = Coordinate(budget: decomposition == Decomposition.Spectral ? 4 : 12);
         options.Decomposition = decomposition;
+        options.FourierBlockLength = fourierBlockLength ?? options.FourierBlockLength;
         options.Sampling = Sampling.Independent;
         options.SpectralMethod = SpectralMethod.Exact;
         using var allreduce = new AtomoAllreduce(comm, options);

@@ -10,7 +10,7 @@ public class OptionsHashTests
     {
         Enum e => Enum.GetValues(e.GetType()).Cast<object>().First(v => !v.Equals(e)),
         bool b => !b,
-        int i => i + 1,
+        int i => property.Name == nameof(AtomoOptions.FourierBlockLength) ? i * 2 : i + 1, // a power of two stays one
         ulong u => u + 1,
         double d => d + 1,
         _ => throw new InvalidOperationException($"{property.Name}: add a changed value for {property.PropertyType.Name}"),
@@ -38,7 +38,7 @@ public class OptionsHashTests
     [Fact]
     public void Every_AtomoOptions_setting_but_the_timeout_is_agreed() => EveryOptionChangesTheHash(
         () => new AtomoOptions(),
-        ["Budget", "BucketSize", "BudgetRule", "CompressVectors", "Decomposition", "DenseWarmupSteps", "DenseWhenCheaper", "MinimumCompressedElements",
+        ["Budget", "BucketSize", "BudgetRule", "CompressVectors", "Decomposition", "DenseWarmupSteps", "DenseWhenCheaper", "FourierBlockLength", "MinimumCompressedElements",
          "Oversampling", "PowerIterations", "Sampling", "Seed", "SpectralMethod", "SpectralMinimumDimension", "SpectralPrecision", "SpectralWarmStart"]);
 
     [Fact]

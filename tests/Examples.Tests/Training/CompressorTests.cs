@@ -2,6 +2,7 @@ using AtomoCollectives.Examples.Training;
 
 namespace AtomoCollectives.Examples.Tests.Training;
 
+[Collection("Training")] // its averagers log to the console, which the CLI tests of this collection redirect
 public sealed class CompressorTests
 {
     [Theory]
