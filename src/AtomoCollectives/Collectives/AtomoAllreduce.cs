@@ -216,7 +216,7 @@ public sealed class AtomoAllreduce : IGradientAverager
                 else if (call.Routes[t] == TensorRoute.Compressed)
                 {
                     TestHooks.BeforeEncode?.Invoke(call.Step, t);
-                    call.Lengths[t] = _codec.Encode(data, shape, SeedSequence.Derive(_options.Seed, call.Rank, call.Step, t), SketchFor(t), _payloads);
+                    call.Lengths[t] = _codec.Encode(data, shape, RandomStreams.Encoder(_options.Seed, call.Rank, call.Step, t), SketchFor(t), _payloads);
                     call.Atoms[t] = _codec.LastAtomCount;
                 }
                 else

@@ -32,9 +32,6 @@ namespace AtomoCollectives;
 /// </remarks>
 public sealed class PowerSgdAllreduce : IGradientAverager
 {
-    // The initial Qs are drawn from (seed, SharedStream, step, tensor): a rank number no rank has, so every rank draws
-    // the same Q, and none of them a stream a per-rank draw elsewhere could use.
-    private const int SharedStream = -1;
     private readonly ICommunicator _communicator;
     private readonly PowerSgdOptions _options;
     private readonly ILogger _logger;
@@ -160,7 +157,7 @@ public sealed class PowerSgdAllreduce : IGradientAverager
     internal float[]? WarmStartOf(int tensor) => tensor < _states.Count && _states[tensor]?.Q is { } q ? (float[])q.Clone() : null;
 
     /// <summary>The seed of the initial Q of <paramref name="tensor"/> at <paramref name="step"/>, the same on every rank (<see cref="Gaussian.Fill"/>).</summary>
-    internal static ulong InitialQSeed(ulong seed, long step, int tensor) => SeedSequence.Derive(seed, SharedStream, step, tensor);
+    internal static ulong InitialQSeed(ulong seed, long step, int tensor) => RandomStreams.Shared(seed, step, tensor);
 
     /// <summary>
     /// The route of a tensor and its matrix view with the rank used, by the hook's policy: warm-up steps and 1-D tensors

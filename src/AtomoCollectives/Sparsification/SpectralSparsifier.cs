@@ -83,5 +83,5 @@ internal static class SpectralSparsifier
     }
 
     /// <summary>The residual's draws take a stream independent of the rank-1 atoms'.</summary>
-    private static ulong ResidualSeed(ulong seed) => SeedSequence.Mix(seed ^ 0x5245534944554C53UL);
+    private static ulong ResidualSeed(ulong seed) => RandomStreams.Residual(seed);
 }

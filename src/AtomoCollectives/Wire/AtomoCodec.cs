@@ -322,7 +322,7 @@ public sealed class AtomoCodec
     private static string BlocksName(int blockLength) => blockLength == 0 ? "the whole tensor" : $"blocks of {blockLength}";
 
     /// <summary>The sketch and the draw take independent streams from one seed.</summary>
-    private static ulong SamplingSeed(ulong seed) => SeedSequence.Mix(seed ^ 0x5A4D504C494E47UL);
+    private static ulong SamplingSeed(ulong seed) => RandomStreams.Draw(seed);
 
     private IAtomDecomposition DecompositionOf(Decomposition basis)
     {

@@ -29,7 +29,7 @@ internal static class SyntheticGradients
         for (int t = 0; t < gradients.Length; t++)
         {
             gradients[t] = new float[set.Tensors[t].Shape.ElementCount];
-            Fill(gradients[t], set.Tensors[t].Shape, model, SeedSequence.Derive(model.Seed, rank, 0, t));
+            Fill(gradients[t], set.Tensors[t].Shape, model, RandomStreams.SyntheticGradient(model.Seed, rank, t));
         }
 
         return gradients;

@@ -40,7 +40,7 @@ internal static class EstimatorDemo
         for (int draw = 0; draw < draws; draw++)
         {
             clock.Start();
-            CoordinateSparsifier.Sample(gradient, options, SeedSequence.Derive(options.Seed, 0, draw, 0), selection);
+            CoordinateSparsifier.Sample(gradient, options, RandomStreams.Encoder(options.Seed, 0, draw, 0), selection);
             clock.Stop();
             Array.Clear(estimate);
             selection.AddTo(estimate);

@@ -181,7 +181,7 @@ internal sealed class QsgdAverager(ICommunicator world, int bits, int bucketSize
                 int length = shapes[t].ElementCount;
                 Span<float> norms = Grow(ref _norms, _quantizer.BucketCount(length));
                 Span<short> levels = Grow(ref _levels, length);
-                _quantizer.Quantize(tensors[t].Span, SeedSequence.Derive(seed, world.Rank, Step, t), norms, levels);
+                _quantizer.Quantize(tensors[t].Span, RandomStreams.Encoder(seed, world.Rank, Step, t), norms, levels);
                 offset += Pack(norms, levels, _payload.AsSpan(offset));
             }
         }

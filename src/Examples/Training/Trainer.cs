@@ -239,7 +239,7 @@ internal static class Trainer
             order[i] = i;
         }
 
-        new Random(unchecked((int)SeedSequence.Derive((ulong)seed, 0, epoch, 0))).Shuffle(order);
+        new Random(unchecked((int)RandomStreams.DataOrder((ulong)seed, epoch))).Shuffle(order);
     }
 
     private static (bool Identical, string Checksum) CompareReplicas(ICommunicator world, float[] parameters)

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
-namespace AtomoCollectives.Decompositions;
+namespace AtomoCollectives;
 
 /// <summary>
 /// N(0, 1) sketch entries from a seed, cheaply. A process-wide table of 2¹⁶ standard normals (Box–Muller from a fixed
@@ -20,7 +20,7 @@ internal static class Gaussian
     /// <summary>Fills <paramref name="destination"/> with N(0, 1) floats determined by <paramref name="seed"/>.</summary>
     public static void Fill(Span<float> destination, ulong seed)
     {
-        var random = new RandomStream(seed ^ 0x5851F42D4C957F2DUL);
+        var random = new RandomStream(RandomStreams.Sketch(seed));
         int offset = (int)(random.NextUInt64() & (TableSize - 1)) & ~7;
         ref float table = ref MemoryMarshal.GetArrayDataReference(Table);
         ref float target = ref MemoryMarshal.GetReference(destination);
