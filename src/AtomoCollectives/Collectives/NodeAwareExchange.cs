@@ -1,0 +1,605 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Numerics.Tensors;
+using AtomoCollectives.Decompositions;
+
+namespace AtomoCollectives;
+
+/// <summary>
+/// <see cref="AtomoAllreduce"/>'s node-aware call (<see cref="AtomoOptions.NodeAware"/>, docs/node-aware.md). The node's
+/// k ranks sum their tensors over the node; the compressed tensors are split between them, balanced by elements; each
+/// encodes its tensors' node sums, allgathers the payloads over its rail (one rank per node), and decodes every node's
+/// payload in node order, ÷ N. Dense tensors take <see cref="NodeAllreduce"/>'s route, each rank carrying 1/k of them on
+/// its rail. Last, the node's ranks share what they decoded and summed. Each node's payload is an unbiased estimate of
+/// its node's sum (its own random streams), so the result is an unbiased estimate of the mean; a rail's members decode
+/// the same payloads in the same order, and the sharing copies bits, so every rank ends with the same bits.
+/// </summary>
+/// <remarks>
+/// Failures are raised on every rank at one of three points, and no rank writes its tensors before the last: the header
+/// exchange (bad arguments, NaN, mismatched calls, as the flat call), the exchange of payload lengths (a failed encode
+/// of a node sum), and the node's sharing of results, which carries each rail's count of failed decodes.
+/// </remarks>
+internal sealed class NodeAwareExchange : IDisposable
+{
+    /// <summary>Mixed into the seed, so that a node's streams are not a flat call's rank streams.</summary>
+    private const ulong NodeStreams = 0x4E6F64652D617761UL;
+
+    private readonly ICommunicator _world;
+    private readonly NodeTopology _topology;
+    private readonly AtomoOptions _options;
+    private readonly AtomoCodec _codec;
+    private readonly long _agreementHash;
+    private readonly string _agreementName;
+    private readonly ArrayBufferWriter<byte> _payloads = new();
+    private float[] _sums = [];
+    private float[] _mine = [];
+    private float[] _shared = [];
+    private byte[] _received = [];
+
+    private NodeAwareExchange(ICommunicator world, NodeTopology topology, AtomoOptions options, AtomoCodec codec, long agreementHash, string agreementName)
+    {
+        _world = world;
+        _topology = topology;
+        _options = options;
+        _codec = codec;
+        _agreementHash = agreementHash;
+        _agreementName = agreementName;
+    }
+
+    /// <summary>
+    /// The node-aware exchange an <see cref="AtomoAllreduce"/> uses from its first call on, or null for the flat one.
+    /// Before grouping by node, the ranks exchange the call's header, so that a rank whose options differ raises with the
+    /// others whichever exchange it was about to take; a failure leaves the choice to the next call.
+    /// </summary>
+    public static NodeAwareExchange? Resolve<TSet>(TSet tensors, long step, ICommunicator world, AtomoOptions options, AtomoCodec codec, long agreementHash, string agreementName)
+        where TSet : ITensorSet, allows ref struct
+    {
+        if (options.NodeAware == NodeAwareMode.Off || world.Size == 1)
+        {
+            return null;
+        }
+
+        if (world is INodeAwareCommunicator)
+        {
+            long shapesHash = CallAgreement.ShapesHashSeed;
+            for (int t = 0; t < tensors.Count; t++)
+            {
+                shapesHash = CallAgreement.Mix(shapesHash, CallAgreement.HashShape(tensors.Shape(t)));
+            }
+
+            CallAgreement.Exchange(world, tensors.Error, tensors.Count, shapesHash, agreementHash, step, agreementName);
+        }
+
+        NodeTopology? topology = NodeTopology.ForMode(world, options.NodeAware, $"{nameof(AtomoOptions)}.{nameof(AtomoOptions.NodeAware)}");
+        return topology is null ? null : new NodeAwareExchange(world, topology, options, codec, agreementHash, agreementName);
+    }
+
+    public void Dispose() => _topology.Dispose();
+
+    /// <summary>
+    /// One call, as its phases; the tensors are written only by the commit. <paramref name="sketchFor"/> is the
+    /// averager's warm start of a tensor position, <paramref name="routeBeforeEncoding"/> its policy of dense routes.
+    /// </summary>
+    public AllreduceStatistics Average<TSet>(TSet tensors, long step, Func<int, SpectralSketch?> sketchFor, Func<TensorShape, long, TensorRoute> routeBeforeEncoding)
+        where TSet : ITensorSet, allows ref struct
+    {
+        var call = new NodeCall(tensors.Count, step, _world.Size, _topology);
+        var clock = Stopwatch.StartNew();
+        Exception? localError = Check(tensors, call, routeBeforeEncoding);
+        double encodeSeconds = Lap(clock);
+
+        CallAgreement.Exchange(_world, localError, call.Count, call.ShapesHash, _agreementHash, step, _agreementName);
+        SumWithinNode(tensors, call);
+        double exchangeSeconds = Lap(clock);
+
+        Exception? encodeError = EncodeMine(call, sketchFor);
+        encodeSeconds += Lap(clock);
+
+        AgreeOnPayloads(call, encodeError);
+        RouteDenseWhereCheaper(call);
+        GatherOnRail(call);
+        exchangeSeconds += Lap(clock);
+
+        Exception? decodeError = DecodeMine(call);
+        double decodeSeconds = Lap(clock);
+
+        SumDenseOnRail(call, decodeError);
+        ShareWithinNode(call, decodeError);
+        exchangeSeconds += Lap(clock);
+
+        TensorDecision[] decisions = Commit(tensors, call);
+        decodeSeconds += Lap(clock);
+        return CallStatistics(call, decisions, encodeSeconds, exchangeSeconds, decodeSeconds);
+    }
+
+    /// <summary>
+    /// This rank's arguments and values, every tensor (all are summed over the node before anything is encoded), and
+    /// each tensor's route and owner. A failure is returned, to travel in the header exchange.
+    /// </summary>
+    private Exception? Check<TSet>(TSet tensors, NodeCall call, Func<TensorShape, long, TensorRoute> routeBeforeEncoding)
+        where TSet : ITensorSet, allows ref struct
+    {
+        Exception? error = tensors.Error;
+        for (int t = 0; t < call.Count && error is null; t++)
+        {
+            TensorShape shape = tensors.Shape(t);
+            try
+            {
+                call.Add(t, shape, routeBeforeEncoding(shape, call.Step), _codec.DecompositionFor(shape));
+                TestHooks.BeforeEncode?.Invoke(call.Step, t);
+                Span<float> data = tensors.Get(t);
+                error = data.Length != shape.ElementCount
+                    ? CallAgreement.LengthMismatch(t, data.Length, shape)
+                    : CallAgreement.NonFinite(t, shape, data, call.Routes[t]);
+            }
+            catch (ArgumentException failure)
+            {
+                error = new ArgumentException($"Tensor {t} {shape} cannot be compressed: {failure.Message}", nameof(tensors), failure);
+            }
+            catch (Exception failure)
+            {
+                error = failure;   // raised on every rank through the header, like any failure before the exchange
+            }
+        }
+
+        if (error is null && call.TotalElements > Array.MaxLength)
+        {
+            error = new ArgumentException($"One call can average at most {Array.MaxLength} elements in total, not {call.TotalElements}.", nameof(tensors));
+        }
+
+        if (error is null)
+        {
+            call.AssignOwners();
+        }
+
+        return error;
+    }
+
+    /// <summary>Every tensor, concatenated, summed over the node into <c>_sums</c>.</summary>
+    private void SumWithinNode<TSet>(TSet tensors, NodeCall call)
+        where TSet : ITensorSet, allows ref struct
+    {
+        Grow(ref _sums, call.TotalElements);
+        Span<float> sums = _sums.AsSpan(0, (int)call.TotalElements);
+        for (int t = 0; t < call.Count; t++)
+        {
+            tensors.Get(t).CopyTo(sums.Slice(call.Offsets[t]));
+        }
+
+        _topology.Node.AllreduceSum(sums);
+        call.Traffic.WithinNode(AllreduceStatistics.RingAllreduceBytes(call.TotalElements, call.RanksPerNode));
+    }
+
+    /// <summary>
+    /// Encodes the node sums of this rank's tensors into <c>_payloads</c>, from the node's own random streams. A failure
+    /// (the node's sum overflows float, a native library's error) is returned, to travel with the payload lengths.
+    /// </summary>
+    private Exception? EncodeMine(NodeCall call, Func<int, SpectralSketch?> sketchFor)
+    {
+        _payloads.ResetWrittenCount();
+        foreach (int t in call.Mine())
+        {
+            TensorShape shape = call.Shapes[t];
+            ReadOnlySpan<float> sum = _sums.AsSpan(call.Offsets[t], shape.ElementCount);
+            try
+            {
+                if (FiniteValues.IndexOfNonFinite(sum) is int bad and >= 0)
+                {
+                    return new ArgumentException($"Tensor {t} {shape}: the sum over node {call.NodeIndex}'s ranks holds {sum[bad]} at index {bad}: their values overflow float.", "tensors");
+                }
+
+                call.Lengths[t] = _codec.Encode(sum, shape, SeedSequence.Derive(_options.Seed ^ NodeStreams, call.NodeIndex, call.Step, t), sketchFor(t), _payloads);
+                call.Atoms[t] = _codec.LastAtomCount;
+            }
+            catch (ArgumentException failure)
+            {
+                return new ArgumentException($"Tensor {t} {shape}: the sum over node {call.NodeIndex}'s ranks cannot be compressed: {failure.Message}", "tensors", failure);
+            }
+            catch (Exception failure)
+            {
+                return failure;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// One world allgather of each rank's outcome, node, payload lengths and atom counts: a failed encode raises on
+    /// every rank here, and every rank learns each node's payload of each tensor.
+    /// </summary>
+    private void AgreeOnPayloads(NodeCall call, Exception? encodeError)
+    {
+        int fields = 2 + (2 * call.Count);
+        var mine = new int[fields];
+        mine[0] = encodeError is null ? 0 : 1;
+        mine[1] = call.NodeIndex;
+        call.Lengths.CopyTo(mine, 2);
+        call.Atoms.CopyTo(mine, 2 + call.Count);
+        var all = new int[fields * _world.Size];
+        _world.Allgather<int>(mine, all);
+        int failed = 0;
+        for (int r = 0; r < _world.Size; r++)
+        {
+            ReadOnlySpan<int> theirs = all.AsSpan(r * fields, fields);
+            failed += theirs[0];
+            for (int t = 0; t < call.Count; t++)
+            {
+                // A tensor has one owner per node; the others sent 0.
+                call.NodeLengths[(theirs[1] * call.Count) + t] += theirs[2 + t];
+                call.NodeAtoms[(theirs[1] * call.Count) + t] += theirs[2 + call.Count + t];
+            }
+        }
+
+        CallAgreement.CheckOutcome(encodeError, failed, call.Step, "encode their node's sums");
+    }
+
+    /// <summary>
+    /// Dense where the nodes' payloads would not pay between nodes: a node sends its payload to K − 1 nodes, against the
+    /// <c>2(K−1)/K</c> of the tensor that the node-aware dense route moves per node. The payloads are averaged over
+    /// nodes, so every rank decides alike.
+    /// </summary>
+    private void RouteDenseWhereCheaper(NodeCall call)
+    {
+        for (int t = 0; t < call.Count; t++)
+        {
+            if (call.Routes[t] == TensorRoute.Compressed && _options.DenseWhenCheaper)
+            {
+                double meanPayload = 0;
+                for (int j = 0; j < call.NodeCount; j++)
+                {
+                    meanPayload += call.NodeLength(j, t) / (double)call.NodeCount;
+                }
+
+                if ((call.NodeCount - 1) * meanPayload >= AllreduceStatistics.RingAllreduceBytes(call.Shapes[t].ElementCount, call.NodeCount))
+                {
+                    call.Routes[t] = TensorRoute.DenseCheaper;
+                }
+            }
+
+            if (call.Routes[t] != TensorRoute.Compressed)
+            {
+                call.DenseElements += call.Shapes[t].ElementCount;
+            }
+        }
+    }
+
+    /// <summary>The rail's allgatherv: every node's payloads of this rank's still-compressed tensors, in tensor order, into <c>_received</c>.</summary>
+    private void GatherOnRail(NodeCall call)
+    {
+        for (int j = 0; j < call.NodeCount; j++)
+        {
+            foreach (int t in call.Mine())
+            {
+                call.RailCounts[j] = checked(call.RailCounts[j] + call.NodeLength(j, t));
+            }
+        }
+
+        byte[] send = ArrayPool<byte>.Shared.Rent(Math.Max(1, call.RailCounts[call.NodeIndex]));
+        try
+        {
+            ReadOnlySpan<byte> written = _payloads.WrittenSpan;
+            int packed = 0, offset = 0;
+            foreach (int t in call.Mine(compressedOnly: false))
+            {
+                if (call.Routes[t] == TensorRoute.Compressed)
+                {
+                    written.Slice(offset, call.Lengths[t]).CopyTo(send.AsSpan(packed));
+                    packed += call.Lengths[t];
+                }
+
+                offset += call.Lengths[t];
+            }
+
+            long total = call.RailCounts.Sum(c => (long)c);
+            if (_received.Length < total)
+            {
+                _received = new byte[total];
+            }
+
+            _topology.Rail.Allgatherv(send.AsSpan(0, packed), call.RailCounts, _received);
+            call.Traffic.BetweenNodes(packed, total - packed);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(send);
+        }
+    }
+
+    /// <summary>
+    /// Decodes this rank's tensors, every node's payload in node order, ÷ N, into the front of <c>_mine</c> (what this
+    /// rank shares with its node). A failure is returned, to be raised on every rank after the sharing.
+    /// </summary>
+    private Exception? DecodeMine(NodeCall call)
+    {
+        Grow(ref _mine, call.ShareCounts()[call.LocalRank]);
+        var nodeOffsets = new long[call.NodeCount];
+        for (int j = 1; j < call.NodeCount; j++)
+        {
+            nodeOffsets[j] = nodeOffsets[j - 1] + call.RailCounts[j - 1];
+        }
+
+        int decoded = 0;
+        try
+        {
+            TestHooks.BeforeDecode?.Invoke(call.Step);
+            foreach (int t in call.Mine())
+            {
+                int elements = call.Shapes[t].ElementCount;
+                _codec.BeginAccumulate(elements);
+                for (int j = 0; j < call.NodeCount; j++)
+                {
+                    int length = call.NodeLength(j, t);
+                    _codec.Accumulate(_received.AsSpan(checked((int)nodeOffsets[j]), length), 1f);
+                    nodeOffsets[j] += length;
+                }
+
+                _codec.FinishAccumulate(_mine.AsSpan(decoded, elements), 1f / call.WorldSize, add: false);
+                decoded += elements;
+            }
+        }
+        catch (Exception error)
+        {
+            return error;
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// This rank's slice of the dense tensors' node sums, with one more float (1 when this rank's decode failed), summed
+    /// over the rail, ÷ N, after the decoded tensors in <c>_mine</c>.
+    /// </summary>
+    private void SumDenseOnRail(NodeCall call, Exception? decodeError)
+    {
+        (int start, int length) = NodeAllreduce.Slice(call.DenseElements, call.RanksPerNode, call.LocalRank);
+        Span<float> sliceAndOutcome = _mine.AsSpan(call.MineElements(), length + 1);
+        Span<float> slice = sliceAndOutcome[..length];
+        long position = 0;   // where each dense tensor starts in the dense tensors' concatenation
+        for (int t = 0; t < call.Count; t++)
+        {
+            if (call.Routes[t] != TensorRoute.Compressed)
+            {
+                int elements = call.Shapes[t].ElementCount;
+                long from = Math.Max(start, position), to = Math.Min(start + length, position + elements);
+                if (from < to)
+                {
+                    _sums.AsSpan(call.Offsets[t] + (int)(from - position), (int)(to - from)).CopyTo(slice[(int)(from - start)..]);
+                }
+
+                position += elements;
+            }
+        }
+
+        sliceAndOutcome[^1] = decodeError is null ? 0f : 1f;
+        _topology.Rail.AllreduceSum(sliceAndOutcome);
+        call.Traffic.BetweenNodes(AllreduceStatistics.RingAllreduceBytes(length, call.NodeCount));
+        TensorPrimitives.Multiply(slice, 1f / call.WorldSize, slice);
+    }
+
+    /// <summary>
+    /// The node's ranks share what they decoded and summed into <c>_shared</c>, with their rails' counts of failed
+    /// decodes, which add up to the world's on every rank: a failed decode anywhere raises everywhere here.
+    /// </summary>
+    private void ShareWithinNode(NodeCall call, Exception? decodeError)
+    {
+        int[] counts = call.ShareCounts();
+        long total = counts.Sum(c => (long)c);
+        Grow(ref _shared, total);
+        NodeAllreduce.Share(_topology.Node, _mine.AsSpan(0, counts[call.LocalRank]), counts, _shared, call.Traffic);
+        float failed = 0;
+        long end = 0;
+        foreach (int count in counts)
+        {
+            end += count;
+            failed += _shared[end - 1];
+        }
+
+        CallAgreement.CheckOutcome(decodeError, failed, call.Step, "decode the payloads");
+    }
+
+    /// <summary>Copies the results from <c>_shared</c> into the caller's tensors and says what each tensor took.</summary>
+    private TensorDecision[] Commit<TSet>(TSet tensors, NodeCall call)
+        where TSet : ITensorSet, allows ref struct
+    {
+        int[] counts = call.ShareCounts();
+        var blocks = new long[call.RanksPerNode];
+        for (int l = 1; l < blocks.Length; l++)
+        {
+            blocks[l] = blocks[l - 1] + counts[l - 1];
+        }
+
+        long[] decodedCursor = [.. blocks];
+        var decisions = new TensorDecision[call.Count];
+        long densePosition = 0;
+        for (int t = 0; t < call.Count; t++)
+        {
+            Span<float> data = tensors.Get(t);
+            bool compressed = call.Routes[t] == TensorRoute.Compressed;
+            if (compressed)
+            {
+                int owner = call.Owners[t];
+                _shared.AsSpan((int)decodedCursor[owner], data.Length).CopyTo(data);
+                decodedCursor[owner] += data.Length;
+            }
+            else
+            {
+                CopyDense(call, blocks, densePosition, data);
+                densePosition += data.Length;
+            }
+
+            decisions[t] = new TensorDecision(t, call.Shapes[t], call.Routes[t], call.Decompositions[t],
+                compressed ? call.NodeLength(call.NodeIndex, t) : 0, compressed ? call.NodeAtom(call.NodeIndex, t) : 0);
+        }
+
+        return decisions;
+    }
+
+    /// <summary>Copies elements <c>[position, position + destination.Length)</c> of the dense tensors' sum out of the node ranks' shared slices.</summary>
+    private void CopyDense(NodeCall call, long[] blocks, long position, Span<float> destination)
+    {
+        int copied = 0;
+        while (copied < destination.Length)
+        {
+            long at = position + copied;
+            int owner = 0;
+            while (NodeAllreduce.Slice(call.DenseElements, call.RanksPerNode, owner) is var (start, length) && at >= start + length)
+            {
+                owner++;
+            }
+
+            (int sliceStart, int sliceLength) = NodeAllreduce.Slice(call.DenseElements, call.RanksPerNode, owner);
+            int count = (int)Math.Min(destination.Length - copied, sliceStart + sliceLength - at);
+            long source = blocks[owner] + call.MineElements(owner) + (at - sliceStart);
+            _shared.AsSpan((int)source, count).CopyTo(destination.Slice(copied, count));
+            copied += count;
+        }
+    }
+
+    /// <summary>This call's traffic, within the node and between nodes, and times.</summary>
+    private AllreduceStatistics CallStatistics(NodeCall call, TensorDecision[] decisions, double encodeSeconds, double exchangeSeconds, double decodeSeconds)
+        => call.Traffic.Into(new AllreduceStatistics
+        {
+            Calls = 1,
+            Tensors = call.Count,
+            CompressedTensors = decisions.Count(d => d.Route == TensorRoute.Compressed),
+            DenseEquivalentBytes = (long)AllreduceStatistics.RingAllreduceBytes(call.TotalElements, call.WorldSize),
+            AtomsSent = call.Mine().Sum(t => (long)call.Atoms[t]),
+            EncodeSeconds = encodeSeconds,
+            ExchangeSeconds = exchangeSeconds,
+            DecodeSeconds = decodeSeconds,
+            Decisions = decisions,
+        });
+
+    private static double Lap(Stopwatch clock)
+    {
+        double seconds = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        return seconds;
+    }
+
+    private static void Grow(ref float[] buffer, long elements)
+    {
+        if (buffer.Length < elements)
+        {
+            buffer = new float[elements];
+        }
+    }
+
+    /// <summary>What one node-aware call carries from phase to phase.</summary>
+    private sealed class NodeCall(int count, long step, int worldSize, NodeTopology topology)
+    {
+        public int Count { get; } = count;
+
+        public long Step { get; } = step;
+
+        public int WorldSize { get; } = worldSize;
+
+        public int NodeCount { get; } = topology.NodeCount;
+
+        public int NodeIndex { get; } = topology.NodeIndex;
+
+        public int RanksPerNode { get; } = topology.Node.Size;
+
+        public int LocalRank { get; } = topology.Node.Rank;
+
+        public long ShapesHash { get; private set; } = CallAgreement.ShapesHashSeed;
+
+        public TensorShape[] Shapes { get; } = new TensorShape[count];
+
+        /// <summary>Each tensor's route: set by the check, and made dense where compression would not pay.</summary>
+        public TensorRoute[] Routes { get; } = new TensorRoute[count];
+
+        public Decomposition[] Decompositions { get; } = new Decomposition[count];
+
+        /// <summary>Where each tensor starts in the concatenation of all of them.</summary>
+        public int[] Offsets { get; } = new int[count];
+
+        /// <summary>The node rank that encodes and decodes each tensor routed to compression before encoding (−1 for the others).</summary>
+        public int[] Owners { get; } = new int[count];
+
+        /// <summary>This rank's payload length per tensor (0 for tensors it does not own).</summary>
+        public int[] Lengths { get; } = new int[count];
+
+        public int[] Atoms { get; } = new int[count];
+
+        /// <summary>Each node's payload length per tensor, node by node.</summary>
+        public int[] NodeLengths { get; } = new int[count * topology.NodeCount];
+
+        public int[] NodeAtoms { get; } = new int[count * topology.NodeCount];
+
+        /// <summary>Bytes each node contributes to this rank's rail allgatherv.</summary>
+        public int[] RailCounts { get; } = new int[topology.NodeCount];
+
+        public long TotalElements { get; private set; }
+
+        public long DenseElements { get; set; }
+
+        public NodeTraffic Traffic { get; } = new();
+
+        public int NodeLength(int node, int tensor) => NodeLengths[(node * Count) + tensor];
+
+        public int NodeAtom(int node, int tensor) => NodeAtoms[(node * Count) + tensor];
+
+        /// <summary>Records tensor <paramref name="t"/> as the check reads it.</summary>
+        public void Add(int t, TensorShape shape, TensorRoute route, Decomposition decomposition)
+        {
+            ShapesHash = CallAgreement.Mix(ShapesHash, CallAgreement.HashShape(shape));
+            Shapes[t] = shape;
+            Routes[t] = route;
+            Decompositions[t] = decomposition;
+            Offsets[t] = (int)Math.Min(TotalElements, int.MaxValue);
+            TotalElements += shape.ElementCount;
+        }
+
+        /// <summary>
+        /// Gives each tensor routed to compression to the node rank with the fewest elements so far, largest tensors
+        /// first (ties to the lower tensor and the lower rank): the same on every rank, from the shapes alone.
+        /// </summary>
+        public void AssignOwners()
+        {
+            Array.Fill(Owners, -1);
+            var load = new long[RanksPerNode];
+            IEnumerable<int> compressed = Enumerable.Range(0, Count).Where(t => Routes[t] == TensorRoute.Compressed);
+            foreach (int t in compressed.OrderByDescending(t => Shapes[t].ElementCount).ThenBy(t => t))
+            {
+                int owner = 0;
+                for (int l = 1; l < load.Length; l++)
+                {
+                    owner = load[l] < load[owner] ? l : owner;
+                }
+
+                Owners[t] = owner;
+                load[owner] += Shapes[t].ElementCount;
+            }
+        }
+
+        /// <summary>The tensors node rank <paramref name="owner"/> (this rank by default) encodes and decodes, in tensor order; with <paramref name="compressedOnly"/>, those still routed to compression.</summary>
+        public IEnumerable<int> Mine(bool compressedOnly = true, int? owner = null)
+        {
+            int who = owner ?? LocalRank;
+            for (int t = 0; t < Count; t++)
+            {
+                if (Owners[t] == who && (!compressedOnly || Routes[t] == TensorRoute.Compressed))
+                {
+                    yield return t;
+                }
+            }
+        }
+
+        /// <summary>Elements node rank <paramref name="owner"/> (this rank by default) decodes: its still-compressed tensors.</summary>
+        public int MineElements(int? owner = null) => Mine(owner: owner).Sum(t => Shapes[t].ElementCount);
+
+        /// <summary>The floats each node rank shares: its decoded tensors, its slice of the dense sum, its rail's failure count.</summary>
+        public int[] ShareCounts()
+        {
+            var counts = new int[RanksPerNode];
+            for (int l = 0; l < counts.Length; l++)
+            {
+                counts[l] = MineElements(l) + NodeAllreduce.Slice(DenseElements, RanksPerNode, l).Length + 1;
+            }
+
+            return counts;
+        }
+    }
+}
