@@ -151,6 +151,9 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// <summary>Whether the dedicated thread of <see cref="AverageAsync"/> is running (tests: none is left after <see cref="Dispose"/>).</summary>
     internal bool HasLiveWorker => _calls.HasLiveWorker;
 
+    /// <summary>Whether calls take the node-aware exchange (known from the first call on; tests).</summary>
+    internal bool IsNodeAware => _nodeExchange is not null;
+
     private void AverageCore<TSet>(TSet tensors)
         where TSet : ITensorSet, allows ref struct
     {

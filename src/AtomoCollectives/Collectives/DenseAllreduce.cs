@@ -77,6 +77,9 @@ public sealed class DenseAllreduce : IGradientAverager
     /// <inheritdoc />
     public void LoadState(Stream stream) => AveragerState.Load(_calls, stream, StateHeader, _ => 0, (step, _) => Step = step);
 
+    /// <summary>Whether calls take the node-aware route (known from the first call on; tests).</summary>
+    internal bool IsNodeAware => _topology is not null;
+
     /// <summary>The state, the step alone, suits a dense averager of any options: its options hash is 0.</summary>
     private AveragerState.Header StateHeader() => new(nameof(DenseAllreduce), 0, _communicator.Rank, _communicator.Size, Step);
 

@@ -105,7 +105,11 @@ internal static class NodeAllreduce
                 for (int l = 0; l < counts.Length; l++)
                 {
                     int floats = byteCounts[l] / sizeof(float);
-                    round.AsSpan((int)source, floats).CopyTo(receive.Slice((int)(destination + done), floats));
+                    if (floats > 0)
+                    {
+                        round.AsSpan((int)source, floats).CopyTo(receive.Slice((int)(destination + done), floats));
+                    }
+
                     source += floats;
                     destination += counts[l];
                 }

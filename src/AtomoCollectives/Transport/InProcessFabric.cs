@@ -286,10 +286,13 @@ internal sealed unsafe class InProcessFabric
             if (!round.Present[r] && _exited[r])
             {
                 throw new InvalidOperationException(
-                    $"Rank {r} returned without calling collective #{round.Sequence} ({round.Kind}), which the other ranks are waiting in; every rank must make the same collective calls.");
+                    $"Rank {WorldRank(r)} returned without calling collective #{round.Sequence} ({round.Kind}){(_parent is null ? "" : " of a communicator split off the cluster")}, which the other ranks are waiting in; every rank must make the same collective calls.");
             }
         }
     }
+
+    /// <summary>Rank <paramref name="rank"/> of this fabric as the cluster numbers it.</summary>
+    private int WorldRank(int rank) => _parent is null ? rank : _parent.WorldRank(_parentRanks[rank]);
 
     private static void ThrowIfInvalid(Round round)
     {
