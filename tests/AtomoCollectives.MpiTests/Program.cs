@@ -128,7 +128,12 @@ namespace AtomoCollectives.MpiTests
             yield return ("mpi-blocking-calls-allocate-nothing", NoAllocation);
             yield return ("mpi-large-message-path-default", comm => LargePath(comm, disableLargeCount: false));
             yield return ("mpi-large-message-path-broadcast-fallback", comm => LargePath(comm, disableLargeCount: true));
-            yield return ("mpi-split-by-node-2500-times-freed", comm => NodeTopologyContract.SplitRepeatedly(comm, 2500));
+            if (mpi.World.Size <= 2)
+            {
+                // More than MPICH's 2,048 communicator ids: fails without MPI_Comm_free. Two ranks only: with more than
+                // cores, MPICH's busy polling makes each split cost tens of milliseconds.
+                yield return ("mpi-split-by-node-1100-times-freed", comm => NodeTopologyContract.SplitRepeatedly(comm, 1100));
+            }
             if (Environment.GetEnvironmentVariable("ATOMO_MPI_TEST_HUGE") == "1")
             {
                 // Opt-in: about 2 GiB (receive) + 2 GiB / n (send) per rank.
