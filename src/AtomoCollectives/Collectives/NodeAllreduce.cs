@@ -6,10 +6,10 @@ namespace AtomoCollectives;
 
 /// <summary>
 /// The node-aware dense allreduce (docs/node-aware.md), in the steps that <see cref="DenseAllreduce"/> runs in a row and
-/// <see cref="NodeAwareExchange"/> interleaves with its compressed tensors: sum over the node; each of the node's k ranks
-/// sums its 1/k slice over its rail (the one rank per node with its node-local rank); the node's ranks share their
-/// slices. Every element is summed by one rail, whose members get the same bits (the transport's allreduce contract),
-/// and copied from there, so every rank ends with the same bits.
+/// <see cref="NodeAwareExchange"/> interleaves with its compressed tensors: a reduce-scatter over the node leaves each of
+/// its k ranks the node's sum of its 1/k slice; each sums its slice over its rail (the one rank per node with its
+/// node-local rank); the node's ranks share their slices. Every element is summed by one rail, whose members get the
+/// same bits (the transport's allreduce contract), and copied from there, so every rank ends with the same bits.
 /// </summary>
 internal static class NodeAllreduce
 {
@@ -34,28 +34,60 @@ internal static class NodeAllreduce
     public static void Sum(NodeTopology topology, Span<float> data, float scale, NodeTraffic traffic)
     {
         ICommunicator node = topology.Node;
-        topology.Node.AllreduceSum(data);
-        traffic.WithinNode(AllreduceStatistics.RingAllreduceBytes(data.Length, node.Size));
-        (int start, int length) = Slice(data.Length, node.Size, node.Rank);
-        float[] mine = ArrayPool<float>.Shared.Rent(Math.Max(1, length));
+        int[] counts = new int[node.Size];
+        for (int l = 0; l < counts.Length; l++)
+        {
+            counts[l] = Slice(data.Length, node.Size, l).Length;
+        }
+
+        float[] mine = ArrayPool<float>.Shared.Rent(Math.Max(1, counts[node.Rank]));
         try
         {
-            Span<float> slice = mine.AsSpan(0, length);
-            data.Slice(start, length).CopyTo(slice);
+            Span<float> slice = mine.AsSpan(0, counts[node.Rank]);
+            ReduceScatter(node, data, counts, slice, traffic);
             topology.Rail.AllreduceSum(slice);
-            traffic.BetweenNodes(AllreduceStatistics.RingAllreduceBytes(length, topology.Rail.Size));
+            traffic.BetweenNodes(AllreduceStatistics.RingAllreduceBytes(slice.Length, topology.Rail.Size));
             TensorPrimitives.Multiply(slice, scale, slice);
-            int[] counts = new int[node.Size];
-            for (int l = 0; l < counts.Length; l++)
-            {
-                counts[l] = Slice(data.Length, node.Size, l).Length;
-            }
-
             Share(node, slice, counts, data, traffic);
         }
         finally
         {
             ArrayPool<float>.Shared.Return(mine);
+        }
+    }
+
+    /// <summary>
+    /// The node's sum of <paramref name="send"/>, of which this rank keeps its block (<paramref name="counts"/>[l] elements
+    /// for node rank l, in order) in <paramref name="mine"/>: a reduce-scatter where the node's communicator has one
+    /// (the library's transports), else an allreduce of a copy. <paramref name="mine"/> must not overlap <paramref name="send"/>.
+    /// </summary>
+    public static void ReduceScatter(ICommunicator node, ReadOnlySpan<float> send, ReadOnlySpan<int> counts, Span<float> mine, NodeTraffic traffic)
+    {
+        int block = counts[node.Rank];
+        if (node is IReduceScatterCommunicator reduceScatter)
+        {
+            reduceScatter.ReduceScatterSum(send, mine[..block], counts);
+            traffic.WithinNode(sizeof(float) * (double)(send.Length - block), sizeof(float) * (double)(node.Size - 1) * block);
+            return;
+        }
+
+        float[] sum = ArrayPool<float>.Shared.Rent(Math.Max(1, send.Length));
+        try
+        {
+            send.CopyTo(sum);
+            node.AllreduceSum(sum.AsSpan(0, send.Length));
+            traffic.WithinNode(AllreduceStatistics.RingAllreduceBytes(send.Length, node.Size));
+            int offset = 0;
+            for (int l = 0; l < node.Rank; l++)
+            {
+                offset += counts[l];
+            }
+
+            sum.AsSpan(offset, block).CopyTo(mine);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(sum);
         }
     }
 

@@ -6,13 +6,15 @@ using AtomoCollectives.Decompositions;
 namespace AtomoCollectives;
 
 /// <summary>
-/// <see cref="AtomoAllreduce"/>'s node-aware call (<see cref="AtomoOptions.NodeAware"/>, docs/node-aware.md). The node's
-/// k ranks sum their tensors over the node; the compressed tensors are split between them, balanced by elements; each
-/// encodes its tensors' node sums, allgathers the payloads over its rail (one rank per node), and decodes every node's
-/// payload in node order, ÷ N. Dense tensors take <see cref="NodeAllreduce"/>'s route, each rank carrying 1/k of them on
-/// its rail. Last, the node's ranks share what they decoded and summed. Each node's payload is an unbiased estimate of
-/// its node's sum (its own random streams), so the result is an unbiased estimate of the mean; a rail's members decode
-/// the same payloads in the same order, and the sharing copies bits, so every rank ends with the same bits.
+/// <see cref="AtomoAllreduce"/>'s node-aware call (<see cref="AtomoOptions.NodeAware"/>, docs/node-aware.md). The tensors
+/// to compress are split between the node's k ranks, balanced by elements, and the dense ones cut into k slices; one
+/// reduce-scatter over the node leaves each rank the node's sum of its tensors and of its slice. Each rank encodes its
+/// tensors' node sums, allgathers the payloads over its rail (the one rank per node with its node-local rank), and
+/// decodes every node's payload in node order, ÷ N; it sums its dense slice over the rail (with any of its tensors whose
+/// payloads would not pay). Last, the node's ranks share what they decoded and summed. Each node's payload is an
+/// unbiased estimate of its node's sum (its own random streams), so the result is an unbiased estimate of the mean; a
+/// rail's members decode the same payloads in the same order and sum alike, and the sharing copies bits, so every rank
+/// ends with the same bits.
 /// </summary>
 /// <remarks>
 /// Failures are raised on every rank at one of three points, and no rank writes its tensors before the last: the header
@@ -31,7 +33,7 @@ internal sealed class NodeAwareExchange : IDisposable
     private readonly long _agreementHash;
     private readonly string _agreementName;
     private readonly ArrayBufferWriter<byte> _payloads = new();
-    private float[] _sums = [];
+    private float[] _send = [];
     private float[] _mine = [];
     private float[] _shared = [];
     private byte[] _received = [];
@@ -149,25 +151,41 @@ internal sealed class NodeAwareExchange : IDisposable
 
         if (error is null)
         {
-            call.AssignOwners();
+            call.Plan();
         }
 
         return error;
     }
 
-    /// <summary>Every tensor, concatenated, summed over the node into <c>_sums</c>.</summary>
+    /// <summary>
+    /// Lays every tensor out in <c>_send</c> node rank by node rank (its tensors, then its dense slice) and reduce-scatters
+    /// it over the node: <c>_mine</c> gets the node's sum of this rank's block.
+    /// </summary>
     private void SumWithinNode<TSet>(TSet tensors, NodeCall call)
         where TSet : ITensorSet, allows ref struct
     {
-        Grow(ref _sums, call.TotalElements);
-        Span<float> sums = _sums.AsSpan(0, (int)call.TotalElements);
-        for (int t = 0; t < call.Count; t++)
+        Grow(ref _send, call.TotalElements);
+        Span<float> send = _send.AsSpan(0, (int)call.TotalElements);
+        int offset = 0;
+        for (int l = 0; l < call.RanksPerNode; l++)
         {
-            tensors.Get(t).CopyTo(sums.Slice(call.Offsets[t]));
+            foreach (int t in call.Owned(l))
+            {
+                tensors.Get(t).CopyTo(send[offset..]);
+                offset += call.Shapes[t].ElementCount;
+            }
+
+            (int start, int length) = call.Slice(l);
+            foreach ((int t, int from, int position, int count) in call.DenseRuns(start, length))
+            {
+                tensors.Get(t).Slice(from, count).CopyTo(send.Slice(offset + position, count));
+            }
+
+            offset += length;
         }
 
-        _topology.Node.AllreduceSum(sums);
-        call.Traffic.WithinNode(AllreduceStatistics.RingAllreduceBytes(call.TotalElements, call.RanksPerNode));
+        Grow(ref _mine, call.Block(call.LocalRank) + 1L);
+        NodeAllreduce.ReduceScatter(_topology.Node, send, call.BlockCounts(), _mine, call.Traffic);
     }
 
     /// <summary>
@@ -177,10 +195,12 @@ internal sealed class NodeAwareExchange : IDisposable
     private Exception? EncodeMine(NodeCall call, Func<int, SpectralSketch?> sketchFor)
     {
         _payloads.ResetWrittenCount();
-        foreach (int t in call.Mine())
+        int offset = 0;
+        foreach (int t in call.Owned(call.LocalRank))
         {
             TensorShape shape = call.Shapes[t];
-            ReadOnlySpan<float> sum = _sums.AsSpan(call.Offsets[t], shape.ElementCount);
+            ReadOnlySpan<float> sum = _mine.AsSpan(offset, shape.ElementCount);
+            offset += shape.ElementCount;
             try
             {
                 if (FiniteValues.IndexOfNonFinite(sum) is int bad and >= 0)
@@ -236,14 +256,19 @@ internal sealed class NodeAwareExchange : IDisposable
 
     /// <summary>
     /// Dense where the nodes' payloads would not pay between nodes: a node sends its payload to K − 1 nodes, against the
-    /// <c>2(K−1)/K</c> of the tensor that the node-aware dense route moves per node. The payloads are averaged over
-    /// nodes, so every rank decides alike.
+    /// <c>2(K−1)/K</c> of the tensor that the dense route moves per node. The payloads are averaged over nodes, so every
+    /// rank decides alike; the tensor stays with its owner, which sums it over its rail.
     /// </summary>
     private void RouteDenseWhereCheaper(NodeCall call)
     {
+        if (!_options.DenseWhenCheaper)
+        {
+            return;
+        }
+
         for (int t = 0; t < call.Count; t++)
         {
-            if (call.Routes[t] == TensorRoute.Compressed && _options.DenseWhenCheaper)
+            if (call.Routes[t] == TensorRoute.Compressed)
             {
                 double meanPayload = 0;
                 for (int j = 0; j < call.NodeCount; j++)
@@ -256,11 +281,6 @@ internal sealed class NodeAwareExchange : IDisposable
                     call.Routes[t] = TensorRoute.DenseCheaper;
                 }
             }
-
-            if (call.Routes[t] != TensorRoute.Compressed)
-            {
-                call.DenseElements += call.Shapes[t].ElementCount;
-            }
         }
     }
 
@@ -269,7 +289,7 @@ internal sealed class NodeAwareExchange : IDisposable
     {
         for (int j = 0; j < call.NodeCount; j++)
         {
-            foreach (int t in call.Mine())
+            foreach (int t in call.Owned(call.LocalRank, compressedOnly: true))
             {
                 call.RailCounts[j] = checked(call.RailCounts[j] + call.NodeLength(j, t));
             }
@@ -280,7 +300,7 @@ internal sealed class NodeAwareExchange : IDisposable
         {
             ReadOnlySpan<byte> written = _payloads.WrittenSpan;
             int packed = 0, offset = 0;
-            foreach (int t in call.Mine(compressedOnly: false))
+            foreach (int t in call.Owned(call.LocalRank))
             {
                 if (call.Routes[t] == TensorRoute.Compressed)
                 {
@@ -307,35 +327,38 @@ internal sealed class NodeAwareExchange : IDisposable
     }
 
     /// <summary>
-    /// Decodes this rank's tensors, every node's payload in node order, ÷ N, into the front of <c>_mine</c> (what this
-    /// rank shares with its node). A failure is returned, to be raised on every rank after the sharing.
+    /// Decodes this rank's still-compressed tensors, every node's payload in node order, ÷ N, over their node sums in
+    /// <c>_mine</c> (encoded, they are needed no more). A failure is returned, to be raised on every rank after the sharing.
     /// </summary>
     private Exception? DecodeMine(NodeCall call)
     {
-        Grow(ref _mine, call.ShareCounts()[call.LocalRank]);
         var nodeOffsets = new long[call.NodeCount];
         for (int j = 1; j < call.NodeCount; j++)
         {
             nodeOffsets[j] = nodeOffsets[j - 1] + call.RailCounts[j - 1];
         }
 
-        int decoded = 0;
         try
         {
             TestHooks.BeforeDecode?.Invoke(call.Step);
-            foreach (int t in call.Mine())
+            int offset = 0;
+            foreach (int t in call.Owned(call.LocalRank))
             {
                 int elements = call.Shapes[t].ElementCount;
-                _codec.BeginAccumulate(elements);
-                for (int j = 0; j < call.NodeCount; j++)
+                if (call.Routes[t] == TensorRoute.Compressed)
                 {
-                    int length = call.NodeLength(j, t);
-                    _codec.Accumulate(_received.AsSpan(checked((int)nodeOffsets[j]), length), 1f);
-                    nodeOffsets[j] += length;
+                    _codec.BeginAccumulate(elements);
+                    for (int j = 0; j < call.NodeCount; j++)
+                    {
+                        int length = call.NodeLength(j, t);
+                        _codec.Accumulate(_received.AsSpan(checked((int)nodeOffsets[j]), length), 1f);
+                        nodeOffsets[j] += length;
+                    }
+
+                    _codec.FinishAccumulate(_mine.AsSpan(offset, elements), 1f / call.WorldSize, add: false);
                 }
 
-                _codec.FinishAccumulate(_mine.AsSpan(decoded, elements), 1f / call.WorldSize, add: false);
-                decoded += elements;
+                offset += elements;
             }
         }
         catch (Exception error)
@@ -347,43 +370,67 @@ internal sealed class NodeAwareExchange : IDisposable
     }
 
     /// <summary>
-    /// This rank's slice of the dense tensors' node sums, with one more float (1 when this rank's decode failed), summed
-    /// over the rail, ÷ N, after the decoded tensors in <c>_mine</c>.
+    /// Sums over the rail, ÷ N, what this rank holds densely: its tensors whose payloads would not pay (one allreduce
+    /// when there are any, which every member of the rail decides alike), then its slice of the dense tensors with one
+    /// more float, 1 when this rank's decode failed.
     /// </summary>
     private void SumDenseOnRail(NodeCall call, Exception? decodeError)
     {
-        (int start, int length) = NodeAllreduce.Slice(call.DenseElements, call.RanksPerNode, call.LocalRank);
-        Span<float> sliceAndOutcome = _mine.AsSpan(call.MineElements(), length + 1);
-        Span<float> slice = sliceAndOutcome[..length];
-        long position = 0;   // where each dense tensor starts in the dense tensors' concatenation
-        for (int t = 0; t < call.Count; t++)
+        int[] rerouted = [.. call.Owned(call.LocalRank).Where(t => call.Routes[t] != TensorRoute.Compressed)];
+        if (rerouted.Length > 0)
         {
-            if (call.Routes[t] != TensorRoute.Compressed)
+            int total = rerouted.Sum(t => call.Shapes[t].ElementCount);
+            float[] dense = ArrayPool<float>.Shared.Rent(total);
+            try
             {
-                int elements = call.Shapes[t].ElementCount;
-                long from = Math.Max(start, position), to = Math.Min(start + length, position + elements);
-                if (from < to)
-                {
-                    _sums.AsSpan(call.Offsets[t] + (int)(from - position), (int)(to - from)).CopyTo(slice[(int)(from - start)..]);
-                }
-
-                position += elements;
+                CopyOwned(call, rerouted, dense, toMine: false);
+                Span<float> sum = dense.AsSpan(0, total);
+                _topology.Rail.AllreduceSum(sum);
+                TensorPrimitives.Multiply(sum, 1f / call.WorldSize, sum);
+                CopyOwned(call, rerouted, dense, toMine: true);
+                call.Traffic.BetweenNodes(AllreduceStatistics.RingAllreduceBytes(total, call.NodeCount));
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(dense);
             }
         }
 
+        int length = call.Slice(call.LocalRank).Length;
+        Span<float> sliceAndOutcome = _mine.AsSpan(call.OwnedElements(call.LocalRank), length + 1);
         sliceAndOutcome[^1] = decodeError is null ? 0f : 1f;
         _topology.Rail.AllreduceSum(sliceAndOutcome);
         call.Traffic.BetweenNodes(AllreduceStatistics.RingAllreduceBytes(length, call.NodeCount));
-        TensorPrimitives.Multiply(slice, 1f / call.WorldSize, slice);
+        TensorPrimitives.Multiply(sliceAndOutcome[..length], 1f / call.WorldSize, sliceAndOutcome[..length]);
+    }
+
+    /// <summary>Copies this rank's tensors <paramref name="which"/> (in tensor order) between their places in <c>_mine</c> and the front of <paramref name="packed"/>.</summary>
+    private void CopyOwned(NodeCall call, int[] which, float[] packed, bool toMine)
+    {
+        int offset = 0, at = 0, next = 0;
+        foreach (int t in call.Owned(call.LocalRank))
+        {
+            int elements = call.Shapes[t].ElementCount;
+            if (next < which.Length && which[next] == t)
+            {
+                Span<float> place = _mine.AsSpan(offset, elements), copy = packed.AsSpan(at, elements);
+                (toMine ? copy : place).CopyTo(toMine ? place : copy);
+                at += elements;
+                next++;
+            }
+
+            offset += elements;
+        }
     }
 
     /// <summary>
-    /// The node's ranks share what they decoded and summed into <c>_shared</c>, with their rails' counts of failed
-    /// decodes, which add up to the world's on every rank: a failed decode anywhere raises everywhere here.
+    /// The node's ranks share their blocks (their tensors' results, their slices of the dense sum) into <c>_shared</c>,
+    /// with their rails' counts of failed decodes, which add up to the world's on every rank: a failed decode anywhere
+    /// raises everywhere here.
     /// </summary>
     private void ShareWithinNode(NodeCall call, Exception? decodeError)
     {
-        int[] counts = call.ShareCounts();
+        int[] counts = [.. call.BlockCounts().Select(c => c + 1)];
         long total = counts.Sum(c => (long)c);
         Grow(ref _shared, total);
         NodeAllreduce.Share(_topology.Node, _mine.AsSpan(0, counts[call.LocalRank]), counts, _shared, call.Traffic);
@@ -402,32 +449,28 @@ internal sealed class NodeAwareExchange : IDisposable
     private TensorDecision[] Commit<TSet>(TSet tensors, NodeCall call)
         where TSet : ITensorSet, allows ref struct
     {
-        int[] counts = call.ShareCounts();
-        var blocks = new long[call.RanksPerNode];
-        for (int l = 1; l < blocks.Length; l++)
+        long offset = 0;
+        for (int l = 0; l < call.RanksPerNode; l++)
         {
-            blocks[l] = blocks[l - 1] + counts[l - 1];
+            foreach (int t in call.Owned(l))
+            {
+                _shared.AsSpan((int)offset, call.Shapes[t].ElementCount).CopyTo(tensors.Get(t));
+                offset += call.Shapes[t].ElementCount;
+            }
+
+            (int start, int length) = call.Slice(l);
+            foreach ((int t, int from, int position, int count) in call.DenseRuns(start, length))
+            {
+                _shared.AsSpan((int)offset + position, count).CopyTo(tensors.Get(t).Slice(from, count));
+            }
+
+            offset += length + 1;   // and the rail's count of failed decodes
         }
 
-        long[] decodedCursor = [.. blocks];
         var decisions = new TensorDecision[call.Count];
-        long densePosition = 0;
         for (int t = 0; t < call.Count; t++)
         {
-            Span<float> data = tensors.Get(t);
             bool compressed = call.Routes[t] == TensorRoute.Compressed;
-            if (compressed)
-            {
-                int owner = call.Owners[t];
-                _shared.AsSpan((int)decodedCursor[owner], data.Length).CopyTo(data);
-                decodedCursor[owner] += data.Length;
-            }
-            else
-            {
-                CopyDense(call, blocks, densePosition, data);
-                densePosition += data.Length;
-            }
-
             decisions[t] = new TensorDecision(t, call.Shapes[t], call.Routes[t], call.Decompositions[t],
                 compressed ? call.NodeLength(call.NodeIndex, t) : 0, compressed ? call.NodeAtom(call.NodeIndex, t) : 0);
         }
@@ -435,36 +478,15 @@ internal sealed class NodeAwareExchange : IDisposable
         return decisions;
     }
 
-    /// <summary>Copies elements <c>[position, position + destination.Length)</c> of the dense tensors' sum out of the node ranks' shared slices.</summary>
-    private void CopyDense(NodeCall call, long[] blocks, long position, Span<float> destination)
-    {
-        int copied = 0;
-        while (copied < destination.Length)
-        {
-            long at = position + copied;
-            int owner = 0;
-            while (NodeAllreduce.Slice(call.DenseElements, call.RanksPerNode, owner) is var (start, length) && at >= start + length)
-            {
-                owner++;
-            }
-
-            (int sliceStart, int sliceLength) = NodeAllreduce.Slice(call.DenseElements, call.RanksPerNode, owner);
-            int count = (int)Math.Min(destination.Length - copied, sliceStart + sliceLength - at);
-            long source = blocks[owner] + call.MineElements(owner) + (at - sliceStart);
-            _shared.AsSpan((int)source, count).CopyTo(destination.Slice(copied, count));
-            copied += count;
-        }
-    }
-
     /// <summary>This call's traffic, within the node and between nodes, and times.</summary>
-    private AllreduceStatistics CallStatistics(NodeCall call, TensorDecision[] decisions, double encodeSeconds, double exchangeSeconds, double decodeSeconds)
+    private static AllreduceStatistics CallStatistics(NodeCall call, TensorDecision[] decisions, double encodeSeconds, double exchangeSeconds, double decodeSeconds)
         => call.Traffic.Into(new AllreduceStatistics
         {
             Calls = 1,
             Tensors = call.Count,
             CompressedTensors = decisions.Count(d => d.Route == TensorRoute.Compressed),
             DenseEquivalentBytes = (long)AllreduceStatistics.RingAllreduceBytes(call.TotalElements, call.WorldSize),
-            AtomsSent = call.Mine().Sum(t => (long)call.Atoms[t]),
+            AtomsSent = call.Owned(call.LocalRank, compressedOnly: true).Sum(t => (long)call.Atoms[t]),
             EncodeSeconds = encodeSeconds,
             ExchangeSeconds = exchangeSeconds,
             DecodeSeconds = decodeSeconds,
@@ -486,7 +508,10 @@ internal sealed class NodeAwareExchange : IDisposable
         }
     }
 
-    /// <summary>What one node-aware call carries from phase to phase.</summary>
+    /// <summary>
+    /// What one node-aware call carries from phase to phase, and its layout: node rank l's block is its tensors (those
+    /// routed to compression before encoding, in tensor order), then its slice of the other tensors' concatenation.
+    /// </summary>
     private sealed class NodeCall(int count, long step, int worldSize, NodeTopology topology)
     {
         public int Count { get; } = count;
@@ -512,9 +537,6 @@ internal sealed class NodeAwareExchange : IDisposable
 
         public Decomposition[] Decompositions { get; } = new Decomposition[count];
 
-        /// <summary>Where each tensor starts in the concatenation of all of them.</summary>
-        public int[] Offsets { get; } = new int[count];
-
         /// <summary>The node rank that encodes and decodes each tensor routed to compression before encoding (−1 for the others).</summary>
         public int[] Owners { get; } = new int[count];
 
@@ -533,7 +555,8 @@ internal sealed class NodeAwareExchange : IDisposable
 
         public long TotalElements { get; private set; }
 
-        public long DenseElements { get; set; }
+        /// <summary>Elements of the tensors routed dense before encoding, which the node's ranks carry in slices.</summary>
+        public long DenseElements { get; private set; }
 
         public NodeTraffic Traffic { get; } = new();
 
@@ -548,7 +571,6 @@ internal sealed class NodeAwareExchange : IDisposable
             Shapes[t] = shape;
             Routes[t] = route;
             Decompositions[t] = decomposition;
-            Offsets[t] = (int)Math.Min(TotalElements, int.MaxValue);
             TotalElements += shape.ElementCount;
         }
 
@@ -556,7 +578,7 @@ internal sealed class NodeAwareExchange : IDisposable
         /// Gives each tensor routed to compression to the node rank with the fewest elements so far, largest tensors
         /// first (ties to the lower tensor and the lower rank): the same on every rank, from the shapes alone.
         /// </summary>
-        public void AssignOwners()
+        public void Plan()
         {
             Array.Fill(Owners, -1);
             var load = new long[RanksPerNode];
@@ -572,34 +594,55 @@ internal sealed class NodeAwareExchange : IDisposable
                 Owners[t] = owner;
                 load[owner] += Shapes[t].ElementCount;
             }
+
+            DenseElements = Enumerable.Range(0, Count).Where(t => Owners[t] < 0).Sum(t => (long)Shapes[t].ElementCount);
         }
 
-        /// <summary>The tensors node rank <paramref name="owner"/> (this rank by default) encodes and decodes, in tensor order; with <paramref name="compressedOnly"/>, those still routed to compression.</summary>
-        public IEnumerable<int> Mine(bool compressedOnly = true, int? owner = null)
+        /// <summary>Node rank <paramref name="owner"/>'s tensors, in tensor order; with <paramref name="compressedOnly"/>, those still routed to compression.</summary>
+        public IEnumerable<int> Owned(int owner, bool compressedOnly = false)
         {
-            int who = owner ?? LocalRank;
             for (int t = 0; t < Count; t++)
             {
-                if (Owners[t] == who && (!compressedOnly || Routes[t] == TensorRoute.Compressed))
+                if (Owners[t] == owner && (!compressedOnly || Routes[t] == TensorRoute.Compressed))
                 {
                     yield return t;
                 }
             }
         }
 
-        /// <summary>Elements node rank <paramref name="owner"/> (this rank by default) decodes: its still-compressed tensors.</summary>
-        public int MineElements(int? owner = null) => Mine(owner: owner).Sum(t => Shapes[t].ElementCount);
+        public int OwnedElements(int owner) => Owned(owner).Sum(t => Shapes[t].ElementCount);
 
-        /// <summary>The floats each node rank shares: its decoded tensors, its slice of the dense sum, its rail's failure count.</summary>
-        public int[] ShareCounts()
+        /// <summary>Node rank <paramref name="owner"/>'s slice of the dense tensors' concatenation.</summary>
+        public (int Start, int Length) Slice(int owner) => NodeAllreduce.Slice(DenseElements, RanksPerNode, owner);
+
+        /// <summary>Elements of node rank <paramref name="owner"/>'s block.</summary>
+        public int Block(int owner) => OwnedElements(owner) + Slice(owner).Length;
+
+        public int[] BlockCounts() => [.. Enumerable.Range(0, RanksPerNode).Select(Block)];
+
+        /// <summary>
+        /// The runs of elements <c>[start, start + length)</c> of the dense tensors' concatenation, in order: each run's
+        /// tensor, where it starts in the tensor and in the range, and its length.
+        /// </summary>
+        public IEnumerable<(int Tensor, int From, int Position, int Count)> DenseRuns(long start, int length)
         {
-            var counts = new int[RanksPerNode];
-            for (int l = 0; l < counts.Length; l++)
+            long position = 0;
+            for (int t = 0; t < Count && position < start + length; t++)
             {
-                counts[l] = MineElements(l) + NodeAllreduce.Slice(DenseElements, RanksPerNode, l).Length + 1;
-            }
+                if (Owners[t] >= 0)
+                {
+                    continue;
+                }
 
-            return counts;
+                int elements = Shapes[t].ElementCount;
+                long from = Math.Max(start, position), to = Math.Min(start + length, position + elements);
+                if (from < to)
+                {
+                    yield return (t, (int)(from - position), (int)(from - start), (int)(to - from));
+                }
+
+                position += elements;
+            }
         }
     }
 }

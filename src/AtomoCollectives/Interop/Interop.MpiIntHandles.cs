@@ -53,6 +53,9 @@ internal static partial class Interop
         [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Allreduce")]
         internal static partial int Allreduce(void* sendBuffer, void* receiveBuffer, int count, int datatype, int op, int comm);
 
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Reduce_scatter")]
+        internal static partial int ReduceScatter(void* sendBuffer, void* receiveBuffer, int* receiveCounts, int datatype, int op, int comm);
+
         [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Wait")]
         internal static partial int Wait(int* request, void* status);
 

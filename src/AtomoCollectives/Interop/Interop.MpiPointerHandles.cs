@@ -54,6 +54,9 @@ internal static partial class Interop
         [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Allreduce")]
         internal static partial int Allreduce(void* sendBuffer, void* receiveBuffer, int count, nint datatype, nint op, nint comm);
 
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Reduce_scatter")]
+        internal static partial int ReduceScatter(void* sendBuffer, void* receiveBuffer, int* receiveCounts, nint datatype, nint op, nint comm);
+
         [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Wait")]
         internal static partial int Wait(nint* request, void* status);
 

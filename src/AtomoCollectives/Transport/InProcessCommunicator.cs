@@ -7,7 +7,7 @@ namespace AtomoCollectives;
 /// One rank of an <see cref="InProcessCluster"/>, or of a communicator split off one. The threads of one process share
 /// its memory, so they form one node, unless <c>ATOMO_RANKS_PER_NODE</c> groups them (<see cref="NodeTopology"/>).
 /// </summary>
-internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int rank) : ICommunicator, IAbortableCommunicator, INodeAwareCommunicator, ICommunicatorSplitter
+internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int rank) : ICommunicator, IAbortableCommunicator, INodeAwareCommunicator, ICommunicatorSplitter, IReduceScatterCommunicator
 {
     private long _sequence;
 
@@ -101,6 +101,16 @@ internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int r
         {
             int bytes = checked(data.Length * sizeof(float));
             Run(InProcessFabric.Kind.AllreduceSum, new() { Send = (byte*)p, SendLength = bytes, Receive = (byte*)p, ReceiveLength = bytes });
+        }
+    }
+
+    public void ReduceScatterSum(ReadOnlySpan<float> send, Span<float> receive, ReadOnlySpan<int> counts)
+    {
+        CommunicatorArguments.ValidateReduceScatter(Rank, Size, send.Length, counts, receive.Length);
+        fixed (float* s = send)
+        fixed (float* r = receive)
+        {
+            Run(InProcessFabric.Kind.ReduceScatterSum, new() { Send = (byte*)s, SendLength = checked(send.Length * sizeof(float)), Receive = (byte*)r, ReceiveLength = (long)receive.Length * sizeof(float), Counts = counts.ToArray() });
         }
     }
 

@@ -45,6 +45,7 @@ internal sealed unsafe class InProcessFabric
         Allgatherv,
         AllgathervSegments,
         AllreduceSum,
+        ReduceScatterSum,
         Broadcast,
     }
 
@@ -388,6 +389,34 @@ internal sealed unsafe class InProcessFabric
                     {
                         acc.CopyTo(new Span<float>((float*)parts[d].Receive + start, n));
                     }
+                }
+
+                return null;
+            }
+
+            case Kind.ReduceScatterSum:
+            {
+                int[] counts = parts[0].Counts!;
+                for (int r = 0; r < Size; r++)
+                {
+                    if (!parts[r].Counts.AsSpan().SequenceEqual(counts))
+                    {
+                        return $"{what}: rank {r} passed counts [{string.Join(", ", parts[r].Counts!)}] but rank 0 passed [{string.Join(", ", counts)}]; counts must be identical on every rank.";
+                    }
+                }
+
+                // Each block summed in rank order, straight into its rank's receive buffer.
+                long offset = 0;
+                for (int d = 0; d < Size; d++)
+                {
+                    var block = new Span<float>((float*)parts[d].Receive, counts[d]);
+                    new ReadOnlySpan<float>((float*)parts[0].Send + offset, counts[d]).CopyTo(block);
+                    for (int s = 1; s < Size; s++)
+                    {
+                        TensorPrimitives.Add(block, new ReadOnlySpan<float>((float*)parts[s].Send + offset, counts[d]), block);
+                    }
+
+                    offset += counts[d];
                 }
 
                 return null;

@@ -10,7 +10,7 @@ namespace AtomoCollectives;
 /// <c>MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)</c> and its rails <c>MPI_Comm_split</c>; the communicators it splits
 /// off are its own and freed (<c>MPI_Comm_free</c>) on <see cref="Dispose"/>.
 /// </summary>
-internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunicator, INodeAwareCommunicator, ICommunicatorSplitter
+internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunicator, INodeAwareCommunicator, ICommunicatorSplitter, IReduceScatterCommunicator
 {
     /// <summary>Largest piece of a broadcast or allreduce handed to MPI at once (MPI counts are <c>int</c>).</summary>
     internal const int MaxChunkBytes = 1 << 30;
@@ -171,6 +171,18 @@ internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunic
                 offset += count;
             }
             while (offset < data.Length);
+        }
+    }
+
+    public void ReduceScatterSum(ReadOnlySpan<float> send, Span<float> receive, ReadOnlySpan<int> counts)
+    {
+        CommunicatorArguments.ValidateReduceScatter(Rank, Size, send.Length, counts, receive.Length);
+        counts.CopyTo(_counts);
+        fixed (float* s = send)
+        fixed (float* r = receive)
+        fixed (int* c = _counts)
+        {
+            Check(_flavor.ReduceScatter(s, r, c, _flavor.Float, _flavor.OpSum, _comm), "MPI_Reduce_scatter");
         }
     }
 

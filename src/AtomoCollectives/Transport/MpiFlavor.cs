@@ -54,6 +54,7 @@ internal abstract unsafe class MpiFlavor
     public abstract int AllgathervLarge(void* send, long sendCount, nint sendType, void* receive, long* counts, long* displacements, nint receiveType, nint comm);
     public abstract int Iallgatherv(void* send, int sendCount, nint sendType, void* receive, int* counts, int* displacements, nint receiveType, nint comm, out nint request);
     public abstract int Allreduce(void* send, void* receive, int count, nint datatype, nint op, nint comm);
+    public abstract int ReduceScatter(void* send, void* receive, int* counts, nint datatype, nint op, nint comm);
     public abstract int Wait(ref nint request);
     public abstract int Test(ref nint request, out bool completed);
 }
@@ -98,6 +99,8 @@ internal abstract unsafe class PointerHandleMpiFlavor : MpiFlavor
     }
     public override int Allreduce(void* send, void* receive, int count, nint datatype, nint op, nint comm)
         => Interop.MpiPointerHandles.Allreduce(send, receive, count, datatype, op, comm);
+    public override int ReduceScatter(void* send, void* receive, int* counts, nint datatype, nint op, nint comm)
+        => Interop.MpiPointerHandles.ReduceScatter(send, receive, counts, datatype, op, comm);
     public override int Wait(ref nint request)
     {
         nint handle = request;
@@ -160,6 +163,8 @@ internal abstract unsafe class IntHandleMpiFlavor : MpiFlavor
     }
     public override int Allreduce(void* send, void* receive, int count, nint datatype, nint op, nint comm)
         => Interop.MpiIntHandles.Allreduce(send, receive, count, (int)datatype, (int)op, (int)comm);
+    public override int ReduceScatter(void* send, void* receive, int* counts, nint datatype, nint op, nint comm)
+        => Interop.MpiIntHandles.ReduceScatter(send, receive, counts, (int)datatype, (int)op, (int)comm);
     public override int Wait(ref nint request)
     {
         int handle = (int)request;

@@ -584,9 +584,10 @@ public static class AllreduceContract
 
     /// <summary>
     /// What a node-aware call reports it moved, within the node and between nodes: for the dense route exactly its
-    /// three steps (the node's ring allreduce of all n floats, this rank's slice of n/k floats allreduced over the K
-    /// nodes, the slices shared within the node); for ATOMO (Auto) less between nodes than the dense route. A flat call
-    /// reports nothing within a node.
+    /// three steps (the node's reduce-scatter of all n floats, which sends the n − s floats of the other ranks' slices and
+    /// receives k − 1 contributions to this rank's slice of s floats; that slice allreduced over the K nodes as a ring;
+    /// the slices shared within the node: s sent, n − s received); for ATOMO (Auto) less between nodes than the dense
+    /// route. A flat call reports nothing within a node.
     /// </summary>
     private static void NodeAwareTraffic(ICommunicator comm)
     {
@@ -613,10 +614,11 @@ public static class AllreduceContract
         using var dense = new DenseAllreduce(comm, new DenseAllreduceOptions { NodeAware = NodeAwareMode.On });
         dense.Average(AsMemory(Gradients(ModelShapes, comm.Rank, 0)), ModelShapes);
         long slice = (n * (topology.Node.Rank + 1) / k) - (n * topology.Node.Rank / k);
-        double nodeSum = AllreduceStatistics.RingAllreduceBytes(n, k), rail = AllreduceStatistics.RingAllreduceBytes(slice, nodes);
+        double rail = AllreduceStatistics.RingAllreduceBytes(slice, nodes);
+        long sentWithin = 4 * n, receivedWithin = (4 * (k - 1) * slice) + (4 * (n - slice));
         AllreduceStatistics call = dense.LastCall;
-        Expect(comm, call.BytesSentWithinNode == (long)(nodeSum + (4 * slice)) && call.BytesReceivedWithinNode == (long)(nodeSum + (4 * (n - slice))), $"dense within node: sent {call.BytesSentWithinNode}, received {call.BytesReceivedWithinNode}; expected {(long)(nodeSum + (4 * slice))}, {(long)(nodeSum + (4 * (n - slice)))}");
-        Expect(comm, call.BytesSent == (long)(nodeSum + (4 * slice) + rail) && call.BytesReceived == (long)(nodeSum + (4 * (n - slice)) + rail), $"dense in all: sent {call.BytesSent}, received {call.BytesReceived}");
+        Expect(comm, call.BytesSentWithinNode == sentWithin && call.BytesReceivedWithinNode == receivedWithin, $"dense within node: sent {call.BytesSentWithinNode}, received {call.BytesReceivedWithinNode}; expected {sentWithin}, {receivedWithin}");
+        Expect(comm, call.BytesSent == (long)(sentWithin + rail) && call.BytesReceived == (long)(receivedWithin + rail), $"dense in all: sent {call.BytesSent}, received {call.BytesReceived}; expected {(long)(sentWithin + rail)}, {(long)(receivedWithin + rail)}");
         long atomoBetween = atomo.LastCall.BytesSent - atomo.LastCall.BytesSentWithinNode;
         Expect(comm, atomo.LastCall.BytesSentWithinNode > 0 && atomoBetween > 0 && atomoBetween < call.BytesSent - call.BytesSentWithinNode, $"ATOMO between nodes {atomoBetween} B, dense {call.BytesSent - call.BytesSentWithinNode} B");
     }

@@ -157,7 +157,7 @@ public sealed class NodeAwareAllreduceTests
     [Fact]
     public void Uneven_nodes_stay_flat_under_Auto_and_are_refused_under_On() => InProcessCluster.Run(3, world =>
     {
-        using var comm = new UnevenNodes(world);
+        using var comm = new ForwardedNodes(world, perNode: 2);
         using var auto = new AtomoAllreduce(comm, new AtomoOptions { MinimumCompressedElements = 16 });
         float[][] tensors = AllreduceContract.Gradients(Shapes, comm.Rank, 0);
         auto.Average(AsMemory(tensors), Shapes);
@@ -167,6 +167,26 @@ public sealed class NodeAwareAllreduceTests
         using var on = new DenseAllreduce(comm, new DenseAllreduceOptions { NodeAware = NodeAwareMode.On });
         var error = Assert.Throws<InvalidOperationException>(() => on.Average(AsMemory(AllreduceContract.Gradients(Shapes, comm.Rank, 0)), Shapes));
         Assert.Contains("same number of ranks on every node", error.Message, StringComparison.Ordinal);
+    });
+
+    /// <summary>
+    /// A transport's own grouping whose node communicator has no reduce-scatter (a transport written on the public API):
+    /// the node's sum falls back to an allreduce, and the contract's cases still hold over it.
+    /// </summary>
+    [Theory]
+    [InlineData("allreduce-bitwise-identical-on-every-rank")]
+    [InlineData("allreduce-exact-when-budget-covers-every-atom")]
+    [InlineData("allreduce-unbiased-over-steps-coordinate")]
+    [InlineData("allreduce-decode-failure-on-one-rank-fails-on-every-rank")]
+    [InlineData("node-aware-dense-equals-flat-dense")]
+    [InlineData("dense-node-bitwise-identical-on-every-rank")]
+    public void Contract_holds_over_nodes_without_a_reduce_scatter(string name) => InProcessCluster.Run(4, world =>
+    {
+        using var comm = new ForwardedNodes(world, perNode: 2);
+        AllreduceContract.Cases.Single(c => c.Name == name).Run(comm);
+        using var probe = new AtomoAllreduce(comm, new AtomoOptions { MinimumCompressedElements = 16 });
+        probe.Average(AsMemory(AllreduceContract.Gradients(Shapes, comm.Rank, 0)), Shapes);
+        Assert.True(probe.IsNodeAware);
     });
 
     /// <summary>On over one node, and over one rank per node: the node-aware route still averages, the same bits everywhere.</summary>
@@ -219,10 +239,11 @@ public sealed class NodeAwareAllreduceTests
     private static Memory<float>[] AsMemory(float[][] tensors) => [.. tensors.Select(t => (Memory<float>)t)];
 
     /// <summary>
-    /// A transport whose nodes hold 2 ranks and 1: rank 2 alone. Written with the public pieces a transport of one's own
-    /// has (the in-process splits stand in for the transport's).
+    /// A transport that groups <paramref name="perNode"/> consecutive ranks into a node (the last node may hold fewer),
+    /// written with the public pieces a transport of one's own has: its node and rail communicators are plain
+    /// <see cref="ICommunicator"/>s (the in-process splits behind them stand in for the transport's).
     /// </summary>
-    private sealed class UnevenNodes(ICommunicator world) : ICommunicator, INodeAwareCommunicator
+    private sealed class ForwardedNodes(ICommunicator world, int perNode) : ICommunicator, INodeAwareCommunicator
     {
         public int Rank => world.Rank;
 
@@ -231,9 +252,11 @@ public sealed class NodeAwareAllreduceTests
         public NodeTopology SplitByNode()
         {
             var splitter = (ICommunicatorSplitter)world;
-            ICommunicator node = splitter.Split(Rank / 2, Rank);
-            ICommunicator rail = splitter.Split(node.Rank, Rank / 2);
-            return new NodeTopology(node, rail, nodeCount: 2, nodeIndex: Rank / 2, isUniform: false);
+            int nodeIndex = Rank / perNode;
+            ICommunicator node = splitter.Split(nodeIndex, Rank);
+            ICommunicator rail = splitter.Split(node.Rank, nodeIndex);
+            int nodes = ((Size - 1) / perNode) + 1;
+            return new NodeTopology(new Forwarding(node), new Forwarding(rail), nodes, nodeIndex, isUniform: Size % perNode == 0);
         }
 
         public void Allgather<T>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged => world.Allgather(send, receive);
@@ -252,6 +275,30 @@ public sealed class NodeAwareAllreduceTests
 
         public void Dispose()
         {
+        }
+
+        /// <summary>Only <see cref="ICommunicator"/>'s members of a communicator, which it owns.</summary>
+        private sealed class Forwarding(ICommunicator inner) : ICommunicator
+        {
+            public int Rank => inner.Rank;
+
+            public int Size => inner.Size;
+
+            public void Allgather<T>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged => inner.Allgather(send, receive);
+
+            public void Allgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, Span<byte> receive) => inner.Allgatherv(send, counts, receive);
+
+            public void Allgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, ReadOnlySpan<Memory<byte>> receive) => inner.Allgatherv(send, counts, receive);
+
+            public CollectiveRequest StartAllgatherv(ReadOnlyMemory<byte> send, ReadOnlySpan<int> counts, Memory<byte> receive) => inner.StartAllgatherv(send, counts, receive);
+
+            public void AllreduceSum(Span<float> data) => inner.AllreduceSum(data);
+
+            public void Broadcast(Span<byte> data, int root) => inner.Broadcast(data, root);
+
+            public void Barrier() => inner.Barrier();
+
+            public void Dispose() => inner.Dispose();
         }
     }
 }

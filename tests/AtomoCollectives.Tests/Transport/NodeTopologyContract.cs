@@ -16,6 +16,7 @@ public static class NodeTopologyContract
         ("split-by-node-groups-ranks", GroupsRanks),
         ("split-by-node-communicators-work", CommunicatorsWork),
         ("split-by-node-bad-override-fails-on-every-rank", BadOverrideFails),
+        ("reduce-scatter-sums-each-block", ReduceScatterSumsEachBlock),
         ("split-by-node-20-times-freed", comm => SplitRepeatedly(comm, 20)),
     ];
 
@@ -117,6 +118,46 @@ public static class NodeTopologyContract
         byte[] fromFirst = [(byte)(comm.Rank % 251), 7];
         topology.Rail.Broadcast(fromFirst, root: 0);
         Expect(comm, fromFirst[0] == (byte)(railRanks[0] % 251) && fromFirst[1] == 7, $"rail broadcast gave {fromFirst[0]}");
+    }
+
+    /// <summary>
+    /// The reduce-scatter the node-aware collectives sum a node with (internal: the library's transports have it), over the
+    /// world and over the node: each rank gets the exact sum of its block, blocks of uneven sizes and empty ones included
+    /// (integer-valued floats, so any order of addition gives the exact sum); counts that do not add up to the data are
+    /// refused on every rank before anything moves.
+    /// </summary>
+    private static void ReduceScatterSumsEachBlock(ICommunicator comm)
+    {
+        using NodeTopology topology = Split(comm);
+        foreach (ICommunicator group in new[] { comm, topology.Node })
+        {
+            var reduceScatter = group as IReduceScatterCommunicator ?? throw new ContractException($"{group.GetType().Name} has no reduce-scatter.");
+            int[] counts = [.. Enumerable.Range(0, group.Size).Select(r => (r * 7) % 5 * 300)];
+            float[] data = [.. Enumerable.Range(0, counts.Sum()).Select(i => (float)(((group.Rank + 1) * (i + 3)) % 1000))];
+            var mine = new float[counts[group.Rank] + 1];
+            mine[^1] = -7;
+            reduceScatter.ReduceScatterSum(data, mine, counts);
+            int start = counts.Take(group.Rank).Sum();
+            for (int i = 0; i < counts[group.Rank]; i++)
+            {
+                int index = start + i;
+                float expected = Enumerable.Range(0, group.Size).Sum(r => (float)(((r + 1) * (index + 3)) % 1000));
+                Expect(comm, mine[i] == expected, $"group of {group.Size}: element {index} is {mine[i]}, expected {expected}");
+            }
+
+            Expect(comm, mine[^1] == -7, "the reduce-scatter wrote past this rank's block");
+            bool refused = false;
+            try
+            {
+                reduceScatter.ReduceScatterSum(data.AsSpan(1), mine, counts);
+            }
+            catch (ArgumentException)
+            {
+                refused = true;
+            }
+
+            Expect(comm, refused, "counts that do not add up to the data were not refused");
+        }
     }
 
     /// <summary>
