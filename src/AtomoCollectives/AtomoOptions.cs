@@ -56,6 +56,7 @@ public sealed class AtomoOptions
     private BudgetRule _budgetRule = BudgetRule.Fixed;
     private SpectralMethod _spectralMethod = SpectralMethod.Fast;
     private ValuePrecision _spectralPrecision = ValuePrecision.Float32;
+    private NodeAwareMode _nodeAware = NodeAwareMode.Auto;
     private TimeSpan _timeout = TimeSpan.FromMinutes(10);
 
     /// <summary>The basis the tensor is written in. Default <see cref="Decomposition.Spectral"/>.</summary>
@@ -247,6 +248,19 @@ public sealed class AtomoOptions
     public bool DenseWhenCheaper { get; set; } = true;
 
     /// <summary>
+    /// Whether <see cref="AtomoAllreduce"/> sums within each node first and compresses only what goes between nodes,
+    /// the node's ranks splitting the encoding and decoding (docs/node-aware.md). Default <see cref="NodeAwareMode.Auto"/>:
+    /// when the communicator groups its ranks into several nodes of several ranks each (<see cref="INodeAwareCommunicator"/>;
+    /// <c>ATOMO_RANKS_PER_NODE</c> sets the grouping on one machine).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not a member of <see cref="NodeAwareMode"/>.</exception>
+    public NodeAwareMode NodeAware
+    {
+        get => _nodeAware;
+        set => _nodeAware = Defined(value);
+    }
+
+    /// <summary>
     /// The watchdog of <see cref="AtomoAllreduce"/>: a call that has not completed this long after it started aborts the
     /// whole job (<c>MPI_Abort</c> under MPI; in-process, every rank's call fails) with a message naming the step, the
     /// call and the rank whose watchdog fired. It bounds the wait for a rank that crashed without ending the job, left
@@ -275,7 +289,7 @@ public sealed class AtomoOptions
     /// <paramref name="value"/> when it is a named member of its enum; otherwise an error listing the valid ones, at once
     /// rather than as a malformed payload on some later call.
     /// </summary>
-    private static T Defined<T>(T value, [System.Runtime.CompilerServices.CallerMemberName] string property = "")
+    internal static T Defined<T>(T value, [System.Runtime.CompilerServices.CallerMemberName] string property = "")
         where T : struct, Enum =>
         Enum.IsDefined(value)
             ? value

@@ -4,6 +4,19 @@ namespace AtomoCollectives;
 public sealed class DenseAllreduceOptions
 {
     private TimeSpan _timeout = TimeSpan.FromMinutes(10);
+    private NodeAwareMode _nodeAware = NodeAwareMode.Off;
+
+    /// <summary>
+    /// Whether <see cref="DenseAllreduce"/> sums within each node, allreduces between nodes on the rails (each of a node's
+    /// k ranks carries 1/k of the data) and shares the sum within the node again, instead of one allreduce over every
+    /// rank (docs/node-aware.md). Default <see cref="NodeAwareMode.Off"/>: the baseline is <c>MPI_Allreduce</c>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not a member of <see cref="NodeAwareMode"/>.</exception>
+    public NodeAwareMode NodeAware
+    {
+        get => _nodeAware;
+        set => _nodeAware = AtomoOptions.Defined(value);
+    }
 
     /// <summary>
     /// The watchdog: a call that has not completed this long after it started aborts the whole job, as

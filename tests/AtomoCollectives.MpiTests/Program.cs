@@ -48,9 +48,11 @@ namespace AtomoCollectives.MpiTests
         {
             using MpiEnvironment mpi = MpiEnvironment.Initialize();
             ICommunicator world = mpi.World;
-            string label = $"{Flavor(mpi)} n={world.Size}";
+            string? perNode = Environment.GetEnvironmentVariable(NodeTopology.RanksPerNodeVariable);
+            string label = $"{Flavor(mpi)} n={world.Size}{(string.IsNullOrEmpty(perNode) ? "" : $" ({perNode} per node)")}";
 
             var cases = CommunicatorContract.Cases
+                .Concat(NodeTopologyContract.Cases)
                 .Concat(MpiOnlyCases.Cases(mpi))
                 .Concat(AllreduceContract.Cases)
                 .Where(c => filter is null || c.Name.Contains(filter, StringComparison.Ordinal))
@@ -126,6 +128,12 @@ namespace AtomoCollectives.MpiTests
             yield return ("mpi-blocking-calls-allocate-nothing", NoAllocation);
             yield return ("mpi-large-message-path-default", comm => LargePath(comm, disableLargeCount: false));
             yield return ("mpi-large-message-path-broadcast-fallback", comm => LargePath(comm, disableLargeCount: true));
+            if (mpi.World.Size <= 2)
+            {
+                // More than MPICH's 2,048 communicator ids: fails without MPI_Comm_free. Two ranks only: with more than
+                // cores, MPICH's busy polling makes each split cost tens of milliseconds.
+                yield return ("mpi-split-by-node-1100-times-freed", comm => NodeTopologyContract.SplitRepeatedly(comm, 1100));
+            }
             if (Environment.GetEnvironmentVariable("ATOMO_MPI_TEST_HUGE") == "1")
             {
                 // Opt-in: about 2 GiB (receive) + 2 GiB / n (send) per rank.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the shared CommunicatorContract (tests/AtomoCollectives.Tests/Transport/CommunicatorContract.cs) on real
-# MPI ranks: Open MPI at n = 2, 4, 16 (oversubscribed) and MPICH at n = 2, 4; then checks that one rank throwing
+# MPI ranks: Open MPI at n = 2, 4, 16 (oversubscribed) and MPICH at n = 2, 4, and both at n = 4 grouped as 2 nodes
+# of 2 (ATOMO_RANKS_PER_NODE=2: the node-aware exchange, docs/node-aware.md); then checks that one rank throwing
 # ends the whole job (non-zero exit within 10 s) and that a library not matching the launcher is refused; then that
 # every basis ends bitwise identical on 4 ranks launched (MPMD) with different instruction sets (docs/determinism.md).
 # Builds once (Release). Prints one line per case and finally exactly "N passed, N failed"; exits non-zero on
@@ -21,7 +22,7 @@ export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 if [ "$(id -u)" = 0 ]; then    # Open MPI refuses root without these
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
-unset ATOMO_MPI_LIBRARY
+unset ATOMO_MPI_LIBRARY ATOMO_RANKS_PER_NODE
 
 echo "building $project (Release)"
 dotnet build "$project" -c Release --nologo -v quiet -clp:ErrorsOnly || { echo "0 passed, 1 failed"; exit 1; }
@@ -45,16 +46,17 @@ fail() { # description, lines of the log to show, failed cases (default 1)
 launch() { # flavour n args...   (oversubscription: Open MPI yields when oversubscribed; MPICH busy-polls)
     local flavour="$1" n="$2"; shift 2
     if [ "$flavour" = openmpi ]; then
-        timeout "$run_timeout" mpiexec.openmpi --oversubscribe --bind-to none -n "$n" dotnet "$dll" "$@"
+        # Open MPI passes on only the variables named with -x; MPICH's Hydra passes the whole environment.
+        timeout "$run_timeout" mpiexec.openmpi --oversubscribe --bind-to none ${ATOMO_RANKS_PER_NODE:+-x ATOMO_RANKS_PER_NODE} -n "$n" dotnet "$dll" "$@"
     else
         timeout "$run_timeout" mpiexec.mpich -n "$n" dotnet "$dll" "$@"
     fi
 }
 
-contract() { # flavour n
-    local flavour="$1" n="$2"
-    echo "== contract: $flavour n=$n"
-    launch "$flavour" "$n" contract >"$log" 2>&1
+contract() { # flavour n [ranks-per-node]
+    local flavour="$1" n="$2" per_node="${3:-}"
+    echo "== contract: $flavour n=$n${per_node:+ ($per_node per node)}"
+    ATOMO_RANKS_PER_NODE="$per_node" launch "$flavour" "$n" contract >"$log" 2>&1
     local rc=$?
     grep -E '^(PLAN|PASS|FAIL|    )' "$log"
     local plan pass fail
@@ -164,6 +166,8 @@ contract openmpi 4
 contract openmpi 16
 contract mpich 2
 contract mpich 4
+contract openmpi 4 2
+contract mpich 4 2
 echo "== failure handling"
 throwing_rank openmpi 4
 throwing_rank mpich 4

@@ -10,7 +10,8 @@ namespace AtomoCollectives;
 /// The drop-in replacement for <c>MPI_Allreduce</c> + divide by N: afterwards every rank's tensors hold the same
 /// (bitwise identical) unbiased estimate of the mean of all ranks' inputs. Tensors are sparsified with ATOMO,
 /// exchanged with one allgatherv, and reconstructed in rank order; small, 1-D, warm-up and not-worth-it tensors
-/// take a dense allreduce instead, and every decision shows in <see cref="LastCall"/>.
+/// take a dense allreduce instead, and every decision shows in <see cref="LastCall"/>. Over several nodes
+/// (<see cref="AtomoOptions.NodeAware"/>) it sums within each node and compresses only what goes between nodes.
 /// </summary>
 /// <remarks>
 /// Every rank must make the same calls with the same shapes, in the same order. A mismatch, or a rank whose
@@ -30,10 +31,13 @@ public sealed class AtomoAllreduce : IGradientAverager
     private readonly long _optionsHash;
     private readonly long _agreementHash;
     private readonly CallRunner _calls;
+    private readonly string _agreementName;
     private readonly ArrayBufferWriter<byte> _payloads = new();
     private readonly List<Decompositions.SpectralSketch> _sketches = [];
     private byte[] _received = [];
     private float[] _scratch = [];
+    private NodeAwareExchange? _nodeExchange;
+    private bool _nodeExchangeResolved;
 
     /// <summary>A collective over <paramref name="communicator"/> with <paramref name="options"/> (copied).</summary>
     public AtomoAllreduce(ICommunicator communicator, AtomoOptions options, ILogger<AtomoAllreduce>? logger = null)
@@ -51,6 +55,7 @@ public sealed class AtomoAllreduce : IGradientAverager
         _agreementHash = _options.Decomposition == Decomposition.Fourier
             ? CallAgreement.Mix(_optionsHash, CallAgreement.HashString(_options.FourierBlockLength == 0 ? FourierTransformProvider.DecodeKernel : Decompositions.BlockCosineTransform.DecodeKernel))
             : _optionsHash;
+        _agreementName = $"{nameof(AtomoOptions)} or Fourier decode kernel ({nameof(FourierTransformProvider)}.{nameof(FourierTransformProvider.DecodeKernel)}: the same FFTW build, or {FourierTransformProvider.ProviderVariable}=managed, on every rank)";
         _calls = new CallRunner(this, communicator, _options.Timeout, "AtomoOptions.Timeout", _logger);
 
         _logger.LogInformation(
@@ -112,7 +117,11 @@ public sealed class AtomoAllreduce : IGradientAverager
     }
 
     /// <summary>Finishes queued asynchronous calls and stops the dedicated thread; later calls get <see cref="ObjectDisposedException"/>.</summary>
-    public void Dispose() => _calls.Dispose();
+    public void Dispose()
+    {
+        _calls.Dispose();
+        _nodeExchange?.Dispose();
+    }
 
     /// <inheritdoc />
     /// <remarks>The state is the step and, with <see cref="AtomoOptions.SpectralWarmStart"/>, each tensor position's warm-start basis.</remarks>
@@ -143,6 +152,9 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// <summary>Whether the dedicated thread of <see cref="AverageAsync"/> is running (tests: none is left after <see cref="Dispose"/>).</summary>
     internal bool HasLiveWorker => _calls.HasLiveWorker;
 
+    /// <summary>Whether calls take the node-aware exchange (known from the first call on; tests).</summary>
+    internal bool IsNodeAware => _nodeExchange is not null;
+
     private void AverageCore<TSet>(TSet tensors)
         where TSet : ITensorSet, allows ref struct
     {
@@ -153,7 +165,15 @@ public sealed class AtomoAllreduce : IGradientAverager
         _calls.StartWatch(step);
         try
         {
-            AveragePhases(tensors, size, rank, count, step);
+            if (NodeExchange(tensors, step) is { } node)
+            {
+                Record(node.Average(tensors, step, SketchFor, RouteBeforeEncoding));
+                Step = step + 1;
+            }
+            else
+            {
+                AveragePhases(tensors, size, rank, count, step);
+            }
         }
         finally
         {
@@ -188,6 +208,19 @@ public sealed class AtomoAllreduce : IGradientAverager
         decodeSeconds += Lap(clock);   // the commit: copying the results out
         Record(CallStatistics(call, decisions, encodeSeconds, exchangeSeconds, decodeSeconds));
         Step = step + 1;
+    }
+
+    /// <summary>The node-aware exchange (docs/node-aware.md), chosen at the first call that succeeds in choosing; null: flat.</summary>
+    private NodeAwareExchange? NodeExchange<TSet>(TSet tensors, long step)
+        where TSet : ITensorSet, allows ref struct
+    {
+        if (!_nodeExchangeResolved)
+        {
+            _nodeExchange = NodeAwareExchange.Resolve(tensors, step, _communicator, _options, _codec, _agreementHash, _agreementName);
+            _nodeExchangeResolved = true;
+        }
+
+        return _nodeExchange;
     }
 
     /// <summary>
@@ -243,7 +276,7 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// <summary>One small exchange checks that every rank makes the same call (or raises everywhere); a second carries the payload lengths.</summary>
     private void Agree(CallPlan call, Exception? localError, long shapesHash)
     {
-        CallAgreement.Exchange(_communicator, localError, call.Count, shapesHash, _agreementHash, call.Step, $"{nameof(AtomoOptions)} or Fourier decode kernel ({nameof(FourierTransformProvider)}.{nameof(FourierTransformProvider.DecodeKernel)}: the same FFTW build, or {FourierTransformProvider.ProviderVariable}=managed, on every rank)");
+        CallAgreement.Exchange(_communicator, localError, call.Count, shapesHash, _agreementHash, call.Step, _agreementName);
         _communicator.Allgather<int>(call.Lengths, call.AllLengths);
     }
 

@@ -8,7 +8,9 @@ namespace AtomoCollectives;
 /// <summary>
 /// The baseline: one dense allreduce (sum) of all the tensors concatenated, then ÷N. Exact up to float rounding, the
 /// same bits on every rank, and the same error contract as <see cref="AtomoAllreduce"/> (NaN, infinity and bad
-/// argument lists on one rank raised on every rank, tensors untouched).
+/// argument lists on one rank raised on every rank, tensors untouched). With <see cref="DenseAllreduceOptions.NodeAware"/>
+/// the node-aware baseline: sum within each node, allreduce 1/k of the sum on each of the node's k rails, share it
+/// within the node (docs/node-aware.md).
 /// </summary>
 /// <remarks>
 /// Every call first exchanges a small fixed header (whether this rank's arguments are good, its tensor count, shapes
@@ -20,7 +22,11 @@ public sealed class DenseAllreduce : IGradientAverager
     private readonly ICommunicator _communicator;
     private readonly ILogger _logger;
     private readonly CallRunner _calls;
+    private readonly NodeAwareMode _nodeAware;
+    private readonly long _optionsHash;
     private float[] _scratch = [];
+    private NodeTopology? _topology;
+    private bool _topologyResolved;
 
     /// <summary>A dense averager over <paramref name="communicator"/>; <paramref name="options"/> (copied) default to <see cref="DenseAllreduceOptions"/>' defaults.</summary>
     public DenseAllreduce(ICommunicator communicator, DenseAllreduceOptions? options = null, ILogger<DenseAllreduce>? logger = null)
@@ -28,6 +34,8 @@ public sealed class DenseAllreduce : IGradientAverager
         ArgumentNullException.ThrowIfNull(communicator);
         DenseAllreduceOptions chosen = options?.Clone() ?? new DenseAllreduceOptions();
         _communicator = communicator;
+        _nodeAware = chosen.NodeAware;
+        _optionsHash = OptionsHash.Of(chosen);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _calls = new CallRunner(this, communicator, chosen.Timeout, "DenseAllreduceOptions.Timeout", _logger);
     }
@@ -56,7 +64,11 @@ public sealed class DenseAllreduce : IGradientAverager
     }
 
     /// <summary>Finishes queued asynchronous calls and stops the dedicated thread; later calls get <see cref="ObjectDisposedException"/>.</summary>
-    public void Dispose() => _calls.Dispose();
+    public void Dispose()
+    {
+        _calls.Dispose();
+        _topology?.Dispose();
+    }
 
     /// <inheritdoc />
     /// <remarks>The state is the step alone: a dense average carries nothing else between calls.</remarks>
@@ -65,7 +77,10 @@ public sealed class DenseAllreduce : IGradientAverager
     /// <inheritdoc />
     public void LoadState(Stream stream) => AveragerState.Load(_calls, stream, StateHeader, _ => 0, (step, _) => Step = step);
 
-    /// <summary>Dense averaging has no options that shape results, so its options hash is 0.</summary>
+    /// <summary>Whether calls take the node-aware route (known from the first call on; tests).</summary>
+    internal bool IsNodeAware => _topology is not null;
+
+    /// <summary>The state, the step alone, suits a dense averager of any options: its options hash is 0.</summary>
     private AveragerState.Header StateHeader() => new(nameof(DenseAllreduce), 0, _communicator.Rank, _communicator.Size, Step);
 
     private void AverageCore(TensorList tensors)
@@ -117,7 +132,13 @@ public sealed class DenseAllreduce : IGradientAverager
 
         double checkSeconds = clock.Elapsed.TotalSeconds;
         clock.Restart();
-        CallAgreement.Exchange(_communicator, localError, count, shapesHash, optionsHash: 0, step, nameof(DenseAllreduceOptions));
+        CallAgreement.Exchange(_communicator, localError, count, shapesHash, _optionsHash, step, nameof(DenseAllreduceOptions));
+        if (!_topologyResolved)
+        {
+            // After the header: every rank now knows the others chose the same mode, so all group by node or none does.
+            _topology = NodeTopology.ForMode(_communicator, _nodeAware, $"{nameof(DenseAllreduceOptions)}.{nameof(DenseAllreduceOptions.NodeAware)}");
+            _topologyResolved = true;
+        }
 
         if (_scratch.Length < totalElements)
         {
@@ -133,12 +154,26 @@ public sealed class DenseAllreduce : IGradientAverager
             offset += data.Length;
         }
 
-        _communicator.AllreduceSum(sum);
+        // Node-aware, each rank scales only the slice it carries, before sharing it.
+        var traffic = new NodeTraffic();
+        if (_topology is null)
+        {
+            _communicator.AllreduceSum(sum);
+        }
+        else
+        {
+            NodeAllreduce.Sum(_topology, sum, 1f / size, traffic);
+        }
+
         double exchangeSeconds = clock.Elapsed.TotalSeconds;
         clock.Restart();
 
         // Commit.
-        TensorPrimitives.Multiply(sum, 1f / size, sum);
+        if (_topology is null)
+        {
+            TensorPrimitives.Multiply(sum, 1f / size, sum);
+        }
+
         offset = 0;
         var decisions = new TensorDecision[count];
         for (int t = 0; t < count; t++)
@@ -162,6 +197,11 @@ public sealed class DenseAllreduce : IGradientAverager
             DecodeSeconds = clock.Elapsed.TotalSeconds,
             Decisions = decisions,
         };
+        if (_topology is not null)
+        {
+            call = traffic.Into(call);
+        }
+
         LastCall = call;
         Statistics += call;
         AtomoMetrics.Record(call, _logger, step);

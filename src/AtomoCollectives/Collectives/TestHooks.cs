@@ -9,6 +9,7 @@ internal static class TestHooks
 {
     private static readonly AsyncLocal<Action<long, int>?> BeforeEncodeHook = new();
     private static readonly AsyncLocal<Action<long>?> BeforeDecodeHook = new();
+    private static readonly AsyncLocal<int?> RanksPerNodeOverride = new();
 
     /// <summary>Called with (step, tensor) just before a tensor is encoded; may throw.</summary>
     public static Action<long, int>? BeforeEncode
@@ -22,5 +23,16 @@ internal static class TestHooks
     {
         get => BeforeDecodeHook.Value;
         set => BeforeDecodeHook.Value = value;
+    }
+
+    /// <summary>
+    /// Ranks per node for <see cref="NodeTopology"/>'s grouping, in place of <c>ATOMO_RANKS_PER_NODE</c>: set before
+    /// <see cref="InProcessCluster.Run(int, Action{ICommunicator})"/>, it reaches every rank's thread, and tests running in
+    /// parallel keep their own (the environment variable is the whole process's).
+    /// </summary>
+    public static int? RanksPerNode
+    {
+        get => RanksPerNodeOverride.Value;
+        set => RanksPerNodeOverride.Value = value;
     }
 }

@@ -39,7 +39,9 @@ public readonly record struct TensorDecision(int Index, TensorShape Shape, Tenso
 /// Traffic and time of an <see cref="IGradientAverager"/>, for one call or summed over calls. Byte counts are this
 /// rank's view: what it sent and received, and what a dense ring allreduce would have sent (<c>2(N−1)/N</c> of the
 /// tensor bytes, <see cref="RingAllreduceBytes"/>). Allreduces are counted as ring allreduces, allgathers as what
-/// they move; the small fixed header every call exchanges is not counted.
+/// they move; the small fixed headers every call exchanges are not counted. A node-aware call
+/// (<see cref="NodeAwareMode"/>) also says which part stayed within this rank's node (<see cref="BytesSentWithinNode"/>);
+/// the rest went between nodes.
 /// </summary>
 public sealed record AllreduceStatistics
 {
@@ -64,6 +66,16 @@ public sealed record AllreduceStatistics
 
     /// <summary>Bytes this rank received: the other ranks' payloads plus its share of dense allreduces.</summary>
     public long BytesReceived { get; init; }
+
+    /// <summary>
+    /// The part of <see cref="BytesSent"/> sent to ranks of this rank's own node by a node-aware call (the node's sum,
+    /// and the sharing of the results); <c>BytesSent − BytesSentWithinNode</c> went between nodes. 0 for a flat call,
+    /// which does not tell nodes apart.
+    /// </summary>
+    public long BytesSentWithinNode { get; init; }
+
+    /// <summary>The part of <see cref="BytesReceived"/> received from ranks of this rank's own node (see <see cref="BytesSentWithinNode"/>).</summary>
+    public long BytesReceivedWithinNode { get; init; }
 
     /// <summary>What a dense ring allreduce of every tensor would have sent from this rank.</summary>
     public long DenseEquivalentBytes { get; init; }
@@ -98,6 +110,8 @@ public sealed record AllreduceStatistics
             CompressedTensors = left.CompressedTensors + right.CompressedTensors,
             BytesSent = left.BytesSent + right.BytesSent,
             BytesReceived = left.BytesReceived + right.BytesReceived,
+            BytesSentWithinNode = left.BytesSentWithinNode + right.BytesSentWithinNode,
+            BytesReceivedWithinNode = left.BytesReceivedWithinNode + right.BytesReceivedWithinNode,
             DenseEquivalentBytes = left.DenseEquivalentBytes + right.DenseEquivalentBytes,
             AtomsSent = left.AtomsSent + right.AtomsSent,
             EncodeSeconds = left.EncodeSeconds + right.EncodeSeconds,

@@ -23,6 +23,15 @@ internal static partial class Interop
         [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Comm_set_errhandler")]
         internal static partial int CommSetErrhandler(int comm, int errhandler);
 
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Comm_split")]
+        internal static partial int CommSplit(int comm, int color, int key, int* newComm);
+
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Comm_split_type")]
+        internal static partial int CommSplitType(int comm, int splitType, int key, int info, int* newComm);
+
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Comm_free")]
+        internal static partial int CommFree(int* comm);
+
         [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Barrier")]
         internal static partial int Barrier(int comm);
 
@@ -43,6 +52,9 @@ internal static partial class Interop
 
         [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Allreduce")]
         internal static partial int Allreduce(void* sendBuffer, void* receiveBuffer, int count, int datatype, int op, int comm);
+
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Reduce_scatter")]
+        internal static partial int ReduceScatter(void* sendBuffer, void* receiveBuffer, int* receiveCounts, int datatype, int op, int comm);
 
         [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Wait")]
         internal static partial int Wait(int* request, void* status);

@@ -24,6 +24,15 @@ internal static partial class Interop
         [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Comm_set_errhandler")]
         internal static partial int CommSetErrhandler(nint comm, nint errhandler);
 
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Comm_split")]
+        internal static partial int CommSplit(nint comm, int color, int key, nint* newComm);
+
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Comm_split_type")]
+        internal static partial int CommSplitType(nint comm, int splitType, int key, nint info, nint* newComm);
+
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Comm_free")]
+        internal static partial int CommFree(nint* comm);
+
         [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Barrier")]
         internal static partial int Barrier(nint comm);
 
@@ -44,6 +53,9 @@ internal static partial class Interop
 
         [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Allreduce")]
         internal static partial int Allreduce(void* sendBuffer, void* receiveBuffer, int count, nint datatype, nint op, nint comm);
+
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Reduce_scatter")]
+        internal static partial int ReduceScatter(void* sendBuffer, void* receiveBuffer, int* receiveCounts, nint datatype, nint op, nint comm);
 
         [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Wait")]
         internal static partial int Wait(nint* request, void* status);

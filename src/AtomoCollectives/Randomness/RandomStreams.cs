@@ -14,6 +14,12 @@ internal static class RandomStreams
     /// <summary>The encoder's stream for one tensor of one rank at one step: its sketch (<see cref="Sketch"/>) and its draw (<see cref="Draw"/>) derive from it.</summary>
     public static ulong Encoder(ulong seed, int rank, long step, int tensor) => SeedSequence.Derive(seed, rank, step, tensor);
 
+    /// <summary>
+    /// The node-aware exchange's encoder stream for one tensor of one node at one step (one rank per node encodes a
+    /// tensor's node sum): apart from <see cref="Encoder"/>, whose ranks are numbered like nodes.
+    /// </summary>
+    public static ulong NodeEncoder(ulong seed, int node, long step, int tensor) => SeedSequence.Derive(seed ^ 0x4E6F64652D617761UL, node, step, tensor); // "Node-awa"
+
     /// <summary>The same stream on every rank for one tensor at one step (PowerSGD's initial Q).</summary>
     public static ulong Shared(ulong seed, long step, int tensor) => SeedSequence.Derive(seed, SharedRank, step, tensor);
 

@@ -91,6 +91,22 @@ public static class CommunicatorArguments
         return total;
     }
 
+    /// <summary>Checks <see cref="IReduceScatterCommunicator.ReduceScatterSum"/>: one non-negative count per rank, adding up to the send length, and room for this rank's block.</summary>
+    internal static void ValidateReduceScatter(int rank, int size, int sendLength, ReadOnlySpan<int> counts, int receiveLength)
+    {
+        // The allgatherv's checks of the counts (this rank's "send" is its block, so that one holds by construction).
+        long total = ValidateAllgatherv(rank, size, counts.Length == size ? counts[rank] : 0, counts, long.MaxValue);
+        if (total != sendLength)
+        {
+            throw new ArgumentException($"send has {sendLength} values but the counts add up to {total}.", "send");
+        }
+
+        if (receiveLength < counts[rank])
+        {
+            throw new ArgumentException($"receive holds {receiveLength} values but counts[{rank}] (this rank) is {counts[rank]}.", "receive");
+        }
+    }
+
     /// <summary>Checks <see cref="ICommunicator.Broadcast"/>'s root: a rank in <c>[0, size)</c>.</summary>
     /// <param name="size">The communicator's <see cref="ICommunicator.Size"/>.</param>
     /// <param name="root">The root rank.</param>

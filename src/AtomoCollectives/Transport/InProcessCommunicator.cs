@@ -3,8 +3,11 @@ using System.Runtime.InteropServices;
 
 namespace AtomoCollectives;
 
-/// <summary>One rank of an <see cref="InProcessCluster"/>.</summary>
-internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int rank) : ICommunicator, IAbortableCommunicator
+/// <summary>
+/// One rank of an <see cref="InProcessCluster"/>, or of a communicator split off one. The threads of one process share
+/// its memory, so they form one node, unless <c>ATOMO_RANKS_PER_NODE</c> groups them (<see cref="NodeTopology"/>).
+/// </summary>
+internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int rank) : ICommunicator, IAbortableCommunicator, INodeAwareCommunicator, ICommunicatorSplitter, IReduceScatterCommunicator
 {
     private long _sequence;
 
@@ -101,6 +104,16 @@ internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int r
         }
     }
 
+    public void ReduceScatterSum(ReadOnlySpan<float> send, Span<float> receive, ReadOnlySpan<int> counts)
+    {
+        CommunicatorArguments.ValidateReduceScatter(Rank, Size, send.Length, counts, receive.Length);
+        fixed (float* s = send)
+        fixed (float* r = receive)
+        {
+            Run(InProcessFabric.Kind.ReduceScatterSum, new() { Send = (byte*)s, SendLength = checked(send.Length * sizeof(float)), Receive = (byte*)r, ReceiveLength = (long)receive.Length * sizeof(float), Counts = counts.ToArray() });
+        }
+    }
+
     public void Broadcast(Span<byte> data, int root)
     {
         CommunicatorArguments.ValidateRoot(Size, root);
@@ -115,9 +128,20 @@ internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int r
     /// <summary>Fails the fabric: every rank's pending and later collectives raise <see cref="RankFailedException"/> naming this rank.</summary>
     public void Abort(string reason) => fabric.Fail(Rank, new TimeoutException(reason));
 
-    public void Dispose()
+    public NodeTopology SplitByNode() => NodeTopology.Split(this, this);
+
+    public ICommunicator Split(int color, int key)
     {
+        long split = _sequence;   // the number of the gather below, the same on every rank: it names this split
+        var colorsAndKeys = new int[2 * Size];
+        Allgather<int>([color, key], colorsAndKeys);
+        (InProcessFabric part, int partRank) = fabric.Split(split, Rank, colorsAndKeys);
+        return new InProcessCommunicator(part, partRank);
     }
+
+    public ICommunicator SplitShared() => Split(0, Rank);
+
+    public void Dispose() => fabric.Release();
 
     private void Run(InProcessFabric.Kind kind, in InProcessFabric.Contribution part)
         => fabric.Wait(fabric.Post(Rank, _sequence++, kind, part));

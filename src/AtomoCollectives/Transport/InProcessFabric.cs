@@ -5,20 +5,35 @@ namespace AtomoCollectives;
 /// <summary>
 /// The shared state of an <see cref="InProcessCluster"/>: the collectives in flight, matched across ranks by
 /// their sequence number. The last rank to arrive at a collective performs it for everyone (outside the lock)
-/// and wakes the others; a failed rank wakes everyone, and waiters then throw instead of waiting.
+/// and wakes the others; a failed rank wakes everyone, and waiters then throw instead of waiting. A split makes a
+/// child fabric per group of ranks; a failure or an exit anywhere reaches every fabric of the cluster, as one rank's
+/// end reaches every communicator of an MPI job.
 /// </summary>
 internal sealed unsafe class InProcessFabric
 {
     private readonly object _gate = new();
     private readonly Dictionary<long, Round> _rounds = [];
     private readonly bool[] _exited;
+    private readonly InProcessFabric? _parent;
+    private readonly int[] _parentRanks;   // this fabric's rank r is the parent's rank _parentRanks[r]
+    private readonly List<InProcessFabric> _children = [];
+    private readonly Dictionary<(long Split, int Color), InProcessFabric> _splitting = [];
     private int _failedRank = -1;
     private Exception? _failure;
+    private int _joined;
+    private int _released;
 
     public InProcessFabric(int size)
+        : this(null, [.. Enumerable.Range(0, size)])
     {
-        Size = size;
-        _exited = new bool[size];
+    }
+
+    private InProcessFabric(InProcessFabric? parent, int[] parentRanks)
+    {
+        _parent = parent;
+        _parentRanks = parentRanks;
+        Size = parentRanks.Length;
+        _exited = new bool[Size];
     }
 
     public int Size { get; }
@@ -30,6 +45,7 @@ internal sealed unsafe class InProcessFabric
         Allgatherv,
         AllgathervSegments,
         AllreduceSum,
+        ReduceScatterSum,
         Broadcast,
     }
 
@@ -148,32 +164,111 @@ internal sealed unsafe class InProcessFabric
         return true;
     }
 
+    /// <summary>Rank <paramref name="rank"/> of this fabric failed: the whole cluster fails, from the root fabric down.</summary>
     public void Fail(int rank, Exception error)
     {
-        lock (_gate)
+        if (_parent is not null)
         {
-            if (_failure is null && error is not RankFailedException)
-            {
-                _failedRank = rank;
-                _failure = error;
-            }
-            else if (_failure is null)
-            {
-                _failedRank = (error as RankFailedException)!.FailedRank;
-                _failure = error;
-            }
-
-            _exited[rank] = true;
-            Monitor.PulseAll(_gate);
+            _parent.Fail(_parentRanks[rank], error);
+            return;
         }
+
+        Failed(rank, error is RankFailedException released ? released.FailedRank : rank, error);
     }
 
     public void RankExited(int rank)
     {
+        InProcessFabric[] children;
         lock (_gate)
         {
             _exited[rank] = true;
             Monitor.PulseAll(_gate);
+            children = [.. _children];
+        }
+
+        foreach (InProcessFabric child in children)
+        {
+            if (Array.IndexOf(child._parentRanks, rank) is int theirs and >= 0)
+            {
+                child.RankExited(theirs);
+            }
+        }
+    }
+
+    /// <summary>
+    /// This rank's part of a split whose every rank's (color, key) pair is <paramref name="colorsAndKeys"/>, gathered by
+    /// collective number <paramref name="split"/> of this fabric: the fabric of the ranks with this rank's color,
+    /// ordered by key, then rank, and this rank's place in it. The first of them to arrive makes it.
+    /// </summary>
+    public (InProcessFabric Fabric, int Rank) Split(long split, int rank, ReadOnlySpan<int> colorsAndKeys)
+    {
+        int color = colorsAndKeys[2 * rank];
+        var members = new List<int>();
+        for (int r = 0; r < Size; r++)
+        {
+            if (colorsAndKeys[2 * r] == color)
+            {
+                members.Add(r);
+            }
+        }
+
+        int[] keys = colorsAndKeys.ToArray();
+        int[] ordered = [.. members.OrderBy(r => keys[(2 * r) + 1]).ThenBy(r => r)];
+        lock (_gate)
+        {
+            ThrowIfFailed();
+            if (!_splitting.TryGetValue((split, color), out InProcessFabric? child))
+            {
+                child = new InProcessFabric(this, ordered);
+                _splitting.Add((split, color), child);
+                _children.Add(child);
+            }
+
+            if (++child._joined == child.Size)
+            {
+                _splitting.Remove((split, color));
+            }
+
+            return (child, Array.IndexOf(ordered, rank));
+        }
+    }
+
+    /// <summary>A rank is done with this fabric (its communicator was disposed); the last one detaches it from its parent.</summary>
+    public void Release()
+    {
+        if (_parent is not null && Interlocked.Increment(ref _released) == Size)
+        {
+            lock (_parent._gate)
+            {
+                _parent._children.Remove(this);
+            }
+        }
+    }
+
+    /// <summary>Records the cluster's failure (the first one wins) here and in every fabric split off this one.</summary>
+    private void Failed(int rank, int failedRank, Exception error)
+    {
+        InProcessFabric[] children;
+        lock (_gate)
+        {
+            if (_failure is null)
+            {
+                _failedRank = failedRank;
+                _failure = error;
+            }
+
+            if (rank >= 0)
+            {
+                _exited[rank] = true;
+            }
+
+            Monitor.PulseAll(_gate);
+            children = [.. _children];
+        }
+
+        foreach (InProcessFabric child in children)
+        {
+            child.Failed(Array.IndexOf(child._parentRanks, rank), failedRank, error);
         }
     }
 
@@ -192,10 +287,13 @@ internal sealed unsafe class InProcessFabric
             if (!round.Present[r] && _exited[r])
             {
                 throw new InvalidOperationException(
-                    $"Rank {r} returned without calling collective #{round.Sequence} ({round.Kind}), which the other ranks are waiting in; every rank must make the same collective calls.");
+                    $"Rank {WorldRank(r)} returned without calling collective #{round.Sequence} ({round.Kind}){(_parent is null ? "" : " of a communicator split off the cluster")}, which the other ranks are waiting in; every rank must make the same collective calls.");
             }
         }
     }
+
+    /// <summary>Rank <paramref name="rank"/> of this fabric as the cluster numbers it.</summary>
+    private int WorldRank(int rank) => _parent is null ? rank : _parent.WorldRank(_parentRanks[rank]);
 
     private static void ThrowIfInvalid(Round round)
     {
@@ -291,6 +389,34 @@ internal sealed unsafe class InProcessFabric
                     {
                         acc.CopyTo(new Span<float>((float*)parts[d].Receive + start, n));
                     }
+                }
+
+                return null;
+            }
+
+            case Kind.ReduceScatterSum:
+            {
+                int[] counts = parts[0].Counts!;
+                for (int r = 0; r < Size; r++)
+                {
+                    if (!parts[r].Counts.AsSpan().SequenceEqual(counts))
+                    {
+                        return $"{what}: rank {r} passed counts [{string.Join(", ", parts[r].Counts!)}] but rank 0 passed [{string.Join(", ", counts)}]; counts must be identical on every rank.";
+                    }
+                }
+
+                // Each block summed in rank order, straight into its rank's receive buffer.
+                long offset = 0;
+                for (int d = 0; d < Size; d++)
+                {
+                    var block = new Span<float>((float*)parts[d].Receive, counts[d]);
+                    new ReadOnlySpan<float>((float*)parts[0].Send + offset, counts[d]).CopyTo(block);
+                    for (int s = 1; s < Size; s++)
+                    {
+                        TensorPrimitives.Add(block, new ReadOnlySpan<float>((float*)parts[s].Send + offset, counts[d]), block);
+                    }
+
+                    offset += counts[d];
                 }
 
                 return null;

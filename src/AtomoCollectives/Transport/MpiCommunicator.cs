@@ -6,9 +6,11 @@ namespace AtomoCollectives;
 
 /// <summary>
 /// <see cref="ICommunicator"/> over an MPI communicator. Counts and displacements for allgatherv live in
-/// arrays owned by the communicator, so the blocking calls allocate nothing.
+/// arrays owned by the communicator, so the blocking calls allocate nothing. Its node grouping is
+/// <c>MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)</c> and its rails <c>MPI_Comm_split</c>; the communicators it splits
+/// off are its own and freed (<c>MPI_Comm_free</c>) on <see cref="Dispose"/>.
 /// </summary>
-internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunicator
+internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunicator, INodeAwareCommunicator, ICommunicatorSplitter, IReduceScatterCommunicator
 {
     /// <summary>Largest piece of a broadcast or allreduce handed to MPI at once (MPI counts are <c>int</c>).</summary>
     internal const int MaxChunkBytes = 1 << 30;
@@ -18,15 +20,19 @@ internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunic
     private readonly int[] _counts;
     private readonly int[] _displacements;
     private readonly Action<string>? _abort;
+    private readonly bool _ownsHandle;
+    private bool _freed;
 
     /// <param name="flavor">The bound MPI library.</param>
     /// <param name="comm">The communicator handle.</param>
     /// <param name="abort">How to end the job (the environment's MPI_Abort with its reason written first).</param>
-    public MpiCommunicator(MpiFlavor flavor, nint comm, Action<string>? abort = null)
+    /// <param name="ownsHandle">Whether <see cref="Dispose"/> frees <paramref name="comm"/> (a split of ours), or it belongs to someone else (the world, MPI.NET's).</param>
+    public MpiCommunicator(MpiFlavor flavor, nint comm, Action<string>? abort = null, bool ownsHandle = false)
     {
         _flavor = flavor;
         _abort = abort;
         _comm = comm;
+        _ownsHandle = ownsHandle;
         int rank, size;
         Check(flavor.CommRank(comm, &rank), "MPI_Comm_rank");
         Check(flavor.CommSize(comm, &size), "MPI_Comm_size");
@@ -168,6 +174,18 @@ internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunic
         }
     }
 
+    public void ReduceScatterSum(ReadOnlySpan<float> send, Span<float> receive, ReadOnlySpan<int> counts)
+    {
+        CommunicatorArguments.ValidateReduceScatter(Rank, Size, send.Length, counts, receive.Length);
+        counts.CopyTo(_counts);
+        fixed (float* s = send)
+        fixed (float* r = receive)
+        fixed (int* c = _counts)
+        {
+            Check(_flavor.ReduceScatter(s, r, c, _flavor.Float, _flavor.OpSum, _comm), "MPI_Reduce_scatter");
+        }
+    }
+
     public void Broadcast(Span<byte> data, int root)
     {
         CommunicatorArguments.ValidateRoot(Size, root);
@@ -180,7 +198,20 @@ internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunic
 
     public void Barrier() => Check(_flavor.Barrier(_comm), "MPI_Barrier");
 
-    /// <summary>MPI_COMM_WORLD belongs to the <see cref="MpiEnvironment"/>; nothing to free here.</summary>
+    public NodeTopology SplitByNode() => NodeTopology.Split(this, this);
+
+    public ICommunicator Split(int color, int key)
+    {
+        Check(_flavor.CommSplit(_comm, color, key, out nint created), "MPI_Comm_split");
+        return Adopt(created);
+    }
+
+    public ICommunicator SplitShared()
+    {
+        Check(_flavor.CommSplitType(_comm, _flavor.CommTypeShared, Rank, _flavor.InfoNull, out nint created), "MPI_Comm_split_type");
+        return Adopt(created);
+    }
+
     /// <inheritdoc />
     public void Abort(string reason)
     {
@@ -195,8 +226,37 @@ internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunic
         Environment.Exit(1);
     }
 
+    /// <summary>
+    /// Frees the handle when it is a split of ours; the world belongs to the <see cref="MpiEnvironment"/>, and after
+    /// <c>MPI_Finalize</c> there is nothing left to free.
+    /// </summary>
     public void Dispose()
     {
+        if (!_ownsHandle || _freed)
+        {
+            return;
+        }
+
+        _freed = true;
+        int finalized = 0;
+        _ = Interop.Mpi.Finalized(&finalized);
+        if (finalized == 0)
+        {
+            Check(_flavor.CommFree(_comm), "MPI_Comm_free");
+        }
+    }
+
+    /// <summary>A communicator split off this one: ours to free, raising errors as this one does, ending the job as this one does.</summary>
+    private MpiCommunicator Adopt(nint created)
+    {
+        int rc = _flavor.CommSetErrhandler(created, _flavor.ErrorsReturn);
+        if (rc != Interop.Mpi.MPI_SUCCESS)
+        {
+            _ = _flavor.CommFree(created);
+            Throw(rc, "MPI_Comm_set_errhandler");
+        }
+
+        return new MpiCommunicator(_flavor, created, _abort, ownsHandle: true);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

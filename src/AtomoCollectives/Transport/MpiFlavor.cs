@@ -30,6 +30,10 @@ internal abstract unsafe class MpiFlavor
     public nint Float { get; protected init; }
     public nint OpSum { get; protected init; }
     public nint ErrorsReturn { get; protected init; }
+    public nint InfoNull { get; protected init; }
+
+    /// <summary><c>MPI_COMM_TYPE_SHARED</c>: the ranks that can share memory, one node.</summary>
+    public int CommTypeShared { get; protected init; }
     public void* InPlace { get; protected init; }
     public void* StatusIgnore { get; protected init; }
 
@@ -40,6 +44,9 @@ internal abstract unsafe class MpiFlavor
     public abstract int CommRank(nint comm, int* rank);
     public abstract int CommSize(nint comm, int* size);
     public abstract int CommSetErrhandler(nint comm, nint errhandler);
+    public abstract int CommSplit(nint comm, int color, int key, out nint created);
+    public abstract int CommSplitType(nint comm, int splitType, int key, nint info, out nint created);
+    public abstract int CommFree(nint comm);
     public abstract int Barrier(nint comm);
     public abstract int Bcast(void* buffer, int count, nint datatype, int root, nint comm);
     public abstract int Allgather(void* send, int sendCount, nint sendType, void* receive, int receiveCount, nint receiveType, nint comm);
@@ -47,6 +54,7 @@ internal abstract unsafe class MpiFlavor
     public abstract int AllgathervLarge(void* send, long sendCount, nint sendType, void* receive, long* counts, long* displacements, nint receiveType, nint comm);
     public abstract int Iallgatherv(void* send, int sendCount, nint sendType, void* receive, int* counts, int* displacements, nint receiveType, nint comm, out nint request);
     public abstract int Allreduce(void* send, void* receive, int count, nint datatype, nint op, nint comm);
+    public abstract int ReduceScatter(void* send, void* receive, int* counts, nint datatype, nint op, nint comm);
     public abstract int Wait(ref nint request);
     public abstract int Test(ref nint request, out bool completed);
 }
@@ -58,6 +66,21 @@ internal abstract unsafe class PointerHandleMpiFlavor : MpiFlavor
     public override int CommRank(nint comm, int* rank) => Interop.MpiPointerHandles.CommRank(comm, rank);
     public override int CommSize(nint comm, int* size) => Interop.MpiPointerHandles.CommSize(comm, size);
     public override int CommSetErrhandler(nint comm, nint errhandler) => Interop.MpiPointerHandles.CommSetErrhandler(comm, errhandler);
+    public override int CommSplit(nint comm, int color, int key, out nint created)
+    {
+        nint handle = 0;
+        int rc = Interop.MpiPointerHandles.CommSplit(comm, color, key, &handle);
+        created = handle;
+        return rc;
+    }
+    public override int CommSplitType(nint comm, int splitType, int key, nint info, out nint created)
+    {
+        nint handle = 0;
+        int rc = Interop.MpiPointerHandles.CommSplitType(comm, splitType, key, info, &handle);
+        created = handle;
+        return rc;
+    }
+    public override int CommFree(nint comm) => Interop.MpiPointerHandles.CommFree(&comm);
     public override int Barrier(nint comm) => Interop.MpiPointerHandles.Barrier(comm);
     public override int Bcast(void* buffer, int count, nint datatype, int root, nint comm)
         => Interop.MpiPointerHandles.Bcast(buffer, count, datatype, root, comm);
@@ -76,6 +99,8 @@ internal abstract unsafe class PointerHandleMpiFlavor : MpiFlavor
     }
     public override int Allreduce(void* send, void* receive, int count, nint datatype, nint op, nint comm)
         => Interop.MpiPointerHandles.Allreduce(send, receive, count, datatype, op, comm);
+    public override int ReduceScatter(void* send, void* receive, int* counts, nint datatype, nint op, nint comm)
+        => Interop.MpiPointerHandles.ReduceScatter(send, receive, counts, datatype, op, comm);
     public override int Wait(ref nint request)
     {
         nint handle = request;
@@ -101,6 +126,25 @@ internal abstract unsafe class IntHandleMpiFlavor : MpiFlavor
     public override int CommRank(nint comm, int* rank) => Interop.MpiIntHandles.CommRank((int)comm, rank);
     public override int CommSize(nint comm, int* size) => Interop.MpiIntHandles.CommSize((int)comm, size);
     public override int CommSetErrhandler(nint comm, nint errhandler) => Interop.MpiIntHandles.CommSetErrhandler((int)comm, (int)errhandler);
+    public override int CommSplit(nint comm, int color, int key, out nint created)
+    {
+        int handle = 0;
+        int rc = Interop.MpiIntHandles.CommSplit((int)comm, color, key, &handle);
+        created = handle;
+        return rc;
+    }
+    public override int CommSplitType(nint comm, int splitType, int key, nint info, out nint created)
+    {
+        int handle = 0;
+        int rc = Interop.MpiIntHandles.CommSplitType((int)comm, splitType, key, (int)info, &handle);
+        created = handle;
+        return rc;
+    }
+    public override int CommFree(nint comm)
+    {
+        int handle = (int)comm;
+        return Interop.MpiIntHandles.CommFree(&handle);
+    }
     public override int Barrier(nint comm) => Interop.MpiIntHandles.Barrier((int)comm);
     public override int Bcast(void* buffer, int count, nint datatype, int root, nint comm)
         => Interop.MpiIntHandles.Bcast(buffer, count, (int)datatype, root, (int)comm);
@@ -119,6 +163,8 @@ internal abstract unsafe class IntHandleMpiFlavor : MpiFlavor
     }
     public override int Allreduce(void* send, void* receive, int count, nint datatype, nint op, nint comm)
         => Interop.MpiIntHandles.Allreduce(send, receive, count, (int)datatype, (int)op, (int)comm);
+    public override int ReduceScatter(void* send, void* receive, int* counts, nint datatype, nint op, nint comm)
+        => Interop.MpiIntHandles.ReduceScatter(send, receive, counts, (int)datatype, (int)op, (int)comm);
     public override int Wait(ref nint request)
     {
         int handle = (int)request;
@@ -148,6 +194,8 @@ internal sealed unsafe class OpenMpiFlavor : PointerHandleMpiFlavor
         Float = Export(library, "ompi_mpi_float");
         OpSum = Export(library, "ompi_mpi_op_sum");
         ErrorsReturn = Export(library, "ompi_mpi_errors_return");
+        InfoNull = Export(library, "ompi_mpi_info_null");
+        CommTypeShared = 0;
         InPlace = (void*)1;
         StatusIgnore = null;
         HasLargeCountAllgatherv = NativeLibrary.TryGetExport(library, "MPI_Allgatherv_c", out _);
@@ -175,6 +223,8 @@ internal sealed unsafe class MpichFlavor : IntHandleMpiFlavor
         Float = 0x4c00040a;
         OpSum = 0x58000003;
         ErrorsReturn = 0x54000001;
+        InfoNull = 0x1c000000;
+        CommTypeShared = 1;
         InPlace = (void*)-1;
         StatusIgnore = (void*)1;
         HasLargeCountAllgatherv = NativeLibrary.TryGetExport(library, "MPI_Allgatherv_c", out _);

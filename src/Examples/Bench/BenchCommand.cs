@@ -21,7 +21,7 @@ internal static class BenchCommand
         var captureStep = new Option<long?>("--capture-step") { Description = "The captured step to use from capture directories (default: the last one in each manifest)." };
         var configs = new Option<string>("--configs")
         {
-            Description = "Configurations, comma-separated, or 'all': dense, atomo-spectral-s1..s3, atomo-coordinate, atomo-fourier, qsgd, terngrad (dense is always included).",
+            Description = "Configurations, comma-separated, or 'all': dense, dense-node (node-aware dense; ATOMO_RANKS_PER_NODE groups ranks into nodes on one machine), atomo-spectral-s1..s3, atomo-coordinate, atomo-fourier, qsgd, terngrad; and, only when named, atomo-spectral-s3-flat (the flat exchange even over nodes). dense is always included.",
             DefaultValueFactory = _ => "all",
         };
         var ranks = new Option<int>("--ranks") { Description = "In-process ranks when not started by mpiexec (ignored under MPI).", DefaultValueFactory = _ => 4 };

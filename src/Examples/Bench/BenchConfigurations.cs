@@ -1,13 +1,20 @@
 namespace AtomoCollectives.Examples.Bench;
 
-/// <summary>One way of averaging the gradients: dense <c>MPI_Allreduce</c> (options null) or an <see cref="AtomoAllreduce"/>.</summary>
+/// <summary>
+/// One way of averaging the gradients: dense <c>MPI_Allreduce</c> (both options null), a <see cref="DenseAllreduce"/>
+/// (<paramref name="DenseOptions"/>) or an <see cref="AtomoAllreduce"/> (<paramref name="Options"/>).
+/// </summary>
 /// <param name="Name">Short name for the command line, the table and the CSV.</param>
 /// <param name="Description">What it is, with its budget.</param>
 /// <param name="Options">The collective's options; null for dense.</param>
-internal sealed record BenchConfiguration(string Name, string Description, AtomoOptions? Options)
+/// <param name="DenseOptions">The options of a <see cref="DenseAllreduce"/>, for a dense configuration other than the baseline.</param>
+internal sealed record BenchConfiguration(string Name, string Description, AtomoOptions? Options, DenseAllreduceOptions? DenseOptions = null)
 {
-    /// <summary>Whether this is the dense baseline.</summary>
+    /// <summary>Whether this configuration compresses nothing.</summary>
     public bool IsDense => Options is null;
+
+    /// <summary>Whether this is the baseline, <c>MPI_Allreduce</c> per tensor (always run: speedups are relative to it).</summary>
+    public bool IsBaseline => Options is null && DenseOptions is null;
 }
 
 /// <summary>The configurations the benchmark compares.</summary>
@@ -25,8 +32,14 @@ internal static class BenchConfigurations
     /// <summary>The name of the baseline.</summary>
     public const string Dense = "dense";
 
+    /// <summary>The node-aware dense baseline (docs/node-aware.md).</summary>
+    public const string DenseNode = "dense-node";
+
     /// <summary>The configuration the goals are stated for.</summary>
     public const string SpectralThree = "atomo-spectral-s3";
+
+    /// <summary>It with the flat exchange whatever the grouping, to compare with the node-aware one; run only when named.</summary>
+    public const string SpectralThreeFlat = "atomo-spectral-s3-flat";
 
     /// <summary>All configurations, dense first.</summary>
     public static IReadOnlyList<BenchConfiguration> All(ulong seed)
@@ -34,6 +47,8 @@ internal static class BenchConfigurations
         var list = new List<BenchConfiguration>
         {
             new(Dense, "MPI_Allreduce (AllreduceSum) + divide by N", null),
+            new(DenseNode, "node-aware dense: sum within each node, allreduce 1/k of it on each of the node's k rails, share it within the node (dense on one node; ATOMO_RANKS_PER_NODE groups ranks into nodes)",
+                null, new DenseAllreduceOptions { NodeAware = NodeAwareMode.Auto }),
         };
         for (int budget = 1; budget <= 3; budget++)
         {
@@ -54,18 +69,27 @@ internal static class BenchConfigurations
         return list;
     }
 
+    /// <summary>Configurations run only when named (not part of <c>all</c>).</summary>
+    public static IReadOnlyList<BenchConfiguration> NamedOnly(ulong seed) =>
+    [
+        new(SpectralThreeFlat, "spectral ATOMO, budget 3, flat exchange (NodeAware = Off) even when ranks are grouped into nodes",
+            new AtomoOptions { Decomposition = Decomposition.Spectral, Budget = 3, Seed = seed, NodeAware = NodeAwareMode.Off }),
+    ];
+
     /// <summary>
-    /// The configurations named in <paramref name="names"/> (comma-separated; <c>all</c> or empty for all), in the
-    /// canonical order; dense is always included (the speedups are relative to it).
+    /// The configurations named in <paramref name="names"/> (comma-separated; <c>all</c> or empty for all but the
+    /// <see cref="NamedOnly"/> ones), in the canonical order; the baseline dense is always included (the speedups are
+    /// relative to it).
     /// </summary>
     /// <exception cref="ArgumentException">An unknown name.</exception>
     public static IReadOnlyList<BenchConfiguration> Select(string? names, ulong seed)
     {
-        IReadOnlyList<BenchConfiguration> all = All(seed);
         if (string.IsNullOrWhiteSpace(names) || names.Trim() == "all")
         {
-            return all;
+            return All(seed);
         }
+
+        IReadOnlyList<BenchConfiguration> all = [.. All(seed), .. NamedOnly(seed)];
 
         var wanted = new HashSet<string>(names.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), StringComparer.OrdinalIgnoreCase);
         foreach (string name in wanted)
@@ -76,6 +100,6 @@ internal static class BenchConfigurations
             }
         }
 
-        return [.. all.Where(c => c.IsDense || wanted.Contains(c.Name))];
+        return [.. all.Where(c => c.IsBaseline || wanted.Contains(c.Name))];
     }
 }

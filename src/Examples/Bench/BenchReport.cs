@@ -31,7 +31,7 @@ internal static class BenchReport
     public static string Table(IReadOnlyList<ConfigResult> results, string set)
     {
         var rows = results.Where(r => r.Set == set).ToList();
-        string[] header = ["config", "step ms", "encode ms", "exchange ms", "decode ms", "MB/rank", "ratio", "speedup", "enc/read", "enc/read 1", "compressed"];
+        string[] header = ["config", "step ms", "encode ms", "exchange ms", "decode ms", "MB/rank", "out of node", "ratio", "speedup", "enc/read", "enc/read 1", "compressed"];
         var cells = new List<string[]> { header };
         foreach (ConfigResult r in rows)
         {
@@ -39,11 +39,12 @@ internal static class BenchReport
                 r.Config,
                 Ms(r.StepSeconds), Ms(r.EncodeSeconds), Ms(r.ExchangeSeconds), Ms(r.DecodeSeconds),
                 (r.BytesPerRank / 1e6).ToString("F3", Invariant),
+                (r.BetweenNodeBytesPerRank / 1e6).ToString("F3", Invariant),
                 r.Config == BenchConfigurations.Dense ? "1" : r.Ratio.ToString("F1", Invariant),
                 Speedup(results, r).ToString("F2", Invariant),
-                r.Config == BenchConfigurations.Dense ? "-" : r.EncodeOverRead.ToString("F1", Invariant),
-                r.Config == BenchConfigurations.Dense ? "-" : r.IsolatedEncodeOverRead.ToString("F1", Invariant),
-                r.Config == BenchConfigurations.Dense ? "-" : $"{r.CompressedTensors}/{r.Tensors}",
+                IsDense(r) ? "-" : r.EncodeOverRead.ToString("F1", Invariant),
+                IsDense(r) ? "-" : r.IsolatedEncodeOverRead.ToString("F1", Invariant),
+                IsDense(r) ? "-" : $"{r.CompressedTensors}/{r.Tensors}",
             ]);
         }
 
@@ -67,6 +68,9 @@ internal static class BenchReport
         return text.ToString();
     }
 
+    /// <summary>Whether a result is of a dense configuration (nothing encoded): the baseline or the node-aware one.</summary>
+    private static bool IsDense(ConfigResult result) => result.Config is BenchConfigurations.Dense or BenchConfigurations.DenseNode;
+
     /// <summary>The same table as GitHub markdown (for docs).</summary>
     public static string MarkdownTable(IReadOnlyList<ConfigResult> results, string set)
     {
@@ -75,8 +79,8 @@ internal static class BenchReport
         text.Append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         foreach (ConfigResult r in results.Where(r => r.Set == set))
         {
-            bool dense = r.Config == BenchConfigurations.Dense;
-            text.Append(Invariant, $"| {r.Config} | {Ms(r.StepSeconds)} | {Ms(r.EncodeSeconds)} | {Ms(r.ExchangeSeconds)} | {Ms(r.DecodeSeconds)} | {r.BytesPerRank / 1e6:F3} | {(dense ? "1" : r.Ratio.ToString("F1", Invariant))} | {Speedup(results, r):F2} | {(dense ? "–" : r.EncodeOverRead.ToString("F1", Invariant))} | {(dense ? "–" : r.IsolatedEncodeOverRead.ToString("F1", Invariant))} |\n");
+            bool dense = IsDense(r);
+            text.Append(Invariant, $"| {r.Config} | {Ms(r.StepSeconds)} | {Ms(r.EncodeSeconds)} | {Ms(r.ExchangeSeconds)} | {Ms(r.DecodeSeconds)} | {r.BytesPerRank / 1e6:F3} | {(r.Config == BenchConfigurations.Dense ? "1" : r.Ratio.ToString("F1", Invariant))} | {Speedup(results, r):F2} | {(dense ? "–" : r.EncodeOverRead.ToString("F1", Invariant))} | {(dense ? "–" : r.IsolatedEncodeOverRead.ToString("F1", Invariant))} |\n");
         }
 
         return text.ToString();

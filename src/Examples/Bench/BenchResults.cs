@@ -6,7 +6,8 @@ namespace AtomoCollectives.Examples.Bench;
 /// <summary>
 /// One configuration on one gradient set at N ranks. Times are seconds per step of the slowest rank in the step
 /// whose total is the median over the timed steps (its encode + exchange + decode add up to about its total);
-/// bytes are this configuration's mean over steps and ranks.
+/// bytes are this configuration's mean over steps and ranks; <see cref="BetweenNodeBytesPerRank"/> is the part of
+/// <see cref="BytesPerRank"/> sent out of the rank's node (all of it for a flat exchange, which does not tell nodes apart).
 /// </summary>
 internal sealed record ConfigResult(
     string Label,
@@ -32,6 +33,9 @@ internal sealed record ConfigResult(
     double IsolatedDecodeSecondsAt2 = double.NaN,
     double IsolatedDecodeSecondsAt8 = double.NaN)
 {
+    /// <summary>Bytes sent per rank out of its node (<see cref="AllreduceStatistics.BytesSentWithinNode"/>); NaN in results written before it.</summary>
+    public double BetweenNodeBytesPerRank { get; init; } = double.NaN;
+
     /// <summary>Encode over read-once, both on one rank with the others idle (no time slicing between ranks).</summary>
     public double IsolatedEncodeOverRead => IsolatedReadOnceSeconds > 0 ? IsolatedEncodeSeconds / IsolatedReadOnceSeconds : double.NaN;
 
@@ -42,7 +46,7 @@ internal sealed record ConfigResult(
     public double EncodeOverRead => ReadOnceSeconds > 0 ? EncodeSeconds / ReadOnceSeconds : double.NaN;
 
     public const string CsvHeader =
-        "label,set,config,ranks,steps,step_s,min_step_s,encode_s,exchange_s,decode_s,bytes_per_rank,dense_bytes_per_rank,payload_bytes_per_rank,elements,dense_elements,tensors,compressed_tensors,read_once_s,ratio,encode_over_read,speedup_vs_dense,isolated_encode_s,isolated_read_once_s,isolated_encode_over_read,isolated_decode_n2_s,isolated_decode_n8_s,data";
+        "label,set,config,ranks,steps,step_s,min_step_s,encode_s,exchange_s,decode_s,bytes_per_rank,dense_bytes_per_rank,payload_bytes_per_rank,elements,dense_elements,tensors,compressed_tensors,read_once_s,ratio,encode_over_read,speedup_vs_dense,isolated_encode_s,isolated_read_once_s,isolated_encode_over_read,isolated_decode_n2_s,isolated_decode_n8_s,between_node_bytes_per_rank,data";
 
     /// <summary>One CSV row; <paramref name="speedup"/> is dense step time over this one's.</summary>
     public string ToCsv(double speedup) => Csv.Join(
@@ -50,7 +54,7 @@ internal sealed record ConfigResult(
         Csv.Number(ExchangeSeconds), Csv.Number(DecodeSeconds), Csv.Number(BytesPerRank), Csv.Number(DenseBytesPerRank), Csv.Number(PayloadBytesPerRank),
         Csv.Number(Elements), Csv.Number(DenseElements), Csv.Number(Tensors), Csv.Number(CompressedTensors), Csv.Number(ReadOnceSeconds),
         Csv.Number(Ratio), Csv.Number(EncodeOverRead), Csv.Number(speedup), Csv.Number(IsolatedEncodeSeconds), Csv.Number(IsolatedReadOnceSeconds), Csv.Number(IsolatedEncodeOverRead),
-        Csv.Number(IsolatedDecodeSecondsAt2), Csv.Number(IsolatedDecodeSecondsAt8), GradientSets.DataKindOf(Set));
+        Csv.Number(IsolatedDecodeSecondsAt2), Csv.Number(IsolatedDecodeSecondsAt8), Csv.Number(BetweenNodeBytesPerRank), GradientSets.DataKindOf(Set));
 
     /// <summary>Parses a row written by <see cref="ToCsv"/>.</summary>
     public static ConfigResult Parse(IReadOnlyDictionary<string, string> row) => new(
@@ -58,7 +62,10 @@ internal sealed record ConfigResult(
         Csv.Double(row["encode_s"]), Csv.Double(row["exchange_s"]), Csv.Double(row["decode_s"]), Csv.Double(row["bytes_per_rank"]),
         Csv.Double(row["dense_bytes_per_rank"]), Csv.Double(row["payload_bytes_per_rank"]), Csv.Long(row["elements"]), Csv.Long(row["dense_elements"]),
         Csv.Int(row["tensors"]), Csv.Int(row["compressed_tensors"]), Csv.Double(row["read_once_s"]),
-        Csv.Double(row["isolated_encode_s"]), Csv.Double(row["isolated_read_once_s"]), Csv.Double(row["isolated_decode_n2_s"]), Csv.Double(row["isolated_decode_n8_s"]));
+        Csv.Double(row["isolated_encode_s"]), Csv.Double(row["isolated_read_once_s"]), Csv.Double(row["isolated_decode_n2_s"]), Csv.Double(row["isolated_decode_n8_s"]))
+    {
+        BetweenNodeBytesPerRank = row.TryGetValue("between_node_bytes_per_rank", out string? between) ? Csv.Double(between) : double.NaN,
+    };
 }
 
 /// <summary>One tensor's route and mean payload under one configuration (for the cost model's per-tensor dense rule).</summary>

@@ -22,7 +22,7 @@ internal sealed record BenchRun(IReadOnlyList<ConfigResult> Configs, IReadOnlyLi
 /// </summary>
 internal static class CollectiveBench
 {
-    private const int StepFields = 7;   // total, encode, exchange, decode, bytes sent, dense-equivalent bytes, payload bytes
+    private const int StepFields = 8;   // total, encode, exchange, decode, bytes sent, dense-equivalent bytes, payload bytes, bytes sent out of the node
 
     /// <summary>Calibration sizes in floats: 1 KiB … 8 MiB messages.</summary>
     internal static readonly int[] CalibrationFloats = [256, 4096, 65536, 524288, 2097152];
@@ -76,7 +76,9 @@ internal static class CollectiveBench
         int size = world.Size;
         int count = pristine.Length;
         long elements = set.ParameterCount;
-        using AtomoAllreduce? allreduce = configuration.Options is null ? null : new AtomoAllreduce(world, configuration.Options);
+        using IGradientAverager? allreduce = configuration.Options is not null ? new AtomoAllreduce(world, configuration.Options)
+            : configuration.DenseOptions is not null ? new DenseAllreduce(world, configuration.DenseOptions)
+            : null;
         var steps = new List<double[]>();
         var payloadSums = new double[count];
         var payloadCounts = new double[count];
@@ -115,6 +117,7 @@ internal static class CollectiveBench
                 local[4] = denseBytes;
                 local[5] = denseBytes;
                 local[6] = 0;
+                local[7] = denseBytes;
                 denseElements = elements;
             }
             else
@@ -151,6 +154,7 @@ internal static class CollectiveBench
                 local[4] = call.BytesSent;
                 local[5] = call.DenseEquivalentBytes;
                 local[6] = payload;
+                local[7] = call.BytesSent - call.BytesSentWithinNode;
             }
 
             world.Allgather<double>(local, all);
@@ -174,13 +178,16 @@ internal static class CollectiveBench
 
             double Mean(int field) => Enumerable.Range(0, size).Average(r => s[(r * StepFields) + field]);
             return (Total: s[slowest * StepFields], Encode: s[(slowest * StepFields) + 1], Exchange: s[(slowest * StepFields) + 2], Decode: s[(slowest * StepFields) + 3],
-                Bytes: Mean(4), Dense: Mean(5), Payload: Mean(6));
+                Bytes: Mean(4), Dense: Mean(5), Payload: Mean(6), BetweenNodes: Mean(7));
         }).OrderBy(s => s.Total).ToList();
         var median = perStep[(perStep.Count - 1) / 2];
         var result = new ConfigResult(
             settings.Label, set.Name, configuration.Name, size, settings.Steps, median.Total, perStep[0].Total, median.Encode, median.Exchange, median.Decode,
             perStep.Average(s => s.Bytes), perStep.Average(s => s.Dense), perStep.Average(s => s.Payload), elements, denseElements, count,
-            configuration.IsDense ? 0 : compressedTensors, readOnce);
+            configuration.IsDense ? 0 : compressedTensors, readOnce)
+        {
+            BetweenNodeBytesPerRank = perStep.Average(s => s.BetweenNodes),
+        };
 
         // Per-tensor mean payload over timed steps and ranks (0 when the tensor never went compressed).
         var sums = new float[2 * count];

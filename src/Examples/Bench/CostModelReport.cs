@@ -22,7 +22,8 @@ internal static class CostModelReport
     public static int Run(string input, string label, double rateBitsPerSecond, int cores, string setName, string output, double clusterAlpha, long? captureStep = null)
     {
         GradientSet set = GradientSets.Resolve(setName, captureStep);
-        var results = Files(input, $"bench-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(ConfigResult.Parse)).Where(r => r.Set == set.Name).ToList();
+        var results = Files(input, $"bench-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(ConfigResult.Parse))
+            .Where(r => r.Set == set.Name && r.Config != BenchConfigurations.DenseNode).ToList();   // the model has no node level yet
         var tensors = Files(input, $"tensors-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(TensorResult.Parse)).Where(t => t.Set == set.Name).ToList();
         var calibration = Files(input, $"calibration-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(CalibrationPoint.Parse)).ToList();
         if (results.Count == 0 || calibration.Count == 0)

@@ -29,6 +29,9 @@ public static class AllreduceContract
         ("allreduce-bad-lists-on-one-rank-fail-on-every-rank", BadListsOnOneRankFail),
         ("allreduce-encode-failure-of-any-type-fails-on-every-rank", EncodeFailureOfAnyTypeFails),
         ("allreduce-decode-failure-on-one-rank-fails-on-every-rank", DecodeFailureOnOneRankFails),
+        ("node-aware-dense-equals-flat-dense", NodeAwareDenseEqualsFlatDense),
+        ("node-aware-traffic-within-and-between-nodes", NodeAwareTraffic),
+        ("node-aware-node-sum-overflow-fails-on-every-rank", NodeSumOverflowFails),
         .. AveragerCases(),
     ];
 
@@ -39,6 +42,7 @@ public static class AllreduceContract
     public static IEnumerable<(string Name, Func<ICommunicator, IGradientAverager> Create, bool HasPhaseBetweenExchanges)> Averagers() =>
     [
         ("dense", comm => new DenseAllreduce(comm), false),
+        ("dense-node", comm => new DenseAllreduce(comm, new DenseAllreduceOptions { NodeAware = NodeAwareMode.Auto }), false),
         ("powersgd", comm => new PowerSgdAllreduce(comm, new PowerSgdOptions { Rank = 2, Seed = 7 }), true),
         ("powersgd-cold-no-feedback", comm => new PowerSgdAllreduce(comm, new PowerSgdOptions { Rank = 1, WarmStart = false, ErrorFeedback = false, Seed = 7 }), true),
     ];
@@ -167,11 +171,12 @@ public static class AllreduceContract
                 }
             }
 
-            bool compressed = allreduce.LastCall.Decisions[t].Route == TensorRoute.Compressed;
+            // Node-aware, the payloads carry node sums, which the transport adds in its own order, like a dense route.
+            bool exact = allreduce.LastCall.Decisions[t].Route == TensorRoute.Compressed && !allreduce.IsNodeAware;
             for (int i = 0; i < expected.Length; i++)
             {
                 expected[i] *= 1f / comm.Size;
-                float tolerance = compressed ? 0 : 1e-6f * comm.Size;
+                float tolerance = exact ? 0 : 1e-6f * comm.Size;
                 Expect(comm, Math.Abs(tensors[t][i] - expected[i]) <= tolerance, $"tensor {t} ({allreduce.LastCall.Decisions[t].Route}) entry {i}: {tensors[t][i]} vs exact mean {expected[i]}");
             }
         }
@@ -181,7 +186,8 @@ public static class AllreduceContract
     /// The mean over S steps of the averaged estimate converges to the true mean. With independent draws over an
     /// orthonormal basis φ_a, entry i of one rank's estimate has variance Σ_a λ_a²(1/p_a − 1)·φ_a(i)²; the average
     /// over N ranks has the sum of theirs over N², and the mean of S steps that over S. Bound: 5 standard errors plus
-    /// float rounding. Spectral uses the exact SVD here so that its basis, and so this variance, is fixed.
+    /// float rounding. Spectral uses the exact SVD here so that its basis, and so this variance, is fixed. Node-aware,
+    /// each node encodes its ranks' sum: the variance is that of the node sums' atoms, over N².
     /// </summary>
     public static void UnbiasedOverSteps(ICommunicator comm, Decomposition decomposition, int steps, int? fourierBlockLength = null)
     {
@@ -206,20 +212,23 @@ public static class AllreduceContract
         }
 
         var mean = new double[shape.ElementCount];
-        var variance = new double[shape.ElementCount];
-        var atom = new float[shape.ElementCount];
         for (int r = 0; r < comm.Size; r++)
         {
-            AtomoCollectives.Decompositions.IAtomDecomposition atoms = AtomoCollectives.Decompositions.Decomposer.Create(decomposition);
-            atoms.Decompose(inputs[r], shape, options, 0);
-            float[] coefficients = atoms.Coefficients.ToArray();
-            var p = new double[coefficients.Length];
-            AtomicSparsifier.Probabilities(coefficients, options.Budget, p);
             for (int i = 0; i < shape.ElementCount; i++)
             {
                 mean[i] += inputs[r][i] / (double)comm.Size;
             }
+        }
 
+        var variance = new double[shape.ElementCount];
+        var atom = new float[shape.ElementCount];
+        foreach (float[] encoded in allreduce.IsNodeAware ? NodeSums(comm, inputs) : inputs)
+        {
+            AtomoCollectives.Decompositions.IAtomDecomposition atoms = AtomoCollectives.Decompositions.Decomposer.Create(decomposition);
+            atoms.Decompose(encoded, shape, options, 0);
+            float[] coefficients = atoms.Coefficients.ToArray();
+            var p = new double[coefficients.Length];
+            AtomicSparsifier.Probabilities(coefficients, options.Budget, p);
             for (int a = 0; a < coefficients.Length; a++)
             {
                 if (p[a] is <= 0 or >= 1)
@@ -249,6 +258,24 @@ public static class AllreduceContract
         }
 
         Expect(comm, worstZ < 5 || variance[worst] == 0, $"entry {worst} is {worstZ:F1} standard errors off");
+    }
+
+    /// <summary>Each node's sum of its ranks' <paramref name="inputs"/> (in rank order), node by node, as the node-aware exchange encodes them.</summary>
+    private static float[][] NodeSums(ICommunicator comm, float[][] inputs)
+    {
+        using NodeTopology topology = ((INodeAwareCommunicator)comm).SplitByNode();
+        var nodes = new int[comm.Size];
+        comm.Allgather<int>([topology.NodeIndex], nodes);
+        float[][] sums = [.. Enumerable.Range(0, topology.NodeCount).Select(_ => new float[inputs[0].Length])];
+        for (int r = 0; r < comm.Size; r++)
+        {
+            for (int i = 0; i < inputs[r].Length; i++)
+            {
+                sums[nodes[r]][i] += inputs[r][i];
+            }
+        }
+
+        return sums;
     }
 
     /// <summary>A rank-specific 24×20-style matrix of rank 3 plus small noise: spectral atoms beat coordinates on it.</summary>
@@ -514,6 +541,128 @@ public static class AllreduceContract
         var hashes = new ulong[comm.Size];
         comm.Allgather<ulong>([Hash(good)], hashes);
         Expect(comm, hashes.All(h => h == hashes[0]), $"{variant}: ranks differ after the failed call");
+    }
+
+    /// <summary>
+    /// The node-aware dense average (<see cref="NodeAwareMode.On"/>) gives the same bits on every rank, and the flat
+    /// one's values up to float rounding: each adds the same N values in its own order, (N−1)·u·Σ|g| apart at most from
+    /// the exact sum (u = 2⁻²⁴), and each scales by 1/N with one more rounding, so after ÷N the two differ by at most
+    /// (2(N−1) + 2)·u·Σ|g|/N = 2u·Σ_r|g_r[i]|. A communicator that cannot group its ranks refuses On on every rank.
+    /// </summary>
+    private static void NodeAwareDenseEqualsFlatDense(ICommunicator comm)
+    {
+        if (comm is not INodeAwareCommunicator)
+        {
+            using var refused = new DenseAllreduce(comm, new DenseAllreduceOptions { NodeAware = NodeAwareMode.On });
+            Exception? error = Catch(() => refused.Average(AsMemory(Gradients(ModelShapes, comm.Rank, 0)), ModelShapes));
+            Expect(comm, comm.Size == 1 ? error is null : error is InvalidOperationException && error.Message.Contains(nameof(INodeAwareCommunicator), StringComparison.Ordinal), $"NodeAware = On over {comm.GetType().Name}: {error?.GetType().Name ?? "no error"}: {error?.Message}");
+            return;
+        }
+
+        using var flat = new DenseAllreduce(comm);
+        using var node = new DenseAllreduce(comm, new DenseAllreduceOptions { NodeAware = NodeAwareMode.On });
+        for (int step = 0; step < 2; step++)
+        {
+            float[][] a = Gradients(ModelShapes, comm.Rank, step);
+            float[][] b = Gradients(ModelShapes, comm.Rank, step);
+            flat.Average(AsMemory(a), ModelShapes);
+            node.Average(AsMemory(b), ModelShapes);
+            Expect(comm, node.IsNodeAware == comm.Size > 1 && !flat.IsNodeAware, $"node-aware: {node.IsNodeAware}, flat: {flat.IsNodeAware}");
+            var hashes = new ulong[comm.Size];
+            comm.Allgather<ulong>([Hash(b)], hashes);
+            Expect(comm, hashes.All(h => h == hashes[0]), $"step {step}: node-aware dense results differ across ranks");
+            float[][][] all = [.. Enumerable.Range(0, comm.Size).Select(r => Gradients(ModelShapes, r, step))];
+            for (int t = 0; t < ModelShapes.Length; t++)
+            {
+                for (int i = 0; i < a[t].Length; i++)
+                {
+                    double magnitudes = all.Sum(g => Math.Abs((double)g[t][i]));
+                    double bound = 2 * Math.Pow(2, -24) * magnitudes;
+                    Expect(comm, Math.Abs(a[t][i] - (double)b[t][i]) <= bound, $"step {step} tensor {t} entry {i}: flat {a[t][i]} vs node-aware {b[t][i]}, bound {bound}");
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// What a node-aware call reports it moved, within the node and between nodes: for the dense route exactly its
+    /// three steps (the node's reduce-scatter of all n floats, which sends the n − s floats of the other ranks' slices and
+    /// receives k − 1 contributions to this rank's slice of s floats; that slice allreduced over the K nodes as a ring;
+    /// the slices shared within the node: s sent, n − s received); for ATOMO (Auto) less between nodes than the dense
+    /// route. A flat call reports nothing within a node.
+    /// </summary>
+    private static void NodeAwareTraffic(ICommunicator comm)
+    {
+        float[][] tensors = Gradients(ModelShapes, comm.Rank, 0);
+        long n = ModelShapes.Sum(s => (long)s.ElementCount);
+        using var atomo = new AtomoAllreduce(comm, Coordinate(budget: 10));
+        atomo.Average(AsMemory(tensors), ModelShapes);
+        if (comm is not INodeAwareCommunicator splittable)
+        {
+            Expect(comm, !atomo.IsNodeAware && atomo.LastCall.BytesSentWithinNode == 0, "a flat call reports bytes within a node");
+            return;
+        }
+
+        using NodeTopology topology = splittable.SplitByNode();
+        int k = topology.Node.Size, nodes = topology.NodeCount;
+        bool expected = topology.IsUniform && nodes > 1 && k > 1;
+        Expect(comm, atomo.IsNodeAware == expected, $"Auto over {nodes} node(s) of {k} rank(s): node-aware {atomo.IsNodeAware}");
+        if (!expected)
+        {
+            Expect(comm, atomo.LastCall.BytesSentWithinNode == 0 && atomo.LastCall.BytesReceivedWithinNode == 0, "a flat call reports bytes within a node");
+            return;
+        }
+
+        using var dense = new DenseAllreduce(comm, new DenseAllreduceOptions { NodeAware = NodeAwareMode.On });
+        dense.Average(AsMemory(Gradients(ModelShapes, comm.Rank, 0)), ModelShapes);
+        long slice = (n * (topology.Node.Rank + 1) / k) - (n * topology.Node.Rank / k);
+        double rail = AllreduceStatistics.RingAllreduceBytes(slice, nodes);
+        long sentWithin = 4 * n, receivedWithin = (4 * (k - 1) * slice) + (4 * (n - slice));
+        AllreduceStatistics call = dense.LastCall;
+        Expect(comm, call.BytesSentWithinNode == sentWithin && call.BytesReceivedWithinNode == receivedWithin, $"dense within node: sent {call.BytesSentWithinNode}, received {call.BytesReceivedWithinNode}; expected {sentWithin}, {receivedWithin}");
+        Expect(comm, call.BytesSent == (long)(sentWithin + rail) && call.BytesReceived == (long)(receivedWithin + rail), $"dense in all: sent {call.BytesSent}, received {call.BytesReceived}; expected {(long)(sentWithin + rail)}, {(long)(receivedWithin + rail)}");
+        long atomoBetween = atomo.LastCall.BytesSent - atomo.LastCall.BytesSentWithinNode;
+        Expect(comm, atomo.LastCall.BytesSentWithinNode > 0 && atomoBetween > 0 && atomoBetween < call.BytesSent - call.BytesSentWithinNode, $"ATOMO between nodes {atomoBetween} B, dense {call.BytesSent - call.BytesSentWithinNode} B");
+    }
+
+    /// <summary>
+    /// Every rank holds 2·10³⁸ in a tensor sent losslessly: finite on each rank, infinite in any sum of two. Node-aware,
+    /// the node's sum overflows after the header exchange, in the encode of the rank that owns the tensor (node rank 0:
+    /// the largest tensor goes first to the first rank): it raises ArgumentException naming the tensor, every other rank
+    /// InvalidOperationException, at the exchange of payload lengths. Flat, every rank's decode of the sum overflows, and
+    /// every rank raises. Either way nothing is written, and the next call succeeds everywhere with the same bits.
+    /// </summary>
+    private static void NodeSumOverflowFails(ICommunicator comm)
+    {
+        using var allreduce = new AtomoAllreduce(comm, Coordinate(budget: 1e9));
+        allreduce.Average(AsMemory(Gradients(ModelShapes, comm.Rank, 0)), ModelShapes);
+        float[][] tensors = Gradients(ModelShapes, comm.Rank, 1);
+        Array.Fill(tensors[0], 2e38f);
+        float[][] before = [.. tensors.Select(t => (float[])t.Clone())];
+        Exception? error = Catch(() => allreduce.Average(AsMemory(tensors), ModelShapes));
+        if (allreduce.IsNodeAware)
+        {
+            using NodeTopology topology = ((INodeAwareCommunicator)comm).SplitByNode();
+            bool owner = topology.Node.Rank == 0;
+            Expect(comm, owner ? error is ArgumentException && error.Message.Contains("Tensor 0", StringComparison.Ordinal) && error.Message.Contains("overflow", StringComparison.Ordinal)
+                : error is InvalidOperationException && error.Message.Contains("encode", StringComparison.Ordinal), $"{(owner ? "owner" : "other rank")}: {error?.GetType().Name ?? "no error"}: {error?.Message}");
+        }
+        else
+        {
+            Expect(comm, comm.Size == 1 || error is not null, "a sum that overflows float was averaged without an error");
+        }
+
+        for (int t = 0; t < tensors.Length; t++)
+        {
+            Expect(comm, tensors[t].AsSpan().SequenceEqual(before[t]), $"tensor {t} was changed by a failed call");
+        }
+
+        float[][] good = Gradients(ModelShapes, comm.Rank, 2);
+        Exception? next = Catch(() => allreduce.Average(AsMemory(good), ModelShapes));
+        Expect(comm, next is null, $"the call after the failure: {next?.Message}");
+        var hashes = new ulong[comm.Size];
+        comm.Allgather<ulong>([Hash(good)], hashes);
+        Expect(comm, hashes.All(h => h == hashes[0]), "ranks differ after the failed call");
     }
 
     private static void AsyncEqualsSync(ICommunicator comm)

@@ -39,7 +39,7 @@ public class OptionsHashTests
     public void Every_AtomoOptions_setting_but_the_timeout_is_agreed() => EveryOptionChangesTheHash(
         () => new AtomoOptions(),
         ["Budget", "BucketSize", "BudgetRule", "CompressVectors", "Decomposition", "DenseWarmupSteps", "DenseWhenCheaper", "FourierBlockLength", "MinimumCompressedElements",
-         "Oversampling", "PowerIterations", "Sampling", "Seed", "SpectralMethod", "SpectralMinimumDimension", "SpectralPrecision", "SpectralWarmStart"]);
+         "NodeAware", "Oversampling", "PowerIterations", "Sampling", "Seed", "SpectralMethod", "SpectralMinimumDimension", "SpectralPrecision", "SpectralWarmStart"]);
 
     [Fact]
     public void Every_PowerSgdOptions_setting_but_the_timeout_is_agreed() => EveryOptionChangesTheHash(
@@ -47,5 +47,5 @@ public class OptionsHashTests
         ["DenseWarmupSteps", "ErrorFeedback", "MinimumCompressionRate", "Rank", "Seed", "WarmStart"]);
 
     [Fact]
-    public void Dense_options_hold_only_the_rank_local_timeout() => EveryOptionChangesTheHash(() => new DenseAllreduceOptions(), []);
+    public void Every_DenseAllreduceOptions_setting_but_the_timeout_is_agreed() => EveryOptionChangesTheHash(() => new DenseAllreduceOptions(), ["NodeAware"]);
 }

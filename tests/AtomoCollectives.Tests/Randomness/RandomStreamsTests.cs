@@ -21,6 +21,7 @@ public class RandomStreamsTests
                         Add(seen, RandomStreams.Draw(encoder), $"draw {seed}/{rank}/{step}/{tensor}");
                         Add(seen, RandomStreams.Residual(RandomStreams.Draw(encoder)), $"residual {seed}/{rank}/{step}/{tensor}");
                         Add(seen, RandomStreams.Sketch(encoder), $"sketch {seed}/{rank}/{step}/{tensor}");
+                        Add(seen, RandomStreams.NodeEncoder(seed, rank, step, tensor), $"node encoder {seed}/{rank}/{step}/{tensor}");
                         if (rank == 0)
                         {
                             Add(seen, RandomStreams.Shared(seed, step, tensor), $"shared {seed}/{step}/{tensor}");

@@ -91,8 +91,10 @@ public class GradientSetTests
     public void ConfigurationsCoverTheIssuesListAndDenseIsAlwaysSelected()
     {
         string[] names = [.. BenchConfigurations.All(1).Select(c => c.Name)];
-        Assert.Equal(["dense", "atomo-spectral-s1", "atomo-spectral-s2", "atomo-spectral-s3", "atomo-coordinate", "atomo-fourier", "qsgd", "terngrad"], names);
+        Assert.Equal(["dense", "dense-node", "atomo-spectral-s1", "atomo-spectral-s2", "atomo-spectral-s3", "atomo-coordinate", "atomo-fourier", "qsgd", "terngrad"], names);
         Assert.Equal(["dense", "qsgd"], BenchConfigurations.Select("qsgd", 1).Select(c => c.Name));
+        Assert.Equal(["dense", "dense-node", "atomo-spectral-s3", "atomo-spectral-s3-flat"], BenchConfigurations.Select("atomo-spectral-s3-flat,dense-node,atomo-spectral-s3", 1).Select(c => c.Name));
+        Assert.Equal(NodeAwareMode.Off, BenchConfigurations.Select("atomo-spectral-s3-flat", 1)[1].Options!.NodeAware);
         Assert.Throws<ArgumentException>(() => BenchConfigurations.Select("zip", 1));
     }
 

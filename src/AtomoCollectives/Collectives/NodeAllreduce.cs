@@ -1,0 +1,193 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+
+namespace AtomoCollectives;
+
+/// <summary>
+/// The node-aware dense allreduce (docs/node-aware.md), in the steps that <see cref="DenseAllreduce"/> runs in a row and
+/// <see cref="NodeAwareExchange"/> interleaves with its compressed tensors: a reduce-scatter over the node leaves each of
+/// its k ranks the node's sum of its 1/k slice; each sums its slice over its rail (the one rank per node with its
+/// node-local rank); the node's ranks share their slices. Every element is summed by one rail, whose members get the
+/// same bits (the transport's allreduce contract), and copied from there, so every rank ends with the same bits.
+/// </summary>
+internal static class NodeAllreduce
+{
+    /// <summary>The most bytes one sharing round gathers, so that any total fits the contiguous allgatherv (tests lower it).</summary>
+    internal static int ShareRoundBytes { get; set; } = 1 << 30;
+
+    /// <summary>
+    /// The slice <c>[Start, Start + Length)</c> of <paramref name="elements"/> that node-local rank <paramref name="part"/>
+    /// of <paramref name="parts"/> carries on its rail: contiguous, in node-rank order, sizes differing by at most one.
+    /// </summary>
+    public static (int Start, int Length) Slice(long elements, int parts, int part)
+    {
+        long start = elements * part / parts;
+        long end = elements * (part + 1) / parts;
+        return ((int)start, (int)(end - start));
+    }
+
+    /// <summary>
+    /// Replaces <paramref name="data"/> (the same length on every rank) by its sum over every rank of
+    /// <paramref name="topology"/> times <paramref name="scale"/>, the same bits on every rank.
+    /// </summary>
+    public static void Sum(NodeTopology topology, Span<float> data, float scale, NodeTraffic traffic)
+    {
+        ICommunicator node = topology.Node;
+        int[] counts = new int[node.Size];
+        for (int l = 0; l < counts.Length; l++)
+        {
+            counts[l] = Slice(data.Length, node.Size, l).Length;
+        }
+
+        float[] mine = ArrayPool<float>.Shared.Rent(Math.Max(1, counts[node.Rank]));
+        try
+        {
+            Span<float> slice = mine.AsSpan(0, counts[node.Rank]);
+            ReduceScatter(node, data, counts, slice, traffic);
+            topology.Rail.AllreduceSum(slice);
+            traffic.BetweenNodes(AllreduceStatistics.RingAllreduceBytes(slice.Length, topology.Rail.Size));
+            TensorPrimitives.Multiply(slice, scale, slice);
+            Share(node, slice, counts, data, traffic);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(mine);
+        }
+    }
+
+    /// <summary>
+    /// The node's sum of <paramref name="send"/>, of which this rank keeps its block (<paramref name="counts"/>[l] elements
+    /// for node rank l, in order) in <paramref name="mine"/>: a reduce-scatter where the node's communicator has one
+    /// (the library's transports), else an allreduce of a copy. <paramref name="mine"/> must not overlap <paramref name="send"/>.
+    /// </summary>
+    public static void ReduceScatter(ICommunicator node, ReadOnlySpan<float> send, ReadOnlySpan<int> counts, Span<float> mine, NodeTraffic traffic)
+    {
+        int block = counts[node.Rank];
+        if (node is IReduceScatterCommunicator reduceScatter)
+        {
+            reduceScatter.ReduceScatterSum(send, mine[..block], counts);
+            traffic.WithinNode(sizeof(float) * (double)(send.Length - block), sizeof(float) * (double)(node.Size - 1) * block);
+            return;
+        }
+
+        float[] sum = ArrayPool<float>.Shared.Rent(Math.Max(1, send.Length));
+        try
+        {
+            send.CopyTo(sum);
+            node.AllreduceSum(sum.AsSpan(0, send.Length));
+            traffic.WithinNode(AllreduceStatistics.RingAllreduceBytes(send.Length, node.Size));
+            int offset = 0;
+            for (int l = 0; l < node.Rank; l++)
+            {
+                offset += counts[l];
+            }
+
+            sum.AsSpan(offset, block).CopyTo(mine);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(sum);
+        }
+    }
+
+    /// <summary>
+    /// Gathers every node rank's floats into every node rank, in node-rank order and packed: <paramref name="counts"/>[l]
+    /// floats from node rank l (<paramref name="mine"/> for this one). Totals beyond <see cref="ShareRoundBytes"/> go in
+    /// rounds, each rank sending the next piece of its floats, so any size passes the contiguous allgatherv.
+    /// <paramref name="receive"/> must not overlap <paramref name="mine"/>.
+    /// </summary>
+    public static void Share(ICommunicator node, ReadOnlySpan<float> mine, ReadOnlySpan<int> counts, Span<float> receive, NodeTraffic traffic)
+    {
+        long total = 0;
+        int largest = 0;
+        foreach (int count in counts)
+        {
+            total += count;
+            largest = Math.Max(largest, count);
+        }
+
+        traffic.WithinNode(sizeof(float) * (double)mine.Length, sizeof(float) * (double)(total - mine.Length));
+        int[] byteCounts = new int[counts.Length];
+        if (total * sizeof(float) <= ShareRoundBytes)
+        {
+            for (int l = 0; l < counts.Length; l++)
+            {
+                byteCounts[l] = counts[l] * sizeof(float);
+            }
+
+            node.Allgatherv(MemoryMarshal.AsBytes(mine), byteCounts, MemoryMarshal.AsBytes(receive[..(int)total]));
+            return;
+        }
+
+        int piece = Math.Max(1, ShareRoundBytes / sizeof(float) / counts.Length);
+        float[] round = ArrayPool<float>.Shared.Rent(piece * counts.Length);
+        try
+        {
+            for (long done = 0; done < largest; done += piece)
+            {
+                for (int l = 0; l < counts.Length; l++)
+                {
+                    byteCounts[l] = (int)Math.Clamp(counts[l] - done, 0, piece) * sizeof(float);
+                }
+
+                ReadOnlySpan<float> send = mine.Slice((int)Math.Min(done, mine.Length), byteCounts[node.Rank] / sizeof(float));
+                node.Allgatherv(MemoryMarshal.AsBytes(send), byteCounts, MemoryMarshal.AsBytes(round.AsSpan()));
+                long destination = 0, source = 0;
+                for (int l = 0; l < counts.Length; l++)
+                {
+                    int floats = byteCounts[l] / sizeof(float);
+                    if (floats > 0)
+                    {
+                        round.AsSpan((int)source, floats).CopyTo(receive.Slice((int)(destination + done), floats));
+                    }
+
+                    source += floats;
+                    destination += counts[l];
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(round);
+        }
+    }
+}
+
+/// <summary>What a node-aware call moved from this rank: within its node (shared memory) and between nodes (the rails).</summary>
+internal sealed class NodeTraffic
+{
+    public double SentWithinNode { get; private set; }
+
+    public double ReceivedWithinNode { get; private set; }
+
+    public double SentBetweenNodes { get; private set; }
+
+    public double ReceivedBetweenNodes { get; private set; }
+
+    /// <summary>An exchange within the node: <paramref name="sent"/> bytes out and <paramref name="received"/> in (an allreduce: the same both ways).</summary>
+    public void WithinNode(double sent, double? received = null)
+    {
+        SentWithinNode += sent;
+        ReceivedWithinNode += received ?? sent;
+    }
+
+    /// <summary>An exchange on the rail, between nodes.</summary>
+    public void BetweenNodes(double sent, double? received = null)
+    {
+        SentBetweenNodes += sent;
+        ReceivedBetweenNodes += received ?? sent;
+    }
+
+    /// <summary>
+    /// The statistics of a call that moved this traffic, with <paramref name="call"/>'s other fields: bytes sent and
+    /// received in all, and the part of them within the node.
+    /// </summary>
+    public AllreduceStatistics Into(AllreduceStatistics call) => call with
+    {
+        BytesSent = (long)(SentWithinNode + SentBetweenNodes),
+        BytesReceived = (long)(ReceivedWithinNode + ReceivedBetweenNodes),
+        BytesSentWithinNode = (long)SentWithinNode,
+        BytesReceivedWithinNode = (long)ReceivedWithinNode,
+    };
+}

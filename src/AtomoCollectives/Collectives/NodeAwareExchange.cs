@@ -1,0 +1,645 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Numerics.Tensors;
+using AtomoCollectives.Decompositions;
+
+namespace AtomoCollectives;
+
+/// <summary>
+/// <see cref="AtomoAllreduce"/>'s node-aware call (<see cref="AtomoOptions.NodeAware"/>, docs/node-aware.md). The tensors
+/// to compress are split between the node's k ranks, balanced by elements, and the dense ones cut into k slices; one
+/// reduce-scatter over the node leaves each rank the node's sum of its tensors and of its slice. Each rank encodes its
+/// tensors' node sums, allgathers the payloads over its rail (the one rank per node with its node-local rank), and
+/// decodes every node's payload in node order, ÷ N; it sums its dense slice over the rail (with any of its tensors whose
+/// payloads would not pay). Last, the node's ranks share what they decoded and summed. Each node's payload is an
+/// unbiased estimate of its node's sum (its own random streams), so the result is an unbiased estimate of the mean; a
+/// rail's members decode the same payloads in the same order and sum alike, and the sharing copies bits, so every rank
+/// ends with the same bits.
+/// </summary>
+/// <remarks>
+/// Failures are raised on every rank at one of three points, and no rank writes its tensors before the last: the header
+/// exchange (bad arguments, NaN, mismatched calls, as the flat call), the exchange of payload lengths (a failed encode
+/// of a node sum), and the node's sharing of results, which carries each rail's count of failed decodes.
+/// </remarks>
+internal sealed class NodeAwareExchange : IDisposable
+{
+    private readonly ICommunicator _world;
+    private readonly NodeTopology _topology;
+    private readonly AtomoOptions _options;
+    private readonly AtomoCodec _codec;
+    private readonly long _agreementHash;
+    private readonly string _agreementName;
+    private readonly ArrayBufferWriter<byte> _payloads = new();
+    private float[] _send = [];
+    private float[] _mine = [];
+    private float[] _shared = [];
+    private byte[] _received = [];
+
+    private NodeAwareExchange(ICommunicator world, NodeTopology topology, AtomoOptions options, AtomoCodec codec, long agreementHash, string agreementName)
+    {
+        _world = world;
+        _topology = topology;
+        _options = options;
+        _codec = codec;
+        _agreementHash = agreementHash;
+        _agreementName = agreementName;
+    }
+
+    /// <summary>
+    /// The node-aware exchange an <see cref="AtomoAllreduce"/> uses from its first call on, or null for the flat one.
+    /// Before grouping by node, the ranks exchange the call's header, so that a rank whose options differ raises with the
+    /// others whichever exchange it was about to take; a failure leaves the choice to the next call.
+    /// </summary>
+    public static NodeAwareExchange? Resolve<TSet>(TSet tensors, long step, ICommunicator world, AtomoOptions options, AtomoCodec codec, long agreementHash, string agreementName)
+        where TSet : ITensorSet, allows ref struct
+    {
+        if (options.NodeAware == NodeAwareMode.Off || world.Size == 1)
+        {
+            return null;
+        }
+
+        if (world is INodeAwareCommunicator)
+        {
+            long shapesHash = CallAgreement.ShapesHashSeed;
+            for (int t = 0; t < tensors.Count; t++)
+            {
+                shapesHash = CallAgreement.Mix(shapesHash, CallAgreement.HashShape(tensors.Shape(t)));
+            }
+
+            CallAgreement.Exchange(world, tensors.Error, tensors.Count, shapesHash, agreementHash, step, agreementName);
+        }
+
+        NodeTopology? topology = NodeTopology.ForMode(world, options.NodeAware, $"{nameof(AtomoOptions)}.{nameof(AtomoOptions.NodeAware)}");
+        return topology is null ? null : new NodeAwareExchange(world, topology, options, codec, agreementHash, agreementName);
+    }
+
+    public void Dispose() => _topology.Dispose();
+
+    /// <summary>
+    /// One call, as its phases; the tensors are written only by the commit. <paramref name="sketchFor"/> is the
+    /// averager's warm start of a tensor position, <paramref name="routeBeforeEncoding"/> its policy of dense routes.
+    /// </summary>
+    public AllreduceStatistics Average<TSet>(TSet tensors, long step, Func<int, SpectralSketch?> sketchFor, Func<TensorShape, long, TensorRoute> routeBeforeEncoding)
+        where TSet : ITensorSet, allows ref struct
+    {
+        var call = new NodeCall(tensors.Count, step, _world.Size, _topology);
+        var clock = Stopwatch.StartNew();
+        Exception? localError = Check(tensors, call, routeBeforeEncoding);
+        double encodeSeconds = Lap(clock);
+
+        CallAgreement.Exchange(_world, localError, call.Count, call.ShapesHash, _agreementHash, step, _agreementName);
+        SumWithinNode(tensors, call);
+        double exchangeSeconds = Lap(clock);
+
+        Exception? encodeError = EncodeMine(call, sketchFor);
+        encodeSeconds += Lap(clock);
+
+        AgreeOnPayloads(call, encodeError);
+        RouteDenseWhereCheaper(call);
+        GatherOnRail(call);
+        exchangeSeconds += Lap(clock);
+
+        Exception? decodeError = DecodeMine(call);
+        double decodeSeconds = Lap(clock);
+
+        SumDenseOnRail(call, decodeError);
+        ShareWithinNode(call, decodeError);
+        exchangeSeconds += Lap(clock);
+
+        TensorDecision[] decisions = Commit(tensors, call);
+        decodeSeconds += Lap(clock);
+        return CallStatistics(call, decisions, encodeSeconds, exchangeSeconds, decodeSeconds);
+    }
+
+    /// <summary>
+    /// This rank's arguments and values, every tensor (all are summed over the node before anything is encoded), and
+    /// each tensor's route and owner. A failure is returned, to travel in the header exchange.
+    /// </summary>
+    private Exception? Check<TSet>(TSet tensors, NodeCall call, Func<TensorShape, long, TensorRoute> routeBeforeEncoding)
+        where TSet : ITensorSet, allows ref struct
+    {
+        Exception? error = tensors.Error;
+        for (int t = 0; t < call.Count && error is null; t++)
+        {
+            TensorShape shape = tensors.Shape(t);
+            try
+            {
+                call.Add(t, shape, routeBeforeEncoding(shape, call.Step), _codec.DecompositionFor(shape));
+                TestHooks.BeforeEncode?.Invoke(call.Step, t);
+                Span<float> data = tensors.Get(t);
+                error = data.Length != shape.ElementCount
+                    ? CallAgreement.LengthMismatch(t, data.Length, shape)
+                    : CallAgreement.NonFinite(t, shape, data, call.Routes[t]);
+            }
+            catch (ArgumentException failure)
+            {
+                error = new ArgumentException($"Tensor {t} {shape} cannot be compressed: {failure.Message}", nameof(tensors), failure);
+            }
+            catch (Exception failure)
+            {
+                error = failure;   // raised on every rank through the header, like any failure before the exchange
+            }
+        }
+
+        if (error is null && call.TotalElements > Array.MaxLength)
+        {
+            error = new ArgumentException($"One call can average at most {Array.MaxLength} elements in total, not {call.TotalElements}.", nameof(tensors));
+        }
+
+        if (error is null)
+        {
+            call.Plan();
+        }
+
+        return error;
+    }
+
+    /// <summary>
+    /// Lays every tensor out in <c>_send</c> node rank by node rank (its tensors, then its dense slice) and reduce-scatters
+    /// it over the node: <c>_mine</c> gets the node's sum of this rank's block.
+    /// </summary>
+    private void SumWithinNode<TSet>(TSet tensors, NodeCall call)
+        where TSet : ITensorSet, allows ref struct
+    {
+        Grow(ref _send, call.TotalElements);
+        Span<float> send = _send.AsSpan(0, (int)call.TotalElements);
+        int offset = 0;
+        for (int l = 0; l < call.RanksPerNode; l++)
+        {
+            foreach (int t in call.Owned(l))
+            {
+                tensors.Get(t).CopyTo(send[offset..]);
+                offset += call.Shapes[t].ElementCount;
+            }
+
+            (int start, int length) = call.Slice(l);
+            foreach ((int t, int from, int position, int count) in call.DenseRuns(start, length))
+            {
+                tensors.Get(t).Slice(from, count).CopyTo(send.Slice(offset + position, count));
+            }
+
+            offset += length;
+        }
+
+        Grow(ref _mine, call.Block(call.LocalRank) + 1L);
+        NodeAllreduce.ReduceScatter(_topology.Node, send, call.BlockCounts(), _mine, call.Traffic);
+    }
+
+    /// <summary>
+    /// Encodes the node sums of this rank's tensors into <c>_payloads</c>, from the node's own random streams. A failure
+    /// (the node's sum overflows float, a native library's error) is returned, to travel with the payload lengths.
+    /// </summary>
+    private Exception? EncodeMine(NodeCall call, Func<int, SpectralSketch?> sketchFor)
+    {
+        _payloads.ResetWrittenCount();
+        int offset = 0;
+        foreach (int t in call.Owned(call.LocalRank))
+        {
+            TensorShape shape = call.Shapes[t];
+            ReadOnlySpan<float> sum = _mine.AsSpan(offset, shape.ElementCount);
+            offset += shape.ElementCount;
+            try
+            {
+                if (FiniteValues.IndexOfNonFinite(sum) is int bad and >= 0)
+                {
+                    return new ArgumentException($"Tensor {t} {shape}: the sum over node {call.NodeIndex}'s ranks holds {sum[bad]} at index {bad}: their values overflow float.", "tensors");
+                }
+
+                call.Lengths[t] = _codec.Encode(sum, shape, RandomStreams.NodeEncoder(_options.Seed, call.NodeIndex, call.Step, t), sketchFor(t), _payloads);
+                call.Atoms[t] = _codec.LastAtomCount;
+            }
+            catch (ArgumentException failure)
+            {
+                return new ArgumentException($"Tensor {t} {shape}: the sum over node {call.NodeIndex}'s ranks cannot be compressed: {failure.Message}", "tensors", failure);
+            }
+            catch (Exception failure)
+            {
+                return failure;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// One world allgather of each rank's outcome, node, payload lengths and atom counts: a failed encode raises on
+    /// every rank here, and every rank learns each node's payload of each tensor.
+    /// </summary>
+    private void AgreeOnPayloads(NodeCall call, Exception? encodeError)
+    {
+        int fields = 2 + (2 * call.Count);
+        var mine = new int[fields];
+        mine[0] = encodeError is null ? 0 : 1;
+        mine[1] = call.NodeIndex;
+        call.Lengths.CopyTo(mine, 2);
+        call.Atoms.CopyTo(mine, 2 + call.Count);
+        var all = new int[fields * _world.Size];
+        _world.Allgather<int>(mine, all);
+        int failed = 0;
+        for (int r = 0; r < _world.Size; r++)
+        {
+            ReadOnlySpan<int> theirs = all.AsSpan(r * fields, fields);
+            failed += theirs[0];
+            for (int t = 0; t < call.Count; t++)
+            {
+                // A tensor has one owner per node; the others sent 0.
+                call.NodeLengths[(theirs[1] * call.Count) + t] += theirs[2 + t];
+                call.NodeAtoms[(theirs[1] * call.Count) + t] += theirs[2 + call.Count + t];
+            }
+        }
+
+        CallAgreement.CheckOutcome(encodeError, failed, call.Step, "encode their node's sums");
+    }
+
+    /// <summary>
+    /// Dense where the nodes' payloads would not pay between nodes: a node sends its payload to K − 1 nodes, against the
+    /// <c>2(K−1)/K</c> of the tensor that the dense route moves per node. The payloads are averaged over nodes, so every
+    /// rank decides alike; the tensor stays with its owner, which sums it over its rail.
+    /// </summary>
+    private void RouteDenseWhereCheaper(NodeCall call)
+    {
+        if (!_options.DenseWhenCheaper)
+        {
+            return;
+        }
+
+        for (int t = 0; t < call.Count; t++)
+        {
+            if (call.Routes[t] == TensorRoute.Compressed)
+            {
+                double meanPayload = 0;
+                for (int j = 0; j < call.NodeCount; j++)
+                {
+                    meanPayload += call.NodeLength(j, t) / (double)call.NodeCount;
+                }
+
+                if ((call.NodeCount - 1) * meanPayload >= AllreduceStatistics.RingAllreduceBytes(call.Shapes[t].ElementCount, call.NodeCount))
+                {
+                    call.Routes[t] = TensorRoute.DenseCheaper;
+                }
+            }
+        }
+    }
+
+    /// <summary>The rail's allgatherv: every node's payloads of this rank's still-compressed tensors, in tensor order, into <c>_received</c>.</summary>
+    private void GatherOnRail(NodeCall call)
+    {
+        for (int j = 0; j < call.NodeCount; j++)
+        {
+            foreach (int t in call.Owned(call.LocalRank, compressedOnly: true))
+            {
+                call.RailCounts[j] = checked(call.RailCounts[j] + call.NodeLength(j, t));
+            }
+        }
+
+        byte[] send = ArrayPool<byte>.Shared.Rent(Math.Max(1, call.RailCounts[call.NodeIndex]));
+        try
+        {
+            ReadOnlySpan<byte> written = _payloads.WrittenSpan;
+            int packed = 0, offset = 0;
+            foreach (int t in call.Owned(call.LocalRank))
+            {
+                if (call.Routes[t] == TensorRoute.Compressed)
+                {
+                    written.Slice(offset, call.Lengths[t]).CopyTo(send.AsSpan(packed));
+                    packed += call.Lengths[t];
+                }
+
+                offset += call.Lengths[t];
+            }
+
+            long total = call.RailCounts.Sum(c => (long)c);
+            if (_received.Length < total)
+            {
+                _received = new byte[total];
+            }
+
+            _topology.Rail.Allgatherv(send.AsSpan(0, packed), call.RailCounts, _received);
+            call.Traffic.BetweenNodes(packed, total - packed);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(send);
+        }
+    }
+
+    /// <summary>
+    /// Decodes this rank's still-compressed tensors, every node's payload in node order, ÷ N, over their node sums in
+    /// <c>_mine</c> (encoded, they are needed no more). A failure is returned, to be raised on every rank after the sharing.
+    /// </summary>
+    private Exception? DecodeMine(NodeCall call)
+    {
+        var nodeOffsets = new long[call.NodeCount];
+        for (int j = 1; j < call.NodeCount; j++)
+        {
+            nodeOffsets[j] = nodeOffsets[j - 1] + call.RailCounts[j - 1];
+        }
+
+        try
+        {
+            TestHooks.BeforeDecode?.Invoke(call.Step);
+            int offset = 0;
+            foreach (int t in call.Owned(call.LocalRank))
+            {
+                int elements = call.Shapes[t].ElementCount;
+                if (call.Routes[t] == TensorRoute.Compressed)
+                {
+                    _codec.BeginAccumulate(elements);
+                    for (int j = 0; j < call.NodeCount; j++)
+                    {
+                        int length = call.NodeLength(j, t);
+                        _codec.Accumulate(_received.AsSpan(checked((int)nodeOffsets[j]), length), 1f);
+                        nodeOffsets[j] += length;
+                    }
+
+                    _codec.FinishAccumulate(_mine.AsSpan(offset, elements), 1f / call.WorldSize, add: false);
+                }
+
+                offset += elements;
+            }
+        }
+        catch (Exception error)
+        {
+            return error;
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Sums over the rail, ÷ N, what this rank holds densely: its tensors whose payloads would not pay (one allreduce
+    /// when there are any, which every member of the rail decides alike), then its slice of the dense tensors with one
+    /// more float, 1 when this rank's decode failed.
+    /// </summary>
+    private void SumDenseOnRail(NodeCall call, Exception? decodeError)
+    {
+        int[] rerouted = [.. call.Owned(call.LocalRank).Where(t => call.Routes[t] != TensorRoute.Compressed)];
+        if (rerouted.Length > 0)
+        {
+            int total = rerouted.Sum(t => call.Shapes[t].ElementCount);
+            float[] dense = ArrayPool<float>.Shared.Rent(total);
+            try
+            {
+                CopyOwned(call, rerouted, dense, toMine: false);
+                Span<float> sum = dense.AsSpan(0, total);
+                _topology.Rail.AllreduceSum(sum);
+                TensorPrimitives.Multiply(sum, 1f / call.WorldSize, sum);
+                CopyOwned(call, rerouted, dense, toMine: true);
+                call.Traffic.BetweenNodes(AllreduceStatistics.RingAllreduceBytes(total, call.NodeCount));
+            }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(dense);
+            }
+        }
+
+        int length = call.Slice(call.LocalRank).Length;
+        Span<float> sliceAndOutcome = _mine.AsSpan(call.OwnedElements(call.LocalRank), length + 1);
+        sliceAndOutcome[^1] = decodeError is null ? 0f : 1f;
+        _topology.Rail.AllreduceSum(sliceAndOutcome);
+        call.Traffic.BetweenNodes(AllreduceStatistics.RingAllreduceBytes(length, call.NodeCount));
+        TensorPrimitives.Multiply(sliceAndOutcome[..length], 1f / call.WorldSize, sliceAndOutcome[..length]);
+    }
+
+    /// <summary>Copies this rank's tensors <paramref name="which"/> (in tensor order) between their places in <c>_mine</c> and the front of <paramref name="packed"/>.</summary>
+    private void CopyOwned(NodeCall call, int[] which, float[] packed, bool toMine)
+    {
+        int offset = 0, at = 0, next = 0;
+        foreach (int t in call.Owned(call.LocalRank))
+        {
+            int elements = call.Shapes[t].ElementCount;
+            if (next < which.Length && which[next] == t)
+            {
+                Span<float> place = _mine.AsSpan(offset, elements), copy = packed.AsSpan(at, elements);
+                (toMine ? copy : place).CopyTo(toMine ? place : copy);
+                at += elements;
+                next++;
+            }
+
+            offset += elements;
+        }
+    }
+
+    /// <summary>
+    /// The node's ranks share their blocks (their tensors' results, their slices of the dense sum) into <c>_shared</c>,
+    /// with their rails' counts of failed decodes, which add up to the world's on every rank: a failed decode anywhere
+    /// raises everywhere here.
+    /// </summary>
+    private void ShareWithinNode(NodeCall call, Exception? decodeError)
+    {
+        int[] counts = [.. call.BlockCounts().Select(c => c + 1)];
+        long total = counts.Sum(c => (long)c);
+        Grow(ref _shared, total);
+        NodeAllreduce.Share(_topology.Node, _mine.AsSpan(0, counts[call.LocalRank]), counts, _shared, call.Traffic);
+        float failed = 0;
+        long end = 0;
+        foreach (int count in counts)
+        {
+            end += count;
+            failed += _shared[end - 1];
+        }
+
+        CallAgreement.CheckOutcome(decodeError, failed, call.Step, "decode the payloads");
+    }
+
+    /// <summary>Copies the results from <c>_shared</c> into the caller's tensors and says what each tensor took.</summary>
+    private TensorDecision[] Commit<TSet>(TSet tensors, NodeCall call)
+        where TSet : ITensorSet, allows ref struct
+    {
+        long offset = 0;
+        for (int l = 0; l < call.RanksPerNode; l++)
+        {
+            foreach (int t in call.Owned(l))
+            {
+                _shared.AsSpan((int)offset, call.Shapes[t].ElementCount).CopyTo(tensors.Get(t));
+                offset += call.Shapes[t].ElementCount;
+            }
+
+            (int start, int length) = call.Slice(l);
+            foreach ((int t, int from, int position, int count) in call.DenseRuns(start, length))
+            {
+                _shared.AsSpan((int)offset + position, count).CopyTo(tensors.Get(t).Slice(from, count));
+            }
+
+            offset += length + 1;   // and the rail's count of failed decodes
+        }
+
+        var decisions = new TensorDecision[call.Count];
+        for (int t = 0; t < call.Count; t++)
+        {
+            bool compressed = call.Routes[t] == TensorRoute.Compressed;
+            decisions[t] = new TensorDecision(t, call.Shapes[t], call.Routes[t], call.Decompositions[t],
+                compressed ? call.NodeLength(call.NodeIndex, t) : 0, compressed ? call.NodeAtom(call.NodeIndex, t) : 0);
+        }
+
+        return decisions;
+    }
+
+    /// <summary>This call's traffic, within the node and between nodes, and times.</summary>
+    private static AllreduceStatistics CallStatistics(NodeCall call, TensorDecision[] decisions, double encodeSeconds, double exchangeSeconds, double decodeSeconds)
+        => call.Traffic.Into(new AllreduceStatistics
+        {
+            Calls = 1,
+            Tensors = call.Count,
+            CompressedTensors = decisions.Count(d => d.Route == TensorRoute.Compressed),
+            DenseEquivalentBytes = (long)AllreduceStatistics.RingAllreduceBytes(call.TotalElements, call.WorldSize),
+            AtomsSent = call.Owned(call.LocalRank, compressedOnly: true).Sum(t => (long)call.Atoms[t]),
+            EncodeSeconds = encodeSeconds,
+            ExchangeSeconds = exchangeSeconds,
+            DecodeSeconds = decodeSeconds,
+            Decisions = decisions,
+        });
+
+    private static double Lap(Stopwatch clock)
+    {
+        double seconds = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        return seconds;
+    }
+
+    private static void Grow(ref float[] buffer, long elements)
+    {
+        if (buffer.Length < elements)
+        {
+            buffer = new float[elements];
+        }
+    }
+
+    /// <summary>
+    /// What one node-aware call carries from phase to phase, and its layout: node rank l's block is its tensors (those
+    /// routed to compression before encoding, in tensor order), then its slice of the other tensors' concatenation.
+    /// </summary>
+    private sealed class NodeCall(int count, long step, int worldSize, NodeTopology topology)
+    {
+        public int Count { get; } = count;
+
+        public long Step { get; } = step;
+
+        public int WorldSize { get; } = worldSize;
+
+        public int NodeCount { get; } = topology.NodeCount;
+
+        public int NodeIndex { get; } = topology.NodeIndex;
+
+        public int RanksPerNode { get; } = topology.Node.Size;
+
+        public int LocalRank { get; } = topology.Node.Rank;
+
+        public long ShapesHash { get; private set; } = CallAgreement.ShapesHashSeed;
+
+        public TensorShape[] Shapes { get; } = new TensorShape[count];
+
+        /// <summary>Each tensor's route: set by the check, and made dense where compression would not pay.</summary>
+        public TensorRoute[] Routes { get; } = new TensorRoute[count];
+
+        public Decomposition[] Decompositions { get; } = new Decomposition[count];
+
+        /// <summary>The node rank that encodes and decodes each tensor routed to compression before encoding (−1 for the others).</summary>
+        public int[] Owners { get; } = new int[count];
+
+        /// <summary>This rank's payload length per tensor (0 for tensors it does not own).</summary>
+        public int[] Lengths { get; } = new int[count];
+
+        public int[] Atoms { get; } = new int[count];
+
+        /// <summary>Each node's payload length per tensor, node by node.</summary>
+        public int[] NodeLengths { get; } = new int[count * topology.NodeCount];
+
+        public int[] NodeAtoms { get; } = new int[count * topology.NodeCount];
+
+        /// <summary>Bytes each node contributes to this rank's rail allgatherv.</summary>
+        public int[] RailCounts { get; } = new int[topology.NodeCount];
+
+        public long TotalElements { get; private set; }
+
+        /// <summary>Elements of the tensors routed dense before encoding, which the node's ranks carry in slices.</summary>
+        public long DenseElements { get; private set; }
+
+        public NodeTraffic Traffic { get; } = new();
+
+        public int NodeLength(int node, int tensor) => NodeLengths[(node * Count) + tensor];
+
+        public int NodeAtom(int node, int tensor) => NodeAtoms[(node * Count) + tensor];
+
+        /// <summary>Records tensor <paramref name="t"/> as the check reads it.</summary>
+        public void Add(int t, TensorShape shape, TensorRoute route, Decomposition decomposition)
+        {
+            ShapesHash = CallAgreement.Mix(ShapesHash, CallAgreement.HashShape(shape));
+            Shapes[t] = shape;
+            Routes[t] = route;
+            Decompositions[t] = decomposition;
+            TotalElements += shape.ElementCount;
+        }
+
+        /// <summary>
+        /// Gives each tensor routed to compression to the node rank with the fewest elements so far, largest tensors
+        /// first (ties to the lower tensor and the lower rank): the same on every rank, from the shapes alone.
+        /// </summary>
+        public void Plan()
+        {
+            Array.Fill(Owners, -1);
+            var load = new long[RanksPerNode];
+            IEnumerable<int> compressed = Enumerable.Range(0, Count).Where(t => Routes[t] == TensorRoute.Compressed);
+            foreach (int t in compressed.OrderByDescending(t => Shapes[t].ElementCount).ThenBy(t => t))
+            {
+                int owner = 0;
+                for (int l = 1; l < load.Length; l++)
+                {
+                    owner = load[l] < load[owner] ? l : owner;
+                }
+
+                Owners[t] = owner;
+                load[owner] += Shapes[t].ElementCount;
+            }
+
+            DenseElements = Enumerable.Range(0, Count).Where(t => Owners[t] < 0).Sum(t => (long)Shapes[t].ElementCount);
+        }
+
+        /// <summary>Node rank <paramref name="owner"/>'s tensors, in tensor order; with <paramref name="compressedOnly"/>, those still routed to compression.</summary>
+        public IEnumerable<int> Owned(int owner, bool compressedOnly = false)
+        {
+            for (int t = 0; t < Count; t++)
+            {
+                if (Owners[t] == owner && (!compressedOnly || Routes[t] == TensorRoute.Compressed))
+                {
+                    yield return t;
+                }
+            }
+        }
+
+        public int OwnedElements(int owner) => Owned(owner).Sum(t => Shapes[t].ElementCount);
+
+        /// <summary>Node rank <paramref name="owner"/>'s slice of the dense tensors' concatenation.</summary>
+        public (int Start, int Length) Slice(int owner) => NodeAllreduce.Slice(DenseElements, RanksPerNode, owner);
+
+        /// <summary>Elements of node rank <paramref name="owner"/>'s block.</summary>
+        public int Block(int owner) => OwnedElements(owner) + Slice(owner).Length;
+
+        public int[] BlockCounts() => [.. Enumerable.Range(0, RanksPerNode).Select(Block)];
+
+        /// <summary>
+        /// The runs of elements <c>[start, start + length)</c> of the dense tensors' concatenation, in order: each run's
+        /// tensor, where it starts in the tensor and in the range, and its length.
+        /// </summary>
+        public IEnumerable<(int Tensor, int From, int Position, int Count)> DenseRuns(long start, int length)
+        {
+            long position = 0;
+            for (int t = 0; t < Count && position < start + length; t++)
+            {
+                if (Owners[t] >= 0)
+                {
+                    continue;
+                }
+
+                int elements = Shapes[t].ElementCount;
+                long from = Math.Max(start, position), to = Math.Min(start + length, position + elements);
+                if (from < to)
+                {
+                    yield return (t, (int)(from - position), (int)(from - start), (int)(to - from));
+                }
+
+                position += elements;
+            }
+        }
+    }
+}

@@ -1,0 +1,304 @@
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
+using AtomoCollectives.Tests.Transport;
+
+namespace AtomoCollectives.Tests.Collectives;
+
+/// <summary>
+/// The whole <see cref="AllreduceContract"/> over in-process ranks grouped into nodes (<see cref="TestHooks.RanksPerNode"/>,
+/// the in-process form of <c>ATOMO_RANKS_PER_NODE</c>): 2 nodes of 2, 2 of 4 and 4 of 2, where
+/// <see cref="AtomoAllreduce"/> (Auto) takes the node-aware exchange; then what only a grouping shows.
+/// </summary>
+public sealed class NodeAwareAllreduceTests
+{
+    private static readonly (int Ranks, int PerNode)[] Groupings = [(4, 2), (8, 4), (8, 2)];
+
+    private static readonly TensorShape[] Shapes = AllreduceContract.ModelShapes;
+
+    public static TheoryData<string, int, int> CasesAndGroupings()
+    {
+        var data = new TheoryData<string, int, int>();
+        foreach ((string name, _) in AllreduceContract.Cases)
+        {
+            foreach ((int ranks, int perNode) in Groupings)
+            {
+                data.Add(name, ranks, perNode);
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(CasesAndGroupings))]
+    public void Contract_holds_over_nodes(string name, int ranks, int perNode)
+        => NodeTopologyTests.RunGrouped(ranks, perNode, AllreduceContract.Cases.Single(c => c.Name == name).Run);
+
+    public static TheoryData<int, int> GroupingData()
+    {
+        var data = new TheoryData<int, int>();
+        foreach ((int ranks, int perNode) in Groupings)
+        {
+            data.Add(ranks, perNode);
+        }
+
+        return data;
+    }
+
+    /// <summary>
+    /// Auto is node-aware over these groupings, Off is not, and the default spectral ATOMO gives the same bits on every
+    /// rank, spreads the encoding over the node's ranks (each rank's atoms are only those of the tensors it owns; the
+    /// node's ranks together send each compressed tensor's payload once) and moves fewer bytes between nodes than flat.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(GroupingData))]
+    public void Auto_goes_node_aware_and_splits_the_encoding(int ranks, int perNode) => NodeTopologyTests.RunGrouped(ranks, perNode, comm =>
+    {
+        using var auto = new AtomoAllreduce(comm, new AtomoOptions { MinimumCompressedElements = 16, Seed = 4 });
+        using var off = new AtomoAllreduce(comm, new AtomoOptions { MinimumCompressedElements = 16, Seed = 4, NodeAware = NodeAwareMode.Off });
+        float[][] a = AllreduceContract.Gradients(Shapes, comm.Rank, 0), b = AllreduceContract.Gradients(Shapes, comm.Rank, 0);
+        auto.Average(AsMemory(a), Shapes);
+        off.Average(AsMemory(b), Shapes);
+        Assert.True(auto.IsNodeAware);
+        Assert.False(off.IsNodeAware);
+        AssertSameOnEveryRank(comm, a);
+
+        var atoms = new long[comm.Size];
+        comm.Allgather<long>([auto.LastCall.AtomsSent], atoms);
+        int node = comm.Rank / perNode;
+        long nodeAtoms = atoms.Skip(node * perNode).Take(perNode).Sum();
+        long decided = auto.LastCall.Decisions.Sum(d => (long)d.Atoms);
+        Assert.Equal(decided, nodeAtoms);   // the decisions carry the node's payload of each tensor, sent by one of its ranks
+        long between = auto.LastCall.BytesSent - auto.LastCall.BytesSentWithinNode;
+        Assert.True(between < off.LastCall.BytesSent, $"between nodes {between} B node-aware, {off.LastCall.BytesSent} B flat");
+    });
+
+    /// <summary>
+    /// One rank's options differ only in <see cref="AtomoOptions.NodeAware"/>: the first call raises on every rank (the
+    /// rank with Off at its flat header, the others at the header they exchange before grouping), none waits forever, and
+    /// the collective keeps refusing until the options agree.
+    /// </summary>
+    [Fact]
+    public void Ranks_that_disagree_on_node_awareness_fail_together() => NodeTopologyTests.RunGrouped(4, 2, comm =>
+    {
+        var options = new AtomoOptions { NodeAware = comm.Rank == 3 ? NodeAwareMode.Off : NodeAwareMode.Auto, Seed = 2 };
+        using var allreduce = new AtomoAllreduce(comm, options);
+        for (int call = 0; call < 2; call++)
+        {
+            float[][] tensors = AllreduceContract.Gradients(Shapes, comm.Rank, 0);
+            var error = Assert.Throws<InvalidOperationException>(() => allreduce.Average(AsMemory(tensors), Shapes));
+            Assert.Contains("different AtomoOptions", error.Message, StringComparison.Ordinal);
+            Assert.Equal(0, allreduce.Step);
+        }
+    });
+
+    /// <summary>
+    /// A saved state resumes the node-aware exchange where it was: each position's warm-start basis stays with the rank
+    /// that encodes it, so a fresh averager loaded with every rank's state gives the bits the first one gives.
+    /// </summary>
+    [Fact]
+    public void A_loaded_state_continues_with_the_same_bits() => NodeTopologyTests.RunGrouped(4, 2, comm =>
+    {
+        var options = new AtomoOptions { MinimumCompressedElements = 16, Seed = 6 };
+        using var first = new AtomoAllreduce(comm, options);
+        for (int step = 0; step < 3; step++)
+        {
+            first.Average(AsMemory(AllreduceContract.Gradients(Shapes, comm.Rank, step)), Shapes);
+        }
+
+        using var state = new MemoryStream();
+        first.SaveState(state);
+        state.Position = 0;
+        using var resumed = new AtomoAllreduce(comm, options);
+        resumed.LoadState(state);
+        float[][] a = AllreduceContract.Gradients(Shapes, comm.Rank, 3), b = AllreduceContract.Gradients(Shapes, comm.Rank, 3);
+        first.Average(AsMemory(a), Shapes);
+        resumed.Average(AsMemory(b), Shapes);
+        Assert.True(resumed.IsNodeAware && resumed.Step == 4);
+        Assert.Equal(Hash(a), Hash(b));
+    });
+
+    /// <summary>
+    /// The node's sharing in rounds (a total above <see cref="NodeAllreduce.ShareRoundBytes"/>, lowered here to 1 KiB)
+    /// gives the bits of the one-round sharing, for the dense route and for ATOMO.
+    /// </summary>
+    [Fact]
+    public void Sharing_in_rounds_gives_the_same_bits()
+    {
+        ulong[] Run() => InProcessClusterWithNodes(8, 4, comm =>
+        {
+            using var dense = new DenseAllreduce(comm, new DenseAllreduceOptions { NodeAware = NodeAwareMode.On });
+            using var atomo = new AtomoAllreduce(comm, new AtomoOptions { MinimumCompressedElements = 16, Seed = 8 });
+            float[][] a = AllreduceContract.Gradients(Shapes, comm.Rank, 0), b = AllreduceContract.Gradients(Shapes, comm.Rank, 0);
+            dense.Average(AsMemory(a), Shapes);
+            atomo.Average(AsMemory(b), Shapes);
+            return Hash(a) ^ (Hash(b) * 31);
+        });
+
+        ulong[] once = Run();
+        int saved = NodeAllreduce.ShareRoundBytes;
+        NodeAllreduce.ShareRoundBytes = 1024;
+        try
+        {
+            Assert.Equal(once, Run());
+        }
+        finally
+        {
+            NodeAllreduce.ShareRoundBytes = saved;
+        }
+
+        Assert.All(once, h => Assert.Equal(once[0], h));
+    }
+
+    /// <summary>
+    /// Nodes of different sizes (a transport's own grouping; the override always divides evenly): Auto stays flat and
+    /// averages, On refuses on every rank with a message naming the uneven nodes.
+    /// </summary>
+    [Fact]
+    public void Uneven_nodes_stay_flat_under_Auto_and_are_refused_under_On() => InProcessCluster.Run(3, world =>
+    {
+        using var comm = new ForwardedNodes(world, perNode: 2);
+        using var auto = new AtomoAllreduce(comm, new AtomoOptions { MinimumCompressedElements = 16 });
+        float[][] tensors = AllreduceContract.Gradients(Shapes, comm.Rank, 0);
+        auto.Average(AsMemory(tensors), Shapes);
+        Assert.False(auto.IsNodeAware);
+        AssertSameOnEveryRank(comm, tensors);
+
+        using var on = new DenseAllreduce(comm, new DenseAllreduceOptions { NodeAware = NodeAwareMode.On });
+        var error = Assert.Throws<InvalidOperationException>(() => on.Average(AsMemory(AllreduceContract.Gradients(Shapes, comm.Rank, 0)), Shapes));
+        Assert.Contains("same number of ranks on every node", error.Message, StringComparison.Ordinal);
+    });
+
+    /// <summary>
+    /// A transport's own grouping whose node communicator has no reduce-scatter (a transport written on the public API):
+    /// the node's sum falls back to an allreduce, and the contract's cases still hold over it.
+    /// </summary>
+    [Theory]
+    [InlineData("allreduce-bitwise-identical-on-every-rank")]
+    [InlineData("allreduce-exact-when-budget-covers-every-atom")]
+    [InlineData("allreduce-unbiased-over-steps-coordinate")]
+    [InlineData("allreduce-decode-failure-on-one-rank-fails-on-every-rank")]
+    [InlineData("node-aware-dense-equals-flat-dense")]
+    [InlineData("dense-node-bitwise-identical-on-every-rank")]
+    public void Contract_holds_over_nodes_without_a_reduce_scatter(string name) => InProcessCluster.Run(4, world =>
+    {
+        using var comm = new ForwardedNodes(world, perNode: 2);
+        AllreduceContract.Cases.Single(c => c.Name == name).Run(comm);
+        using var probe = new AtomoAllreduce(comm, new AtomoOptions { MinimumCompressedElements = 16 });
+        probe.Average(AsMemory(AllreduceContract.Gradients(Shapes, comm.Rank, 0)), Shapes);
+        Assert.True(probe.IsNodeAware);
+    });
+
+    /// <summary>On over one node, and over one rank per node: the node-aware route still averages, the same bits everywhere.</summary>
+    [Theory]
+    [InlineData(4, 0)]
+    [InlineData(4, 1)]
+    public void On_works_over_one_node_and_over_one_rank_per_node(int ranks, int perNode) => NodeTopologyTests.RunGrouped(ranks, perNode, comm =>
+    {
+        using var atomo = new AtomoAllreduce(comm, new AtomoOptions { MinimumCompressedElements = 16, NodeAware = NodeAwareMode.On });
+        using var dense = new DenseAllreduce(comm, new DenseAllreduceOptions { NodeAware = NodeAwareMode.On });
+        float[][] a = AllreduceContract.Gradients(Shapes, comm.Rank, 0), b = AllreduceContract.Gradients(Shapes, comm.Rank, 0);
+        atomo.Average(AsMemory(a), Shapes);
+        dense.Average(AsMemory(b), Shapes);
+        Assert.True(atomo.IsNodeAware && dense.IsNodeAware);
+        AssertSameOnEveryRank(comm, a);
+        AssertSameOnEveryRank(comm, b);
+    });
+
+    private static T[] InProcessClusterWithNodes<T>(int ranks, int perNode, Func<ICommunicator, T> body)
+    {
+        TestHooks.RanksPerNode = perNode;
+        try
+        {
+            return InProcessCluster.Run(ranks, body);
+        }
+        finally
+        {
+            TestHooks.RanksPerNode = null;
+        }
+    }
+
+    private static void AssertSameOnEveryRank(ICommunicator comm, float[][] tensors)
+    {
+        var hashes = new ulong[comm.Size];
+        comm.Allgather<ulong>([Hash(tensors)], hashes);
+        Assert.All(hashes, h => Assert.Equal(hashes[0], h));
+    }
+
+    private static ulong Hash(float[][] tensors)
+    {
+        var hash = new XxHash3();
+        foreach (float[] tensor in tensors)
+        {
+            hash.Append(MemoryMarshal.AsBytes(tensor.AsSpan()));
+        }
+
+        return hash.GetCurrentHashAsUInt64();
+    }
+
+    private static Memory<float>[] AsMemory(float[][] tensors) => [.. tensors.Select(t => (Memory<float>)t)];
+
+    /// <summary>
+    /// A transport that groups <paramref name="perNode"/> consecutive ranks into a node (the last node may hold fewer),
+    /// written with the public pieces a transport of one's own has: its node and rail communicators are plain
+    /// <see cref="ICommunicator"/>s (the in-process splits behind them stand in for the transport's).
+    /// </summary>
+    private sealed class ForwardedNodes(ICommunicator world, int perNode) : ICommunicator, INodeAwareCommunicator
+    {
+        public int Rank => world.Rank;
+
+        public int Size => world.Size;
+
+        public NodeTopology SplitByNode()
+        {
+            var splitter = (ICommunicatorSplitter)world;
+            int nodeIndex = Rank / perNode;
+            ICommunicator node = splitter.Split(nodeIndex, Rank);
+            ICommunicator rail = splitter.Split(node.Rank, nodeIndex);
+            int nodes = ((Size - 1) / perNode) + 1;
+            return new NodeTopology(new Forwarding(node), new Forwarding(rail), nodes, nodeIndex, isUniform: Size % perNode == 0);
+        }
+
+        public void Allgather<T>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged => world.Allgather(send, receive);
+
+        public void Allgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, Span<byte> receive) => world.Allgatherv(send, counts, receive);
+
+        public void Allgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, ReadOnlySpan<Memory<byte>> receive) => world.Allgatherv(send, counts, receive);
+
+        public CollectiveRequest StartAllgatherv(ReadOnlyMemory<byte> send, ReadOnlySpan<int> counts, Memory<byte> receive) => world.StartAllgatherv(send, counts, receive);
+
+        public void AllreduceSum(Span<float> data) => world.AllreduceSum(data);
+
+        public void Broadcast(Span<byte> data, int root) => world.Broadcast(data, root);
+
+        public void Barrier() => world.Barrier();
+
+        public void Dispose()
+        {
+        }
+
+        /// <summary>Only <see cref="ICommunicator"/>'s members of a communicator, which it owns.</summary>
+        private sealed class Forwarding(ICommunicator inner) : ICommunicator
+        {
+            public int Rank => inner.Rank;
+
+            public int Size => inner.Size;
+
+            public void Allgather<T>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged => inner.Allgather(send, receive);
+
+            public void Allgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, Span<byte> receive) => inner.Allgatherv(send, counts, receive);
+
+            public void Allgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, ReadOnlySpan<Memory<byte>> receive) => inner.Allgatherv(send, counts, receive);
+
+            public CollectiveRequest StartAllgatherv(ReadOnlyMemory<byte> send, ReadOnlySpan<int> counts, Memory<byte> receive) => inner.StartAllgatherv(send, counts, receive);
+
+            public void AllreduceSum(Span<float> data) => inner.AllreduceSum(data);
+
+            public void Broadcast(Span<byte> data, int root) => inner.Broadcast(data, root);
+
+            public void Barrier() => inner.Barrier();
+
+            public void Dispose() => inner.Dispose();
+        }
+    }
+}
