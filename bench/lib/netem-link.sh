@@ -78,20 +78,21 @@ netem_limit_loopback() {
 }
 
 # ---- The emulated cluster (netem.sh --nodes K) --------------------------------------------------------------------
-# Inside the private namespace, which becomes the hub: a bridge (the switch, netem-br, 10.77.0.254) and K node
-# namespaces, node i (0-based) at 10.77.0.(i+1) on its eth0, the far end of a veth pair whose near end netem-node<i>
-# is a port of the bridge. Both ends are limited to the rate: eth0 (the node's egress) caps what the node sends,
+# Inside the private namespace, which becomes the hub: a bridge (the switch, netem-br, 10.77.0.254) and K nodes,
+# node i (0-based) a network and a UTS namespace with the host name netem-node<i>, at 10.77.0.(i+1) on its eth0, the
+# far end of a veth pair whose near end netem-node<i> is a port of the bridge. Both ends are limited to the rate: eth0 (the node's egress) caps what the node sends,
 # netem-node<i> (the bridge's egress towards the node) caps what it receives; i.e. every node has a full-duplex NIC
 # of that rate on a non-blocking switch, and bytes between two nodes cross the sender's and the receiver's limit.
 # A node's own traffic (ranks of one node talking over TCP to the node's address, PMIx on its 127.0.0.1) goes over
 # the node's loopback, which is not limited. MTU 65535, like a loopback's, so that the kernel's per-packet cost does
 # not cap the rate before tc does.
 # Open MPI sees K hosts: mpiexec runs in the hub and starts one orted per node with netem-node-agent.sh as its rsh
-# agent (nsenter into the node's namespace instead of ssh); each node's ranks are children of its orted.
+# agent (nsenter into the node's namespaces instead of ssh); each node's ranks are children of its orted. Distinct
+# host names keep the orteds' session directories apart (/tmp/ompi.HOST.UID/...: with one name for all, two orteds
+# racing to create the same directory failed about one start in 20).
 
 netem_subnet=10.77.0
-netem_node_pids=()   # the process holding each node's namespace
-netem_node_netns=()  # /proc/PID/ns/net of each node
+netem_node_pids=() # the process holding each node's namespaces
 
 # Builds K = $1 nodes whose links are limited to rate $2 (optional netem delay $3 on what each node sends, so a
 # one-way delay between nodes); removes them again when this shell exits, also on an error or Ctrl-C. Sets up the
@@ -106,17 +107,16 @@ netem_cluster_start() {
     ip addr add "$netem_subnet.254/24" dev netem-br
     own=$(readlink /proc/$$/ns/net)
     for ((i = 0; i < nodes; i++)); do
-        # A new namespace held by a process that ends with this shell even if it is killed outright (tail --pid).
-        unshare -n -- tail -f /dev/null --pid=$$ &
+        # New namespaces held by a process that ends with this shell even if it is killed outright (tail --pid).
+        unshare --net --uts -- sh -c "hostname netem-node$i && exec tail -f /dev/null --pid=$$" &
         pid=$!
         netem_node_pids+=("$pid")
-        for ((tries = 0; ; tries++)); do # until unshare has left this namespace (veths must not land in the hub)
-            netns=$(readlink "/proc/$pid/ns/net" 2>/dev/null) || die "the namespace holder of node $i ended (unshare -n failed)"
-            [ "$netns" != "$own" ] && break
-            [ "$tries" -lt 200 ] || die "node $i's namespace did not appear within 10 s"
+        for ((tries = 0; ; tries++)); do # until unshare has left this namespace (veths must not land in the hub) and named the node
+            netns=$(readlink "/proc/$pid/ns/net" 2>/dev/null) || die "the namespace holder of node $i ended (unshare --net --uts failed)"
+            [ "$netns" != "$own" ] && [ "$(nsenter --target "$pid" --uts hostname 2>/dev/null)" = "netem-node$i" ] && break
+            [ "$tries" -lt 200 ] || die "node $i's namespaces did not appear within 10 s"
             sleep 0.05
         done
-        netem_node_netns+=("/proc/$pid/ns/net")
         ip link add "netem-node$i" mtu 65535 type veth peer name eth0 mtu 65535 netns "$pid"
         ip link set "netem-node$i" master netem-br up
         nsenter --net="/proc/$pid/ns/net" -- ip link set lo up
@@ -128,9 +128,9 @@ netem_cluster_start() {
     ip link set netem-br mtu 65535 up
     echo "$NETEM_SCRIPT: $nodes emulated nodes at $netem_subnet.1-$nodes on a bridge, each node's link limited to $rate each way: $(tc qdisc show dev netem-node0 | tr '\n' ';')"
     netem_rank_environment
-    NETEM_NODE_NETNS=""
-    for ((i = 0; i < nodes; i++)); do NETEM_NODE_NETNS+="$netem_subnet.$((i + 1))=/proc/${netem_node_pids[$i]}/ns/net "; done
-    export NETEM_NODE_NETNS # read by netem-node-agent.sh
+    NETEM_NODES=""
+    for ((i = 0; i < nodes; i++)); do NETEM_NODES+="$netem_subnet.$((i + 1))=${netem_node_pids[$i]} "; done
+    export NETEM_NODES # read by netem-node-agent.sh
     netem_mpiexec=(mpiexec.openmpi --oversubscribe --bind-to none
         --mca plm_rsh_agent "$netem_root/bench/lib/netem-node-agent.sh" --mca plm_rsh_no_tree_spawn 1
         --mca pml ob1 --mca btl self,tcp --mca btl_tcp_if_include "$netem_subnet.0/24" --mca oob_tcp_if_include "$netem_subnet.0/24")
@@ -143,7 +143,7 @@ netem_cluster_stop() {
     for pid in "${netem_node_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     for ((i = 0; i < ${#netem_node_pids[@]}; i++)); do ip link del "netem-node$i" 2>/dev/null || true; done
     ip link del netem-br 2>/dev/null || true
-    netem_node_pids=() netem_node_netns=()
+    netem_node_pids=()
 }
 
 # -H for mpiexec: every node with $1 slots, so that ranks fill node 0 first (ranks 0..$1-1), then node 1, ...
