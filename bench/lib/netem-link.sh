@@ -80,9 +80,10 @@ netem_limit_loopback() {
 # ---- The emulated cluster (netem.sh --nodes K) --------------------------------------------------------------------
 # Inside the private namespace, which becomes the hub: a bridge (the switch, netem-br, 10.77.0.254) and K nodes,
 # node i (0-based) a network and a UTS namespace with the host name netem-node<i>, at 10.77.0.(i+1) on its eth0, the
-# far end of a veth pair whose near end netem-node<i> is a port of the bridge. Both ends are limited to the rate: eth0 (the node's egress) caps what the node sends,
-# netem-node<i> (the bridge's egress towards the node) caps what it receives; i.e. every node has a full-duplex NIC
-# of that rate on a non-blocking switch, and bytes between two nodes cross the sender's and the receiver's limit.
+# far end of a veth pair whose near end netem-node<i> is a port of the bridge. Both ends are limited to the rate:
+# eth0 (the node's egress) caps what the node sends, netem-node<i> (the bridge's egress towards the node) caps what it
+# receives; i.e. every node has a full-duplex NIC of that rate on a non-blocking switch, and bytes between two nodes
+# cross the sender's and the receiver's limit.
 # A node's own traffic (ranks of one node talking over TCP to the node's address, PMIx on its 127.0.0.1) goes over
 # the node's loopback, which is not limited. MTU 65535, like a loopback's, so that the kernel's per-packet cost does
 # not cap the rate before tc does.
