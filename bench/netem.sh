@@ -3,32 +3,42 @@
 # a private network namespace (unshare -n) whose loopback is rate-limited with tc tbf, and Open MPI forced onto
 # TCP over that loopback (--mca btl self,tcp). All ranks' traffic crosses the one limited loopback, i.e. the ranks
 # share one link of the given rate (the cost model accounts for that; see docs/network-benchmarks.md).
+# With --nodes K > 1, an emulated cluster instead: K network namespaces ("nodes") on a bridge, each node's link
+# limited to R each way (sending and receiving), the N ranks split evenly over them (ranks 0..N/K-1 on node 0, ...),
+# one Open MPI daemon per node, TCP between nodes over the limited links and within a node over its own unlimited
+# loopback; every rank gets ATOMO_RANKS_PER_NODE=N/K. The run then checks that the bytes between nodes crossed the
+# links and that the links limited them, and stops with an error if not.
 #
 #   bench/netem.sh --rate 1gbit --ranks 4                     # the goal's configuration (~3 minutes)
 #   bench/netem.sh --rate 1gbit --ranks 2,4,8 --sets resnet18 # several N in one namespace, then the cost model
+#   bench/netem.sh --nodes 2 --ranks 8 --rate 10gbit          # 2 nodes x 4 ranks, 10 Gbit/s between nodes
 #
-# Options: --rate R (tc syntax: 1gbit, 10gbit, 500mbit; default 1gbit), --ranks N[,N...] (default 4),
+# Options: --rate R (tc syntax: 1gbit, 10gbit, 500mbit; default 1gbit; with --nodes, each node's link),
+# --ranks N[,N...] (default 4), --nodes K (emulated nodes, K divides every N; default 1: the one shared loopback),
 # --sets LIST (default mlp,resnet18; mlp and resnet18 are synthetic, any other entry is a gradient capture directory,
 # capture:PATH or a path, see docs/gradient-captures.md), --capture-step S (the captured step; default the last),
 # --configs LIST (default all), --warmup W (1), --steps S (3),
-# --delay D (optional netem delay per packet, e.g. 100us; default none), --output DIR (default bench-results/netem-RATE),
-# --no-model (skip the cost model when several N were run).
+# --delay D (optional netem delay per packet, e.g. 100us; with --nodes, on what each node sends; default none),
+# --output DIR (default bench-results/netem-RATE, or netem-RATE-Knodes),
+# --no-model (skip the cost model when several N were run; with --nodes above 1 it is not run: it does not model nodes).
 # Needs root (as CI runs), permission to create network namespaces, iproute2 (tc), Open MPI and the .NET SDK
 # (scripts/install-dependencies.sh installs all but the SDK). The last line of output is exactly
-# speedup_vs_dense=X: dense step time / spectral ATOMO (budget 3) step time on the largest set of the run (most
-# parameters; the first given of equals: resnet18 by default), at the last N; the line before it names that set.
-# The cost model (several N) is fitted on the same set.
+# speedup_vs_dense=X: the fastest dense baseline's step time (every configuration whose name starts with dense:
+# MPI_Allreduce, and a node-aware dense allreduce where the bench has one) / spectral ATOMO (budget 3) step time on
+# the largest set of the run (most parameters; the first given of equals: resnet18 by default), at the last N; the
+# line before it names that set and that baseline. The cost model (several N) is fitted on the same set.
 set -euo pipefail
 
 NETEM_SCRIPT=netem.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/netem-link.sh" # die, the namespace, tc and mpiexec parts shared with netem-train.sh
 root="$netem_root" dll="$netem_dll"
-rate=1gbit ranks=4 sets=mlp,resnet18 capture_step="" configs=all warmup=1 steps=3 delay="" out="" model=1 inside=0
+rate=1gbit ranks=4 nodes=1 sets=mlp,resnet18 capture_step="" configs=all warmup=1 steps=3 delay="" out="" model=1 inside=0
 
 while [ $# -gt 0 ]; do
     case "$1" in
         --rate) rate="${2:?--rate needs a value}"; shift 2 ;;
         --ranks) ranks="${2:?--ranks needs a value}"; shift 2 ;;
+        --nodes) nodes="${2:?--nodes needs a value}"; shift 2 ;;
         --sets) sets="${2:?--sets needs a value}"; shift 2 ;;
         --capture-step) capture_step="${2:?--capture-step needs a value}"; shift 2 ;;
         --configs) configs="${2:?--configs needs a value}"; shift 2 ;;
@@ -45,8 +55,12 @@ done
 
 netem_check_rate "$rate"
 [[ "$ranks" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || die "--ranks '$ranks' is not like 4 or 2,4,8"
+[[ "$nodes" =~ ^[1-9][0-9]*$ ]] || die "--nodes '$nodes' is not a whole number of at least 1"
+[ "$nodes" -le 250 ] || die "--nodes '$nodes': at most 250 emulated nodes (one /24 subnet)"
 for n in ${ranks//,/ }; do
     [ "$n" -ge 2 ] || die "--ranks '$ranks': every N must be at least 2 (a 1-rank world exchanges nothing)"
+    [ "$n" -ge "$nodes" ] || die "--ranks '$ranks': N = $n is fewer than the $nodes nodes (every node needs a rank)"
+    [ $((n % nodes)) = 0 ] || die "--ranks '$ranks': N = $n does not split evenly over --nodes $nodes"
 done
 [[ "$warmup" =~ ^[0-9]+$ ]] || die "--warmup '$warmup' is not a whole number"
 [[ "$steps" =~ ^[1-9][0-9]*$ ]] || die "--steps '$steps' is not a whole number of at least 1"
@@ -66,45 +80,69 @@ for i in "${!set_list[@]}"; do
 done
 sets="$(IFS=','; echo "${set_list[*]}")"
 [[ "$configs" == all || ",$configs," == *",atomo-spectral-s3,"* ]] || die "--configs must include atomo-spectral-s3 (the speedup line is reported for it)"
-out="${out:-$root/bench-results/netem-$rate}"
+label="$rate"
+[ "$nodes" -gt 1 ] && label="$rate-${nodes}nodes"
+out="${out:-$root/bench-results/netem-$label}"
+
+# "POSITION,NAME" of the largest set in CSV $1 (most elements, the first of equals): the bench writes the sets in
+# --sets order, so its position there is its entry in set_list.
+largest_set() {
+    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+        !($col["set"] in seen) { seen[$col["set"]] = 1; n++; if ($col["elements"] + 0 > best) { best = $col["elements"] + 0; at = n; name = $col["set"] } }
+        END { if (at) print at "," name }' "$1"
+}
 
 if [ "$inside" = 0 ]; then
     # Outside the namespace: check what is needed, build, then re-run this script inside a new network namespace.
     netem_prepare_host
-    args=(--rate "$rate" --ranks "$ranks" --sets "$sets" --configs "$configs" --warmup "$warmup" --steps "$steps" --output "$out")
+    args=(--rate "$rate" --ranks "$ranks" --nodes "$nodes" --sets "$sets" --configs "$configs" --warmup "$warmup" --steps "$steps" --output "$out")
     [ -n "$delay" ] && args+=(--delay "$delay")
     [ -n "$capture_step" ] && args+=(--capture-step "$capture_step")
     [ "$model" = 0 ] && args+=(--no-model)
     exec unshare -n -- bash "$0" --inside "${args[@]}"
 fi
 
-netem_limit_loopback "$rate" "$delay"
+if [ "$nodes" = 1 ]; then
+    netem_limit_loopback "$rate" "$delay"
+else
+    netem_cluster_start "$nodes" "$rate" "$delay"
+fi
 mkdir -p "$out"
 IFS=',' read -r -a rank_list <<<"$ranks"
 step_args=()
 [ -n "$capture_step" ] && step_args=(--capture-step "$capture_step")
 for n in "${rank_list[@]}"; do
-    echo "netem.sh: N = $n over TCP on the $rate loopback"
-    "${netem_mpiexec[@]}" -n "$n" dotnet "$dll" bench --sets "$sets" --configs "$configs" --warmup "$warmup" --steps "$steps" \
-        --label "$rate" --calibrate --output "$out" "${step_args[@]}" \
+    per=$((n / nodes))
+    placement=(-x "ATOMO_RANKS_PER_NODE=$per")
+    if [ "$nodes" = 1 ]; then
+        echo "netem.sh: N = $n over TCP on the $rate loopback"
+    else
+        echo "netem.sh: N = $n, $per ranks on each of $nodes nodes, over TCP, $rate between nodes"
+        placement+=(-H "$(netem_hosts "$per")")
+        # Open MPI yields the core while polling only on a host it sees oversubscribed; each emulated node looks
+        # like a host with N/K slots, but all N ranks share this machine's cores, and polling ranks starve the rest
+        # (8 ranks on 2 cores: 1 KiB allreduces took 16 ms instead of 0.2 ms).
+        [ "$n" -gt "$(nproc)" ] && placement+=(--mca mpi_yield_when_idle 1)
+        before=$(netem_node_bytes)
+    fi
+    "${netem_mpiexec[@]}" "${placement[@]}" -n "$n" dotnet "$dll" bench --sets "$sets" --configs "$configs" --warmup "$warmup" --steps "$steps" \
+        --label "$label" --calibrate --output "$out" "${step_args[@]}" \
         || die "the bench failed at N = $n (see the output above)"
+    if [ "$nodes" -gt 1 ]; then
+        netem_check_links "$out/bench-$label-n$n.csv" $((warmup + steps)) "$rate" "$before" "$(netem_node_bytes)" "$(largest_set "$out/bench-$label-n$n.csv" | cut -d, -f2-)"
+    fi
 done
 
 last="${rank_list[${#rank_list[@]}-1]}"
-csv="$out/bench-$rate-n$last.csv"
-# The largest set: the bench writes the sets in --sets order, so its position there is its entry in set_list.
-largest=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-    !($col["set"] in seen) { seen[$col["set"]] = 1; n++; if ($col["elements"] + 0 > best) { best = $col["elements"] + 0; at = n; name = $col["set"] } }
-    END { if (at) print at "," name }' "$csv")
+csv="$out/bench-$label-n$last.csv"
+largest=$(largest_set "$csv")
 [ -n "$largest" ] || die "no rows in $csv"
 largest_entry="${set_list[${largest%%,*}-1]}" largest_name="${largest#*,}"
-if [ "$model" = 1 ] && [ "${#rank_list[@]}" -gt 1 ]; then
-    dotnet "$dll" bench model --input "$out" --label "$rate" --rate "$rate" --cores "$(nproc)" --set "$largest_entry" --output "$out" "${step_args[@]}" \
+if [ "$model" = 1 ] && [ "${#rank_list[@]}" -gt 1 ] && [ "$nodes" -gt 1 ]; then
+    echo "netem.sh: no cost model: it does not model several nodes"
+elif [ "$model" = 1 ] && [ "${#rank_list[@]}" -gt 1 ]; then
+    dotnet "$dll" bench model --input "$out" --label "$label" --rate "$rate" --cores "$(nproc)" --set "$largest_entry" --output "$out" "${step_args[@]}" \
         || die "the cost model failed"
 fi
 
-speedup=$(awk -F, -v set="$largest_name" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-    $col["set"] == set && $col["config"] == "atomo-spectral-s3" { printf "%.2f", $col["speedup_vs_dense"] }' "$csv")
-[ -n "$speedup" ] || die "no $largest_name / atomo-spectral-s3 row in $csv"
-echo "netem.sh: speedup on the largest set, $largest_name"
-echo "speedup_vs_dense=$speedup"
+netem_speedup_lines "$csv" "$largest_name"

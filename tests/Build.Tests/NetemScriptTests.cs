@@ -20,6 +20,12 @@ public sealed class NetemScriptTests
     [InlineData("--capture-step 0", "--capture-step '0' is not a whole number of at least 1")]
     [InlineData("--configs dense", "--configs must include atomo-spectral-s3")]
     [InlineData("--colour red", "unknown option '--colour'")]
+    [InlineData("--nodes 0", "--nodes '0' is not a whole number of at least 1")]
+    [InlineData("--nodes two", "--nodes 'two' is not a whole number of at least 1")]
+    [InlineData("--nodes 251 --ranks 502", "--nodes '251': at most 250 emulated nodes")]
+    [InlineData("--nodes 3 --ranks 4", "--ranks '4': N = 4 does not split evenly over --nodes 3")]
+    [InlineData("--nodes 2 --ranks 4,6,7", "--ranks '4,6,7': N = 7 does not split evenly over --nodes 2")]
+    [InlineData("--nodes 4 --ranks 2", "--ranks '2': N = 2 is fewer than the 4 nodes (every node needs a rank)")]
     public void BadOptionFailsWithOneLineNamingIt(string arguments, string message)
     {
         (int exitCode, string output, string error) = RunNetem(arguments);
@@ -40,6 +46,7 @@ public sealed class NetemScriptTests
         Assert.Equal("", error);
         Assert.Contains("--rate R", output, StringComparison.Ordinal);
         Assert.Contains("--ranks N", output, StringComparison.Ordinal);
+        Assert.Contains("--nodes K", output, StringComparison.Ordinal);
         Assert.Contains("speedup_vs_dense=X", output, StringComparison.Ordinal);
     }
 
