@@ -54,9 +54,12 @@ launch() { # flavour n args...   (oversubscription: Open MPI yields when oversub
 }
 
 contract() { # flavour n [ranks-per-node]
-    local flavour="$1" n="$2" per_node="${3:-}"
-    echo "== contract: $flavour n=$n${per_node:+ ($per_node per node)}"
-    ATOMO_RANKS_PER_NODE="$per_node" launch "$flavour" "$n" contract >"$log" 2>&1
+    local flavour="$1" n="$2" per_node="${3:-}" skip=""
+    # MPICH busy-polls: with more ranks than cores each of the 1,500-step statistical cases takes ~50 s. They test the
+    # algorithm, not the transport, and run under Open MPI at n = 2, 4, 16, MPICH at n = 2 and in-process.
+    [ "$flavour" = mpich ] && [ "$n" -gt "$(nproc)" ] && skip=unbiased-over-steps
+    echo "== contract: $flavour n=$n${per_node:+ ($per_node per node)}${skip:+ (skipping *$skip*)}"
+    ATOMO_CONTRACT_SKIP="$skip" ATOMO_RANKS_PER_NODE="$per_node" launch "$flavour" "$n" contract >"$log" 2>&1
     local rc=$?
     grep -E '^(PLAN|PASS|FAIL|    )' "$log"
     local plan pass fail
