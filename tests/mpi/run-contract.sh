@@ -11,7 +11,7 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 project="$root/tests/AtomoCollectives.MpiTests/AtomoCollectives.MpiTests.csproj"
 dll="$root/tests/AtomoCollectives.MpiTests/bin/Release/net10.0/AtomoCollectives.MpiTests.dll"
-run_timeout="${ATOMO_MPI_TEST_TIMEOUT:-300}"
+run_timeout="${ATOMO_MPI_TEST_TIMEOUT:-420}"
 
 for tool in mpiexec.openmpi mpiexec.mpich dotnet; do
     command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install openmpi-bin libopenmpi-dev mpich libmpich-dev (and the .NET SDK)" >&2; exit 2; }
