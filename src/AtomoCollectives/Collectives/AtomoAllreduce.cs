@@ -323,34 +323,7 @@ public sealed class AtomoAllreduce : IGradientAverager
             }
         }
 
-        byte[] send = ArrayPool<byte>.Shared.Rent(Math.Max(1, call.Counts[call.Rank]));
-        try
-        {
-            ReadOnlySpan<byte> written = _payloads.WrittenSpan;
-            int packed = 0, offset = 0;
-            for (int t = 0; t < call.Count; t++)
-            {
-                if (call.Routes[t] == TensorRoute.Compressed)
-                {
-                    written.Slice(offset, call.Lengths[t]).CopyTo(send.AsSpan(packed));
-                    packed += call.Lengths[t];
-                }
-
-                offset += call.Lengths[t];
-            }
-
-            long receivedTotal = call.Counts.Sum(c => (long)c);
-            if (_received.Length < receivedTotal)
-            {
-                _received = new byte[receivedTotal];
-            }
-
-            _communicator.Allgatherv(send.AsSpan(0, call.Counts[call.Rank]), call.Counts, _received);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(send);
-        }
+        _ = PayloadExchange.Allgather(_communicator, _payloads.WrittenSpan, call.Lengths, call.Routes, call.Counts, ref _received);
     }
 
     /// <summary>
@@ -380,18 +353,8 @@ public sealed class AtomoAllreduce : IGradientAverager
                     continue;
                 }
 
-                // Summed in the coefficient domain (coordinate, Fourier) or stacked (spectral), so that the
-                // reconstruction is one inverse transform or one GEMM over every rank's atoms.
                 int elements = tensors.Shape(t).ElementCount;
-                _codec.BeginAccumulate(elements);
-                for (int r = 0; r < call.Size; r++)
-                {
-                    int length = call.LengthOf(r, t);
-                    _codec.Accumulate(_received.AsSpan(checked((int)rankOffsets[r]), length), 1f);
-                    rankOffsets[r] += length;
-                }
-
-                _codec.FinishAccumulate(compressedScratch.Slice(compressedOffset, elements), 1f / call.Size, add: false);
+                _codec.DecodeSum(_received, rankOffsets, call.AllLengths.AsSpan(t), call.Count, compressedScratch.Slice(compressedOffset, elements), 1f / call.Size);
                 compressedOffset += elements;
             }
         }
@@ -480,8 +443,8 @@ public sealed class AtomoAllreduce : IGradientAverager
         };
     }
 
-    /// <summary>Seconds since the last lap, and restarts the clock.</summary>
-    private static double Lap(Stopwatch clock)
+    /// <summary>Seconds since the last lap, and restarts the clock (the node-aware call's phases too).</summary>
+    internal static double Lap(Stopwatch clock)
     {
         double seconds = clock.Elapsed.TotalSeconds;
         clock.Restart();

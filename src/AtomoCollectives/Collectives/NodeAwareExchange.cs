@@ -85,29 +85,29 @@ internal sealed class NodeAwareExchange : IDisposable
         var call = new NodeCall(tensors.Count, step, _world.Size, _topology);
         var clock = Stopwatch.StartNew();
         Exception? localError = Check(tensors, call, routeBeforeEncoding);
-        double encodeSeconds = Lap(clock);
+        double encodeSeconds = AtomoAllreduce.Lap(clock);
 
         CallAgreement.Exchange(_world, localError, call.Count, call.ShapesHash, _agreementHash, step, _agreementName);
         SumWithinNode(tensors, call);
-        double exchangeSeconds = Lap(clock);
+        double exchangeSeconds = AtomoAllreduce.Lap(clock);
 
         Exception? encodeError = EncodeMine(call, sketchFor);
-        encodeSeconds += Lap(clock);
+        encodeSeconds += AtomoAllreduce.Lap(clock);
 
         AgreeOnPayloads(call, encodeError);
         RouteDenseWhereCheaper(call);
         GatherOnRail(call);
-        exchangeSeconds += Lap(clock);
+        exchangeSeconds += AtomoAllreduce.Lap(clock);
 
         Exception? decodeError = DecodeMine(call);
-        double decodeSeconds = Lap(clock);
+        double decodeSeconds = AtomoAllreduce.Lap(clock);
 
         SumDenseOnRail(call, decodeError);
         ShareWithinNode(call, decodeError);
-        exchangeSeconds += Lap(clock);
+        exchangeSeconds += AtomoAllreduce.Lap(clock);
 
         TensorDecision[] decisions = Commit(tensors, call);
-        decodeSeconds += Lap(clock);
+        decodeSeconds += AtomoAllreduce.Lap(clock);
         return CallStatistics(call, decisions, encodeSeconds, exchangeSeconds, decodeSeconds);
     }
 
@@ -292,35 +292,8 @@ internal sealed class NodeAwareExchange : IDisposable
             }
         }
 
-        byte[] send = ArrayPool<byte>.Shared.Rent(Math.Max(1, call.RailCounts[call.NodeIndex]));
-        try
-        {
-            ReadOnlySpan<byte> written = _payloads.WrittenSpan;
-            int packed = 0, offset = 0;
-            foreach (int t in call.Owned(call.LocalRank))
-            {
-                if (call.Routes[t] == TensorRoute.Compressed)
-                {
-                    written.Slice(offset, call.Lengths[t]).CopyTo(send.AsSpan(packed));
-                    packed += call.Lengths[t];
-                }
-
-                offset += call.Lengths[t];
-            }
-
-            long total = call.RailCounts.Sum(c => (long)c);
-            if (_received.Length < total)
-            {
-                _received = new byte[total];
-            }
-
-            _topology.Rail.Allgatherv(send.AsSpan(0, packed), call.RailCounts, _received);
-            call.Traffic.BetweenNodes(packed, total - packed);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(send);
-        }
+        int sent = PayloadExchange.Allgather(_topology.Rail, _payloads.WrittenSpan, call.Lengths, call.Routes, call.RailCounts, ref _received);
+        call.Traffic.BetweenNodes(sent, call.RailCounts.Sum(c => (long)c) - sent);
     }
 
     /// <summary>
@@ -344,15 +317,7 @@ internal sealed class NodeAwareExchange : IDisposable
                 int elements = call.Shapes[t].ElementCount;
                 if (call.Routes[t] == TensorRoute.Compressed)
                 {
-                    _codec.BeginAccumulate(elements);
-                    for (int j = 0; j < call.NodeCount; j++)
-                    {
-                        int length = call.NodeLength(j, t);
-                        _codec.Accumulate(_received.AsSpan(checked((int)nodeOffsets[j]), length), 1f);
-                        nodeOffsets[j] += length;
-                    }
-
-                    _codec.FinishAccumulate(_mine.AsSpan(offset, elements), 1f / call.WorldSize, add: false);
+                    _codec.DecodeSum(_received, nodeOffsets, call.NodeLengths.AsSpan(t), call.Count, _mine.AsSpan(offset, elements), 1f / call.WorldSize);
                 }
 
                 offset += elements;
@@ -489,13 +454,6 @@ internal sealed class NodeAwareExchange : IDisposable
             DecodeSeconds = decodeSeconds,
             Decisions = decisions,
         });
-
-    private static double Lap(Stopwatch clock)
-    {
-        double seconds = clock.Elapsed.TotalSeconds;
-        clock.Restart();
-        return seconds;
-    }
 
     private static void Grow(ref float[] buffer, long elements)
     {

@@ -10,6 +10,7 @@ namespace AtomoCollectives;
 internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int rank) : ICommunicator, IAbortableCommunicator, INodeAwareCommunicator, ICommunicatorSplitter, IReduceScatterCommunicator
 {
     private long _sequence;
+    private bool _disposed;
 
     public int Rank { get; } = rank;
 
@@ -141,7 +142,15 @@ internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int r
 
     public ICommunicator SplitShared() => Split(0, Rank);
 
-    public void Dispose() => fabric.Release();
+    /// <summary>Tells the fabric this rank is done with it (once), so that a split's fabric leaves its cluster when all its ranks are.</summary>
+    public void Dispose()
+    {
+        if (!_disposed)
+        {
+            _disposed = true;
+            fabric.Release();
+        }
+    }
 
     private void Run(InProcessFabric.Kind kind, in InProcessFabric.Contribution part)
         => fabric.Wait(fabric.Post(Rank, _sequence++, kind, part));

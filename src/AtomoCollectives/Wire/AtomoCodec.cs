@@ -81,6 +81,27 @@ public sealed class AtomoCodec
         FinishAccumulate(accumulator, weight, add: true);
     }
 
+    /// <summary>
+    /// Writes <paramref name="scale"/> times the sum of one tensor's payloads, one from each sender in sender order, into
+    /// <paramref name="destination"/>: sender s's payload is <c>lengths[s · stride]</c> bytes at <c>offsets[s]</c> of
+    /// <paramref name="received"/>, and <c>offsets[s]</c> moves past it. Summed in the coefficient domain (coordinate,
+    /// Fourier) or stacked (spectral), so that the reconstruction is one inverse transform or one GEMM over every
+    /// sender's atoms; every rank that sums the same payloads in the same order gets the same bits.
+    /// </summary>
+    /// <exception cref="AtomoFormatException">A payload is malformed or is not for a tensor of this length.</exception>
+    internal void DecodeSum(ReadOnlySpan<byte> received, Span<long> offsets, ReadOnlySpan<int> lengths, int stride, Span<float> destination, float scale)
+    {
+        BeginAccumulate(destination.Length);
+        for (int s = 0; s < offsets.Length; s++)
+        {
+            int length = lengths[s * stride];
+            Accumulate(received.Slice(checked((int)offsets[s]), length), 1f);
+            offsets[s] += length;
+        }
+
+        FinishAccumulate(destination, scale, add: false);
+    }
+
     /// <summary>Reads a payload's header: its decomposition, sampling, precision and shape.</summary>
     /// <exception cref="AtomoFormatException">The payload is malformed.</exception>
     public static (Decomposition Decomposition, Sampling Sampling, ValuePrecision Precision, TensorShape Shape) ReadHeader(ReadOnlySpan<byte> payload)

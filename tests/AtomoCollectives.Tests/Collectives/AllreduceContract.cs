@@ -122,7 +122,8 @@ public static class AllreduceContract
         }
     }
 
-    private static ulong Hash(float[][] tensors)
+    /// <summary>A hash of every bit of <paramref name="tensors"/>, to compare results across ranks.</summary>
+    public static ulong Hash(float[][] tensors)
     {
         var hash = new XxHash3();
         foreach (float[] tensor in tensors)
@@ -133,7 +134,7 @@ public static class AllreduceContract
         return hash.GetCurrentHashAsUInt64();
     }
 
-    private static Memory<float>[] AsMemory(float[][] tensors) => [.. tensors.Select(t => (Memory<float>)t)];
+    public static Memory<float>[] AsMemory(float[][] tensors) => [.. tensors.Select(t => (Memory<float>)t)];
 
     private static void BitwiseIdentical(ICommunicator comm)
     {

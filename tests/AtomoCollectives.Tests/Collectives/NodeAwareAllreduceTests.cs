@@ -1,5 +1,3 @@
-using System.IO.Hashing;
-using System.Runtime.InteropServices;
 using AtomoCollectives.Tests.Transport;
 
 namespace AtomoCollectives.Tests.Collectives;
@@ -57,8 +55,8 @@ public sealed class NodeAwareAllreduceTests
         using var auto = new AtomoAllreduce(comm, new AtomoOptions { MinimumCompressedElements = 16, Seed = 4 });
         using var off = new AtomoAllreduce(comm, new AtomoOptions { MinimumCompressedElements = 16, Seed = 4, NodeAware = NodeAwareMode.Off });
         float[][] a = AllreduceContract.Gradients(Shapes, comm.Rank, 0), b = AllreduceContract.Gradients(Shapes, comm.Rank, 0);
-        auto.Average(AsMemory(a), Shapes);
-        off.Average(AsMemory(b), Shapes);
+        auto.Average(AllreduceContract.AsMemory(a), Shapes);
+        off.Average(AllreduceContract.AsMemory(b), Shapes);
         Assert.True(auto.IsNodeAware);
         Assert.False(off.IsNodeAware);
         AssertSameOnEveryRank(comm, a);
@@ -86,7 +84,7 @@ public sealed class NodeAwareAllreduceTests
         for (int call = 0; call < 2; call++)
         {
             float[][] tensors = AllreduceContract.Gradients(Shapes, comm.Rank, 0);
-            var error = Assert.Throws<InvalidOperationException>(() => allreduce.Average(AsMemory(tensors), Shapes));
+            var error = Assert.Throws<InvalidOperationException>(() => allreduce.Average(AllreduceContract.AsMemory(tensors), Shapes));
             Assert.Contains("different AtomoOptions", error.Message, StringComparison.Ordinal);
             Assert.Equal(0, allreduce.Step);
         }
@@ -103,7 +101,7 @@ public sealed class NodeAwareAllreduceTests
         using var first = new AtomoAllreduce(comm, options);
         for (int step = 0; step < 3; step++)
         {
-            first.Average(AsMemory(AllreduceContract.Gradients(Shapes, comm.Rank, step)), Shapes);
+            first.Average(AllreduceContract.AsMemory(AllreduceContract.Gradients(Shapes, comm.Rank, step)), Shapes);
         }
 
         using var state = new MemoryStream();
@@ -112,10 +110,10 @@ public sealed class NodeAwareAllreduceTests
         using var resumed = new AtomoAllreduce(comm, options);
         resumed.LoadState(state);
         float[][] a = AllreduceContract.Gradients(Shapes, comm.Rank, 3), b = AllreduceContract.Gradients(Shapes, comm.Rank, 3);
-        first.Average(AsMemory(a), Shapes);
-        resumed.Average(AsMemory(b), Shapes);
+        first.Average(AllreduceContract.AsMemory(a), Shapes);
+        resumed.Average(AllreduceContract.AsMemory(b), Shapes);
         Assert.True(resumed.IsNodeAware && resumed.Step == 4);
-        Assert.Equal(Hash(a), Hash(b));
+        Assert.Equal(AllreduceContract.Hash(a), AllreduceContract.Hash(b));
     });
 
     /// <summary>
@@ -130,9 +128,9 @@ public sealed class NodeAwareAllreduceTests
             using var dense = new DenseAllreduce(comm, new DenseAllreduceOptions { NodeAware = NodeAwareMode.On });
             using var atomo = new AtomoAllreduce(comm, new AtomoOptions { MinimumCompressedElements = 16, Seed = 8 });
             float[][] a = AllreduceContract.Gradients(Shapes, comm.Rank, 0), b = AllreduceContract.Gradients(Shapes, comm.Rank, 0);
-            dense.Average(AsMemory(a), Shapes);
-            atomo.Average(AsMemory(b), Shapes);
-            return Hash(a) ^ (Hash(b) * 31);
+            dense.Average(AllreduceContract.AsMemory(a), Shapes);
+            atomo.Average(AllreduceContract.AsMemory(b), Shapes);
+            return AllreduceContract.Hash(a) ^ (AllreduceContract.Hash(b) * 31);
         });
 
         ulong[] once = Run();
@@ -160,12 +158,12 @@ public sealed class NodeAwareAllreduceTests
         using var comm = new ForwardedNodes(world, perNode: 2);
         using var auto = new AtomoAllreduce(comm, new AtomoOptions { MinimumCompressedElements = 16 });
         float[][] tensors = AllreduceContract.Gradients(Shapes, comm.Rank, 0);
-        auto.Average(AsMemory(tensors), Shapes);
+        auto.Average(AllreduceContract.AsMemory(tensors), Shapes);
         Assert.False(auto.IsNodeAware);
         AssertSameOnEveryRank(comm, tensors);
 
         using var on = new DenseAllreduce(comm, new DenseAllreduceOptions { NodeAware = NodeAwareMode.On });
-        var error = Assert.Throws<InvalidOperationException>(() => on.Average(AsMemory(AllreduceContract.Gradients(Shapes, comm.Rank, 0)), Shapes));
+        var error = Assert.Throws<InvalidOperationException>(() => on.Average(AllreduceContract.AsMemory(AllreduceContract.Gradients(Shapes, comm.Rank, 0)), Shapes));
         Assert.Contains("same number of ranks on every node", error.Message, StringComparison.Ordinal);
     });
 
@@ -185,7 +183,7 @@ public sealed class NodeAwareAllreduceTests
         using var comm = new ForwardedNodes(world, perNode: 2);
         AllreduceContract.Cases.Single(c => c.Name == name).Run(comm);
         using var probe = new AtomoAllreduce(comm, new AtomoOptions { MinimumCompressedElements = 16 });
-        probe.Average(AsMemory(AllreduceContract.Gradients(Shapes, comm.Rank, 0)), Shapes);
+        probe.Average(AllreduceContract.AsMemory(AllreduceContract.Gradients(Shapes, comm.Rank, 0)), Shapes);
         Assert.True(probe.IsNodeAware);
     });
 
@@ -198,8 +196,8 @@ public sealed class NodeAwareAllreduceTests
         using var atomo = new AtomoAllreduce(comm, new AtomoOptions { MinimumCompressedElements = 16, NodeAware = NodeAwareMode.On });
         using var dense = new DenseAllreduce(comm, new DenseAllreduceOptions { NodeAware = NodeAwareMode.On });
         float[][] a = AllreduceContract.Gradients(Shapes, comm.Rank, 0), b = AllreduceContract.Gradients(Shapes, comm.Rank, 0);
-        atomo.Average(AsMemory(a), Shapes);
-        dense.Average(AsMemory(b), Shapes);
+        atomo.Average(AllreduceContract.AsMemory(a), Shapes);
+        dense.Average(AllreduceContract.AsMemory(b), Shapes);
         Assert.True(atomo.IsNodeAware && dense.IsNodeAware);
         AssertSameOnEveryRank(comm, a);
         AssertSameOnEveryRank(comm, b);
@@ -221,84 +219,56 @@ public sealed class NodeAwareAllreduceTests
     private static void AssertSameOnEveryRank(ICommunicator comm, float[][] tensors)
     {
         var hashes = new ulong[comm.Size];
-        comm.Allgather<ulong>([Hash(tensors)], hashes);
+        comm.Allgather<ulong>([AllreduceContract.Hash(tensors)], hashes);
         Assert.All(hashes, h => Assert.Equal(hashes[0], h));
     }
-
-    private static ulong Hash(float[][] tensors)
-    {
-        var hash = new XxHash3();
-        foreach (float[] tensor in tensors)
-        {
-            hash.Append(MemoryMarshal.AsBytes(tensor.AsSpan()));
-        }
-
-        return hash.GetCurrentHashAsUInt64();
-    }
-
-    private static Memory<float>[] AsMemory(float[][] tensors) => [.. tensors.Select(t => (Memory<float>)t)];
 
     /// <summary>
     /// A transport that groups <paramref name="perNode"/> consecutive ranks into a node (the last node may hold fewer),
     /// written with the public pieces a transport of one's own has: its node and rail communicators are plain
     /// <see cref="ICommunicator"/>s (the in-process splits behind them stand in for the transport's).
     /// </summary>
-    private sealed class ForwardedNodes(ICommunicator world, int perNode) : ICommunicator, INodeAwareCommunicator
+    private sealed class ForwardedNodes(ICommunicator world, int perNode) : Forwarding(world, owns: false), INodeAwareCommunicator
     {
-        public int Rank => world.Rank;
-
-        public int Size => world.Size;
+        private readonly ICommunicatorSplitter _splitter = (ICommunicatorSplitter)world;
 
         public NodeTopology SplitByNode()
         {
-            var splitter = (ICommunicatorSplitter)world;
             int nodeIndex = Rank / perNode;
-            ICommunicator node = splitter.Split(nodeIndex, Rank);
-            ICommunicator rail = splitter.Split(node.Rank, nodeIndex);
+            ICommunicator node = _splitter.Split(nodeIndex, Rank);
+            ICommunicator rail = _splitter.Split(node.Rank, nodeIndex);
             int nodes = ((Size - 1) / perNode) + 1;
-            return new NodeTopology(new Forwarding(node), new Forwarding(rail), nodes, nodeIndex, isUniform: Size % perNode == 0);
+            return new NodeTopology(new Forwarding(node, owns: true), new Forwarding(rail, owns: true), nodes, nodeIndex, isUniform: Size % perNode == 0);
         }
+    }
 
-        public void Allgather<T>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged => world.Allgather(send, receive);
+    /// <summary>Only <see cref="ICommunicator"/>'s members of a communicator (disposing it when it <paramref name="owns"/> it).</summary>
+    private class Forwarding(ICommunicator inner, bool owns) : ICommunicator
+    {
+        public int Rank => inner.Rank;
 
-        public void Allgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, Span<byte> receive) => world.Allgatherv(send, counts, receive);
+        public int Size => inner.Size;
 
-        public void Allgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, ReadOnlySpan<Memory<byte>> receive) => world.Allgatherv(send, counts, receive);
+        public void Allgather<T>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged => inner.Allgather(send, receive);
 
-        public CollectiveRequest StartAllgatherv(ReadOnlyMemory<byte> send, ReadOnlySpan<int> counts, Memory<byte> receive) => world.StartAllgatherv(send, counts, receive);
+        public void Allgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, Span<byte> receive) => inner.Allgatherv(send, counts, receive);
 
-        public void AllreduceSum(Span<float> data) => world.AllreduceSum(data);
+        public void Allgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, ReadOnlySpan<Memory<byte>> receive) => inner.Allgatherv(send, counts, receive);
 
-        public void Broadcast(Span<byte> data, int root) => world.Broadcast(data, root);
+        public CollectiveRequest StartAllgatherv(ReadOnlyMemory<byte> send, ReadOnlySpan<int> counts, Memory<byte> receive) => inner.StartAllgatherv(send, counts, receive);
 
-        public void Barrier() => world.Barrier();
+        public void AllreduceSum(Span<float> data) => inner.AllreduceSum(data);
+
+        public void Broadcast(Span<byte> data, int root) => inner.Broadcast(data, root);
+
+        public void Barrier() => inner.Barrier();
 
         public void Dispose()
         {
-        }
-
-        /// <summary>Only <see cref="ICommunicator"/>'s members of a communicator, which it owns.</summary>
-        private sealed class Forwarding(ICommunicator inner) : ICommunicator
-        {
-            public int Rank => inner.Rank;
-
-            public int Size => inner.Size;
-
-            public void Allgather<T>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged => inner.Allgather(send, receive);
-
-            public void Allgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, Span<byte> receive) => inner.Allgatherv(send, counts, receive);
-
-            public void Allgatherv(ReadOnlySpan<byte> send, ReadOnlySpan<int> counts, ReadOnlySpan<Memory<byte>> receive) => inner.Allgatherv(send, counts, receive);
-
-            public CollectiveRequest StartAllgatherv(ReadOnlyMemory<byte> send, ReadOnlySpan<int> counts, Memory<byte> receive) => inner.StartAllgatherv(send, counts, receive);
-
-            public void AllreduceSum(Span<float> data) => inner.AllreduceSum(data);
-
-            public void Broadcast(Span<byte> data, int root) => inner.Broadcast(data, root);
-
-            public void Barrier() => inner.Barrier();
-
-            public void Dispose() => inner.Dispose();
+            if (owns)
+            {
+                inner.Dispose();
+            }
         }
     }
 }
