@@ -32,6 +32,7 @@ public sealed class AtomoAllreduce : IGradientAverager
     private readonly CallRunner _calls;
     private readonly ArrayBufferWriter<byte> _payloads = new();
     private readonly List<Decompositions.SpectralSketch> _sketches = [];
+    private TimeRouting? _timeRouting;
     private byte[] _received = [];
     private float[] _scratch = [];
 
@@ -52,6 +53,7 @@ public sealed class AtomoAllreduce : IGradientAverager
             ? CallAgreement.Mix(_optionsHash, CallAgreement.HashString(_options.FourierBlockLength == 0 ? FourierTransformProvider.DecodeKernel : Decompositions.BlockCosineTransform.DecodeKernel))
             : _optionsHash;
         _calls = new CallRunner(this, communicator, _options.Timeout, "AtomoOptions.Timeout", _logger);
+        _timeRouting = UsesTimeRouting ? new TimeRouting(communicator.Size) : null;
 
         _logger.LogInformation(
             "AtomoAllreduce on rank {Rank} of {Size}: {Decomposition} atoms, budget {Budget}, {Sampling} sampling, warm-up {Warmup} steps, dense below {Minimum} elements",
@@ -115,7 +117,10 @@ public sealed class AtomoAllreduce : IGradientAverager
     public void Dispose() => _calls.Dispose();
 
     /// <inheritdoc />
-    /// <remarks>The state is the step and, with <see cref="AtomoOptions.SpectralWarmStart"/>, each tensor position's warm-start basis.</remarks>
+    /// <remarks>
+    /// The state is the step, with <see cref="AtomoOptions.SpectralWarmStart"/> each tensor position's warm-start basis,
+    /// and with <see cref="RoutingRule.Time"/> the agreed time-routing model, so that a resumed run routes on from it.
+    /// </remarks>
     public void SaveState(Stream stream) => AveragerState.Save(_calls, stream, StateHeader, writer =>
     {
         writer.Write(_sketches.Count);
@@ -123,6 +128,8 @@ public sealed class AtomoAllreduce : IGradientAverager
         {
             sketch.Save(writer);
         }
+
+        _timeRouting?.Save(writer);
     });
 
     /// <inheritdoc />
@@ -130,15 +137,23 @@ public sealed class AtomoAllreduce : IGradientAverager
         _calls,
         stream,
         StateHeader,
-        reader => Enumerable.Range(0, AveragerState.ReadCount(reader, AveragerState.MaxTensors, "warm-start bases")).Select(_ => Decompositions.SpectralSketch.Load(reader)).ToList(),
-        (step, sketches) =>
+        reader =>
+        {
+            List<Decompositions.SpectralSketch> sketches = [.. Enumerable.Range(0, AveragerState.ReadCount(reader, AveragerState.MaxTensors, "warm-start bases")).Select(_ => Decompositions.SpectralSketch.Load(reader))];
+            return (Sketches: sketches, Routing: _timeRouting is null ? null : TimeRouting.Load(reader, _communicator.Size));
+        },
+        (step, state) =>
         {
             Step = step;
             _sketches.Clear();
-            _sketches.AddRange(sketches);
+            _sketches.AddRange(state.Sketches);
+            _timeRouting = state.Routing;
         });
 
     private AveragerState.Header StateHeader() => new(nameof(AtomoAllreduce), _optionsHash, _communicator.Rank, _communicator.Size, Step);
+
+    /// <summary><see cref="RoutingRule.Time"/> applies: the dense route is allowed, and there is more than one rank to exchange with.</summary>
+    private bool UsesTimeRouting => _options.DenseWhenCheaper && _options.Routing == RoutingRule.Time && _communicator.Size > 1;
 
     /// <summary>Whether the dedicated thread of <see cref="AverageAsync"/> is running (tests: none is left after <see cref="Dispose"/>).</summary>
     internal bool HasLiveWorker => _calls.HasLiveWorker;
@@ -186,7 +201,7 @@ public sealed class AtomoAllreduce : IGradientAverager
 
         TensorDecision[] decisions = Commit(tensors, call);
         decodeSeconds += Lap(clock);   // the commit: copying the results out
-        Record(CallStatistics(call, decisions, encodeSeconds, exchangeSeconds, decodeSeconds));
+        Record(CallStatistics(call, decisions, encodeSeconds, exchangeSeconds, decodeSeconds) with { Link = call.Link });
         Step = step + 1;
     }
 
@@ -198,6 +213,8 @@ public sealed class AtomoAllreduce : IGradientAverager
         where TSet : ITensorSet, allows ref struct
     {
         _payloads.ResetWrittenCount();
+        _timeRouting?.BeginCall(call.Count);
+        call.Link = _timeRouting?.Link;
         Exception? localError = tensors.Error;
         long shapesHash = CallAgreement.ShapesHashSeed;
         for (int t = 0; t < call.Count && localError is null; t++)
@@ -206,7 +223,7 @@ public sealed class AtomoAllreduce : IGradientAverager
             try
             {
                 shapesHash = CallAgreement.Mix(shapesHash, CallAgreement.HashShape(shape));
-                call.Routes[t] = RouteBeforeEncoding(shape, call.Step);
+                call.Routes[t] = RouteBeforeEncoding(t, shape, call);
                 call.Decompositions[t] = _codec.DecompositionFor(shape);
                 Span<float> data = tensors.Get(t);
                 if (data.Length != shape.ElementCount)
@@ -216,13 +233,17 @@ public sealed class AtomoAllreduce : IGradientAverager
                 else if (call.Routes[t] == TensorRoute.Compressed)
                 {
                     TestHooks.BeforeEncode?.Invoke(call.Step, t);
+                    long start = Stopwatch.GetTimestamp();
                     call.Lengths[t] = _codec.Encode(data, shape, SeedSequence.Derive(_options.Seed, call.Rank, call.Step, t), SketchFor(t), _payloads);
+                    call.Timings.Encode[t] = CallTimings.Since(start);
                     call.Atoms[t] = _codec.LastAtomCount;
                 }
                 else
                 {
                     // Dense routes are summed as they are: a NaN would reach every rank's result.
+                    long start = Stopwatch.GetTimestamp();
                     localError = CallAgreement.NonFinite(t, shape, data, call.Routes[t]);
+                    call.Timings.DenseLocal += CallTimings.Since(start);
                 }
             }
             catch (ArgumentException error)
@@ -240,11 +261,22 @@ public sealed class AtomoAllreduce : IGradientAverager
         return (localError, shapesHash);
     }
 
-    /// <summary>One small exchange checks that every rank makes the same call (or raises everywhere); a second carries the payload lengths.</summary>
+    /// <summary>
+    /// One small exchange checks that every rank makes the same call (or raises everywhere); a second carries the payload
+    /// lengths and, with <see cref="RoutingRule.Time"/>, the previous call's timings, which plan the next call's routes.
+    /// </summary>
     private void Agree(CallPlan call, Exception? localError, long shapesHash)
     {
         CallAgreement.Exchange(_communicator, localError, call.Count, shapesHash, _agreementHash, call.Step, $"{nameof(AtomoOptions)} or Fourier decode kernel ({nameof(FourierTransformProvider)}.{nameof(FourierTransformProvider.DecodeKernel)}: the same FFTW build, or {FourierTransformProvider.ProviderVariable}=managed, on every rank)");
+        if (_timeRouting is not null)
+        {
+            _timeRouting.ExchangeLengths(_communicator, call.Lengths, call.AllLengths, call.Step, call.Timings);   // with the last call's timings
+            return;
+        }
+
+        long start = Stopwatch.GetTimestamp();
         _communicator.Allgather<int>(call.Lengths, call.AllLengths);
+        call.Timings.Lengths = CallTimings.Since(start);
     }
 
     /// <summary>Dense where the payloads (averaged over ranks, so every rank decides alike) would not pay; sizes the two groups.</summary>
@@ -312,7 +344,9 @@ public sealed class AtomoAllreduce : IGradientAverager
                 _received = new byte[receivedTotal];
             }
 
+            long start = Stopwatch.GetTimestamp();
             _communicator.Allgatherv(send.AsSpan(0, call.Counts[call.Rank]), call.Counts, _received);
+            call.Timings.Gather = CallTimings.Since(start);
         }
         finally
         {
@@ -350,6 +384,7 @@ public sealed class AtomoAllreduce : IGradientAverager
                 // Summed in the coefficient domain (coordinate, Fourier) or stacked (spectral), so that the
                 // reconstruction is one inverse transform or one GEMM over every rank's atoms.
                 int elements = tensors.Shape(t).ElementCount;
+                long start = Stopwatch.GetTimestamp();
                 _codec.BeginAccumulate(elements);
                 for (int r = 0; r < call.Size; r++)
                 {
@@ -359,6 +394,7 @@ public sealed class AtomoAllreduce : IGradientAverager
                 }
 
                 _codec.FinishAccumulate(compressedScratch.Slice(compressedOffset, elements), 1f / call.Size, add: false);
+                call.Timings.Decode[t] = CallTimings.Since(start);
                 compressedOffset += elements;
             }
         }
@@ -380,6 +416,7 @@ public sealed class AtomoAllreduce : IGradientAverager
     {
         Span<float> denseAndOutcome = _scratch.AsSpan((int)call.CompressedElements, (int)call.DenseElements + 1);
         Span<float> denseScratch = denseAndOutcome[..(int)call.DenseElements];
+        long start = Stopwatch.GetTimestamp();
         int denseOffset = 0;
         for (int t = 0; t < call.Count; t++)
         {
@@ -392,12 +429,15 @@ public sealed class AtomoAllreduce : IGradientAverager
         }
 
         denseAndOutcome[^1] = decodeError is null ? 0f : 1f;
+        long reduce = Stopwatch.GetTimestamp();
         _communicator.AllreduceSum(denseAndOutcome);
+        call.Timings.Dense = CallTimings.Since(reduce);
         TensorPrimitives.Multiply(denseScratch, 1f / call.Size, denseScratch);
+        call.Timings.DenseLocal += CallTimings.Since(start) - call.Timings.Dense;
         CallAgreement.CheckOutcome(decodeError, denseAndOutcome[^1], call.Step, "decode the payloads");
     }
 
-    /// <summary>Copies the results from scratch into the caller's tensors and says what each tensor took.</summary>
+    /// <summary>Copies the results from scratch into the caller's tensors and says what each tensor took (and keeps this rank's timings for the next call's plan).</summary>
     private TensorDecision[] Commit<TSet>(TSet tensors, CallPlan call)
         where TSet : ITensorSet, allows ref struct
     {
@@ -420,9 +460,13 @@ public sealed class AtomoAllreduce : IGradientAverager
                 denseOffset += data.Length;
             }
 
-            decisions[t] = new TensorDecision(t, tensors.Shape(t), call.Routes[t], call.Decompositions[t], compressed ? call.Lengths[t] : 0, compressed ? call.Atoms[t] : 0);
+            decisions[t] = new TensorDecision(t, tensors.Shape(t), call.Routes[t], call.Decompositions[t], compressed ? call.Lengths[t] : 0, compressed ? call.Atoms[t] : 0)
+            {
+                Prediction = call.Predictions[t],
+            };
         }
 
+        _timeRouting?.Complete(decisions, call.Timings, call.AllLengths, call.Counts.Sum(c => (long)c), call.DenseElements, call.Step);
         return decisions;
     }
 
@@ -455,9 +499,10 @@ public sealed class AtomoAllreduce : IGradientAverager
         return seconds;
     }
 
-    private TensorRoute RouteBeforeEncoding(TensorShape shape, long step)
+    /// <summary>The policy's dense routes, then (<see cref="RoutingRule.Time"/>) the planned one; the byte rule comes after encoding.</summary>
+    private TensorRoute RouteBeforeEncoding(int tensor, TensorShape shape, CallPlan call)
     {
-        if (step < _options.DenseWarmupSteps)
+        if (call.Step < _options.DenseWarmupSteps)
         {
             return TensorRoute.DenseWarmup;
         }
@@ -467,7 +512,12 @@ public sealed class AtomoAllreduce : IGradientAverager
             return TensorRoute.DenseSmall;
         }
 
-        return shape.Rank == 1 && !_options.CompressVectors ? TensorRoute.DenseVector : TensorRoute.Compressed;
+        if (shape.Rank == 1 && !_options.CompressVectors)
+        {
+            return TensorRoute.DenseVector;
+        }
+
+        return _timeRouting?.Route(tensor, shape, call.Step, out call.Predictions[tensor]) ?? TensorRoute.Compressed;
     }
 
     private void Record(AllreduceStatistics call)
@@ -529,6 +579,14 @@ public sealed class AtomoAllreduce : IGradientAverager
         public int[] Lengths { get; } = new int[count];
 
         public int[] Atoms { get; } = new int[count];
+
+        /// <summary>What the time rule predicted for each tensor it routed (null where it did not decide).</summary>
+        public RoutePrediction?[] Predictions { get; } = new RoutePrediction?[count];
+
+        public CallTimings Timings { get; } = new(count);
+
+        /// <summary>The link model the time rule routed this call with.</summary>
+        public LinkEstimate? Link { get; set; }
 
         /// <summary>Every rank's <see cref="Lengths"/>, rank by rank.</summary>
         public int[] AllLengths { get; } = new int[count * size];
