@@ -56,7 +56,8 @@ internal sealed class CallTimings
 /// rank's), they update an agreed model: the <see cref="LinkFit"/> and, per tensor position, smoothed encode, decode
 /// and payload. From it the routes of the next call are planned, before anything is encoded: dense when the dense
 /// allreduce of the tensor is predicted no slower than encoding, gathering and decoding it. A tensor routed dense is
-/// compressed again now and then (a probe) so that an early misjudgement does not stick.
+/// compressed again now and then (a probe) so that an early misjudgement does not stick: the closer the call, the
+/// sooner, and all probes together cost at most <see cref="ProbeBudget"/> of the step on average.
 /// </summary>
 internal sealed class TimeRouting
 {
@@ -66,11 +67,18 @@ internal sealed class TimeRouting
     /// <summary>Encodes of a tensor measured before it may be routed dense by time.</summary>
     public const int MinimumSamples = 2;
 
-    /// <summary>Calls between a tensor's move to dense and its first probe (plus its position modulo this, to spread probes).</summary>
-    public const int FirstProbeInterval = 8;
+    /// <summary>
+    /// What probing may cost, as a fraction of the predicted all-dense time of the tensors the rule decides: a tensor
+    /// predicted p seconds slower compressed, one of D routed dense, is probed every p·D / (budget · Σ dense) calls, so
+    /// that the D of them together stay within the budget on average.
+    /// </summary>
+    public const double ProbeBudget = 0.01;
 
-    /// <summary>The longest interval between probes: each probe that confirms the dense route doubles it up to this.</summary>
-    public const int LastProbeInterval = 256;
+    /// <summary>The shortest interval between probes of a tensor (a near tie), in calls.</summary>
+    public const int MinimumProbeInterval = 8;
+
+    /// <summary>The longest interval between probes of a tensor (one predicted far slower compressed), in calls.</summary>
+    public const int MaximumProbeInterval = 512;
 
     /// <summary>Ints each rank sends per call besides its lengths: the state digest (2), then per tensor encode and decode, then 4 call timings.</summary>
     private static int ExtraInts(int count) => 2 + (2 * count) + 4;
@@ -180,7 +188,7 @@ internal sealed class TimeRouting
         {
             if (_probing[t])
             {
-                _positions[t].NextProbe = step + _positions[t].ProbeInterval;   // not again before its result is in
+                _positions[t].NextProbe = step + MinimumProbeInterval;   // not again before its result is in
             }
         }
 
@@ -368,34 +376,48 @@ internal sealed class TimeRouting
     {
         _estimate = _foldedCalls >= MinimumCalls ? _link.Estimate() : null;
         double localPerElement = _localElements > 0 ? _localSeconds / _localElements : 0;
+        var routes = new TensorRoute[_positions.Count];
+        double allDense = 0;
+        int dense = 0;
         for (int t = 0; t < _positions.Count; t++)
         {
             Position position = _positions[t];
-            RoutePrediction? prediction = _estimate is { } link && position.Encode.Samples >= MinimumSamples ? Predict(position, link, localPerElement) : null;
-            TensorRoute route = prediction is { } p && p.DenseSeconds <= p.CompressedSeconds ? TensorRoute.DenseFaster : TensorRoute.Compressed;
-            bool probed = record is not null && t < record.Count && record.Probes[t] && record.Shapes[t] == position.Shape;
-            if (route == TensorRoute.DenseFaster)
+            position.Prediction = _estimate is { } link && position.Encode.Samples >= MinimumSamples ? Predict(position, link, localPerElement) : null;
+            routes[t] = position.Prediction is { } p && p.DenseSeconds <= p.CompressedSeconds ? TensorRoute.DenseFaster : TensorRoute.Compressed;
+            allDense += position.Prediction?.DenseSeconds ?? 0;
+            dense += routes[t] == TensorRoute.DenseFaster ? 1 : 0;
+        }
+
+        for (int t = 0; t < _positions.Count; t++)
+        {
+            Position position = _positions[t];
+            if (routes[t] == TensorRoute.DenseFaster)
             {
+                // Newly dense: the first probe, spread over the interval by position. Just probed and still dense: the next.
+                bool probed = record is not null && t < record.Count && record.Probes[t] && record.Shapes[t] == position.Shape;
+                RoutePrediction p = position.Prediction!.Value;
+                long interval = ProbeInterval(p.CompressedSeconds - p.DenseSeconds, dense, allDense);
                 if (position.Planned != TensorRoute.DenseFaster)
                 {
-                    position.NextProbe = step + position.ProbeInterval + (t % position.ProbeInterval);
+                    position.NextProbe = step + interval + (t % interval);
                 }
                 else if (probed)
                 {
-                    position.ProbeInterval = Math.Min(2 * position.ProbeInterval, LastProbeInterval);
-                    position.NextProbe = step - 1 + position.ProbeInterval;
+                    position.NextProbe = step - 1 + interval;
                 }
 
                 position.Stale = true;
             }
-            else
-            {
-                position.ProbeInterval = FirstProbeInterval;
-            }
 
-            position.Planned = route;
-            position.Prediction = prediction;
+            position.Planned = routes[t];
         }
+    }
+
+    /// <summary>Calls between probes of a tensor predicted <paramref name="penalty"/> seconds slower compressed, one of <paramref name="dense"/> routed dense (<see cref="ProbeBudget"/>).</summary>
+    private static long ProbeInterval(double penalty, int dense, double allDense)
+    {
+        double calls = allDense > 0 ? Math.Ceiling(penalty * dense / (ProbeBudget * allDense)) : MaximumProbeInterval;
+        return (long)Math.Clamp(calls, MinimumProbeInterval, MaximumProbeInterval);
     }
 
     /// <summary>The position's time on each route, as <see cref="RoutePrediction"/> defines them; unmeasured parts count as 0.</summary>
@@ -475,8 +497,6 @@ internal sealed class TimeRouting
         /// <summary>The first step at which a dense-planned position is compressed again to measure it.</summary>
         public long NextProbe { get; set; }
 
-        public int ProbeInterval { get; set; } = FirstProbeInterval;
-
         public long Digest(long hash)
         {
             hash = CallAgreement.Mix(hash, CallAgreement.HashShape(Shape));
@@ -486,7 +506,7 @@ internal sealed class TimeRouting
                 hash = CallAgreement.Mix(hash, BitConverter.DoubleToInt64Bits(value));
             }
 
-            foreach (long value in (long[])[Encode.Samples, Decode.Samples, Payload.Samples, Stale ? 1 : 0, (long)Planned, NextProbe, ProbeInterval, Prediction is null ? 0 : 1])
+            foreach (long value in (long[])[Encode.Samples, Decode.Samples, Payload.Samples, Stale ? 1 : 0, (long)Planned, NextProbe, Prediction is null ? 0 : 1])
             {
                 hash = CallAgreement.Mix(hash, value);
             }
@@ -506,7 +526,6 @@ internal sealed class TimeRouting
             writer.Write(Stale);
             writer.Write(Planned == TensorRoute.DenseFaster);
             writer.Write(NextProbe);
-            writer.Write(ProbeInterval);
             writer.Write(Prediction is not null);
             RoutePrediction p = Prediction.GetValueOrDefault();
             foreach (double value in (double[])[p.DenseSeconds, p.EncodeSeconds, p.GatherSeconds, p.DecodeSeconds])
@@ -524,10 +543,9 @@ internal sealed class TimeRouting
             position.Stale = reader.ReadBoolean();
             position.Planned = reader.ReadBoolean() ? TensorRoute.DenseFaster : TensorRoute.Compressed;
             position.NextProbe = reader.ReadInt64();
-            position.ProbeInterval = reader.ReadInt32();
-            if (position.ProbeInterval is < FirstProbeInterval or > LastProbeInterval)
+            if (position.NextProbe < 0)
             {
-                throw new InvalidDataException($"The averager state's time-routing probe interval is {position.ProbeInterval}; it lies between {FirstProbeInterval} and {LastProbeInterval}.");
+                throw new InvalidDataException($"The averager state's time-routing next probe is at step {position.NextProbe}.");
             }
 
             bool predicted = reader.ReadBoolean();

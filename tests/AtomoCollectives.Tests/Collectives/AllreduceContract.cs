@@ -700,10 +700,10 @@ public static class AllreduceContract
     /// <summary>
     /// Replaces this rank's measurements by synthetic ones that differ between ranks: the collectives follow
     /// <see cref="InjectedLink"/>, except that every rank but one (rank step mod N) arrived (r + 1)·100 µs late and so
-    /// measured longer; tensor 0 (unless <paramref name="cheapTensor0"/>) encodes in <see cref="SlowEncodeTicks"/>, the
-    /// others in (r + 1)·0.5 µs; decodes take 0.5 µs; the dense route's copying is free.
+    /// measured longer; tensor 0 encodes in <paramref name="tensor0Ticks"/>(step, rank) (default
+    /// <see cref="SlowEncodeTicks"/>), the others in (r + 1)·0.5 µs; decodes take 0.5 µs; the dense route's copying is free.
     /// </summary>
-    internal static void InjectTimings(ICommunicator comm, long step, CallTimings timings, bool cheapTensor0 = false)
+    internal static void InjectTimings(ICommunicator comm, long step, CallTimings timings, Func<long, int, long>? tensor0Ticks = null)
     {
         int rank = comm.Rank;
         long Link(double rounds, double bytes) =>
@@ -716,7 +716,7 @@ public static class AllreduceContract
         {
             if (timings.Encode[t] >= 0)
             {
-                timings.Encode[t] = t == 0 && !cheapTensor0 ? SlowEncodeTicks(rank) : 5L * (rank + 1);
+                timings.Encode[t] = t == 0 ? tensor0Ticks?.Invoke(step, rank) ?? SlowEncodeTicks(rank) : 5L * (rank + 1);
             }
 
             if (timings.Decode[t] >= 0)
