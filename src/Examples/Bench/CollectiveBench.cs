@@ -24,6 +24,12 @@ internal static class CollectiveBench
 {
     private const int StepFields = 7;   // total, encode, exchange, decode, bytes sent, dense-equivalent bytes, payload bytes
 
+    /// <summary>
+    /// Untimed steps at least, where ATOMO routes by time: its first routes by time come at the 5th call (the first call
+    /// is not kept, the link model needs two, and each call plans the next); one more lets those settle.
+    /// </summary>
+    public const int TimeRoutingWarmup = 6;
+
     /// <summary>Calibration sizes in floats: 1 KiB … 8 MiB messages.</summary>
     internal static readonly int[] CalibrationFloats = [256, 4096, 65536, 524288, 2097152];
 
@@ -42,8 +48,8 @@ internal static class CollectiveBench
             int first = configs.Count;
             foreach (BenchConfiguration configuration in settings.Configurations)
             {
-                progress?.Invoke($"{set.Name}: {configuration.Name} ({settings.Warmup} warm-up + {settings.Steps} timed steps on {world.Size} ranks)");
-                (ConfigResult result, IReadOnlyList<TensorResult> perTensor) = RunConfiguration(world, settings, set, configuration, pristine, work, memories, shapes, readOnce);
+                progress?.Invoke($"{set.Name}: {configuration.Name} ({Warmup(settings, configuration)} warm-up + {settings.Steps} timed steps on {world.Size} ranks)");
+                (ConfigResult result, IReadOnlyList<TensorResult> perTensor) = RunConfiguration(world, settings, set, configuration, pristine, work, memories, shapes, readOnce, progress);
                 configs.Add(result);
                 tensors.AddRange(perTensor);
                 GC.Collect();
@@ -69,10 +75,15 @@ internal static class CollectiveBench
         return new BenchRun(configs, tensors, calibration);
     }
 
+    /// <summary>The untimed steps of <paramref name="configuration"/>: <see cref="BenchSettings.Warmup"/>, at least <see cref="TimeRoutingWarmup"/> where it routes by time.</summary>
+    internal static int Warmup(BenchSettings settings, BenchConfiguration configuration) =>
+        configuration.RoutesByTime ? Math.Max(settings.Warmup, TimeRoutingWarmup) : settings.Warmup;
+
     private static (ConfigResult, IReadOnlyList<TensorResult>) RunConfiguration(
         ICommunicator world, BenchSettings settings, GradientSet set, BenchConfiguration configuration,
-        float[][] pristine, float[][] work, Memory<float>[] memories, IReadOnlyList<TensorShape> shapes, double readOnce)
+        float[][] pristine, float[][] work, Memory<float>[] memories, IReadOnlyList<TensorShape> shapes, double readOnce, Action<string>? progress)
     {
+        int warmup = Warmup(settings, configuration);
         int size = world.Size;
         int count = pristine.Length;
         long elements = set.ParameterCount;
@@ -81,11 +92,12 @@ internal static class CollectiveBench
         var payloadSums = new double[count];
         var payloadCounts = new double[count];
         var routes = new TensorRoute[count];
+        var predictions = new RoutePrediction?[count];
         long denseElements = 0;
-        int compressedTensors = 0;
+        int compressedTensors = 0, denseFasterTensors = 0, probes = 0;
         var local = new double[StepFields];
         var all = new double[StepFields * size];
-        for (int step = 0; step < settings.Warmup + settings.Steps; step++)
+        for (int step = 0; step < warmup + settings.Steps; step++)
         {
             for (int t = 0; t < count; t++)
             {
@@ -125,14 +137,17 @@ internal static class CollectiveBench
                 long payload = 0;
                 denseElements = 0;
                 compressedTensors = 0;
+                denseFasterTensors = call.Decisions.Count(d => d.Route == TensorRoute.DenseFaster);
+                probes += step >= warmup ? call.Decisions.Count(d => d.Prediction?.Probe == true) : 0;
                 foreach (TensorDecision decision in call.Decisions)
                 {
                     routes[decision.Index] = decision.Route;
+                    predictions[decision.Index] = decision.Prediction;
                     if (decision.Route == TensorRoute.Compressed)
                     {
                         payload += decision.PayloadBytes;
                         compressedTensors++;
-                        if (step >= settings.Warmup)
+                        if (step >= warmup)
                         {
                             payloadSums[decision.Index] += decision.PayloadBytes;
                             payloadCounts[decision.Index]++;
@@ -154,7 +169,7 @@ internal static class CollectiveBench
             }
 
             world.Allgather<double>(local, all);
-            if (step >= settings.Warmup)
+            if (step >= warmup)
             {
                 steps.Add((double[])all.Clone());
             }
@@ -180,7 +195,11 @@ internal static class CollectiveBench
         var result = new ConfigResult(
             settings.Label, set.Name, configuration.Name, size, settings.Steps, median.Total, perStep[0].Total, median.Encode, median.Exchange, median.Decode,
             perStep.Average(s => s.Bytes), perStep.Average(s => s.Dense), perStep.Average(s => s.Payload), elements, denseElements, count,
-            configuration.IsDense ? 0 : compressedTensors, readOnce);
+            configuration.IsDense ? 0 : compressedTensors, readOnce, Routing: configuration.Routing, DenseFasterTensors: denseFasterTensors);
+        if (configuration.RoutesByTime && allreduce is not null)
+        {
+            progress?.Invoke(DescribeTimeRouting(configuration, allreduce.LastCall, probes, settings.Steps));
+        }
 
         // Per-tensor mean payload over timed steps and ranks (0 when the tensor never went compressed).
         var sums = new float[2 * count];
@@ -196,10 +215,30 @@ internal static class CollectiveBench
         {
             string route = configuration.IsDense ? "Dense" : routes[t].ToString();
             double meanPayload = sums[count + t] > 0 ? sums[t] / sums[count + t] : 0;
-            perTensor.Add(new TensorResult(settings.Label, set.Name, configuration.Name, size, t, set.Tensors[t].Name, set.Tensors[t].Shape.ToString(), set.Tensors[t].Shape.ElementCount, route, meanPayload));
+            perTensor.Add(new TensorResult(
+                settings.Label, set.Name, configuration.Name, size, t, set.Tensors[t].Name, set.Tensors[t].Shape.ToString(), set.Tensors[t].Shape.ElementCount, route, meanPayload,
+                predictions[t]?.DenseSeconds ?? double.NaN, predictions[t]?.CompressedSeconds ?? double.NaN));
         }
 
         return (result, perTensor);
+    }
+
+    /// <summary>
+    /// One line on what the time rule did in the last timed step: its link model, the tensors it sent each way and their
+    /// predicted seconds, and the probes over the timed steps.
+    /// </summary>
+    internal static string DescribeTimeRouting(BenchConfiguration configuration, AllreduceStatistics last, int probes, int steps)
+    {
+        var decided = last.Decisions.Where(d => d.Prediction is not null).ToList();
+        var dense = decided.Where(d => d.Route == TensorRoute.DenseFaster).ToList();
+        var compressed = decided.Where(d => d.Route == TensorRoute.Compressed).ToList();
+        string link = last.Link is { } l
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"alpha {l.LatencySeconds * 1e6:F1} us, beta {l.SecondsPerByte * 1e9:F3} ns/B ({8e-9 / l.SecondsPerByte:F2} Gbit/s per rank)")
+            : "not fitted yet";
+        static string Ms(IEnumerable<double> seconds) => (seconds.Sum() * 1e3).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
+        return $"{configuration.Name} routed by time: link {link}; last step {compressed.Count} compressed (predicted {Ms(compressed.Select(d => d.Prediction!.Value.CompressedSeconds))} ms, dense {Ms(compressed.Select(d => d.Prediction!.Value.DenseSeconds))} ms), "
+            + $"{dense.Count} dense by time (predicted {Ms(dense.Select(d => d.Prediction!.Value.DenseSeconds))} ms, compressed {Ms(dense.Select(d => d.Prediction!.Value.CompressedSeconds))} ms), "
+            + $"{last.Decisions.Count - decided.Count} by the policy or bytes; {probes} probe(s) in {steps} timed steps";
     }
 
     /// <summary>
