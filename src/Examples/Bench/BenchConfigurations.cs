@@ -90,7 +90,7 @@ internal static class BenchConfigurations
         AtomoOptions options = configuration.Options!.Clone();
         options.Routing = rule;
         return both && rule == RoutingRule.Bytes
-            ? new(configuration.Name + BytesSuffix, configuration.Description + ", routed by bytes", options)
+            ? new(configuration.Name + BytesSuffix, configuration.Description, options)
             : configuration with { Options = options };
     }
 
