@@ -10,16 +10,14 @@ namespace AtomoCollectives;
 /// </summary>
 /// <remarks>
 /// Weighted least squares, the weights forgetting by <see cref="Forgetting"/> per call so that the fit follows a link
-/// whose load changes. Only +, −, × and ÷ on doubles, in a fixed order: ranks that add the same points hold the same
-/// bits (no libm, whose functions may differ by CPU).
+/// whose load changes, with β's standard error, so that a decision can ask whether it holds over β's plausible range.
+/// Only +, −, ×, ÷ and √ on doubles, in a fixed order: ranks that add the same points hold the same bits (no libm
+/// function whose result may differ by CPU; √ is correctly rounded everywhere).
 /// </remarks>
 internal sealed class LinkFit
 {
-    /// <summary>Weight of the previous calls' points against the newest call's (about 10 calls of memory).</summary>
-    public const double Forgetting = 0.9;
-
-    /// <summary>How many standard errors above zero β must be before it is used (a slope lost in timing noise is not).</summary>
-    private const double Significance = 3;
+    /// <summary>Weight of the previous calls' points against the newest call's (about 20 calls of memory).</summary>
+    public const double Forgetting = 0.95;
 
     private double _weight, _squaredWeight, _rr, _rx, _xx, _rt, _xt, _tt;
 
@@ -68,8 +66,9 @@ internal sealed class LinkFit
     }
 
     /// <summary>
-    /// α (≥ 0: a negative fit is refitted through the origin) and β, or null while the points cannot tell β from the
-    /// timing noise (collinear sizes, fewer than three points, β not <see cref="Significance"/> standard errors above 0).
+    /// α (≥ 0: a negative fit is refitted through the origin), β and β's standard error; null while the points cannot
+    /// separate α from β at all (sizes proportional to rounds, no more points than parameters). β may come out ≤ 0 when
+    /// timing noise swamps the bytes' share; its standard error then says so.
     /// </summary>
     public LinkEstimate? Estimate()
     {
@@ -93,7 +92,7 @@ internal sealed class LinkFit
             betaVariance = ResidualVariance(alpha, beta, parameters: 2) * _rr / determinant;
         }
 
-        return beta > 0 && beta * beta >= Significance * Significance * betaVariance ? new LinkEstimate(alpha, beta) : null;
+        return double.IsFinite(betaVariance) ? new LinkEstimate(alpha, beta, Math.Sqrt(betaVariance)) : null;
     }
 
     /// <summary>The weighted residual variance per unit weight, with the effective number of points <c>W²/Σw²</c> less the fitted parameters as degrees of freedom.</summary>

@@ -55,7 +55,8 @@ internal sealed class CallTimings
 /// on every rank (collectives: the fastest rank's time, the one that waited least; encode and decode: the slowest
 /// rank's), they update an agreed model: the <see cref="LinkFit"/> and, per tensor position, smoothed encode, decode
 /// and payload. From it the routes of the next call are planned, before anything is encoded: dense when the dense
-/// allreduce of the tensor is predicted no slower than encoding, gathering and decoding it. A tensor routed dense is
+/// allreduce of the tensor is predicted no slower than encoding, gathering and decoding it, for every β the fit finds
+/// plausible (a close call on a noisy link keeps its route). A tensor routed dense is
 /// compressed again now and then (a probe) so that an early misjudgement does not stick: the closer the call, the
 /// sooner, and all probes together cost at most <see cref="ProbeBudget"/> of the step on average.
 /// </summary>
@@ -73,6 +74,9 @@ internal sealed class TimeRouting
     /// that the D of them together stay within the budget on average.
     /// </summary>
     public const double ProbeBudget = 0.01;
+
+    /// <summary>Standard errors of β on either side within which a route must hold to be chosen by time.</summary>
+    public const double Confidence = 2;
 
     /// <summary>The shortest interval between probes of a tensor (a near tie), in calls.</summary>
     public const int MinimumProbeInterval = 8;
@@ -382,8 +386,9 @@ internal sealed class TimeRouting
         for (int t = 0; t < _positions.Count; t++)
         {
             Position position = _positions[t];
-            position.Prediction = _estimate is { } link && position.Encode.Samples >= MinimumSamples ? Predict(position, link, localPerElement) : null;
-            routes[t] = position.Prediction is { } p && p.DenseSeconds <= p.CompressedSeconds ? TensorRoute.DenseFaster : TensorRoute.Compressed;
+            LinkEstimate? link = position.Encode.Samples >= MinimumSamples ? _estimate : null;
+            position.Prediction = link is { } l ? Predict(position, l.SecondsPerByte, localPerElement) : null;
+            routes[t] = link is { } plausible ? Decide(position, plausible, localPerElement) : TensorRoute.Compressed;
             allDense += position.Prediction?.DenseSeconds ?? 0;
             dense += routes[t] == TensorRoute.DenseFaster ? 1 : 0;
         }
@@ -396,7 +401,7 @@ internal sealed class TimeRouting
                 // Newly dense: the first probe, spread over the interval by position. Just probed and still dense: the next.
                 bool probed = record is not null && t < record.Count && record.Probes[t] && record.Shapes[t] == position.Shape;
                 RoutePrediction p = position.Prediction!.Value;
-                long interval = ProbeInterval(p.CompressedSeconds - p.DenseSeconds, dense, allDense);
+                long interval = ProbeInterval(Math.Max(p.CompressedSeconds - p.DenseSeconds, 0), dense, allDense);
                 if (position.Planned != TensorRoute.DenseFaster)
                 {
                     position.NextProbe = step + interval + (t % interval);
@@ -420,12 +425,27 @@ internal sealed class TimeRouting
         return (long)Math.Clamp(calls, MinimumProbeInterval, MaximumProbeInterval);
     }
 
-    /// <summary>The position's time on each route, as <see cref="RoutePrediction"/> defines them; unmeasured parts count as 0.</summary>
-    private RoutePrediction Predict(Position position, LinkEstimate link, double localPerElement)
+    /// <summary>
+    /// The faster route if it is faster for every β within <see cref="Confidence"/> standard errors of the fit (the
+    /// difference of the two routes is linear in β, so the interval's ends decide); otherwise the route already planned
+    /// (compressed at first: the byte rule's), so that a noisy link neither routes nor flips a close call.
+    /// </summary>
+    private TensorRoute Decide(Position position, LinkEstimate link, double localPerElement)
     {
+        double spread = Confidence * link.SecondsPerByteError;
+        RoutePrediction low = Predict(position, link.SecondsPerByte - spread, localPerElement);
+        RoutePrediction high = Predict(position, link.SecondsPerByte + spread, localPerElement);
+        bool denseAtLow = low.DenseSeconds <= low.CompressedSeconds, denseAtHigh = high.DenseSeconds <= high.CompressedSeconds;
+        return denseAtLow == denseAtHigh ? (denseAtLow ? TensorRoute.DenseFaster : TensorRoute.Compressed) : position.Planned;
+    }
+
+    /// <summary>The position's time on each route, as <see cref="RoutePrediction"/> defines them, at <paramref name="secondsPerByte"/> (taken as 0 below 0); unmeasured parts count as 0.</summary>
+    private RoutePrediction Predict(Position position, double secondsPerByte, double localPerElement)
+    {
+        double beta = Math.Max(secondsPerByte, 0);
         int elements = position.Shape.ElementCount;
-        double dense = (link.SecondsPerByte * AllreduceStatistics.RingAllreduceBytes(elements, _ranks)) + (localPerElement * elements);
-        double gather = position.Payload.Samples > 0 ? link.SecondsPerByte * (_ranks - 1) * position.Payload.Value : 0;
+        double dense = (beta * AllreduceStatistics.RingAllreduceBytes(elements, _ranks)) + (localPerElement * elements);
+        double gather = position.Payload.Samples > 0 ? beta * (_ranks - 1) * position.Payload.Value : 0;
         double decode = position.Decode.Samples > 0 ? position.Decode.Value : 0;
         return new RoutePrediction(dense, position.Encode.Value, gather, decode, Probe: false);
     }

@@ -50,8 +50,9 @@ public readonly record struct RoutePrediction(double DenseSeconds, double Encode
 
 /// <summary>The α–β link model of <see cref="RoutingRule.Time"/>: a collective of R message rounds moving X bytes per rank takes α·R + β·X.</summary>
 /// <param name="LatencySeconds">α, seconds per message round.</param>
-/// <param name="SecondsPerByte">β, seconds per byte sent by each rank.</param>
-public readonly record struct LinkEstimate(double LatencySeconds, double SecondsPerByte);
+/// <param name="SecondsPerByte">β, seconds per byte sent by each rank (least squares; ≤ 0 when timing noise swamps it).</param>
+/// <param name="SecondsPerByteError">β's standard error: the time rule routes a tensor by time only where the choice holds for every β within two of them.</param>
+public readonly record struct LinkEstimate(double LatencySeconds, double SecondsPerByte, double SecondsPerByteError);
 
 /// <summary>What happened to one tensor in one call.</summary>
 /// <param name="Index">The tensor's position in the call.</param>

@@ -233,7 +233,7 @@ internal static class CollectiveBench
         var dense = decided.Where(d => d.Route == TensorRoute.DenseFaster).ToList();
         var compressed = decided.Where(d => d.Route == TensorRoute.Compressed).ToList();
         string link = last.Link is { } l
-            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"alpha {l.LatencySeconds * 1e6:F1} us, beta {l.SecondsPerByte * 1e9:F3} ns/B ({8e-9 / l.SecondsPerByte:F2} Gbit/s per rank)")
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"alpha {l.LatencySeconds * 1e6:F1} us, beta {l.SecondsPerByte * 1e9:F3} +- {l.SecondsPerByteError * 1e9:F3} ns/B ({8e-9 / l.SecondsPerByte:F2} Gbit/s per rank)")
             : "not fitted yet";
         static string Ms(IEnumerable<double> seconds) => (seconds.Sum() * 1e3).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
         return $"{configuration.Name} routed by time: link {link}; last step {compressed.Count} compressed (predicted {Ms(compressed.Select(d => d.Prediction!.Value.CompressedSeconds))} ms, dense {Ms(compressed.Select(d => d.Prediction!.Value.DenseSeconds))} ms), "

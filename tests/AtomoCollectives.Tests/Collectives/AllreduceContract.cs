@@ -692,7 +692,7 @@ public static class AllreduceContract
     public static AtomoOptions TimedOptions() => new() { Decomposition = Decomposition.Coordinate, Budget = 8, MinimumCompressedElements = 16, Seed = 17, Routing = RoutingRule.Time };
 
     /// <summary>The link the injected collective timings follow: α = 30 µs per message round, β = 2 ns per byte.</summary>
-    public static LinkEstimate InjectedLink { get; } = new(30e-6, 2e-9);
+    public static LinkEstimate InjectedLink { get; } = new(30e-6, 2e-9, 0);
 
     /// <summary>Injected encode of tensor 0 on rank r, in ticks: (r + 1) ms, so the slowest rank's is N ms.</summary>
     public static long SlowEncodeTicks(int rank) => 10_000L * (rank + 1);

@@ -116,6 +116,48 @@ public sealed class TimeRoutingTests
     }
 
     /// <summary>
+    /// The collectives' timings carry up to 200 µs of extra latency per message round (scheduling delays; drawn
+    /// independently per call and collective, the same on every rank, so the minimum keeps it), as much as the dense
+    /// allreduce's bytes cost: β is uncertain. A near tie (tensor 0 at 26 µs against ~24.6 µs dense) is then
+    /// decided by no plausible β and keeps its route, compressed; an encode of 2 ms is slower than dense for every
+    /// plausible β and goes dense as soon as the model has its measurements.
+    /// </summary>
+    [Theory]
+    [InlineData(260L, false)]
+    [InlineData(20_000L, true)]
+    public void On_a_noisy_link_only_a_clear_case_is_routed_by_time(long tensor0Ticks, bool clear)
+    {
+        static long Noise(long step, int collective) => new Random((int)(step * 3) + collective).Next(0, 2001);   // ticks per round: 0–200 µs
+        LinkEstimate? link = null;
+        var decisions = new IReadOnlyList<TensorDecision>[30];
+        InProcessCluster.Run(2, comm =>
+        {
+            using var allreduce = new AtomoAllreduce(comm, TimedOptions());
+            TestHooks.Timings = (step, timings) =>
+            {
+                InjectTimings(comm, step, timings, (_, _) => tensor0Ticks);
+                timings.Lengths += Noise(step, 0);   // N − 1 = 1 round
+                timings.Gather += Noise(step, 1);
+                timings.Dense += 2 * Noise(step, 2);   // 2(N − 1) rounds
+            };
+            for (int step = 0; step < decisions.Length; step++)
+            {
+                allreduce.Average(AsMemory(Gradients(TimedShapes, comm.Rank, step)), TimedShapes);
+                if (comm.Rank == 0)
+                {
+                    decisions[step] = allreduce.LastCall.Decisions;
+                    link = allreduce.LastCall.Link;
+                }
+            }
+        });
+
+        LinkEstimate fitted = link!.Value;
+        Assert.True(fitted.SecondsPerByteError > 0.1 * InjectedLink.SecondsPerByte, $"the noise should leave β uncertain: {fitted}");
+        Assert.All(decisions.Skip(4), d => Assert.Equal(clear ? TensorRoute.DenseFaster : TensorRoute.Compressed, d[0].Route));
+        Assert.All(decisions.Skip(4), d => Assert.NotNull(d[0].Prediction));
+    }
+
+    /// <summary>
     /// The fitted model is part of the saved state: instances that load each rank's state after step 6 route step 6
     /// exactly as the instances that ran on (same routes, same predicted bits, same results).
     /// </summary>
