@@ -52,7 +52,7 @@ public enum RoutingRule
     /// <summary>
     /// By time: a tensor goes dense, before it is encoded, when the dense allreduce of it is predicted faster than
     /// encoding, exchanging and decoding it, from an α–β link model fitted to the call's own collectives and each
-    /// tensor's measured encode and decode (the slowest rank's). Every rank decides alike, but decisions follow the
+    /// tensor's measured encode and decode (its share of the slowest rank's). Every rank decides alike, but decisions follow the
     /// timings, so two runs may route differently; the byte rule still applies after encoding
     /// (docs/gradient-averagers.md, "Routing by time").
     /// </summary>

@@ -52,8 +52,8 @@ internal sealed class CallTimings
 /// <summary>
 /// <see cref="RoutingRule.Time"/> for one <see cref="AtomoAllreduce"/> (docs/gradient-averagers.md, "Routing by time").
 /// Each call's lengths allgather also carries every rank's measurements of the previous call; folded in the same order
-/// on every rank (collectives: the fastest rank's time, the one that waited least; encode and decode: the slowest
-/// rank's), they update an agreed model: the <see cref="LinkFit"/> and, per tensor position, smoothed encode, decode
+/// on every rank (collectives: the fastest rank's time, the one that waited least; a tensor's encode and decode: its
+/// share of the slowest rank's phase), they update an agreed model: the <see cref="LinkFit"/> and, per tensor position, smoothed encode, decode
 /// and payload. From it the routes of the next call are planned, before anything is encoded: dense when the dense
 /// allreduce of the tensor is predicted no slower than encoding, gathering and decoding it, for every β the fit finds
 /// plausible (a close call on a noisy link keeps its route). A tensor routed dense is
@@ -334,16 +334,40 @@ internal sealed class TimeRouting
     private void Fold(CallRecord record, int[] all, int count)
     {
         int tensors = Math.Min(record.Count, count);
+        long Measured(int rank, int index) => all[(rank * _exchangedInts) + count + 2 + index];
         long Agreed(int index, bool slowest)
         {
             long value = slowest ? long.MinValue : long.MaxValue;
             for (int r = 0; r < _ranks; r++)
             {
-                long v = all[(r * _exchangedInts) + count + 2 + index];
-                value = slowest ? Math.Max(value, v) : Math.Min(value, v);
+                value = slowest ? Math.Max(value, Measured(r, index)) : Math.Min(value, Measured(r, index));
             }
 
             return value;
+        }
+
+        // A tensor's compute: its sum over ranks, times the slowest rank's share of the phase's total (its mean, scaled
+        // by how far the slowest rank's phase exceeded the mean). The step waits for that rank; a per-tensor maximum
+        // would add up every rank's scheduling hiccups as if one rank had them all.
+        double[] Compute(int first)
+        {
+            var sums = new long[tensors];
+            long total = 0, slowest = 0;
+            for (int r = 0; r < _ranks; r++)
+            {
+                long rankTotal = 0;
+                for (int t = 0; t < tensors; t++)
+                {
+                    long ticks = Math.Max(Measured(r, first + t), 0);
+                    sums[t] += ticks;
+                    rankTotal += ticks;
+                }
+
+                total += rankTotal;
+                slowest = Math.Max(slowest, rankTotal);
+            }
+
+            return [.. Enumerable.Range(0, tensors).Select(t => Measured(0, first + t) < 0 ? -1 : total == 0 ? 0 : (double)sums[t] * slowest / total / TimeSpan.TicksPerSecond)];
         }
 
         int calls = 2 * count;
@@ -356,21 +380,21 @@ internal sealed class TimeRouting
         _localSeconds = (LinkFit.Forgetting * _localSeconds) + Seconds(Agreed(calls + 3, slowest: true));
         _localElements = (LinkFit.Forgetting * _localElements) + record.DenseElements;
 
+        double[] encodes = Compute(0), decodes = Compute(count);
         for (int t = 0; t < tensors; t++)
         {
             Position position = PositionFor(t, record.Shapes[t]);
-            long encode = Agreed(t, slowest: true), decode = Agreed(count + t, slowest: true);
             bool replace = position.Stale;   // a probe's measurement replaces the stale estimate
-            if (encode >= 0)
+            if (encodes[t] >= 0)
             {
-                position.Encode = position.Encode.Add(Seconds(encode), replace);
+                position.Encode = position.Encode.Add(encodes[t], replace);
                 position.Payload = position.Payload.Add(record.Payloads[t], replace);
                 position.Stale = false;
             }
 
-            if (decode >= 0)
+            if (decodes[t] >= 0)
             {
-                position.Decode = position.Decode.Add(Seconds(decode), replace);
+                position.Decode = position.Decode.Add(decodes[t], replace);
             }
         }
     }

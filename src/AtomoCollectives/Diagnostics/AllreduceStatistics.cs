@@ -33,8 +33,8 @@ public enum TensorRoute
 }
 
 /// <summary>
-/// What <see cref="RoutingRule.Time"/> predicted for one tensor, from measurements agreed by every rank (the slowest
-/// rank's encode and decode, the link model's α and β). Seconds a step would take with the tensor in the dense allreduce
+/// What <see cref="RoutingRule.Time"/> predicted for one tensor, from measurements agreed by every rank (its share of
+/// the slowest rank's encode and decode, the link model's β). Seconds a step would take with the tensor in the dense allreduce
 /// against compressed; the fixed costs of a call (headers, latencies) are paid either way and not counted.
 /// </summary>
 /// <param name="DenseSeconds">Its bytes in the dense ring allreduce (β·<see cref="AllreduceStatistics.RingAllreduceBytes"/>) plus copying and scaling them.</param>

@@ -300,6 +300,10 @@ internal static class CollectiveBench
                 continue;
             }
 
+            // The compute of what the policy compresses, so by bytes: replicas exchange in no time, and the time rule
+            // would send to dense whatever encoding costs.
+            options = options.Clone();
+            options.Routing = RoutingRule.Bytes;
             double encode = 0;
             for (int k = 0; k < IsolatedDecodeRanks.Length; k++)
             {

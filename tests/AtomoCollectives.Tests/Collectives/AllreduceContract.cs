@@ -743,7 +743,8 @@ public static class AllreduceContract
     /// <see cref="RoutingRule.Time"/> with every rank measuring differently (<see cref="InjectTimings"/>): every rank
     /// routes alike, predicts the same bits and ends with the same tensors. Tensor 0, whose slowest encode (N ms) costs
     /// more than its dense exchange (β·2(N−1)/N·4n ≤ 37 µs), goes dense from step 4 (the first call is not kept, the
-    /// link model needs two calls, and each call plans the next), with the slowest rank's encode as its prediction; the
+    /// link model needs two calls, and each call plans the next), with the slowest rank's encode as its prediction (every
+    /// rank's encodes scale alike with its rank, so tensor 0's share of the slowest rank's phase is that rank's); the
     /// cheap ones stay compressed. One rank has nothing to exchange: no time rule, the byte rule sends all dense.
     /// </summary>
     private static void TimeRoutingAgrees(ICommunicator comm)
