@@ -409,7 +409,8 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// <summary>
     /// Dense tensors: one allreduce over their concatenation, into scratch, with one more float: 1 from each rank whose
     /// decode failed. So a rank that failed (a native library's error, a bug, memory) cannot leave the others returning
-    /// normally from the call, at no extra collective: every rank raises here, nobody's tensors are written.
+    /// normally from the call, at no extra collective: every rank raises here, nobody's tensors are written. The sums
+    /// are divided by N as the commit copies them out (one pass over them fewer).
     /// </summary>
     private void ReduceDense<TSet>(TSet tensors, CallPlan call, Exception? decodeError)
         where TSet : ITensorSet, allows ref struct
@@ -432,12 +433,11 @@ public sealed class AtomoAllreduce : IGradientAverager
         long reduce = Stopwatch.GetTimestamp();
         _communicator.AllreduceSum(denseAndOutcome);
         call.Timings.Dense = CallTimings.Since(reduce);
-        TensorPrimitives.Multiply(denseScratch, 1f / call.Size, denseScratch);
         call.Timings.DenseLocal += CallTimings.Since(start) - call.Timings.Dense;
         CallAgreement.CheckOutcome(decodeError, denseAndOutcome[^1], call.Step, "decode the payloads");
     }
 
-    /// <summary>Copies the results from scratch into the caller's tensors and says what each tensor took (and keeps this rank's timings for the next call's plan).</summary>
+    /// <summary>Copies the results from scratch into the caller's tensors (the dense sums divided by N) and says what each tensor took (and keeps this rank's timings for the next call's plan).</summary>
     private TensorDecision[] Commit<TSet>(TSet tensors, CallPlan call)
         where TSet : ITensorSet, allows ref struct
     {
@@ -456,7 +456,7 @@ public sealed class AtomoAllreduce : IGradientAverager
             }
             else
             {
-                denseScratch.Slice(denseOffset, data.Length).CopyTo(data);
+                TensorPrimitives.Multiply(denseScratch.Slice(denseOffset, data.Length), 1f / call.Size, data);   // the sums' mean
                 denseOffset += data.Length;
             }
 
