@@ -129,7 +129,7 @@ internal static class BenchCommand
                 }
             }
 
-            Say($"bench: {world.Size} ranks ({(MpiEnvironment.IsLaunchedByMpi ? "MPI" : "in-process")}), label '{settings.Label}', {settings.Warmup} warm-up + {settings.Steps} timed steps per configuration; median step reported (slowest rank)");
+            Say($"bench: {world.Size} ranks ({(MpiEnvironment.IsLaunchedByMpi ? "MPI" : "in-process")}), label '{settings.Label}', {settings.Warmup} warm-up + {settings.Steps} timed steps per configuration, the configurations in turn step by step; median step reported (slowest rank)");
             if (settings.Sets.Any(s => s.Capture is null))
             {
                 Say($"synthetic data: {settings.Model.Describe()}");

@@ -18,12 +18,10 @@ internal sealed record BenchRun(IReadOnlyList<ConfigResult> Configs, IReadOnlyLi
 
 /// <summary>
 /// The per-rank benchmark: every rank runs it; results are agreed through allgathers so that every rank returns the
-/// same <see cref="BenchRun"/>.
+/// same <see cref="BenchRun"/>. The configurations run in turn, step by step (<see cref="ConfigurationRun"/>).
 /// </summary>
 internal static class CollectiveBench
 {
-    private const int StepFields = 7;   // total, encode, exchange, decode, bytes sent, dense-equivalent bytes, payload bytes
-
     /// <summary>
     /// Untimed steps at least, where ATOMO routes by time: its first routes by time come at the 5th call (the first call
     /// is not kept, the link model needs two, and each call plans the next); one more lets those settle.
@@ -46,14 +44,10 @@ internal static class CollectiveBench
             IReadOnlyList<TensorShape> shapes = set.Shapes;
             double readOnce = ReadOnce(world, pristine);
             int first = configs.Count;
-            foreach (BenchConfiguration configuration in settings.Configurations)
-            {
-                progress?.Invoke($"{set.Name}: {configuration.Name} ({Warmup(settings, configuration)} warm-up + {settings.Steps} timed steps on {world.Size} ranks)");
-                (ConfigResult result, IReadOnlyList<TensorResult> perTensor) = RunConfiguration(world, settings, set, configuration, pristine, work, memories, shapes, readOnce, progress);
-                configs.Add(result);
-                tensors.AddRange(perTensor);
-                GC.Collect();
-            }
+            (IReadOnlyList<ConfigResult> results, IReadOnlyList<TensorResult> perTensor) = RunInterleaved(world, settings, set, pristine, work, memories, readOnce, progress);
+            configs.AddRange(results);
+            tensors.AddRange(perTensor);
+            GC.Collect();
 
             // Encode against read-once on one otherwise idle rank (the others wait): the concurrent figures above
             // include time slicing when ranks outnumber cores.
@@ -75,153 +69,40 @@ internal static class CollectiveBench
         return new BenchRun(configs, tensors, calibration);
     }
 
+    /// <summary>
+    /// Every configuration on one set, step by step in turn (dense, then each ATOMO one, then dense again…), so that a
+    /// machine whose load changes — other jobs, the ranks outnumbering the cores — slows them all alike and the ratios
+    /// hold. Each configuration's own warm-up ends where the timed rounds start.
+    /// </summary>
+    private static (IReadOnlyList<ConfigResult>, IReadOnlyList<TensorResult>) RunInterleaved(
+        ICommunicator world, BenchSettings settings, GradientSet set, float[][] pristine, float[][] work, Memory<float>[] memories, double readOnce, Action<string>? progress)
+    {
+        var runs = new List<ConfigurationRun>();
+        try
+        {
+            runs.AddRange(settings.Configurations.Select(c => new ConfigurationRun(world, settings, set, c)));
+            int warmup = runs.Max(r => r.Warmup);
+            progress?.Invoke($"{set.Name}: {runs.Count} configurations in turn, {warmup} warm-up + {settings.Steps} timed rounds on {world.Size} ranks ({string.Join(", ", runs.Select(r => $"{r.Configuration.Name} {r.Warmup}"))} warm-up steps)");
+            for (int round = 0; round < warmup + settings.Steps; round++)
+            {
+                foreach (ConfigurationRun run in runs.Where(r => round >= warmup - r.Warmup))
+                {
+                    run.Step(pristine, work, memories, timed: round >= warmup);
+                }
+            }
+
+            var results = runs.Select(r => r.Finish(readOnce, progress)).ToList();
+            return (results.Select(r => r.Config).ToList(), results.SelectMany(r => r.Tensors).ToList());
+        }
+        finally
+        {
+            runs.ForEach(r => r.Dispose());
+        }
+    }
+
     /// <summary>The untimed steps of <paramref name="configuration"/>: <see cref="BenchSettings.Warmup"/>, at least <see cref="TimeRoutingWarmup"/> where it routes by time.</summary>
     internal static int Warmup(BenchSettings settings, BenchConfiguration configuration) =>
         configuration.RoutesByTime ? Math.Max(settings.Warmup, TimeRoutingWarmup) : settings.Warmup;
-
-    private static (ConfigResult, IReadOnlyList<TensorResult>) RunConfiguration(
-        ICommunicator world, BenchSettings settings, GradientSet set, BenchConfiguration configuration,
-        float[][] pristine, float[][] work, Memory<float>[] memories, IReadOnlyList<TensorShape> shapes, double readOnce, Action<string>? progress)
-    {
-        int warmup = Warmup(settings, configuration);
-        int size = world.Size;
-        int count = pristine.Length;
-        long elements = set.ParameterCount;
-        using AtomoAllreduce? allreduce = configuration.Options is null ? null : new AtomoAllreduce(world, configuration.Options);
-        var steps = new List<double[]>();
-        var payloadSums = new double[count];
-        var payloadCounts = new double[count];
-        var routes = new TensorRoute[count];
-        var predictions = new RoutePrediction?[count];
-        long denseElements = 0;
-        int compressedTensors = 0, denseFasterTensors = 0, probes = 0;
-        var local = new double[StepFields];
-        var all = new double[StepFields * size];
-        for (int step = 0; step < warmup + settings.Steps; step++)
-        {
-            for (int t = 0; t < count; t++)
-            {
-                pristine[t].CopyTo(work[t], 0);
-            }
-
-            world.Barrier();
-            long start = Stopwatch.GetTimestamp();
-            if (allreduce is null)
-            {
-                // The baseline as a training loop writes it: MPI_Allreduce per tensor, then divide by N.
-                double divide = 0;
-                foreach (float[] tensor in work)
-                {
-                    world.AllreduceSum(tensor);
-                    long before = Stopwatch.GetTimestamp();
-                    TensorPrimitives.Divide(tensor, size, tensor);
-                    divide += Stopwatch.GetElapsedTime(before).TotalSeconds;
-                }
-
-                double total = Stopwatch.GetElapsedTime(start).TotalSeconds;
-                double denseBytes = AllreduceStatistics.RingAllreduceBytes(elements, size);
-                local[0] = total;
-                local[1] = 0;
-                local[2] = total - divide;
-                local[3] = divide;
-                local[4] = denseBytes;
-                local[5] = denseBytes;
-                local[6] = 0;
-                denseElements = elements;
-            }
-            else
-            {
-                allreduce.Average(memories, shapes);
-                double total = Stopwatch.GetElapsedTime(start).TotalSeconds;
-                AllreduceStatistics call = allreduce.LastCall;
-                long payload = 0;
-                denseElements = 0;
-                compressedTensors = 0;
-                denseFasterTensors = call.Decisions.Count(d => d.Route == TensorRoute.DenseFaster);
-                probes += step >= warmup ? call.Decisions.Count(d => d.Prediction?.Probe == true) : 0;
-                foreach (TensorDecision decision in call.Decisions)
-                {
-                    routes[decision.Index] = decision.Route;
-                    predictions[decision.Index] = decision.Prediction;
-                    if (decision.Route == TensorRoute.Compressed)
-                    {
-                        payload += decision.PayloadBytes;
-                        compressedTensors++;
-                        if (step >= warmup)
-                        {
-                            payloadSums[decision.Index] += decision.PayloadBytes;
-                            payloadCounts[decision.Index]++;
-                        }
-                    }
-                    else
-                    {
-                        denseElements += decision.Shape.ElementCount;
-                    }
-                }
-
-                local[0] = total;
-                local[1] = call.EncodeSeconds;
-                local[2] = call.ExchangeSeconds;
-                local[3] = call.DecodeSeconds;
-                local[4] = call.BytesSent;
-                local[5] = call.DenseEquivalentBytes;
-                local[6] = payload;
-            }
-
-            world.Allgather<double>(local, all);
-            if (step >= warmup)
-            {
-                steps.Add((double[])all.Clone());
-            }
-        }
-
-        // Per step: the slowest rank's times and the mean bytes over ranks. Then the step with the median total.
-        var perStep = steps.Select(s =>
-        {
-            int slowest = 0;
-            for (int r = 1; r < size; r++)
-            {
-                if (s[r * StepFields] > s[slowest * StepFields])
-                {
-                    slowest = r;
-                }
-            }
-
-            double Mean(int field) => Enumerable.Range(0, size).Average(r => s[(r * StepFields) + field]);
-            return (Total: s[slowest * StepFields], Encode: s[(slowest * StepFields) + 1], Exchange: s[(slowest * StepFields) + 2], Decode: s[(slowest * StepFields) + 3],
-                Bytes: Mean(4), Dense: Mean(5), Payload: Mean(6));
-        }).OrderBy(s => s.Total).ToList();
-        var median = perStep[(perStep.Count - 1) / 2];
-        var result = new ConfigResult(
-            settings.Label, set.Name, configuration.Name, size, settings.Steps, median.Total, perStep[0].Total, median.Encode, median.Exchange, median.Decode,
-            perStep.Average(s => s.Bytes), perStep.Average(s => s.Dense), perStep.Average(s => s.Payload), elements, denseElements, count,
-            configuration.IsDense ? 0 : compressedTensors, readOnce, Routing: configuration.Routing, DenseFasterTensors: denseFasterTensors);
-        if (configuration.RoutesByTime && allreduce is not null)
-        {
-            progress?.Invoke(DescribeTimeRouting(configuration, allreduce.LastCall, probes, settings.Steps));
-        }
-
-        // Per-tensor mean payload over timed steps and ranks (0 when the tensor never went compressed).
-        var sums = new float[2 * count];
-        for (int t = 0; t < count; t++)
-        {
-            sums[t] = (float)payloadSums[t];
-            sums[count + t] = (float)payloadCounts[t];
-        }
-
-        world.AllreduceSum(sums);
-        var perTensor = new List<TensorResult>(count);
-        for (int t = 0; t < count; t++)
-        {
-            string route = configuration.IsDense ? "Dense" : routes[t].ToString();
-            double meanPayload = sums[count + t] > 0 ? sums[t] / sums[count + t] : 0;
-            perTensor.Add(new TensorResult(
-                settings.Label, set.Name, configuration.Name, size, t, set.Tensors[t].Name, set.Tensors[t].Shape.ToString(), set.Tensors[t].Shape.ElementCount, route, meanPayload,
-                predictions[t]?.DenseSeconds ?? double.NaN, predictions[t]?.CompressedSeconds ?? double.NaN));
-        }
-
-        return (result, perTensor);
-    }
 
     /// <summary>
     /// One line on what the time rule did in the last timed step: its link model, the tensors it sent each way and their

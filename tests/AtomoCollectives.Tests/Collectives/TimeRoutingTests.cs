@@ -30,6 +30,19 @@ public sealed class TimeRoutingTests
         return decisions;
     }
 
+    /// <summary>An instance on this rank, with <see cref="AllreduceContract.InjectTimings"/>, after <paramref name="steps"/> calls.</summary>
+    private static AtomoAllreduce AfterSteps(ICommunicator comm, int steps)
+    {
+        TestHooks.Timings = (step, timings) => InjectTimings(comm, step, timings);
+        var allreduce = new AtomoAllreduce(comm, TimedOptions());
+        for (int step = 0; step < steps; step++)
+        {
+            allreduce.Average(AsMemory(Gradients(TimedShapes, comm.Rank, step)), TimedShapes);
+        }
+
+        return allreduce;
+    }
+
     /// <summary>The steps at which tensor 0 went compressed to be measured (a probe).</summary>
     private static int[] Probes(IReadOnlyList<TensorDecision>[] decisions) =>
         [.. Enumerable.Range(0, decisions.Length).Where(step => decisions[step][0].Prediction?.Probe == true)];
@@ -166,13 +179,7 @@ public sealed class TimeRoutingTests
     {
         InProcessCluster.Run(2, comm =>
         {
-            TestHooks.Timings = (step, timings) => InjectTimings(comm, step, timings);
-            using var ranOn = new AtomoAllreduce(comm, TimedOptions());
-            for (int step = 0; step < 6; step++)
-            {
-                ranOn.Average(AsMemory(Gradients(TimedShapes, comm.Rank, step)), TimedShapes);
-            }
-
+            using AtomoAllreduce ranOn = AfterSteps(comm, 6);
             var state = new MemoryStream();
             ranOn.SaveState(state);
             float[][] through = Gradients(TimedShapes, comm.Rank, 6);
@@ -204,13 +211,7 @@ public sealed class TimeRoutingTests
     {
         InProcessCluster.Run(2, comm =>
         {
-            TestHooks.Timings = (step, timings) => InjectTimings(comm, step, timings);
-            using var allreduce = new AtomoAllreduce(comm, TimedOptions());
-            for (int step = 0; step < 5; step++)
-            {
-                allreduce.Average(AsMemory(Gradients(TimedShapes, comm.Rank, step)), TimedShapes);
-            }
-
+            using AtomoAllreduce allreduce = AfterSteps(comm, 5);
             if (comm.Rank == 0)
             {
                 var state = new MemoryStream();
