@@ -838,7 +838,11 @@ public static class AllreduceContract
     public static TensorShape[] TimedShapes { get; } = [TensorShape.Matrix(64, 48), TensorShape.Matrix(48, 40), TensorShape.Matrix(32, 32), TensorShape.Vector(20_000)];
 
     /// <summary>Coordinate atoms, 8 per tensor (payloads of tens of bytes: the byte rule compresses every matrix), routed by time.</summary>
-    public static AtomoOptions TimedOptions() => new() { Decomposition = Decomposition.Coordinate, Budget = 8, MinimumCompressedElements = 16, Seed = 17, Routing = RoutingRule.Time };
+    /// <remarks>
+    /// The flat exchange even where ranks are grouped into nodes: the time rule routes the flat exchange; the node-aware
+    /// one routes between nodes by bytes (NodeAwareAllreduceTests).
+    /// </remarks>
+    public static AtomoOptions TimedOptions() => new() { Decomposition = Decomposition.Coordinate, Budget = 8, MinimumCompressedElements = 16, Seed = 17, Routing = RoutingRule.Time, NodeAware = NodeAwareMode.Off };
 
     /// <summary>The link the injected collective timings follow: α = 30 µs per message round, β = 2 ns per byte.</summary>
     public static LinkEstimate InjectedLink { get; } = new(30e-6, 2e-9, 0);
