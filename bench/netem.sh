@@ -17,7 +17,9 @@
 # --ranks N[,N...] (default 4), --nodes K (emulated nodes, K divides every N; default 1: the one shared loopback),
 # --sets LIST (default mlp,resnet18; mlp and resnet18 are synthetic, any other entry is a gradient capture directory,
 # capture:PATH or a path, see docs/gradient-captures.md), --capture-step S (the captured step; default the last),
-# --configs LIST (default all), --warmup W (1), --steps S (3),
+# --configs LIST (default all), --routing time|bytes|both (how ATOMO routes tensors dense; default time, the library's;
+# both runs each ATOMO configuration under both rules, the byte rule's as NAME-bytes), --warmup W (1; at least 6 where
+# ATOMO routes by time), --steps S (3),
 # --delay D (optional netem delay per packet, e.g. 100us; with --nodes, on what each node sends; default none),
 # --output DIR (default bench-results/netem-RATE, or netem-RATE-Knodes),
 # --no-model (skip the cost model when several N were run; with --nodes above 1 it is not run: it does not model nodes).
@@ -32,7 +34,7 @@ set -euo pipefail
 NETEM_SCRIPT=netem.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/netem-link.sh" # die, the namespace, tc and mpiexec parts shared with netem-train.sh
 root="$netem_root" dll="$netem_dll"
-rate=1gbit ranks=4 nodes=1 sets=mlp,resnet18 capture_step="" configs=all warmup=1 steps=3 delay="" out="" model=1 inside=0
+rate=1gbit ranks=4 nodes=1 sets=mlp,resnet18 capture_step="" configs=all routing=time warmup=1 steps=3 delay="" out="" model=1 inside=0
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -42,6 +44,7 @@ while [ $# -gt 0 ]; do
         --sets) sets="${2:?--sets needs a value}"; shift 2 ;;
         --capture-step) capture_step="${2:?--capture-step needs a value}"; shift 2 ;;
         --configs) configs="${2:?--configs needs a value}"; shift 2 ;;
+        --routing) routing="${2:?--routing needs a value}"; shift 2 ;;
         --warmup) warmup="${2:?--warmup needs a value}"; shift 2 ;;
         --steps) steps="${2:?--steps needs a value}"; shift 2 ;;
         --delay) delay="${2:?--delay needs a value}"; shift 2 ;;
@@ -62,6 +65,7 @@ for n in ${ranks//,/ }; do
     [ "$n" -ge "$nodes" ] || die "--ranks '$ranks': N = $n is fewer than the $nodes nodes (every node needs a rank)"
     [ $((n % nodes)) = 0 ] || die "--ranks '$ranks': N = $n does not split evenly over --nodes $nodes"
 done
+[[ "$routing" =~ ^(time|bytes|both)$ ]] || die "--routing '$routing' is not time, bytes or both"
 [[ "$warmup" =~ ^[0-9]+$ ]] || die "--warmup '$warmup' is not a whole number"
 [[ "$steps" =~ ^[1-9][0-9]*$ ]] || die "--steps '$steps' is not a whole number of at least 1"
 [ -z "$capture_step" ] || [[ "$capture_step" =~ ^[1-9][0-9]*$ ]] || die "--capture-step '$capture_step' is not a whole number of at least 1"
@@ -95,7 +99,7 @@ largest_set() {
 if [ "$inside" = 0 ]; then
     # Outside the namespace: check what is needed, build, then re-run this script inside a new network namespace.
     netem_prepare_host
-    args=(--rate "$rate" --ranks "$ranks" --nodes "$nodes" --sets "$sets" --configs "$configs" --warmup "$warmup" --steps "$steps" --output "$out")
+    args=(--rate "$rate" --ranks "$ranks" --nodes "$nodes" --sets "$sets" --configs "$configs" --routing "$routing" --warmup "$warmup" --steps "$steps" --output "$out")
     [ -n "$delay" ] && args+=(--delay "$delay")
     [ -n "$capture_step" ] && args+=(--capture-step "$capture_step")
     [ "$model" = 0 ] && args+=(--no-model)
@@ -125,7 +129,7 @@ for n in "${rank_list[@]}"; do
         [ "$n" -gt "$(nproc)" ] && placement+=(--mca mpi_yield_when_idle 1)
         before=$(netem_node_bytes)
     fi
-    "${netem_mpiexec[@]}" "${placement[@]}" -n "$n" dotnet "$dll" bench --sets "$sets" --configs "$configs" --warmup "$warmup" --steps "$steps" \
+    "${netem_mpiexec[@]}" "${placement[@]}" -n "$n" dotnet "$dll" bench --sets "$sets" --configs "$configs" --routing "$routing" --warmup "$warmup" --steps "$steps" \
         --label "$label" --calibrate --output "$out" "${step_args[@]}" \
         || die "the bench failed at N = $n (see the output above)"
     if [ "$nodes" -gt 1 ]; then

@@ -40,6 +40,25 @@ public enum ValuePrecision
     BFloat16,
 }
 
+/// <summary>How <see cref="AtomoOptions.DenseWhenCheaper"/> judges that the dense route is cheaper.</summary>
+public enum RoutingRule
+{
+    /// <summary>
+    /// By bytes: a tensor goes dense when its payloads would move as many bytes as the dense ring allreduce. Depends
+    /// only on the data, so a run repeats bitwise (and a stopped and resumed run ends as one that ran through).
+    /// </summary>
+    Bytes,
+
+    /// <summary>
+    /// By time: a tensor goes dense, before it is encoded, when the dense allreduce of it is predicted faster than
+    /// encoding, exchanging and decoding it, from an α–β link model fitted to the call's own collectives and each
+    /// tensor's measured encode and decode (its share of the slowest rank's). Every rank decides alike, but decisions follow the
+    /// timings, so two runs may route differently; the byte rule still applies after encoding
+    /// (docs/gradient-averagers.md, "Routing by time").
+    /// </summary>
+    Time,
+}
+
 /// <summary>What AtomoCodec and the collectives do with one tensor. Setters validate at once.</summary>
 public sealed class AtomoOptions
 {
@@ -57,6 +76,7 @@ public sealed class AtomoOptions
     private SpectralMethod _spectralMethod = SpectralMethod.Fast;
     private ValuePrecision _spectralPrecision = ValuePrecision.Float32;
     private NodeAwareMode _nodeAware = NodeAwareMode.Auto;
+    private RoutingRule _routing = RoutingRule.Time;
     private TimeSpan _timeout = TimeSpan.FromMinutes(10);
 
     /// <summary>The basis the tensor is written in. Default <see cref="Decomposition.Spectral"/>.</summary>
@@ -242,8 +262,9 @@ public sealed class AtomoOptions
     public bool CompressVectors { get; set; }
 
     /// <summary>
-    /// Send a tensor densely when its compressed exchange would move as many bytes as a dense ring allreduce:
-    /// <c>(N−1)·payload ≥ 2(N−1)/N·dense</c>, with the payload averaged over ranks. Default on.
+    /// Send a tensor densely when that is cheaper: always when its compressed exchange would move as many bytes as a
+    /// dense ring allreduce, <c>(N−1)·payload ≥ 2(N−1)/N·dense</c> with the payload averaged over ranks; with
+    /// <see cref="Routing"/> <see cref="RoutingRule.Time"/> also when the dense route is predicted faster. Default on.
     /// </summary>
     public bool DenseWhenCheaper { get; set; } = true;
 
@@ -258,6 +279,17 @@ public sealed class AtomoOptions
     {
         get => _nodeAware;
         set => _nodeAware = Defined(value);
+    }
+
+    /// <summary>
+    /// How <see cref="DenseWhenCheaper"/> decides (it has no effect when that is off). Default <see cref="RoutingRule.Time"/>;
+    /// use <see cref="RoutingRule.Bytes"/> where a run must repeat bitwise.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not a member of <see cref="RoutingRule"/>.</exception>
+    public RoutingRule Routing
+    {
+        get => _routing;
+        set => _routing = Defined(value);
     }
 
     /// <summary>

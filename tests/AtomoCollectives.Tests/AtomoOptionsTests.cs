@@ -10,6 +10,7 @@ public class AtomoOptionsTests
         { "BudgetRule", o => o.BudgetRule = (BudgetRule)99 },
         { "SpectralMethod", o => o.SpectralMethod = (SpectralMethod)99 },
         { "SpectralPrecision", o => o.SpectralPrecision = (ValuePrecision)99 },
+        { "Routing", o => o.Routing = (RoutingRule)99 },
     };
 
     [Theory]
@@ -29,6 +30,7 @@ public class AtomoOptionsTests
         Assert.Equal(before.BudgetRule, options.BudgetRule);
         Assert.Equal(before.SpectralMethod, options.SpectralMethod);
         Assert.Equal(before.SpectralPrecision, options.SpectralPrecision);
+        Assert.Equal(before.Routing, options.Routing);
     }
 
     [Fact]
@@ -39,6 +41,7 @@ public class AtomoOptionsTests
         Assert.Equal(SpectralMethod.Fast, options.SpectralMethod);
         Assert.Equal(2, options.Oversampling);
         Assert.True(options.SpectralWarmStart);
+        Assert.Equal(RoutingRule.Time, options.Routing);
         foreach (Decomposition value in Enum.GetValues<Decomposition>())
         {
             options.Decomposition = value;

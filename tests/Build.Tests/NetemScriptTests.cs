@@ -26,6 +26,8 @@ public sealed class NetemScriptTests
     [InlineData("--nodes 3 --ranks 4", "--ranks '4': N = 4 does not split evenly over --nodes 3")]
     [InlineData("--nodes 2 --ranks 4,6,7", "--ranks '4,6,7': N = 7 does not split evenly over --nodes 2")]
     [InlineData("--nodes 4 --ranks 2", "--ranks '2': N = 2 is fewer than the 4 nodes (every node needs a rank)")]
+    [InlineData("--routing fast", "--routing 'fast' is not time, bytes or both")]
+    [InlineData("--nodes 2 --routing Time", "--routing 'Time' is not time, bytes or both")]
     public void BadOptionFailsWithOneLineNamingIt(string arguments, string message)
     {
         (int exitCode, string output, string error) = RunNetem(arguments);
@@ -47,6 +49,7 @@ public sealed class NetemScriptTests
         Assert.Contains("--rate R", output, StringComparison.Ordinal);
         Assert.Contains("--ranks N", output, StringComparison.Ordinal);
         Assert.Contains("--nodes K", output, StringComparison.Ordinal);
+        Assert.Contains("--routing time|bytes|both", output, StringComparison.Ordinal);
         Assert.Contains("speedup_vs_dense=X", output, StringComparison.Ordinal);
     }
 

@@ -34,6 +34,7 @@ public sealed class AtomoAllreduce : IGradientAverager
     private readonly string _agreementName;
     private readonly ArrayBufferWriter<byte> _payloads = new();
     private readonly List<Decompositions.SpectralSketch> _sketches = [];
+    private TimeRouting? _timeRouting;
     private byte[] _received = [];
     private float[] _scratch = [];
     private NodeAwareExchange? _nodeExchange;
@@ -57,6 +58,7 @@ public sealed class AtomoAllreduce : IGradientAverager
             : _optionsHash;
         _agreementName = $"{nameof(AtomoOptions)} or Fourier decode kernel ({nameof(FourierTransformProvider)}.{nameof(FourierTransformProvider.DecodeKernel)}: the same FFTW build, or {FourierTransformProvider.ProviderVariable}=managed, on every rank)";
         _calls = new CallRunner(this, communicator, _options.Timeout, "AtomoOptions.Timeout", _logger);
+        _timeRouting = UsesTimeRouting ? new TimeRouting(communicator.Size) : null;
 
         _logger.LogInformation(
             "AtomoAllreduce on rank {Rank} of {Size}: {Decomposition} atoms, budget {Budget}, {Sampling} sampling, warm-up {Warmup} steps, dense below {Minimum} elements",
@@ -124,7 +126,10 @@ public sealed class AtomoAllreduce : IGradientAverager
     }
 
     /// <inheritdoc />
-    /// <remarks>The state is the step and, with <see cref="AtomoOptions.SpectralWarmStart"/>, each tensor position's warm-start basis.</remarks>
+    /// <remarks>
+    /// The state is the step, with <see cref="AtomoOptions.SpectralWarmStart"/> each tensor position's warm-start basis,
+    /// and with <see cref="RoutingRule.Time"/> the agreed time-routing model, so that a resumed run routes on from it.
+    /// </remarks>
     public void SaveState(Stream stream) => AveragerState.Save(_calls, stream, StateHeader, writer =>
     {
         writer.Write(_sketches.Count);
@@ -132,6 +137,8 @@ public sealed class AtomoAllreduce : IGradientAverager
         {
             sketch.Save(writer);
         }
+
+        _timeRouting?.Save(writer);
     });
 
     /// <inheritdoc />
@@ -139,15 +146,23 @@ public sealed class AtomoAllreduce : IGradientAverager
         _calls,
         stream,
         StateHeader,
-        reader => Enumerable.Range(0, AveragerState.ReadCount(reader, AveragerState.MaxTensors, "warm-start bases")).Select(_ => Decompositions.SpectralSketch.Load(reader)).ToList(),
-        (step, sketches) =>
+        reader =>
+        {
+            List<Decompositions.SpectralSketch> sketches = [.. Enumerable.Range(0, AveragerState.ReadCount(reader, AveragerState.MaxTensors, "warm-start bases")).Select(_ => Decompositions.SpectralSketch.Load(reader))];
+            return (Sketches: sketches, Routing: _timeRouting is null ? null : TimeRouting.Load(reader, _communicator.Size));
+        },
+        (step, state) =>
         {
             Step = step;
             _sketches.Clear();
-            _sketches.AddRange(sketches);
+            _sketches.AddRange(state.Sketches);
+            _timeRouting = state.Routing;
         });
 
     private AveragerState.Header StateHeader() => new(nameof(AtomoAllreduce), _optionsHash, _communicator.Rank, _communicator.Size, Step);
+
+    /// <summary><see cref="RoutingRule.Time"/> applies: the dense route is allowed, and there is more than one rank to exchange with.</summary>
+    private bool UsesTimeRouting => _options.DenseWhenCheaper && _options.Routing == RoutingRule.Time && _communicator.Size > 1;
 
     /// <summary>Whether the dedicated thread of <see cref="AverageAsync"/> is running (tests: none is left after <see cref="Dispose"/>).</summary>
     internal bool HasLiveWorker => _calls.HasLiveWorker;
@@ -167,7 +182,7 @@ public sealed class AtomoAllreduce : IGradientAverager
         {
             if (NodeExchange(tensors, step) is { } node)
             {
-                Record(node.Average(tensors, step, SketchFor, RouteBeforeEncoding));
+                Record(node.Average(tensors, step, SketchFor, PolicyRouteOrCompressed));
                 Step = step + 1;
             }
             else
@@ -206,7 +221,7 @@ public sealed class AtomoAllreduce : IGradientAverager
 
         TensorDecision[] decisions = Commit(tensors, call);
         decodeSeconds += Lap(clock);   // the commit: copying the results out
-        Record(CallStatistics(call, decisions, encodeSeconds, exchangeSeconds, decodeSeconds));
+        Record(CallStatistics(call, decisions, encodeSeconds, exchangeSeconds, decodeSeconds) with { Link = call.Link });
         Step = step + 1;
     }
 
@@ -231,6 +246,8 @@ public sealed class AtomoAllreduce : IGradientAverager
         where TSet : ITensorSet, allows ref struct
     {
         _payloads.ResetWrittenCount();
+        _timeRouting?.BeginCall(call.Count);
+        call.Link = _timeRouting?.Link;
         Exception? localError = tensors.Error;
         long shapesHash = CallAgreement.ShapesHashSeed;
         for (int t = 0; t < call.Count && localError is null; t++)
@@ -239,7 +256,7 @@ public sealed class AtomoAllreduce : IGradientAverager
             try
             {
                 shapesHash = CallAgreement.Mix(shapesHash, CallAgreement.HashShape(shape));
-                call.Routes[t] = RouteBeforeEncoding(shape, call.Step);
+                call.Routes[t] = RouteBeforeEncoding(t, shape, call);
                 call.Decompositions[t] = _codec.DecompositionFor(shape);
                 Span<float> data = tensors.Get(t);
                 if (data.Length != shape.ElementCount)
@@ -249,13 +266,17 @@ public sealed class AtomoAllreduce : IGradientAverager
                 else if (call.Routes[t] == TensorRoute.Compressed)
                 {
                     TestHooks.BeforeEncode?.Invoke(call.Step, t);
+                    long start = Stopwatch.GetTimestamp();
                     call.Lengths[t] = _codec.Encode(data, shape, RandomStreams.Encoder(_options.Seed, call.Rank, call.Step, t), SketchFor(t), _payloads);
+                    call.Timings.Encode[t] = CallTimings.Since(start);
                     call.Atoms[t] = _codec.LastAtomCount;
                 }
                 else
                 {
                     // Dense routes are summed as they are: a NaN would reach every rank's result.
+                    long start = Stopwatch.GetTimestamp();
                     localError = CallAgreement.NonFinite(t, shape, data, call.Routes[t]);
+                    call.Timings.DenseLocal += CallTimings.Since(start);
                 }
             }
             catch (ArgumentException error)
@@ -273,11 +294,22 @@ public sealed class AtomoAllreduce : IGradientAverager
         return (localError, shapesHash);
     }
 
-    /// <summary>One small exchange checks that every rank makes the same call (or raises everywhere); a second carries the payload lengths.</summary>
+    /// <summary>
+    /// One small exchange checks that every rank makes the same call (or raises everywhere); a second carries the payload
+    /// lengths and, with <see cref="RoutingRule.Time"/>, the previous call's timings, which plan the next call's routes.
+    /// </summary>
     private void Agree(CallPlan call, Exception? localError, long shapesHash)
     {
         CallAgreement.Exchange(_communicator, localError, call.Count, shapesHash, _agreementHash, call.Step, _agreementName);
+        if (_timeRouting is not null)
+        {
+            _timeRouting.ExchangeLengths(_communicator, call.Lengths, call.AllLengths, call.Step, call.Timings);   // with the last call's timings
+            return;
+        }
+
+        long start = Stopwatch.GetTimestamp();
         _communicator.Allgather<int>(call.Lengths, call.AllLengths);
+        call.Timings.Lengths = CallTimings.Since(start);
     }
 
     /// <summary>Dense where the payloads (averaged over ranks, so every rank decides alike) would not pay; sizes the two groups.</summary>
@@ -323,7 +355,9 @@ public sealed class AtomoAllreduce : IGradientAverager
             }
         }
 
+        long start = Stopwatch.GetTimestamp();
         _ = PayloadExchange.Allgather(_communicator, _payloads.WrittenSpan, call.Lengths, call.Routes, call.Counts, ref _received);
+        call.Timings.Gather = CallTimings.Since(start);
     }
 
     /// <summary>
@@ -354,7 +388,9 @@ public sealed class AtomoAllreduce : IGradientAverager
                 }
 
                 int elements = tensors.Shape(t).ElementCount;
+                long start = Stopwatch.GetTimestamp();
                 _codec.DecodeSum(_received, rankOffsets, call.AllLengths.AsSpan(t), call.Count, compressedScratch.Slice(compressedOffset, elements), 1f / call.Size);
+                call.Timings.Decode[t] = CallTimings.Since(start);
                 compressedOffset += elements;
             }
         }
@@ -369,13 +405,15 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// <summary>
     /// Dense tensors: one allreduce over their concatenation, into scratch, with one more float: 1 from each rank whose
     /// decode failed. So a rank that failed (a native library's error, a bug, memory) cannot leave the others returning
-    /// normally from the call, at no extra collective: every rank raises here, nobody's tensors are written.
+    /// normally from the call, at no extra collective: every rank raises here, nobody's tensors are written. The sums
+    /// are divided by N as the commit copies them out (one pass over them fewer).
     /// </summary>
     private void ReduceDense<TSet>(TSet tensors, CallPlan call, Exception? decodeError)
         where TSet : ITensorSet, allows ref struct
     {
         Span<float> denseAndOutcome = _scratch.AsSpan((int)call.CompressedElements, (int)call.DenseElements + 1);
         Span<float> denseScratch = denseAndOutcome[..(int)call.DenseElements];
+        long start = Stopwatch.GetTimestamp();
         int denseOffset = 0;
         for (int t = 0; t < call.Count; t++)
         {
@@ -388,12 +426,14 @@ public sealed class AtomoAllreduce : IGradientAverager
         }
 
         denseAndOutcome[^1] = decodeError is null ? 0f : 1f;
+        long reduce = Stopwatch.GetTimestamp();
         _communicator.AllreduceSum(denseAndOutcome);
-        TensorPrimitives.Multiply(denseScratch, 1f / call.Size, denseScratch);
+        call.Timings.Dense = CallTimings.Since(reduce);
+        call.Timings.DenseLocal += CallTimings.Since(start) - call.Timings.Dense;
         CallAgreement.CheckOutcome(decodeError, denseAndOutcome[^1], call.Step, "decode the payloads");
     }
 
-    /// <summary>Copies the results from scratch into the caller's tensors and says what each tensor took.</summary>
+    /// <summary>Copies the results from scratch into the caller's tensors (the dense sums divided by N) and says what each tensor took (and keeps this rank's timings for the next call's plan).</summary>
     private TensorDecision[] Commit<TSet>(TSet tensors, CallPlan call)
         where TSet : ITensorSet, allows ref struct
     {
@@ -412,13 +452,17 @@ public sealed class AtomoAllreduce : IGradientAverager
             }
             else
             {
-                denseScratch.Slice(denseOffset, data.Length).CopyTo(data);
+                TensorPrimitives.Multiply(denseScratch.Slice(denseOffset, data.Length), 1f / call.Size, data);   // the sums' mean
                 denseOffset += data.Length;
             }
 
-            decisions[t] = new TensorDecision(t, tensors.Shape(t), call.Routes[t], call.Decompositions[t], compressed ? call.Lengths[t] : 0, compressed ? call.Atoms[t] : 0);
+            decisions[t] = new TensorDecision(t, tensors.Shape(t), call.Routes[t], call.Decompositions[t], compressed ? call.Lengths[t] : 0, compressed ? call.Atoms[t] : 0)
+            {
+                Prediction = call.Predictions[t],
+            };
         }
 
+        _timeRouting?.Complete(decisions, call.Timings, call.AllLengths, call.Counts.Sum(c => (long)c), call.DenseElements, call.Step);
         return decisions;
     }
 
@@ -451,7 +495,18 @@ public sealed class AtomoAllreduce : IGradientAverager
         return seconds;
     }
 
-    private TensorRoute RouteBeforeEncoding(TensorShape shape, long step)
+    /// <summary>The policy's dense routes, then (<see cref="RoutingRule.Time"/>) the planned one; the byte rule comes after encoding.</summary>
+    private TensorRoute RouteBeforeEncoding(int tensor, TensorShape shape, CallPlan call) =>
+        PolicyRoute(shape, call.Step) ?? _timeRouting?.Route(tensor, shape, call.Step, out call.Predictions[tensor]) ?? TensorRoute.Compressed;
+
+    /// <summary>
+    /// The policy's dense routes alone, for the node-aware exchange: it routes between nodes by bytes (its payloads are
+    /// node sums, which the time model of the flat exchange does not describe).
+    /// </summary>
+    private TensorRoute PolicyRouteOrCompressed(TensorShape shape, long step) => PolicyRoute(shape, step) ?? TensorRoute.Compressed;
+
+    /// <summary>The dense route the policy gives a tensor whatever the link (warm-up, small, vector); null: none.</summary>
+    private TensorRoute? PolicyRoute(TensorShape shape, long step)
     {
         if (step < _options.DenseWarmupSteps)
         {
@@ -463,7 +518,7 @@ public sealed class AtomoAllreduce : IGradientAverager
             return TensorRoute.DenseSmall;
         }
 
-        return shape.Rank == 1 && !_options.CompressVectors ? TensorRoute.DenseVector : TensorRoute.Compressed;
+        return shape.Rank == 1 && !_options.CompressVectors ? TensorRoute.DenseVector : null;
     }
 
     private void Record(AllreduceStatistics call)
@@ -525,6 +580,14 @@ public sealed class AtomoAllreduce : IGradientAverager
         public int[] Lengths { get; } = new int[count];
 
         public int[] Atoms { get; } = new int[count];
+
+        /// <summary>What the time rule predicted for each tensor it routed (null where it did not decide).</summary>
+        public RoutePrediction?[] Predictions { get; } = new RoutePrediction?[count];
+
+        public CallTimings Timings { get; } = new(count);
+
+        /// <summary>The link model the time rule routed this call with.</summary>
+        public LinkEstimate? Link { get; set; }
 
         /// <summary>Every rank's <see cref="Lengths"/>, rank by rank.</summary>
         public int[] AllLengths { get; } = new int[count * size];

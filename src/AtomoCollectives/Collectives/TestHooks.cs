@@ -1,8 +1,9 @@
 namespace AtomoCollectives;
 
 /// <summary>
-/// Fault injection for the tests of failure handling: a failure of any kind, on one rank, in a given phase. The hook
-/// is flow-local (<see cref="AsyncLocal{T}"/>): set inside one in-process rank's body it affects that rank only, and
+/// Fault injection for the tests of failure handling: a failure of any kind, on one rank, in a given phase; and
+/// timings of the tests' choosing for <see cref="RoutingRule.Time"/>. The hooks are
+/// flow-local (<see cref="AsyncLocal{T}"/>): set inside one in-process rank's body it affects that rank only, and
 /// tests running in parallel do not see it. Never set outside tests.
 /// </summary>
 internal static class TestHooks
@@ -10,6 +11,7 @@ internal static class TestHooks
     private static readonly AsyncLocal<Action<long, int>?> BeforeEncodeHook = new();
     private static readonly AsyncLocal<Action<long>?> BeforeDecodeHook = new();
     private static readonly AsyncLocal<int?> RanksPerNodeOverride = new();
+    private static readonly AsyncLocal<Action<long, CallTimings>?> TimingsHook = new();
 
     /// <summary>Called with (step, tensor) just before a tensor is encoded; may throw.</summary>
     public static Action<long, int>? BeforeEncode
@@ -34,5 +36,12 @@ internal static class TestHooks
     {
         get => RanksPerNodeOverride.Value;
         set => RanksPerNodeOverride.Value = value;
+    }
+
+    /// <summary>Called with the step and this rank's measurements of a completed call, before they are kept to send; may overwrite them.</summary>
+    public static Action<long, CallTimings>? Timings
+    {
+        get => TimingsHook.Value;
+        set => TimingsHook.Value = value;
     }
 }

@@ -24,7 +24,35 @@ public enum TensorRoute
 
     /// <summary>Dense allreduce: the averager compresses nothing (<see cref="DenseAllreduce"/>, the baseline).</summary>
     Dense,
+
+    /// <summary>
+    /// Dense allreduce, decided before encoding: with <see cref="RoutingRule.Time"/>, the link model predicted the
+    /// dense exchange faster than encoding, exchanging and decoding the tensor (<see cref="TensorDecision.Prediction"/>).
+    /// </summary>
+    DenseFaster,
 }
+
+/// <summary>
+/// What <see cref="RoutingRule.Time"/> predicted for one tensor, from measurements agreed by every rank (its share of
+/// the slowest rank's encode and decode, the link model's β). Seconds a step would take with the tensor in the dense allreduce
+/// against compressed; the fixed costs of a call (headers, latencies) are paid either way and not counted.
+/// </summary>
+/// <param name="DenseSeconds">Its bytes in the dense ring allreduce (β·<see cref="AllreduceStatistics.RingAllreduceBytes"/>) plus copying and scaling them.</param>
+/// <param name="EncodeSeconds">Its encode, smoothed over the calls that compressed it.</param>
+/// <param name="GatherSeconds">Its payloads in the allgather, β·(N−1)·payload.</param>
+/// <param name="DecodeSeconds">Its decode of N payloads, smoothed.</param>
+/// <param name="Probe">Routed dense by the prediction, but compressed in this call to measure it again.</param>
+public readonly record struct RoutePrediction(double DenseSeconds, double EncodeSeconds, double GatherSeconds, double DecodeSeconds, bool Probe)
+{
+    /// <summary>Encode, gather and decode: the compressed route's time.</summary>
+    public double CompressedSeconds => EncodeSeconds + GatherSeconds + DecodeSeconds;
+}
+
+/// <summary>The α–β link model of <see cref="RoutingRule.Time"/>: a collective of R message rounds moving X bytes per rank takes α·R + β·X.</summary>
+/// <param name="LatencySeconds">α, seconds per message round.</param>
+/// <param name="SecondsPerByte">β, seconds per byte sent by each rank (least squares; ≤ 0 when timing noise swamps it).</param>
+/// <param name="SecondsPerByteError">β's standard error: the time rule routes a tensor by time only where the choice holds for every β within two of them.</param>
+public readonly record struct LinkEstimate(double LatencySeconds, double SecondsPerByte, double SecondsPerByteError);
 
 /// <summary>What happened to one tensor in one call.</summary>
 /// <param name="Index">The tensor's position in the call.</param>
@@ -33,7 +61,11 @@ public enum TensorRoute
 /// <param name="Decomposition">The basis used when compressed (<see cref="Decomposition.Spectral"/> for PowerSGD's low-rank factors, <see cref="Decomposition.Coordinate"/> for QSGD).</param>
 /// <param name="PayloadBytes">This rank's payload size (0 when dense; PowerSGD: its P and Q factors, <c>4(m + n)r</c>).</param>
 /// <param name="Atoms">Atoms this rank sent (0 when dense; PowerSGD: the rank r).</param>
-public readonly record struct TensorDecision(int Index, TensorShape Shape, TensorRoute Route, Decomposition Decomposition, int PayloadBytes, int Atoms);
+public readonly record struct TensorDecision(int Index, TensorShape Shape, TensorRoute Route, Decomposition Decomposition, int PayloadBytes, int Atoms)
+{
+    /// <summary>What <see cref="RoutingRule.Time"/> predicted for this tensor, when it decided the route; null otherwise (byte rule, warm-up, small, vector, too few measurements yet).</summary>
+    public RoutePrediction? Prediction { get; init; }
+}
 
 /// <summary>
 /// Traffic and time of an <see cref="IGradientAverager"/>, for one call or summed over calls. Byte counts are this
@@ -97,6 +129,9 @@ public sealed record AllreduceStatistics
 
     /// <summary>The per-tensor decisions of the last call (empty in sums).</summary>
     public IReadOnlyList<TensorDecision> Decisions { get; init; } = [];
+
+    /// <summary>The link model the last call's routes were predicted with (<see cref="RoutingRule.Time"/>); null otherwise, before it is fitted, and in sums.</summary>
+    public LinkEstimate? Link { get; init; }
 
     /// <summary>The element-wise sum of two statistics; decisions are dropped.</summary>
     public static AllreduceStatistics operator +(AllreduceStatistics left, AllreduceStatistics right)

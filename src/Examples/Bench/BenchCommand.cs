@@ -24,8 +24,13 @@ internal static class BenchCommand
             Description = "Configurations, comma-separated, or 'all': dense, dense-node (node-aware dense; ATOMO_RANKS_PER_NODE groups ranks into nodes on one machine), atomo-spectral-s1..s3, atomo-coordinate, atomo-fourier, qsgd, terngrad; and, only when named, atomo-spectral-s3-flat (the flat exchange even over nodes). dense is always included.",
             DefaultValueFactory = _ => "all",
         };
+        var routing = new Option<string>("--routing")
+        {
+            Description = "How ATOMO decides which tensors go dense: time (the library's default: predicted step time, from an online link model), bytes (payload against the dense allreduce's bytes), or both (each configuration twice, the byte rule's named NAME-bytes).",
+            DefaultValueFactory = _ => "time",
+        };
         var ranks = new Option<int>("--ranks") { Description = "In-process ranks when not started by mpiexec (ignored under MPI).", DefaultValueFactory = _ => 4 };
-        var warmup = new Option<int>("--warmup") { Description = "Untimed steps per configuration.", DefaultValueFactory = _ => 2 };
+        var warmup = new Option<int>("--warmup") { Description = $"Untimed steps per configuration (at least {CollectiveBench.TimeRoutingWarmup} where ATOMO routes by time: its model decides from the 5th call on).", DefaultValueFactory = _ => 2 };
         var steps = new Option<int>("--steps") { Description = "Timed steps per configuration (the median is reported).", DefaultValueFactory = _ => 5 };
         var terms = new Option<int>("--terms") { Description = "Rank-1 terms per synthetic gradient matrix.", DefaultValueFactory = _ => 6 };
         var decay = new Option<double>("--decay") { Description = "Weight ratio of consecutive rank-1 terms.", DefaultValueFactory = _ => 0.5 };
@@ -54,7 +59,7 @@ internal static class BenchCommand
         });
         var command = new Command("bench", "Time dense MPI_Allreduce against ATOMO (spectral s=1..3, coordinate, Fourier, QSGD, TernGrad) on the MLP's and ResNet-18's gradient shapes: encode/exchange/decode per step, bytes per rank, ratio and speedup; writes CSV and a PNG.")
         {
-            sets, configs, ranks, warmup, steps, terms, decay, noise, seed, output, label, calibrate, captureStep,
+            sets, configs, routing, ranks, warmup, steps, terms, decay, noise, seed, output, label, calibrate, captureStep,
         };
         command.SetAction(parsed => Cli.ExamplesCli.Guard(() =>
         {
@@ -62,7 +67,7 @@ internal static class BenchCommand
             var settings = new BenchSettings(
                 parsed.GetValue(label) ?? (MpiEnvironment.IsLaunchedByMpi ? "mpi" : "inprocess"),
                 ParseSets(parsed.GetValue(sets)!, parsed.GetValue(captureStep)),
-                BenchConfigurations.Select(parsed.GetValue(configs), parsed.GetValue(seed)),
+                BenchConfigurations.Select(parsed.GetValue(configs), parsed.GetValue(seed), BenchConfigurations.ParseRouting(parsed.GetValue(routing)!)),
                 model,
                 parsed.GetValue(warmup),
                 parsed.GetValue(steps),
@@ -124,7 +129,7 @@ internal static class BenchCommand
                 }
             }
 
-            Say($"bench: {world.Size} ranks ({(MpiEnvironment.IsLaunchedByMpi ? "MPI" : "in-process")}), label '{settings.Label}', {settings.Warmup} warm-up + {settings.Steps} timed steps per configuration; median step reported (slowest rank)");
+            Say($"bench: {world.Size} ranks ({(MpiEnvironment.IsLaunchedByMpi ? "MPI" : "in-process")}), label '{settings.Label}', {settings.Warmup} warm-up + {settings.Steps} timed steps per configuration, the configurations in turn step by step; median step reported (slowest rank)");
             if (settings.Sets.Any(s => s.Capture is null))
             {
                 Say($"synthetic data: {settings.Model.Describe()}");
@@ -139,7 +144,7 @@ internal static class BenchCommand
             Say("configurations:");
             foreach (BenchConfiguration configuration in settings.Configurations)
             {
-                Say($"  {configuration.Name,-20} {configuration.Description}");
+                Say($"  {configuration.Name,-26} {configuration.Description}{(configuration.IsDense ? "" : $"; routed by {configuration.Routing}")}");
             }
 
             BenchRun run = CollectiveBench.Run(world, settings, lead ? line => Say($"  running {line}") : null);

@@ -15,6 +15,12 @@ internal sealed record BenchConfiguration(string Name, string Description, Atomo
 
     /// <summary>Whether this is the baseline, <c>MPI_Allreduce</c> per tensor (always run: speedups are relative to it).</summary>
     public bool IsBaseline => Options is null && DenseOptions is null;
+
+    /// <summary>Whether <see cref="RoutingRule.Time"/> routes its tensors.</summary>
+    public bool RoutesByTime => Options is { DenseWhenCheaper: true, Routing: RoutingRule.Time };
+
+    /// <summary>How its tensors are routed, for the table and the CSV: <c>time</c>, <c>bytes</c>, or empty for dense.</summary>
+    public string Routing => IsDense ? "" : RoutesByTime ? "time" : "bytes";
 }
 
 /// <summary>The configurations the benchmark compares.</summary>
@@ -76,13 +82,42 @@ internal static class BenchConfigurations
             new AtomoOptions { Decomposition = Decomposition.Spectral, Budget = 3, Seed = seed, NodeAware = NodeAwareMode.Off }),
     ];
 
+    /// <summary>The suffix of a configuration routed by bytes when both rules run (<c>--routing both</c>).</summary>
+    public const string BytesSuffix = "-bytes";
+
+    /// <summary>Parses <c>--routing</c>: <c>time</c>, <c>bytes</c> or <c>both</c> (time first).</summary>
+    /// <exception cref="ArgumentException">Another word.</exception>
+    public static IReadOnlyList<RoutingRule> ParseRouting(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "time" => [RoutingRule.Time],
+        "bytes" => [RoutingRule.Bytes],
+        "both" => [RoutingRule.Time, RoutingRule.Bytes],
+        _ => throw new ArgumentException($"--routing '{text}' is not time, bytes or both."),
+    };
+
     /// <summary>
     /// The configurations named in <paramref name="names"/> (comma-separated; <c>all</c> or empty for all but the
-    /// <see cref="NamedOnly"/> ones), in the canonical order; the baseline dense is always included (the speedups are
-    /// relative to it).
+    /// <see cref="NamedOnly"/> ones), in the canonical order, each ATOMO one under every rule of <paramref name="routing"/>
+    /// (when there are two, the byte rule's named with <see cref="BytesSuffix"/>); the baseline dense is always included
+    /// (the speedups are relative to it).
     /// </summary>
     /// <exception cref="ArgumentException">An unknown name.</exception>
-    public static IReadOnlyList<BenchConfiguration> Select(string? names, ulong seed)
+    public static IReadOnlyList<BenchConfiguration> Select(string? names, ulong seed, IReadOnlyList<RoutingRule> routing)
+    {
+        ArgumentNullException.ThrowIfNull(routing);
+        return [.. Named(names, seed).SelectMany(c => c.IsDense ? [c] : routing.Select(rule => Routed(c, rule, routing.Count > 1)))];
+    }
+
+    private static BenchConfiguration Routed(BenchConfiguration configuration, RoutingRule rule, bool both)
+    {
+        AtomoOptions options = configuration.Options!.Clone();
+        options.Routing = rule;
+        return both && rule == RoutingRule.Bytes
+            ? configuration with { Name = configuration.Name + BytesSuffix, Options = options }
+            : configuration with { Options = options };
+    }
+
+    private static IReadOnlyList<BenchConfiguration> Named(string? names, ulong seed)
     {
         if (string.IsNullOrWhiteSpace(names) || names.Trim() == "all")
         {

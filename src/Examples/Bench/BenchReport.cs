@@ -31,12 +31,13 @@ internal static class BenchReport
     public static string Table(IReadOnlyList<ConfigResult> results, string set)
     {
         var rows = results.Where(r => r.Set == set).ToList();
-        string[] header = ["config", "step ms", "encode ms", "exchange ms", "decode ms", "MB/rank", "out of node", "ratio", "speedup", "enc/read", "enc/read 1", "compressed"];
+        string[] header = ["config", "routing", "step ms", "encode ms", "exchange ms", "decode ms", "MB/rank", "out of node", "ratio", "speedup", "enc/read", "enc/read 1", "compressed", "dense by time"];
         var cells = new List<string[]> { header };
         foreach (ConfigResult r in rows)
         {
             cells.Add([
                 r.Config,
+                r.Routing.Length == 0 ? "-" : r.Routing,
                 Ms(r.StepSeconds), Ms(r.EncodeSeconds), Ms(r.ExchangeSeconds), Ms(r.DecodeSeconds),
                 (r.BytesPerRank / 1e6).ToString("F3", Invariant),
                 (r.BetweenNodeBytesPerRank / 1e6).ToString("F3", Invariant),
@@ -45,6 +46,7 @@ internal static class BenchReport
                 IsDense(r) ? "-" : r.EncodeOverRead.ToString("F1", Invariant),
                 IsDense(r) ? "-" : r.IsolatedEncodeOverRead.ToString("F1", Invariant),
                 IsDense(r) ? "-" : $"{r.CompressedTensors}/{r.Tensors}",
+                r.Routing == "time" ? $"{r.DenseFasterTensors}/{r.Tensors}" : "-",
             ]);
         }
 
@@ -75,12 +77,12 @@ internal static class BenchReport
     public static string MarkdownTable(IReadOnlyList<ConfigResult> results, string set)
     {
         var text = new StringBuilder();
-        text.Append("| config | step ms | encode ms | exchange ms | decode ms | MB/rank | ratio to dense | speedup vs dense | encode/read (all ranks) | encode/read (one rank) |\n");
-        text.Append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        text.Append("| config | routing | step ms | encode ms | exchange ms | decode ms | MB/rank | ratio to dense | speedup vs dense | encode/read (all ranks) | encode/read (one rank) | compressed | dense by time |\n");
+        text.Append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         foreach (ConfigResult r in results.Where(r => r.Set == set))
         {
             bool dense = IsDense(r);
-            text.Append(Invariant, $"| {r.Config} | {Ms(r.StepSeconds)} | {Ms(r.EncodeSeconds)} | {Ms(r.ExchangeSeconds)} | {Ms(r.DecodeSeconds)} | {r.BytesPerRank / 1e6:F3} | {(r.Config == BenchConfigurations.Dense ? "1" : r.Ratio.ToString("F1", Invariant))} | {Speedup(results, r):F2} | {(dense ? "–" : r.EncodeOverRead.ToString("F1", Invariant))} | {(dense ? "–" : r.IsolatedEncodeOverRead.ToString("F1", Invariant))} |\n");
+            text.Append(Invariant, $"| {r.Config} | {(dense ? "–" : r.Routing)} | {Ms(r.StepSeconds)} | {Ms(r.EncodeSeconds)} | {Ms(r.ExchangeSeconds)} | {Ms(r.DecodeSeconds)} | {r.BytesPerRank / 1e6:F3} | {(r.Config == BenchConfigurations.Dense ? "1" : r.Ratio.ToString("F1", Invariant))} | {Speedup(results, r):F2} | {(dense ? "–" : r.EncodeOverRead.ToString("F1", Invariant))} | {(dense ? "–" : r.IsolatedEncodeOverRead.ToString("F1", Invariant))} | {(dense ? "–" : $"{r.CompressedTensors}/{r.Tensors}")} | {(r.Routing == "time" ? $"{r.DenseFasterTensors}/{r.Tensors}" : "–")} |\n");
         }
 
         return text.ToString();

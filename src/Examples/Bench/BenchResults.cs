@@ -31,7 +31,9 @@ internal sealed record ConfigResult(
     double IsolatedEncodeSeconds = double.NaN,
     double IsolatedReadOnceSeconds = double.NaN,
     double IsolatedDecodeSecondsAt2 = double.NaN,
-    double IsolatedDecodeSecondsAt8 = double.NaN)
+    double IsolatedDecodeSecondsAt8 = double.NaN,
+    string Routing = "",
+    int DenseFasterTensors = 0)
 {
     /// <summary>Bytes sent per rank out of its node (<see cref="AllreduceStatistics.BytesSentWithinNode"/>); NaN in results written before it.</summary>
     public double BetweenNodeBytesPerRank { get; init; } = double.NaN;
@@ -46,7 +48,7 @@ internal sealed record ConfigResult(
     public double EncodeOverRead => ReadOnceSeconds > 0 ? EncodeSeconds / ReadOnceSeconds : double.NaN;
 
     public const string CsvHeader =
-        "label,set,config,ranks,steps,step_s,min_step_s,encode_s,exchange_s,decode_s,bytes_per_rank,dense_bytes_per_rank,payload_bytes_per_rank,elements,dense_elements,tensors,compressed_tensors,read_once_s,ratio,encode_over_read,speedup_vs_dense,isolated_encode_s,isolated_read_once_s,isolated_encode_over_read,isolated_decode_n2_s,isolated_decode_n8_s,between_node_bytes_per_rank,data";
+        "label,set,config,ranks,steps,step_s,min_step_s,encode_s,exchange_s,decode_s,bytes_per_rank,dense_bytes_per_rank,payload_bytes_per_rank,elements,dense_elements,tensors,compressed_tensors,read_once_s,ratio,encode_over_read,speedup_vs_dense,isolated_encode_s,isolated_read_once_s,isolated_encode_over_read,isolated_decode_n2_s,isolated_decode_n8_s,between_node_bytes_per_rank,routing,dense_faster_tensors,data";
 
     /// <summary>One CSV row; <paramref name="speedup"/> is dense step time over this one's.</summary>
     public string ToCsv(double speedup) => Csv.Join(
@@ -54,29 +56,37 @@ internal sealed record ConfigResult(
         Csv.Number(ExchangeSeconds), Csv.Number(DecodeSeconds), Csv.Number(BytesPerRank), Csv.Number(DenseBytesPerRank), Csv.Number(PayloadBytesPerRank),
         Csv.Number(Elements), Csv.Number(DenseElements), Csv.Number(Tensors), Csv.Number(CompressedTensors), Csv.Number(ReadOnceSeconds),
         Csv.Number(Ratio), Csv.Number(EncodeOverRead), Csv.Number(speedup), Csv.Number(IsolatedEncodeSeconds), Csv.Number(IsolatedReadOnceSeconds), Csv.Number(IsolatedEncodeOverRead),
-        Csv.Number(IsolatedDecodeSecondsAt2), Csv.Number(IsolatedDecodeSecondsAt8), Csv.Number(BetweenNodeBytesPerRank), GradientSets.DataKindOf(Set));
+        Csv.Number(IsolatedDecodeSecondsAt2), Csv.Number(IsolatedDecodeSecondsAt8), Csv.Number(BetweenNodeBytesPerRank), Routing, Csv.Number(DenseFasterTensors), GradientSets.DataKindOf(Set));
 
-    /// <summary>Parses a row written by <see cref="ToCsv"/>.</summary>
+    /// <summary>Parses a row written by <see cref="ToCsv"/> (rows from before the time rule: routed by bytes).</summary>
     public static ConfigResult Parse(IReadOnlyDictionary<string, string> row) => new(
         row["label"], row["set"], row["config"], Csv.Int(row["ranks"]), Csv.Int(row["steps"]), Csv.Double(row["step_s"]), Csv.Double(row["min_step_s"]),
         Csv.Double(row["encode_s"]), Csv.Double(row["exchange_s"]), Csv.Double(row["decode_s"]), Csv.Double(row["bytes_per_rank"]),
         Csv.Double(row["dense_bytes_per_rank"]), Csv.Double(row["payload_bytes_per_rank"]), Csv.Long(row["elements"]), Csv.Long(row["dense_elements"]),
         Csv.Int(row["tensors"]), Csv.Int(row["compressed_tensors"]), Csv.Double(row["read_once_s"]),
-        Csv.Double(row["isolated_encode_s"]), Csv.Double(row["isolated_read_once_s"]), Csv.Double(row["isolated_decode_n2_s"]), Csv.Double(row["isolated_decode_n8_s"]))
+        Csv.Double(row["isolated_encode_s"]), Csv.Double(row["isolated_read_once_s"]), Csv.Double(row["isolated_decode_n2_s"]), Csv.Double(row["isolated_decode_n8_s"]),
+        row.GetValueOrDefault("routing", row["config"] is BenchConfigurations.Dense or BenchConfigurations.DenseNode ? "" : "bytes"), Csv.Int(row.GetValueOrDefault("dense_faster_tensors", "0")))
     {
         BetweenNodeBytesPerRank = row.TryGetValue("between_node_bytes_per_rank", out string? between) ? Csv.Double(between) : double.NaN,
     };
 }
 
-/// <summary>One tensor's route and mean payload under one configuration (for the cost model's per-tensor dense rule).</summary>
-internal sealed record TensorResult(string Label, string Set, string Config, int Ranks, int Index, string Name, string Shape, int Elements, string Route, double PayloadBytes)
+/// <summary>
+/// One tensor's route and mean payload under one configuration (for the cost model's per-tensor dense rule), and what
+/// the time rule predicted for it in the last timed step (NaN where it did not decide).
+/// </summary>
+internal sealed record TensorResult(string Label, string Set, string Config, int Ranks, int Index, string Name, string Shape, int Elements, string Route, double PayloadBytes,
+    double PredictedDenseSeconds = double.NaN, double PredictedCompressedSeconds = double.NaN)
 {
-    public const string CsvHeader = "label,set,config,ranks,index,name,shape,elements,route,payload_bytes,data";
+    public const string CsvHeader = "label,set,config,ranks,index,name,shape,elements,route,payload_bytes,predicted_dense_s,predicted_compressed_s,data";
 
-    public string ToCsv() => Csv.Join(Label, Set, Config, Csv.Number(Ranks), Csv.Number(Index), Name, Shape, Csv.Number(Elements), Route, Csv.Number(PayloadBytes), GradientSets.DataKindOf(Set));
+    public string ToCsv() => Csv.Join(
+        Label, Set, Config, Csv.Number(Ranks), Csv.Number(Index), Name, Shape, Csv.Number(Elements), Route, Csv.Number(PayloadBytes),
+        Csv.Number(PredictedDenseSeconds), Csv.Number(PredictedCompressedSeconds), GradientSets.DataKindOf(Set));
 
     public static TensorResult Parse(IReadOnlyDictionary<string, string> row) => new(
-        row["label"], row["set"], row["config"], Csv.Int(row["ranks"]), Csv.Int(row["index"]), row["name"], row["shape"], Csv.Int(row["elements"]), row["route"], Csv.Double(row["payload_bytes"]));
+        row["label"], row["set"], row["config"], Csv.Int(row["ranks"]), Csv.Int(row["index"]), row["name"], row["shape"], Csv.Int(row["elements"]), row["route"], Csv.Double(row["payload_bytes"]),
+        Csv.Double(row.GetValueOrDefault("predicted_dense_s", "NaN")), Csv.Double(row.GetValueOrDefault("predicted_compressed_s", "NaN")));
 }
 
 /// <summary>Dense allreduce time for one message size (for fitting α and β).</summary>

@@ -18,11 +18,15 @@ internal sealed record BenchRun(IReadOnlyList<ConfigResult> Configs, IReadOnlyLi
 
 /// <summary>
 /// The per-rank benchmark: every rank runs it; results are agreed through allgathers so that every rank returns the
-/// same <see cref="BenchRun"/>.
+/// same <see cref="BenchRun"/>. The configurations run in turn, step by step (<see cref="ConfigurationRun"/>).
 /// </summary>
 internal static class CollectiveBench
 {
-    private const int StepFields = 8;   // total, encode, exchange, decode, bytes sent, dense-equivalent bytes, payload bytes, bytes sent out of the node
+    /// <summary>
+    /// Untimed steps at least, where ATOMO routes by time: its first routes by time come at the 5th call (the first call
+    /// is not kept, the link model needs two, and each call plans the next); one more lets those settle.
+    /// </summary>
+    public const int TimeRoutingWarmup = 6;
 
     /// <summary>Calibration sizes in floats: 1 KiB … 8 MiB messages.</summary>
     internal static readonly int[] CalibrationFloats = [256, 4096, 65536, 524288, 2097152];
@@ -40,14 +44,10 @@ internal static class CollectiveBench
             IReadOnlyList<TensorShape> shapes = set.Shapes;
             double readOnce = ReadOnce(world, pristine);
             int first = configs.Count;
-            foreach (BenchConfiguration configuration in settings.Configurations)
-            {
-                progress?.Invoke($"{set.Name}: {configuration.Name} ({settings.Warmup} warm-up + {settings.Steps} timed steps on {world.Size} ranks)");
-                (ConfigResult result, IReadOnlyList<TensorResult> perTensor) = RunConfiguration(world, settings, set, configuration, pristine, work, memories, shapes, readOnce);
-                configs.Add(result);
-                tensors.AddRange(perTensor);
-                GC.Collect();
-            }
+            (IReadOnlyList<ConfigResult> results, IReadOnlyList<TensorResult> perTensor) = RunInterleaved(world, settings, set, pristine, work, memories, readOnce, progress);
+            configs.AddRange(results);
+            tensors.AddRange(perTensor);
+            GC.Collect();
 
             // Encode against read-once on one otherwise idle rank (the others wait): the concurrent figures above
             // include time slicing when ranks outnumber cores.
@@ -69,144 +69,57 @@ internal static class CollectiveBench
         return new BenchRun(configs, tensors, calibration);
     }
 
-    private static (ConfigResult, IReadOnlyList<TensorResult>) RunConfiguration(
-        ICommunicator world, BenchSettings settings, GradientSet set, BenchConfiguration configuration,
-        float[][] pristine, float[][] work, Memory<float>[] memories, IReadOnlyList<TensorShape> shapes, double readOnce)
+    /// <summary>
+    /// Every configuration on one set, step by step in turn (dense, then each ATOMO one, then dense again…), so that a
+    /// machine whose load changes — other jobs, the ranks outnumbering the cores — slows them all alike and the ratios
+    /// hold. Each configuration's own warm-up ends where the timed rounds start.
+    /// </summary>
+    private static (IReadOnlyList<ConfigResult>, IReadOnlyList<TensorResult>) RunInterleaved(
+        ICommunicator world, BenchSettings settings, GradientSet set, float[][] pristine, float[][] work, Memory<float>[] memories, double readOnce, Action<string>? progress)
     {
-        int size = world.Size;
-        int count = pristine.Length;
-        long elements = set.ParameterCount;
-        using IGradientAverager? allreduce = configuration.Options is not null ? new AtomoAllreduce(world, configuration.Options)
-            : configuration.DenseOptions is not null ? new DenseAllreduce(world, configuration.DenseOptions)
-            : null;
-        var steps = new List<double[]>();
-        var payloadSums = new double[count];
-        var payloadCounts = new double[count];
-        var routes = new TensorRoute[count];
-        long denseElements = 0;
-        int compressedTensors = 0;
-        var local = new double[StepFields];
-        var all = new double[StepFields * size];
-        for (int step = 0; step < settings.Warmup + settings.Steps; step++)
+        var runs = new List<ConfigurationRun>();
+        try
         {
-            for (int t = 0; t < count; t++)
+            runs.AddRange(settings.Configurations.Select(c => new ConfigurationRun(world, settings, set, c)));
+            int warmup = runs.Max(r => r.Warmup);
+            progress?.Invoke($"{set.Name}: {runs.Count} configurations in turn, {warmup} warm-up + {settings.Steps} timed rounds on {world.Size} ranks ({string.Join(", ", runs.Select(r => $"{r.Configuration.Name} {r.Warmup}"))} warm-up steps)");
+            for (int round = 0; round < warmup + settings.Steps; round++)
             {
-                pristine[t].CopyTo(work[t], 0);
-            }
-
-            world.Barrier();
-            long start = Stopwatch.GetTimestamp();
-            if (allreduce is null)
-            {
-                // The baseline as a training loop writes it: MPI_Allreduce per tensor, then divide by N.
-                double divide = 0;
-                foreach (float[] tensor in work)
+                foreach (ConfigurationRun run in runs.Where(r => round >= warmup - r.Warmup))
                 {
-                    world.AllreduceSum(tensor);
-                    long before = Stopwatch.GetTimestamp();
-                    TensorPrimitives.Divide(tensor, size, tensor);
-                    divide += Stopwatch.GetElapsedTime(before).TotalSeconds;
-                }
-
-                double total = Stopwatch.GetElapsedTime(start).TotalSeconds;
-                double denseBytes = AllreduceStatistics.RingAllreduceBytes(elements, size);
-                local[0] = total;
-                local[1] = 0;
-                local[2] = total - divide;
-                local[3] = divide;
-                local[4] = denseBytes;
-                local[5] = denseBytes;
-                local[6] = 0;
-                local[7] = denseBytes;
-                denseElements = elements;
-            }
-            else
-            {
-                allreduce.Average(memories, shapes);
-                double total = Stopwatch.GetElapsedTime(start).TotalSeconds;
-                AllreduceStatistics call = allreduce.LastCall;
-                long payload = 0;
-                denseElements = 0;
-                compressedTensors = 0;
-                foreach (TensorDecision decision in call.Decisions)
-                {
-                    routes[decision.Index] = decision.Route;
-                    if (decision.Route == TensorRoute.Compressed)
-                    {
-                        payload += decision.PayloadBytes;
-                        compressedTensors++;
-                        if (step >= settings.Warmup)
-                        {
-                            payloadSums[decision.Index] += decision.PayloadBytes;
-                            payloadCounts[decision.Index]++;
-                        }
-                    }
-                    else
-                    {
-                        denseElements += decision.Shape.ElementCount;
-                    }
-                }
-
-                local[0] = total;
-                local[1] = call.EncodeSeconds;
-                local[2] = call.ExchangeSeconds;
-                local[3] = call.DecodeSeconds;
-                local[4] = call.BytesSent;
-                local[5] = call.DenseEquivalentBytes;
-                local[6] = payload;
-                local[7] = call.BytesSent - call.BytesSentWithinNode;
-            }
-
-            world.Allgather<double>(local, all);
-            if (step >= settings.Warmup)
-            {
-                steps.Add((double[])all.Clone());
-            }
-        }
-
-        // Per step: the slowest rank's times and the mean bytes over ranks. Then the step with the median total.
-        var perStep = steps.Select(s =>
-        {
-            int slowest = 0;
-            for (int r = 1; r < size; r++)
-            {
-                if (s[r * StepFields] > s[slowest * StepFields])
-                {
-                    slowest = r;
+                    run.Step(pristine, work, memories, timed: round >= warmup);
                 }
             }
 
-            double Mean(int field) => Enumerable.Range(0, size).Average(r => s[(r * StepFields) + field]);
-            return (Total: s[slowest * StepFields], Encode: s[(slowest * StepFields) + 1], Exchange: s[(slowest * StepFields) + 2], Decode: s[(slowest * StepFields) + 3],
-                Bytes: Mean(4), Dense: Mean(5), Payload: Mean(6), BetweenNodes: Mean(7));
-        }).OrderBy(s => s.Total).ToList();
-        var median = perStep[(perStep.Count - 1) / 2];
-        var result = new ConfigResult(
-            settings.Label, set.Name, configuration.Name, size, settings.Steps, median.Total, perStep[0].Total, median.Encode, median.Exchange, median.Decode,
-            perStep.Average(s => s.Bytes), perStep.Average(s => s.Dense), perStep.Average(s => s.Payload), elements, denseElements, count,
-            configuration.IsDense ? 0 : compressedTensors, readOnce)
-        {
-            BetweenNodeBytesPerRank = perStep.Average(s => s.BetweenNodes),
-        };
-
-        // Per-tensor mean payload over timed steps and ranks (0 when the tensor never went compressed).
-        var sums = new float[2 * count];
-        for (int t = 0; t < count; t++)
-        {
-            sums[t] = (float)payloadSums[t];
-            sums[count + t] = (float)payloadCounts[t];
+            var results = runs.Select(r => r.Finish(readOnce, progress)).ToList();
+            return (results.Select(r => r.Config).ToList(), results.SelectMany(r => r.Tensors).ToList());
         }
-
-        world.AllreduceSum(sums);
-        var perTensor = new List<TensorResult>(count);
-        for (int t = 0; t < count; t++)
+        finally
         {
-            string route = configuration.IsDense ? "Dense" : routes[t].ToString();
-            double meanPayload = sums[count + t] > 0 ? sums[t] / sums[count + t] : 0;
-            perTensor.Add(new TensorResult(settings.Label, set.Name, configuration.Name, size, t, set.Tensors[t].Name, set.Tensors[t].Shape.ToString(), set.Tensors[t].Shape.ElementCount, route, meanPayload));
+            runs.ForEach(r => r.Dispose());
         }
+    }
 
-        return (result, perTensor);
+    /// <summary>The untimed steps of <paramref name="configuration"/>: <see cref="BenchSettings.Warmup"/>, at least <see cref="TimeRoutingWarmup"/> where it routes by time.</summary>
+    internal static int Warmup(BenchSettings settings, BenchConfiguration configuration) =>
+        configuration.RoutesByTime ? Math.Max(settings.Warmup, TimeRoutingWarmup) : settings.Warmup;
+
+    /// <summary>
+    /// One line on what the time rule did in the last timed step: its link model, the tensors it sent each way and their
+    /// predicted seconds, and the probes over the timed steps.
+    /// </summary>
+    internal static string DescribeTimeRouting(BenchConfiguration configuration, AllreduceStatistics last, int probes, int steps)
+    {
+        var decided = last.Decisions.Where(d => d.Prediction is not null).ToList();
+        var dense = decided.Where(d => d.Route == TensorRoute.DenseFaster).ToList();
+        var compressed = decided.Where(d => d.Route == TensorRoute.Compressed).ToList();
+        string link = last.Link is { } l
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"alpha {l.LatencySeconds * 1e6:F1} us, beta {l.SecondsPerByte * 1e9:F3} +- {l.SecondsPerByteError * 1e9:F3} ns/B ({8e-9 / l.SecondsPerByte:F2} Gbit/s per rank)")
+            : "not fitted yet";
+        static string Ms(IEnumerable<double> seconds) => (seconds.Sum() * 1e3).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
+        return $"{configuration.Name} routed by time: link {link}; last step {compressed.Count} compressed (predicted {Ms(compressed.Select(d => d.Prediction!.Value.CompressedSeconds))} ms, dense {Ms(compressed.Select(d => d.Prediction!.Value.DenseSeconds))} ms), "
+            + $"{dense.Count} dense by time (predicted {Ms(dense.Select(d => d.Prediction!.Value.DenseSeconds))} ms, compressed {Ms(dense.Select(d => d.Prediction!.Value.CompressedSeconds))} ms), "
+            + $"{last.Decisions.Count - decided.Count} by the policy or bytes; {probes} probe(s) in {steps} timed steps";
     }
 
     /// <summary>
@@ -268,6 +181,10 @@ internal static class CollectiveBench
                 continue;
             }
 
+            // The compute of what the policy compresses, so by bytes: replicas exchange in no time, and the time rule
+            // would send to dense whatever encoding costs.
+            options = options.Clone();
+            options.Routing = RoutingRule.Bytes;
             double encode = 0;
             for (int k = 0; k < IsolatedDecodeRanks.Length; k++)
             {

@@ -132,7 +132,7 @@ internal sealed record Compressor(CompressorKind Kind, double Budget, int Bits, 
     /// <summary>The run's directory name under <c>compare --output</c>: the label with anything but letters, digits and '-' as '_'.</summary>
     public string DirectoryName => string.Concat(Label.Select(c => char.IsLetterOrDigit(c) || c == '-' ? c : '_'));
 
-    /// <summary>The library options for the ATOMO-family compressors; <see langword="null"/> for dense, QSGD and PowerSGD.</summary>
+    /// <summary>The library options for the ATOMO-family compressors, routed by <see cref="RoutingRule.Bytes"/>; <see langword="null"/> for dense, QSGD and PowerSGD.</summary>
     public AtomoOptions? ToAtomoOptions(ulong seed)
     {
         AtomoOptions? options = Kind switch
@@ -146,6 +146,10 @@ internal sealed record Compressor(CompressorKind Kind, double Budget, int Bits, 
         if (options is not null)
         {
             options.Seed = seed;
+
+            // A training run repeats bit for bit (same seed, same run; a resumed run ends as one that went through), so
+            // that compressors compare on their estimates alone: routes by bytes, not by the machine's timings.
+            options.Routing = RoutingRule.Bytes;
         }
 
         return options;

@@ -32,6 +32,7 @@ public static class AllreduceContract
         ("node-aware-dense-equals-flat-dense", NodeAwareDenseEqualsFlatDense),
         ("node-aware-traffic-within-and-between-nodes", NodeAwareTraffic),
         ("node-aware-node-sum-overflow-fails-on-every-rank", NodeSumOverflowFails),
+        ("allreduce-time-routing-agrees-on-every-rank", TimeRoutingAgrees),
         .. AveragerCases(),
     ];
 
@@ -828,6 +829,108 @@ public static class AllreduceContract
             sync.Average(AsMemory(a), ModelShapes);
             asynchronous.AverageAsync(AsMemory(b), ModelShapes).Wait();
             Expect(comm, Hash(a) == Hash(b), $"step {step}: the asynchronous average differs from the synchronous one");
+        }
+    }
+
+    /// <summary>
+    /// Shapes for the time rule: a matrix whose injected encode is slow (tensor 0), two whose encode is cheap, and a
+    /// 20,000-element vector that always goes dense (so that the dense allreduce moves enough bytes to fit β on).
+    /// </summary>
+    public static TensorShape[] TimedShapes { get; } = [TensorShape.Matrix(64, 48), TensorShape.Matrix(48, 40), TensorShape.Matrix(32, 32), TensorShape.Vector(20_000)];
+
+    /// <summary>Coordinate atoms, 8 per tensor (payloads of tens of bytes: the byte rule compresses every matrix), routed by time.</summary>
+    /// <remarks>
+    /// The flat exchange even where ranks are grouped into nodes: the time rule routes the flat exchange; the node-aware
+    /// one routes between nodes by bytes (NodeAwareAllreduceTests).
+    /// </remarks>
+    public static AtomoOptions TimedOptions() => new() { Decomposition = Decomposition.Coordinate, Budget = 8, MinimumCompressedElements = 16, Seed = 17, Routing = RoutingRule.Time, NodeAware = NodeAwareMode.Off };
+
+    /// <summary>The link the injected collective timings follow: α = 30 µs per message round, β = 2 ns per byte.</summary>
+    public static LinkEstimate InjectedLink { get; } = new(30e-6, 2e-9, 0);
+
+    /// <summary>Injected encode of tensor 0 on rank r, in ticks: (r + 1) ms, so the slowest rank's is N ms.</summary>
+    public static long SlowEncodeTicks(int rank) => 10_000L * (rank + 1);
+
+    /// <summary>
+    /// Replaces this rank's measurements by synthetic ones that differ between ranks: the collectives follow
+    /// <see cref="InjectedLink"/>, except that every rank but one (rank step mod N) arrived (r + 1)·100 µs late and so
+    /// measured longer; tensor 0 encodes in <paramref name="tensor0Ticks"/>(step, rank) (default
+    /// <see cref="SlowEncodeTicks"/>), the others in (r + 1)·0.5 µs; decodes take 0.5 µs; the dense route's copying is free.
+    /// </summary>
+    internal static void InjectTimings(ICommunicator comm, long step, CallTimings timings, Func<long, int, long>? tensor0Ticks = null)
+    {
+        int rank = comm.Rank;
+        long Link(double rounds, double bytes) =>
+            (long)Math.Round(((InjectedLink.LatencySeconds * rounds) + (InjectedLink.SecondsPerByte * bytes)) * TimeSpan.TicksPerSecond) + (rank == step % comm.Size ? 0 : 1000L * (rank + 1));
+        timings.Lengths = Link(comm.Size - 1, timings.LengthsBytes);
+        timings.Gather = Link(comm.Size - 1, timings.GatherBytes);
+        timings.Dense = Link(2 * (comm.Size - 1), timings.DenseBytes);
+        timings.DenseLocal = 0;
+        for (int t = 0; t < timings.Encode.Length; t++)
+        {
+            if (timings.Encode[t] >= 0)
+            {
+                timings.Encode[t] = t == 0 ? tensor0Ticks?.Invoke(step, rank) ?? SlowEncodeTicks(rank) : 5L * (rank + 1);
+            }
+
+            if (timings.Decode[t] >= 0)
+            {
+                timings.Decode[t] = 5;
+            }
+        }
+    }
+
+    /// <summary>A hash of a call's routes and predictions, bit for bit.</summary>
+    public static ulong DecisionsHash(IReadOnlyList<TensorDecision> decisions)
+    {
+        var hash = new XxHash3();
+        foreach (TensorDecision d in decisions)
+        {
+            RoutePrediction p = d.Prediction ?? new RoutePrediction(-1, -1, -1, -1, false);
+            hash.Append(MemoryMarshal.AsBytes<double>([(double)d.Route, p.DenseSeconds, p.EncodeSeconds, p.GatherSeconds, p.DecodeSeconds, p.Probe ? 1 : 0, d.Prediction is null ? 0 : 1]));
+        }
+
+        return hash.GetCurrentHashAsUInt64();
+    }
+
+    /// <summary>
+    /// <see cref="RoutingRule.Time"/> with every rank measuring differently (<see cref="InjectTimings"/>): every rank
+    /// routes alike, predicts the same bits and ends with the same tensors. Tensor 0, whose slowest encode (N ms) costs
+    /// more than its dense exchange (β·2(N−1)/N·4n ≤ 37 µs), goes dense from step 4 (the first call is not kept, the
+    /// link model needs two calls, and each call plans the next), with the slowest rank's encode as its prediction (every
+    /// rank's encodes scale alike with its rank, so tensor 0's share of the slowest rank's phase is that rank's); the
+    /// cheap ones stay compressed. One rank has nothing to exchange: no time rule, the byte rule sends all dense.
+    /// </summary>
+    private static void TimeRoutingAgrees(ICommunicator comm)
+    {
+        using var allreduce = new AtomoAllreduce(comm, TimedOptions());
+        TestHooks.Timings = (step, timings) => InjectTimings(comm, step, timings);
+        try
+        {
+            for (int step = 0; step < 8; step++)
+            {
+                float[][] tensors = Gradients(TimedShapes, comm.Rank, step);
+                allreduce.Average(AsMemory(tensors), TimedShapes);
+                IReadOnlyList<TensorDecision> decisions = allreduce.LastCall.Decisions;
+                var hashes = new ulong[2 * comm.Size];
+                comm.Allgather<ulong>([Hash(tensors), DecisionsHash(decisions)], hashes);
+                Expect(comm, Enumerable.Range(0, comm.Size).All(r => hashes[2 * r] == hashes[0] && hashes[(2 * r) + 1] == hashes[1]), $"step {step}: results or decisions differ across ranks");
+                if (comm.Size == 1)
+                {
+                    Expect(comm, decisions.All(d => d.Route != TensorRoute.DenseFaster && d.Prediction is null), $"step {step}: one rank has no time rule");
+                    continue;
+                }
+
+                TensorRoute expected = step >= 4 ? TensorRoute.DenseFaster : TensorRoute.Compressed;
+                Expect(comm, decisions[0].Route == expected && decisions[1].Route == TensorRoute.Compressed && decisions[2].Route == TensorRoute.Compressed && decisions[3].Route == TensorRoute.DenseVector,
+                    $"step {step}: routes {string.Join(", ", decisions.Select(d => d.Route))}, tensor 0 should be {expected}");
+                Expect(comm, step < 4 || decisions[0].Prediction?.EncodeSeconds == SlowEncodeTicks(comm.Size - 1) / (double)TimeSpan.TicksPerSecond,
+                    $"step {step}: tensor 0's predicted encode {decisions[0].Prediction?.EncodeSeconds} should be the slowest rank's");
+            }
+        }
+        finally
+        {
+            TestHooks.Timings = null;
         }
     }
 

@@ -44,6 +44,30 @@ public sealed class NodeAwareAllreduceTests
     }
 
     /// <summary>
+    /// <see cref="RoutingRule.Time"/> (the default) with the node-aware exchange: past the steps the time rule needs to
+    /// decide (it would from the 5th call on), no tensor is routed or predicted by time, the exchange between nodes
+    /// routes by bytes, and every rank ends with the same bits.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(GroupingData))]
+    public void The_node_aware_exchange_routes_by_bytes(int ranks, int perNode) => NodeTopologyTests.RunGrouped(ranks, perNode, comm =>
+    {
+        AtomoOptions options = AllreduceContract.TimedOptions();
+        options.NodeAware = NodeAwareMode.Auto;
+        using var allreduce = new AtomoAllreduce(comm, options);
+        for (int step = 0; step < 8; step++)
+        {
+            float[][] tensors = AllreduceContract.Gradients(Shapes, comm.Rank, step);
+            allreduce.Average(AllreduceContract.AsMemory(tensors), Shapes);
+            AssertSameOnEveryRank(comm, tensors);
+            Assert.True(allreduce.IsNodeAware);
+            Assert.All(allreduce.LastCall.Decisions, d => Assert.Null(d.Prediction));
+            Assert.DoesNotContain(allreduce.LastCall.Decisions, d => d.Route == TensorRoute.DenseFaster);
+            Assert.Contains(allreduce.LastCall.Decisions, d => d.Route == TensorRoute.Compressed);
+        }
+    });
+
+    /// <summary>
     /// Auto is node-aware over these groupings, Off is not, and the default spectral ATOMO gives the same bits on every
     /// rank, spreads the encoding over the node's ranks (each rank's atoms are only those of the tensors it owns; the
     /// node's ranks together send each compressed tensor's payload once) and moves fewer bytes between nodes than flat.

@@ -92,16 +92,39 @@ public class GradientSetTests
     {
         string[] names = [.. BenchConfigurations.All(1).Select(c => c.Name)];
         Assert.Equal(["dense", "dense-node", "atomo-spectral-s1", "atomo-spectral-s2", "atomo-spectral-s3", "atomo-coordinate", "atomo-fourier", "qsgd", "terngrad"], names);
-        Assert.Equal(["dense", "qsgd"], BenchConfigurations.Select("qsgd", 1).Select(c => c.Name));
-        Assert.Equal(["dense", "dense-node", "atomo-spectral-s3", "atomo-spectral-s3-flat"], BenchConfigurations.Select("atomo-spectral-s3-flat,dense-node,atomo-spectral-s3", 1).Select(c => c.Name));
-        Assert.Equal(NodeAwareMode.Off, BenchConfigurations.Select("atomo-spectral-s3-flat", 1)[1].Options!.NodeAware);
-        Assert.Throws<ArgumentException>(() => BenchConfigurations.Select("zip", 1));
+        Assert.Equal(["dense", "qsgd"], BenchConfigurations.Select("qsgd", 1, [RoutingRule.Time]).Select(c => c.Name));
+        Assert.Equal(["dense", "dense-node", "atomo-spectral-s3", "atomo-spectral-s3-flat"], BenchConfigurations.Select("atomo-spectral-s3-flat,dense-node,atomo-spectral-s3", 1, [RoutingRule.Time]).Select(c => c.Name));
+        Assert.Equal(NodeAwareMode.Off, BenchConfigurations.Select("atomo-spectral-s3-flat", 1, [RoutingRule.Time])[1].Options!.NodeAware);
+        Assert.Throws<ArgumentException>(() => BenchConfigurations.Select("zip", 1, [RoutingRule.Time]));
+    }
+
+    /// <summary>--routing both runs each ATOMO configuration under the time rule (its own name) and the byte rule (NAME-bytes); dense once.</summary>
+    [Fact]
+    public void BothRoutingRulesRunEachAtomoConfigurationTwice()
+    {
+        IReadOnlyList<BenchConfiguration> both = BenchConfigurations.Select("qsgd,atomo-fourier", 1, BenchConfigurations.ParseRouting("both"));
+        Assert.Equal(["dense", "atomo-fourier", "atomo-fourier-bytes", "qsgd", "qsgd-bytes"], both.Select(c => c.Name));
+        Assert.Equal(["", "time", "bytes", "time", "bytes"], both.Select(c => c.Routing));
+        Assert.Equal(RoutingRule.Bytes, both[2].Options!.Routing);
+        Assert.Equal(Decomposition.Fourier, both[2].Options!.Decomposition);
+        Assert.Equal(RoutingRule.Bytes, Assert.Single(BenchConfigurations.Select("qsgd", 1, BenchConfigurations.ParseRouting("bytes")), c => !c.IsDense).Options!.Routing);
+        Assert.Throws<ArgumentException>(() => BenchConfigurations.ParseRouting("fast"));
+
+        // The node-aware dense baseline is dense (one run, no rule); the flat spectral one keeps NodeAware = Off under both rules.
+        IReadOnlyList<BenchConfiguration> node = BenchConfigurations.Select("dense-node,atomo-spectral-s3-flat", 1, BenchConfigurations.ParseRouting("both"));
+        Assert.Equal(["dense", "dense-node", "atomo-spectral-s3-flat", "atomo-spectral-s3-flat-bytes"], node.Select(c => c.Name));
+        Assert.Equal(["", "", "time", "bytes"], node.Select(c => c.Routing));
+        Assert.All(node.Skip(2), c => Assert.Equal(NodeAwareMode.Off, c.Options!.NodeAware));
+        Assert.NotNull(node[1].DenseOptions);
     }
 
     [Fact]
     public void ConfigResultsSurviveACsvRoundTrip()
     {
-        var result = new ConfigResult("1gbit", "resnet18", "atomo-spectral-s3", 4, 3, 0.365, 0.35, 0.155, 0.099, 0.111, 905_000.5, 70_137_000, 900_000, 11_689_512, 9_600, 62, 21, 0.0026, 0.05, 0.0041);
+        var result = new ConfigResult("1gbit", "resnet18", "atomo-spectral-s3", 4, 3, 0.365, 0.35, 0.155, 0.099, 0.111, 905_000.5, 70_137_000, 900_000, 11_689_512, 9_600, 62, 21, 0.0026, 0.05, 0.0041, Routing: "time", DenseFasterTensors: 5)
+        {
+            BetweenNodeBytesPerRank = 452_000.25,
+        };
         string[] lines = [ConfigResult.CsvHeader, result.ToCsv(6.17)];
         string path = Path.GetTempFileName();
         try
@@ -109,6 +132,20 @@ public class GradientSetTests
             File.WriteAllLines(path, lines);
             ConfigResult parsed = ConfigResult.Parse(Csv.Read(path).Single());
             Assert.Equal(result, parsed);
+
+            // A row from before the time rule was routed by bytes.
+            Dictionary<string, string> old = Csv.Read(path).Single();
+            old.Remove("routing");
+            old.Remove("dense_faster_tensors");
+            Assert.Equal(result with { Routing = "bytes", DenseFasterTensors = 0 }, ConfigResult.Parse(old));
+
+            // And one from before the node-aware exchange has no out-of-node bytes.
+            old.Remove("between_node_bytes_per_rank");
+            Assert.Equal(result with { Routing = "bytes", DenseFasterTensors = 0, BetweenNodeBytesPerRank = double.NaN }, ConfigResult.Parse(old));
+
+            var tensor = new TensorResult("10gbit", "resnet18", "qsgd", 4, 7, "layer1.0.conv1", "64x64x3x3", 36_864, "DenseFaster", 0, 0.0021, 0.0034);
+            File.WriteAllLines(path, [TensorResult.CsvHeader, tensor.ToCsv()]);
+            Assert.Equal(tensor, TensorResult.Parse(Csv.Read(path).Single()));
         }
         finally
         {

@@ -58,12 +58,13 @@ public sealed class CompressorTests
     }
 
     [Fact]
-    public void AtomoCompressorsCarryTheSeedAndDecomposition()
+    public void AtomoCompressorsCarryTheSeedAndDecompositionAndRouteByBytes()
     {
         AtomoOptions spectral = Compressor.Parse("atomo-spectral:2").ToAtomoOptions(9)!;
         Assert.Equal(Decomposition.Spectral, spectral.Decomposition);
         Assert.Equal(2, spectral.Budget);
         Assert.Equal(9UL, spectral.Seed);
+        Assert.Equal(RoutingRule.Bytes, spectral.Routing);   // training runs repeat bitwise
         Assert.Equal(BudgetRule.TernGrad, Compressor.Parse("terngrad").ToAtomoOptions(9)!.BudgetRule);
         Assert.Null(Compressor.Parse("dense").ToAtomoOptions(9));
         Assert.Null(Compressor.Parse("qsgd").ToAtomoOptions(9));
