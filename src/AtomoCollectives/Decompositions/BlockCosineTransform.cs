@@ -279,13 +279,19 @@ internal static class BlockCosineTransform
         }
     }
 
+    /// <summary>The multipliers of lengths 8, 4 and 2 that <see cref="Forward8"/> and <see cref="Inverse8"/> keep in registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<float> M80, Vector256<float> M81, Vector256<float> M82, Vector256<float> M83, Vector256<float> M40, Vector256<float> M41, Vector256<float> M20) EightPointMultipliers()
+    {
+        float[] m8 = Multipliers[3], m4 = Multipliers[2], m2 = Multipliers[1];
+        return (Vector256.Create(m8[0]), Vector256.Create(m8[1]), Vector256.Create(m8[2]), Vector256.Create(m8[3]), Vector256.Create(m4[0]), Vector256.Create(m4[1]), Vector256.Create(m2[0]));
+    }
+
     /// <summary><see cref="ForwardLee"/> of length 8 with the lanes of each group in registers: the recursion written out.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Forward8(ref Vector256<float> v, int groups)
     {
-        float[] m8 = Multipliers[3], m4 = Multipliers[2], m2 = Multipliers[1];
-        Vector256<float> m80 = Vector256.Create(m8[0]), m81 = Vector256.Create(m8[1]), m82 = Vector256.Create(m8[2]), m83 = Vector256.Create(m8[3]);
-        Vector256<float> m40 = Vector256.Create(m4[0]), m41 = Vector256.Create(m4[1]), m20 = Vector256.Create(m2[0]);
+        (Vector256<float> m80, Vector256<float> m81, Vector256<float> m82, Vector256<float> m83, Vector256<float> m40, Vector256<float> m41, Vector256<float> m20) = EightPointMultipliers();
         for (int g = 0; g < groups; g++)
         {
             ref Vector256<float> x = ref Unsafe.Add(ref v, g);
@@ -383,9 +389,7 @@ internal static class BlockCosineTransform
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Inverse8(ref Vector256<float> v, int groups)
     {
-        float[] m8 = Multipliers[3], m4 = Multipliers[2], m2 = Multipliers[1];
-        Vector256<float> m80 = Vector256.Create(m8[0]), m81 = Vector256.Create(m8[1]), m82 = Vector256.Create(m8[2]), m83 = Vector256.Create(m8[3]);
-        Vector256<float> m40 = Vector256.Create(m4[0]), m41 = Vector256.Create(m4[1]), m20 = Vector256.Create(m2[0]);
+        (Vector256<float> m80, Vector256<float> m81, Vector256<float> m82, Vector256<float> m83, Vector256<float> m40, Vector256<float> m41, Vector256<float> m20) = EightPointMultipliers();
         for (int g = 0; g < groups; g++)
         {
             ref Vector256<float> x = ref Unsafe.Add(ref v, g);
