@@ -62,11 +62,17 @@ public static class CoordinateSparsifier
                 SampleBuckets(coefficients, start, bucketSize, options, ref random, selection);
             }
         }
-        catch (ArgumentException) when (MagnitudeStatistics.Measure(tensor, nameof(tensor)).Max > Decompositions.BlockCosineTransform.OverflowFreeMagnitude)
+        catch (ArgumentException)
         {
-            // A NaN or infinity was named by its index in the tensor (Measure threw); a finite tensor this large may have
-            // overflowed the transform's intermediate sums: the caller's range-safe path (FourierAtoms) handles it.
-            return false;
+            // Not in an exception filter: an exception thrown there is swallowed, and Measure's names a NaN or infinity
+            // by its index in the tensor. A finite tensor this large may have overflowed the transform's intermediate
+            // sums: the caller's range-safe path (FourierAtoms) handles it.
+            if (MagnitudeStatistics.Measure(tensor, nameof(tensor)).Max > Decompositions.BlockCosineTransform.OverflowFreeMagnitude)
+            {
+                return false;
+            }
+
+            throw;
         }
         finally
         {

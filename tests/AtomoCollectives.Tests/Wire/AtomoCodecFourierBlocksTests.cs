@@ -66,6 +66,16 @@ public class AtomoCodecFourierBlocksTests
     }
 
     [Fact]
+    public void A_NaN_is_named_by_its_index_in_the_tensor_on_the_fused_path()
+    {
+        float[] g = TestMatrices.Gaussian(Shape.ElementCount, 12);
+        g[5000] = float.NaN;
+        var codec = new AtomoCodec(new AtomoOptions { Decomposition = Decomposition.Fourier, BucketSize = 1024 });
+        var error = Assert.Throws<ArgumentException>(() => codec.Encode(g, Shape, 1));
+        Assert.Contains("5000", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Whole_tensor_payloads_keep_decomposition_code_2()
     {
         float[] g = TestMatrices.Gaussian(Shape.ElementCount, 7);
