@@ -22,13 +22,14 @@
 # ATOMO routes by time), --steps S (3),
 # --delay D (optional netem delay per packet, e.g. 100us; with --nodes, on what each node sends; default none),
 # --output DIR (default bench-results/netem-RATE, or netem-RATE-Knodes),
-# --no-model (skip the cost model when several N were run; with --nodes above 1 it is not run: it does not model nodes).
+# --no-model (skip the cost model, run when several N were run or --nodes is above 1: fitted on this run, it reports
+# its error against every configuration and projects to larger clusters, docs/network-benchmarks.md).
 # Needs root (as CI runs), permission to create network namespaces, iproute2 (tc), Open MPI and the .NET SDK
 # (scripts/install-dependencies.sh installs all but the SDK). The last line of output is exactly
 # speedup_vs_dense=X: the fastest dense baseline's step time (every configuration whose name starts with dense:
 # MPI_Allreduce, and a node-aware dense allreduce where the bench has one) / spectral ATOMO (budget 3) step time on
 # the largest set of the run (most parameters; the first given of equals: resnet18 by default), at the last N; the
-# line before it names that set and that baseline. The cost model (several N) is fitted on the same set.
+# line before it names that set and that baseline. The cost model (several N, or nodes) is fitted on the same set.
 set -euo pipefail
 
 NETEM_SCRIPT=netem.sh
@@ -142,9 +143,8 @@ csv="$out/bench-$label-n$last.csv"
 largest=$(largest_set "$csv")
 [ -n "$largest" ] || die "no rows in $csv"
 largest_entry="${set_list[${largest%%,*}-1]}" largest_name="${largest#*,}"
-if [ "$model" = 1 ] && [ "${#rank_list[@]}" -gt 1 ] && [ "$nodes" -gt 1 ]; then
-    echo "netem.sh: no cost model: it does not model several nodes"
-elif [ "$model" = 1 ] && [ "${#rank_list[@]}" -gt 1 ]; then
+# The cost model: over one shared link it needs several N to fit; over nodes, the calibration's node and rail levels.
+if [ "$model" = 1 ] && { [ "${#rank_list[@]}" -gt 1 ] || [ "$nodes" -gt 1 ]; }; then
     dotnet "$dll" bench model --input "$out" --label "$label" --rate "$rate" --cores "$(nproc)" --set "$largest_entry" --output "$out" "${step_args[@]}" \
         || die "the cost model failed"
 fi

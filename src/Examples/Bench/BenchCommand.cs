@@ -158,7 +158,10 @@ internal static class BenchCommand
 
                 if (run.Calibration.Count > 0)
                 {
-                    Say("\ndense allreduce calibration: " + string.Join(", ", run.Calibration.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Bytes} B {p.Seconds * 1e3:F3} ms"))));
+                    foreach (IGrouping<CalibrationLevel, CalibrationPoint> level in run.Calibration.GroupBy(p => p.Level))
+                    {
+                        Say($"\ndense allreduce calibration, {level.Key.ToString().ToLowerInvariant()} ({level.First().GroupRanks} ranks): " + string.Join(", ", level.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Bytes} B {p.Seconds * 1e3:F3} ms"))));
+                    }
                 }
 
                 Say($"load average at the end: {LoadAverage()}");
@@ -203,12 +206,24 @@ internal static class BenchCommand
             Description = "Per-message latency of the projected clusters, microseconds (MPI over TCP on 10-100 GbE: ~10-50 us). The emulation's own alpha is fitted, but on a time-sliced 2-core machine it is scheduling, not network.",
             DefaultValueFactory = _ => 25.0,
         };
-        var command = new Command("model", "Fit the alpha-beta cost model to the bench's emulated runs (smallest N), report its error at every measured N, and project dense ring allreduce vs ATOMO allgather to N = 2..1024 at 1/10/25/100 Gbit/s.")
+        var nodeGbytes = new Option<double>("--node-gbytes")
         {
-            input, label, rate, cores, set, output, clusterAlpha, captureStep,
+            Description = "Runs with nodes: bandwidth within a node per rank in the projection, GB/s (default: the emulation's node sum with one core per rank; real shared memory is faster).",
+            DefaultValueFactory = _ => 0.0,
+        };
+        nodeGbytes.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<double>() < 0)
+            {
+                result.AddError("--node-gbytes must not be negative.");
+            }
+        });
+        var command = new Command("model", "Fit the alpha-beta cost model to the bench's emulated runs, report its error against every measured configuration, and project: dense ring allreduce vs ATOMO allgather to N = 2..1024 ranks, or, for runs over emulated nodes (bench/netem.sh --nodes), dense, node-aware dense and node-aware ATOMO to 1..128 nodes of 8 ranks; at 1/10/25/100 Gbit/s.")
+        {
+            input, label, rate, cores, set, output, clusterAlpha, captureStep, nodeGbytes,
         };
         command.SetAction(parsed => Cli.ExamplesCli.Guard(() => CostModelReport.Run(
-            parsed.GetValue(input)!, parsed.GetValue(label)!, CostModel.ParseRate(parsed.GetValue(rate)!), parsed.GetValue(cores), parsed.GetValue(set)!, parsed.GetValue(output)!, parsed.GetValue(clusterAlpha) * 1e-6, parsed.GetValue(captureStep))));
+            parsed.GetValue(input)!, parsed.GetValue(label)!, CostModel.ParseRate(parsed.GetValue(rate)!), parsed.GetValue(cores), parsed.GetValue(set)!, parsed.GetValue(output)!, parsed.GetValue(clusterAlpha) * 1e-6, parsed.GetValue(captureStep), parsed.GetValue(nodeGbytes) * 1e9)));
         return command;
     }
 }

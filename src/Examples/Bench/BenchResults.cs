@@ -89,15 +89,44 @@ internal sealed record TensorResult(string Label, string Set, string Config, int
         Csv.Double(row.GetValueOrDefault("predicted_dense_s", "NaN")), Csv.Double(row.GetValueOrDefault("predicted_compressed_s", "NaN")));
 }
 
-/// <summary>Dense allreduce time for one message size (for fitting α and β).</summary>
-internal sealed record CalibrationPoint(string Label, int Ranks, long Bytes, double Seconds)
+/// <summary>Which communicator a <see cref="CalibrationPoint"/> timed.</summary>
+internal enum CalibrationLevel
 {
-    public const string CsvHeader = "label,ranks,bytes,seconds";
+    /// <summary>All ranks (<c>MPI_Allreduce</c> over the world).</summary>
+    World,
 
-    public string ToCsv() => Csv.Join(Label, Csv.Number(Ranks), Csv.Number(Bytes), Csv.Number(Seconds));
+    /// <summary>The ranks of one node, every node at once, summed as the node-aware collectives sum within a node (reduce-scatter, allgather).</summary>
+    Node,
 
-    public static CalibrationPoint Parse(IReadOnlyDictionary<string, string> row) =>
-        new(row["label"], Csv.Int(row["ranks"]), Csv.Long(row["bytes"]), Csv.Double(row["seconds"]));
+    /// <summary>One rank per node, every rail at once (between nodes: a node's rails share its link).</summary>
+    Rail,
+}
+
+/// <summary>
+/// Dense sum time for one message size on one <see cref="Level"/> (for fitting α and β): the slowest rank's
+/// minimum over repeats. <see cref="GroupRanks"/> is the size of the communicator timed (N for the world, k for a node,
+/// the node count for a rail).
+/// </summary>
+internal sealed record CalibrationPoint(string Label, int Ranks, long Bytes, double Seconds, CalibrationLevel Level = CalibrationLevel.World, int GroupRanks = 0)
+{
+    /// <summary>The size of the communicator timed: <see cref="Ranks"/> for the world.</summary>
+    public int GroupRanks { get; init; } = GroupRanks > 0 ? GroupRanks : Ranks;
+
+    public const string CsvHeader = "label,ranks,bytes,seconds,level,group_ranks";
+
+    public string ToCsv() => Csv.Join(Label, Csv.Number(Ranks), Csv.Number(Bytes), Csv.Number(Seconds), Level.ToString().ToLowerInvariant(), Csv.Number(GroupRanks));
+
+    /// <summary>Parses a row written by <see cref="ToCsv"/>; rows from before the levels are the world's.</summary>
+    /// <exception cref="FormatException">A level other than world, node or rail.</exception>
+    public static CalibrationPoint Parse(IReadOnlyDictionary<string, string> row)
+    {
+        string level = row.GetValueOrDefault("level", "world");
+        return new(row["label"], Csv.Int(row["ranks"]), Csv.Long(row["bytes"]), Csv.Double(row["seconds"]),
+            Enum.TryParse(level, ignoreCase: true, out CalibrationLevel parsed) && Enum.IsDefined(parsed) && !int.TryParse(level, out _)
+                ? parsed
+                : throw new FormatException($"Calibration level '{level}' is not world, node or rail."),
+            row.TryGetValue("group_ranks", out string? group) ? Csv.Int(group) : 0);
+    }
 }
 
 /// <summary>Minimal invariant-culture CSV (no field of ours holds a comma or a quote except shapes, which are quoted).</summary>

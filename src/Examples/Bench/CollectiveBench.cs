@@ -247,8 +247,42 @@ internal static class CollectiveBench
         return all.Max();
     }
 
-    /// <summary>Dense allreduce of a few sizes: minimum time of repeats, slowest rank (for fitting α and β).</summary>
+    /// <summary>
+    /// Dense sums of <see cref="CalibrationFloats"/> (for fitting α and β), each level timed as the collectives use it:
+    /// <c>MPI_Allreduce</c> over the world (the flat dense baseline); and, where the ranks group into nodes as the library's
+    /// node-aware exchange would group them (<see cref="NodeAwareMode.Auto"/>), the node sum of the node-aware collectives
+    /// (a reduce-scatter and an allgather within each node, every node at once) and <c>MPI_Allreduce</c> over the rails
+    /// (every rail at once, as in use: a node's rails share its link).
+    /// </summary>
     private static List<CalibrationPoint> CalibrateLink(ICommunicator world, string label)
+    {
+        var points = TimeSums(world, world.Size, label, CalibrationLevel.World, buffer => world.AllreduceSum(buffer));
+        using NodeTopology? topology = NodeTopology.ForMode(world, NodeAwareMode.Auto, "bench --calibrate");
+        if (topology is not null)
+        {
+            ICommunicator node = topology.Node;
+            points.AddRange(TimeSums(world, node.Size, label, CalibrationLevel.Node, buffer => SumWithinNode(node, buffer)));
+            points.AddRange(TimeSums(world, topology.Rail.Size, label, CalibrationLevel.Rail, buffer => topology.Rail.AllreduceSum(buffer)));
+        }
+
+        return points;
+    }
+
+    /// <summary>The node-aware collectives' sum within a node: a reduce-scatter into node-rank slices, then an allgather of the slices.</summary>
+    private static void SumWithinNode(ICommunicator node, float[] buffer)
+    {
+        int[] counts = [.. Enumerable.Range(0, node.Size).Select(l => NodeAllreduce.Slice(buffer.Length, node.Size, l).Length)];
+        var mine = new float[counts[node.Rank]];
+        var traffic = new NodeTraffic();
+        NodeAllreduce.ReduceScatter(node, buffer, counts, mine, traffic);
+        NodeAllreduce.Share(node, mine, counts, buffer, traffic);
+    }
+
+    /// <summary>
+    /// <paramref name="sum"/> of every calibration size, over this rank's group of <paramref name="groupRanks"/> (every
+    /// group at once, started together by a world barrier): the minimum time of repeats, the slowest rank of the world.
+    /// </summary>
+    private static List<CalibrationPoint> TimeSums(ICommunicator world, int groupRanks, string label, CalibrationLevel level, Action<float[]> sum)
     {
         var points = new List<CalibrationPoint>();
         foreach (int floats in CalibrationFloats)
@@ -261,7 +295,7 @@ internal static class CollectiveBench
             {
                 world.Barrier();
                 long start = Stopwatch.GetTimestamp();
-                world.AllreduceSum(buffer);
+                sum(buffer);
                 double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
                 if (repeat > 0)
                 {
@@ -271,7 +305,7 @@ internal static class CollectiveBench
 
             var all = new double[world.Size];
             world.Allgather<double>([best], all);
-            points.Add(new CalibrationPoint(label, world.Size, 4L * floats, all.Max()));
+            points.Add(new CalibrationPoint(label, world.Size, 4L * floats, all.Max(), level, groupRanks));
         }
 
         return points;

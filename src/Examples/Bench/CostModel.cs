@@ -63,7 +63,7 @@ internal sealed record StepPrediction(double Encode, double Exchange, double Dec
 /// On a shared link every byte term is multiplied by N (<see cref="LinkParameters.EffectiveBeta"/>); compute is
 /// multiplied by <c>computeScale</c> (N/cores when ranks share cores).
 /// </summary>
-internal static class CostModel
+internal static partial class CostModel
 {
     /// <summary>Ring allreduce of <paramref name="bytes"/> per rank.</summary>
     public static double RingAllreduce(int ranks, double bytes, LinkParameters link)

@@ -9,7 +9,7 @@ namespace AtomoCollectives.Examples.Bench;
 /// calibration; encode, decode and payloads from its bench rows), reports the model's error at every measured N,
 /// and projects dense vs ATOMO to N = 2 … 1024 at 1/10/25/100 Gbit/s.
 /// </summary>
-internal static class CostModelReport
+internal static partial class CostModelReport
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
@@ -19,11 +19,10 @@ internal static class CostModelReport
     /// <summary>The projected rank counts, 2 … 1024.</summary>
     public static IReadOnlyList<int> ProjectedRanks { get; } = [.. Enumerable.Range(1, 10).Select(k => 1 << k)];
 
-    public static int Run(string input, string label, double rateBitsPerSecond, int cores, string setName, string output, double clusterAlpha, long? captureStep = null)
+    public static int Run(string input, string label, double rateBitsPerSecond, int cores, string setName, string output, double clusterAlpha, long? captureStep = null, double nodeBytesPerSecond = 0)
     {
         GradientSet set = GradientSets.Resolve(setName, captureStep);
-        var results = Files(input, $"bench-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(ConfigResult.Parse))
-            .Where(r => r.Set == set.Name && r.Config != BenchConfigurations.DenseNode).ToList();   // the model has no node level yet
+        var results = Files(input, $"bench-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(ConfigResult.Parse)).Where(r => r.Set == set.Name).ToList();
         var tensors = Files(input, $"tensors-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(TensorResult.Parse)).Where(t => t.Set == set.Name).ToList();
         var calibration = Files(input, $"calibration-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(CalibrationPoint.Parse)).ToList();
         if (results.Count == 0 || calibration.Count == 0)
@@ -31,6 +30,15 @@ internal static class CostModelReport
             Console.Error.WriteLine($"bench model: no bench-{label}-n*.csv with '{set.Name}' rows and calibration-{label}-n*.csv in {input}; run bench/netem.sh first.");
             return 2;
         }
+
+        if (calibration.Any(p => p.Level == CalibrationLevel.Rail))
+        {
+            return RunNodes(new NodeRuns(label, set, results, tensors, calibration), rateBitsPerSecond, cores, output, clusterAlpha, nodeBytesPerSecond);
+        }
+
+        // One node: dense-node is dense over one node (flat), which the one-link model does not time apart.
+        results.RemoveAll(r => r.Config == BenchConfigurations.DenseNode);
+        calibration.RemoveAll(p => p.Level != CalibrationLevel.World);
 
         int fitRanks = calibration.Select(p => p.Ranks).Where(n => results.Any(r => r.Ranks == n)).Min();
         var baseline = results.Where(r => r.Ranks == fitRanks).ToList();
@@ -116,16 +124,22 @@ internal static class CostModelReport
             }
         }
 
+        Write(output, label, set, report, errorRows, projectionRows, png => PlotProjection(series, png, $"Cost model, {set.Description}: time per step", ProjectedRanks, "ranks N (log scale)", [BenchConfigurations.Dense, BenchConfigurations.SpectralThree, "qsgd"]));
+        return 0;
+    }
+
+    /// <summary>Writes the report, its two CSVs and its plot (drawn by <paramref name="plot"/> to the path it is given), and prints the report.</summary>
+    private static void Write(string output, string label, GradientSet set, StringBuilder report, List<string> errorRows, List<string> projectionRows, Action<string> plot)
+    {
         Directory.CreateDirectory(output);
         string stem = $"{label}-{set.Name.Replace(':', '-')}"; // capture:mlp-step400 -> capture-mlp-step400 (no colon in file names)
         File.WriteAllLines(Path.Combine(output, $"model-error-{stem}.csv"), errorRows);
         File.WriteAllLines(Path.Combine(output, $"model-projection-{stem}.csv"), projectionRows);
         File.WriteAllText(Path.Combine(output, $"model-{stem}.md"), report.ToString());
         string png = Path.Combine(output, $"model-{stem}.png");
-        PlotProjection(series, profiles.Select(p => p.Config).ToList(), png, $"Cost model, {set.Description}: time per step");
+        plot(png);
         Console.Write(report.ToString());
         Console.WriteLine($"\nwrote {Path.Combine(output, $"model-{stem}.md")}, model-error-{stem}.csv, model-projection-{stem}.csv, {png}");
-        return 0;
     }
 
     /// <summary>
@@ -147,46 +161,51 @@ internal static class CostModelReport
     }
 
     /// <summary>"N ≤ 64", "all N", "no N", or a list of ranges, from speedups over <see cref="ProjectedRanks"/>.</summary>
-    internal static string WinRange(IReadOnlyList<double> speedups)
+    internal static string WinRange(IReadOnlyList<double> speedups) => WinRange(speedups, ProjectedRanks, "N");
+
+    /// <summary>Where the speedups over <paramref name="axis"/> (named <paramref name="symbol"/>) exceed 1: "N ≤ 64", "all N (2-1024)", "no N", "N ≥ 8" or a list.</summary>
+    internal static string WinRange(IReadOnlyList<double> speedups, IReadOnlyList<int> axis, string symbol)
     {
-        var wins = Enumerable.Range(0, speedups.Count).Where(i => speedups[i] > 1).Select(i => ProjectedRanks[i]).ToList();
+        ArgumentNullException.ThrowIfNull(speedups);
+        ArgumentNullException.ThrowIfNull(axis);
+        var wins = Enumerable.Range(0, speedups.Count).Where(i => speedups[i] > 1).Select(i => axis[i]).ToList();
         if (wins.Count == 0)
         {
-            return "no N";
+            return $"no {symbol}";
         }
 
         if (wins.Count == speedups.Count)
         {
-            return "all N (2-1024)";
+            return $"all {symbol} ({axis[0]}-{axis[^1]})";
         }
 
-        int first = ProjectedRanks.ToList().IndexOf(wins[0]);
-        bool contiguous = wins.SequenceEqual(ProjectedRanks.Skip(first).Take(wins.Count));
+        int first = axis.ToList().IndexOf(wins[0]);
+        bool contiguous = wins.SequenceEqual(axis.Skip(first).Take(wins.Count));
         if (contiguous && first == 0)
         {
-            return $"N <= {wins[^1]}";
+            return $"{symbol} <= {wins[^1]}";
         }
 
-        if (contiguous && first + wins.Count == ProjectedRanks.Count)
+        if (contiguous && first + wins.Count == axis.Count)
         {
-            return $"N >= {wins[0]}";
+            return $"{symbol} >= {wins[0]}";
         }
 
-        return $"N in {{{string.Join(", ", wins)}}}";
+        return $"{symbol} in {{{string.Join(", ", wins)}}}";
     }
 
-    private static void PlotProjection(Dictionary<(double Rate, string Config), double[]> series, IReadOnlyList<string> configs, string path, string title)
+    /// <summary>Time per step of the <paramref name="shown"/> configurations (solid, dashed, dotted) at each projected rate (a colour each), over <paramref name="axis"/> (log scales).</summary>
+    private static void PlotProjection(Dictionary<(double Rate, string Config), double[]> series, string path, string title, IReadOnlyList<int> axis, string axisLabel, string[] shown)
     {
         var plot = new Plot();
-        double[] xs = [.. ProjectedRanks.Select(n => Math.Log2(n))];
+        double[] xs = [.. axis.Select(n => Math.Log2(n))];
         Color[] palette = [Colors.Black, Colors.SteelBlue, Colors.DarkOrange, Colors.SeaGreen];
-        string[] shown = [BenchConfigurations.Dense, BenchConfigurations.SpectralThree, "qsgd"];
         LinePattern[] patterns = [LinePattern.Solid, LinePattern.Dashed, LinePattern.Dotted];
         for (int r = 0; r < ProjectedRates.Count; r++)
         {
             for (int c = 0; c < shown.Length; c++)
             {
-                if (!series.TryGetValue((ProjectedRates[r], shown[c]), out double[]? times) || (c > 0 && !configs.Contains(shown[c])))
+                if (!series.TryGetValue((ProjectedRates[r], shown[c]), out double[]? times))
                 {
                     continue;
                 }
@@ -201,7 +220,7 @@ internal static class CostModelReport
         }
 
         var xTicks = new ScottPlot.TickGenerators.NumericManual();
-        foreach (int n in ProjectedRanks)
+        foreach (int n in axis)
         {
             xTicks.AddMajor(Math.Log2(n), n.ToString(Invariant));
         }
@@ -214,7 +233,7 @@ internal static class CostModelReport
             LabelFormatter = y => FormatSeconds(Math.Pow(10, y)),
         };
         plot.Axes.Left.TickGenerator = yTicks;
-        plot.Axes.Bottom.Label.Text = "ranks N (log scale)";
+        plot.Axes.Bottom.Label.Text = axisLabel;
         plot.Axes.Left.Label.Text = "time per step (log scale)";
         plot.Grid.MajorLineColor = Colors.Black.WithOpacity(0.15);
         plot.Grid.MinorLineColor = Colors.Black.WithOpacity(0.05);
