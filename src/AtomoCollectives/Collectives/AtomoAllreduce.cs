@@ -518,7 +518,7 @@ public sealed class AtomoAllreduce : IGradientAverager
         int offset = 0, runStart = 0;
         for (int t = 0; t <= call.Count; t++)
         {
-            bool large = t < call.Count && tensors.Shape(t).ElementCount >= Pieces.AllreduceFloats / 4;
+            bool large = t < call.Count && tensors.Shape(t).ElementCount >= Pieces.SeparateAllreduceFloats;
             if ((t == call.Count || large) && offset > runStart)
             {
                 long run = Stopwatch.GetTimestamp();

@@ -3,14 +3,21 @@ namespace AtomoCollectives;
 /// <summary>
 /// How large the pieces are that the collectives hand the transport for large dense sums, and the allreduce in such
 /// pieces. One call over a whole model's gradients runs its reads, sums and copies through memory at every step of the
-/// algorithm; in pieces that stay in cache, Open MPI's allreduce of ResNet-18's 46.8 MB over 4 ranks of this 2-core
-/// machine took 53 instead of 101 ms, its reduce-scatter 50 instead of 132 ms (docs/node-aware.md, "Pieces").
-/// A piece costs one more latency: a few microseconds against milliseconds.
+/// algorithm; in pieces that stay in cache, Open MPI's reduce-scatter of ResNet-18's 46.8 MB over 4 ranks of this
+/// 2-core machine took 50 instead of 132 ms (docs/node-aware.md, "Pieces"). But a piece also costs a collective's
+/// latency, 2(N−1) message rounds: between emulated nodes over TCP, allreduces in pieces of 4 MiB made the dense route
+/// 10–30 % slower than one allreduce per tensor, so allreduces are cut only beyond 16 MiB (no ResNet-18 tensor is).
 /// </summary>
 internal static class Pieces
 {
-    /// <summary>Floats per allreduce: 4 MiB.</summary>
-    internal static int AllreduceFloats { get; set; } = 1 << 20;
+    /// <summary>Floats per allreduce: 16 MiB.</summary>
+    internal static int AllreduceFloats { get; set; } = 1 << 22;
+
+    /// <summary>
+    /// A tensor of this many floats (1 MiB) or more is summed on its own where the call sums tensors one by one (the
+    /// all-dense call): its copy would cost more than the latency of one more allreduce. Smaller ones are batched.
+    /// </summary>
+    internal static int SeparateAllreduceFloats { get; set; } = 1 << 18;
 
     /// <summary>Floats per reduce-scatter round, over all the node's ranks: 1 MiB (over TCP, smaller rounds got slower).</summary>
     internal static int ReduceScatterRoundFloats { get; set; } = 1 << 18;
