@@ -38,6 +38,7 @@ public sealed class AtomoAllreduce : IGradientAverager
     private byte[] _received = [];
     private float[] _scratch = [];
     private NodeAwareExchange? _nodeExchange;
+    private ExchangeChoice? _exchangeChoice;
     private bool _nodeExchangeResolved;
 
     /// <summary>A collective over <paramref name="communicator"/> with <paramref name="options"/> (copied).</summary>
@@ -139,6 +140,7 @@ public sealed class AtomoAllreduce : IGradientAverager
         }
 
         _timeRouting?.Save(writer);
+        _exchangeChoice?.Save(writer);   // last and optional: states saved before it existed still load
     });
 
     /// <inheritdoc />
@@ -149,7 +151,9 @@ public sealed class AtomoAllreduce : IGradientAverager
         reader =>
         {
             List<Decompositions.SpectralSketch> sketches = [.. Enumerable.Range(0, AveragerState.ReadCount(reader, AveragerState.MaxTensors, "warm-start bases")).Select(_ => Decompositions.SpectralSketch.Load(reader))];
-            return (Sketches: sketches, Routing: _timeRouting is null ? null : TimeRouting.Load(reader, _communicator.Size));
+            TimeRouting? routing = _timeRouting is null ? null : TimeRouting.Load(reader, _communicator.Size);
+            ExchangeChoice? choice = reader.BaseStream.Position < reader.BaseStream.Length ? ExchangeChoice.Load(reader, _options.DenseWarmupSteps) : null;
+            return (Sketches: sketches, Routing: routing, Choice: choice);
         },
         (step, state) =>
         {
@@ -157,6 +161,12 @@ public sealed class AtomoAllreduce : IGradientAverager
             _sketches.Clear();
             _sketches.AddRange(state.Sketches);
             _timeRouting = state.Routing;
+
+            // Before the first call, a saved choice waits for the exchange to be resolved; without one, the schedule starts again.
+            _exchangeChoice = !_nodeExchangeResolved ? state.Choice
+                : _exchangeChoice is null ? null
+                : state.Choice is { } saved && saved.HasNodeAware == _exchangeChoice.HasNodeAware ? saved
+                : new ExchangeChoice(_options.DenseWarmupSteps, _exchangeChoice.HasNodeAware);
         });
 
     private AveragerState.Header StateHeader() => new(nameof(AtomoAllreduce), _optionsHash, _communicator.Rank, _communicator.Size, Step);
@@ -167,8 +177,28 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// <summary>Whether the dedicated thread of <see cref="AverageAsync"/> is running (tests: none is left after <see cref="Dispose"/>).</summary>
     internal bool HasLiveWorker => _calls.HasLiveWorker;
 
-    /// <summary>Whether calls take the node-aware exchange (known from the first call on; tests).</summary>
+    /// <summary>Whether calls may take the node-aware exchange (known from the first call on; tests).</summary>
     internal bool IsNodeAware => _nodeExchange is not null;
+
+    /// <summary>The way the calls go between trials of the others (tests; null: no choice by time).</summary>
+    internal Exchange? ChosenExchange => _exchangeChoice?.Winner;
+
+    /// <summary>The choice of exchange in words, for the bench: the way kept and each way's mean call at the last decision.</summary>
+    internal string? DescribeExchangeChoice()
+    {
+        if (_exchangeChoice is not { } choice)
+        {
+            return null;
+        }
+
+        if (choice.LastComparison is not { } means)
+        {
+            return $"exchange {choice.Winner} (not decided yet)";
+        }
+
+        var tried = Enum.GetValues<Exchange>().Where(w => !double.IsNaN(means[(int)w])).Select(w => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{w} {means[(int)w] * 1e3:F1}"));
+        return $"exchange {choice.Winner} (mean call ms at the last decision: {string.Join(", ", tried)})";
+    }
 
     private void AverageCore<TSet>(TSet tensors)
         where TSet : ITensorSet, allows ref struct
@@ -180,15 +210,20 @@ public sealed class AtomoAllreduce : IGradientAverager
         _calls.StartWatch(step);
         try
         {
-            if (NodeExchange(tensors, step) is { } node)
+            long start = Stopwatch.GetTimestamp();
+            NodeAwareExchange? node = NodeExchange(tensors, step);
+            Exchange way = _exchangeChoice?.At(step) ?? (node is null ? Exchange.Flat : Exchange.NodeAware);
+            if (way == Exchange.NodeAware)
             {
-                Record(node.Average(tensors, step, SketchFor, PolicyRouteOrCompressed));
+                Record(node!.Average(tensors, step, SketchFor, PolicyRouteOrCompressed));
                 Step = step + 1;
             }
             else
             {
-                AveragePhases(tensors, size, rank, count, step);
+                AveragePhases(tensors, size, rank, count, step, allDense: way == Exchange.Dense);
             }
+
+            ChoiceCompleted(step, Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
         finally
         {
@@ -200,10 +235,10 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// One call, as its phases: encode, agree, route, gather, decode, reduce the dense tensors, commit. Nothing of the
     /// caller's is written before the commit, and every failure before it is raised on every rank.
     /// </summary>
-    private void AveragePhases<TSet>(TSet tensors, int size, int rank, int count, long step)
+    private void AveragePhases<TSet>(TSet tensors, int size, int rank, int count, long step, bool allDense)
         where TSet : ITensorSet, allows ref struct
     {
-        var call = new CallPlan(count, size, rank, step);
+        var call = new CallPlan(count, size, rank, step) { AllDense = allDense };
         var clock = Stopwatch.StartNew();
         (Exception? localError, long shapesHash) = Encode(tensors, call);
         double encodeSeconds = Lap(clock);
@@ -225,17 +260,45 @@ public sealed class AtomoAllreduce : IGradientAverager
         Step = step + 1;
     }
 
-    /// <summary>The node-aware exchange (docs/node-aware.md), chosen at the first call that succeeds in choosing; null: flat.</summary>
+    /// <summary>
+    /// The node-aware exchange (docs/node-aware.md), chosen at the first call that succeeds in choosing; null: flat. Under
+    /// <see cref="RoutingRule.Time"/> (and not <see cref="NodeAwareMode.On"/>), calls then choose between it, the flat
+    /// exchange and the dense route by time (<see cref="ExchangeChoice"/>).
+    /// </summary>
     private NodeAwareExchange? NodeExchange<TSet>(TSet tensors, long step)
         where TSet : ITensorSet, allows ref struct
     {
         if (!_nodeExchangeResolved)
         {
             _nodeExchange = NodeAwareExchange.Resolve(tensors, step, _communicator, _options, _codec, _agreementHash, _agreementName);
+            // Tests that inject the time rule's timings test the rule alone: the whole calls' times would mean nothing.
+            bool chooses = UsesTimeRouting && _options.NodeAware != NodeAwareMode.On && TestHooks.Timings is null;
+            bool nodeAware = _nodeExchange is not null;
+            _exchangeChoice = !chooses ? null
+                : _exchangeChoice is { } loaded && loaded.HasNodeAware == nodeAware ? loaded   // a loaded state goes on
+                : new ExchangeChoice(_options.DenseWarmupSteps, nodeAware);
             _nodeExchangeResolved = true;
         }
 
         return _nodeExchange;
+    }
+
+    /// <summary>Tells the choice of exchange that the call at <paramref name="step"/> succeeded, and logs a change of exchange.</summary>
+    private void ChoiceCompleted(long step, double seconds)
+    {
+        if (_exchangeChoice is not { } choice)
+        {
+            return;
+        }
+
+        double[]? before = choice.LastComparison;
+        choice.Completed(_communicator, step, seconds);
+        if (choice.LastComparison is { } now && now != before)
+        {
+            _logger.LogInformation(
+                "AtomoAllreduce step {Step}: {Way} from now on (mean call {NodeAware:F1} ms node-aware, {Flat:F1} ms flat, {Dense:F1} ms dense)",
+                step, choice.Winner, now[(int)Exchange.NodeAware] * 1e3, now[(int)Exchange.Flat] * 1e3, now[(int)Exchange.Dense] * 1e3);
+        }
     }
 
     /// <summary>
@@ -406,14 +469,22 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// Dense tensors: one allreduce over their concatenation, into scratch, with one more float: 1 from each rank whose
     /// decode failed. So a rank that failed (a native library's error, a bug, memory) cannot leave the others returning
     /// normally from the call, at no extra collective: every rank raises here, nobody's tensors are written. The sums
-    /// are divided by N as the commit copies them out (one pass over them fewer).
+    /// are divided by N as the commit copies them out (one pass over them fewer). With nothing compressed there is no
+    /// decode to fail, and the large tensors are summed from where they are (<see cref="SumAllDense"/>).
     /// </summary>
     private void ReduceDense<TSet>(TSet tensors, CallPlan call, Exception? decodeError)
         where TSet : ITensorSet, allows ref struct
     {
+        long start = Stopwatch.GetTimestamp();
+        if (call.CompressedElements == 0)
+        {
+            call.Timings.Dense = SumAllDense(tensors, call, _scratch.AsSpan(0, (int)call.DenseElements));
+            call.Timings.DenseLocal += CallTimings.Since(start) - call.Timings.Dense;
+            return;
+        }
+
         Span<float> denseAndOutcome = _scratch.AsSpan((int)call.CompressedElements, (int)call.DenseElements + 1);
         Span<float> denseScratch = denseAndOutcome[..(int)call.DenseElements];
-        long start = Stopwatch.GetTimestamp();
         int denseOffset = 0;
         for (int t = 0; t < call.Count; t++)
         {
@@ -427,10 +498,57 @@ public sealed class AtomoAllreduce : IGradientAverager
 
         denseAndOutcome[^1] = decodeError is null ? 0f : 1f;
         long reduce = Stopwatch.GetTimestamp();
-        _communicator.AllreduceSum(denseAndOutcome);
+        call.Timings.DenseCollectives = Pieces.AllreduceSum(_communicator, denseAndOutcome);
         call.Timings.Dense = CallTimings.Since(reduce);
         call.Timings.DenseLocal += CallTimings.Since(start) - call.Timings.Dense;
         CallAgreement.CheckOutcome(decodeError, denseAndOutcome[^1], call.Step, "decode the payloads");
+    }
+
+    /// <summary>
+    /// Every tensor's sum into its place in <paramref name="sums"/>, as the dense baseline sums them but with the caller's
+    /// tensors left as they are until the commit: a large tensor from where it is (no copy first), a run of small ones
+    /// copied next to each other and summed at once (one latency, not one each). Returns the ticks spent in the
+    /// allreduces, and counts them in the call's timings.
+    /// </summary>
+    private long SumAllDense<TSet>(TSet tensors, CallPlan call, Span<float> sums)
+        where TSet : ITensorSet, allows ref struct
+    {
+        long ticks = 0;
+        call.Timings.DenseCollectives = 0;
+        int offset = 0, runStart = 0;
+        for (int t = 0; t <= call.Count; t++)
+        {
+            bool large = t < call.Count && tensors.Shape(t).ElementCount >= Pieces.SeparateAllreduceFloats;
+            if ((t == call.Count || large) && offset > runStart)
+            {
+                long run = Stopwatch.GetTimestamp();
+                call.Timings.DenseCollectives += Pieces.AllreduceSum(_communicator, sums[runStart..offset]);
+                ticks += CallTimings.Since(run);
+            }
+
+            if (t == call.Count)
+            {
+                break;
+            }
+
+            Span<float> data = tensors.Get(t);
+            if (large)
+            {
+                long sum = Stopwatch.GetTimestamp();
+                call.Timings.DenseCollectives += Pieces.AllreduceSum(_communicator, data, sums.Slice(offset, data.Length));
+                ticks += CallTimings.Since(sum);
+                offset += data.Length;
+                runStart = offset;
+            }
+            else
+            {
+                data.CopyTo(sums[offset..]);
+                offset += data.Length;
+            }
+        }
+
+        call.Timings.DenseCollectives = Math.Max(call.Timings.DenseCollectives, 1);
+        return ticks;
     }
 
     /// <summary>Copies the results from scratch into the caller's tensors (the dense sums divided by N) and says what each tensor took (and keeps this rank's timings for the next call's plan).</summary>
@@ -497,7 +615,8 @@ public sealed class AtomoAllreduce : IGradientAverager
 
     /// <summary>The policy's dense routes, then (<see cref="RoutingRule.Time"/>) the planned one; the byte rule comes after encoding.</summary>
     private TensorRoute RouteBeforeEncoding(int tensor, TensorShape shape, CallPlan call) =>
-        PolicyRoute(shape, call.Step) ?? _timeRouting?.Route(tensor, shape, call.Step, out call.Predictions[tensor]) ?? TensorRoute.Compressed;
+        PolicyRoute(shape, call.Step) ?? (call.AllDense ? TensorRoute.DenseFaster : (TensorRoute?)null)
+        ?? _timeRouting?.Route(tensor, shape, call.Step, out call.Predictions[tensor]) ?? TensorRoute.Compressed;
 
     /// <summary>
     /// The policy's dense routes alone, for the node-aware exchange: it routes between nodes by bytes (its payloads are
@@ -570,6 +689,9 @@ public sealed class AtomoAllreduce : IGradientAverager
         public int Rank { get; } = rank;
 
         public long Step { get; } = step;
+
+        /// <summary>Every tensor takes the dense route (<see cref="Exchange.Dense"/>).</summary>
+        public bool AllDense { get; init; }
 
         /// <summary>Each tensor's route: set before encoding, and made dense where compression would not pay.</summary>
         public TensorRoute[] Routes { get; } = new TensorRoute[count];

@@ -158,7 +158,7 @@ public sealed class DenseAllreduce : IGradientAverager
         var traffic = new NodeTraffic();
         if (_topology is null)
         {
-            _communicator.AllreduceSum(sum);
+            Pieces.AllreduceSum(_communicator, sum);
         }
         else
         {

@@ -44,8 +44,8 @@ internal static class NodeAllreduce
         try
         {
             Span<float> slice = mine.AsSpan(0, counts[node.Rank]);
-            ReduceScatter(node, data, counts, slice, traffic);
-            topology.Rail.AllreduceSum(slice);
+            ReduceScatter(node, new ContiguousBlocks(data, counts), counts, slice, traffic);
+            Pieces.AllreduceSum(topology.Rail, slice);
             traffic.BetweenNodes(AllreduceStatistics.RingAllreduceBytes(slice.Length, topology.Rail.Size));
             TensorPrimitives.Multiply(slice, scale, slice);
             Share(node, slice, counts, data, traffic);
@@ -57,37 +57,85 @@ internal static class NodeAllreduce
     }
 
     /// <summary>
-    /// The node's sum of <paramref name="send"/>, of which this rank keeps its block (<paramref name="counts"/>[l] elements
-    /// for node rank l, in order) in <paramref name="mine"/>: a reduce-scatter where the node's communicator has one
-    /// (the library's transports), else an allreduce of a copy. <paramref name="mine"/> must not overlap <paramref name="send"/>.
+    /// The node's sum of every rank's blocks (<paramref name="counts"/>[l] elements for node rank l, read from
+    /// <paramref name="blocks"/>), of which this rank keeps its own in <paramref name="mine"/>. Where the node's
+    /// communicator has a reduce-scatter (the library's transports), it runs in rounds of
+    /// <see cref="Pieces.ReduceScatterRoundFloats"/>, each staged straight from <paramref name="blocks"/>: each round's
+    /// reads, sums and copies then stay in cache (a whole-buffer reduce-scatter took 2–3× as long, docs/node-aware.md),
+    /// and the whole send buffer is never written. Otherwise an allreduce of a copy of every block.
     /// </summary>
-    public static void ReduceScatter(ICommunicator node, ReadOnlySpan<float> send, ReadOnlySpan<int> counts, Span<float> mine, NodeTraffic traffic)
+    public static void ReduceScatter<TBlocks>(ICommunicator node, TBlocks blocks, ReadOnlySpan<int> counts, Span<float> mine, NodeTraffic traffic)
+        where TBlocks : INodeBlocks, allows ref struct
     {
+        long total = 0;
+        foreach (int count in counts)
+        {
+            total += count;
+        }
+
         int block = counts[node.Rank];
         if (node is IReduceScatterCommunicator reduceScatter)
         {
-            reduceScatter.ReduceScatterSum(send, mine[..block], counts);
-            traffic.WithinNode(sizeof(float) * (double)(send.Length - block), sizeof(float) * (double)(node.Size - 1) * block);
+            ReduceScatterInRounds(reduceScatter, node.Rank, blocks, counts, mine[..block]);
+            traffic.WithinNode(sizeof(float) * (double)(total - block), sizeof(float) * (double)(node.Size - 1) * block);
             return;
         }
 
-        float[] sum = ArrayPool<float>.Shared.Rent(Math.Max(1, send.Length));
+        float[] sum = ArrayPool<float>.Shared.Rent((int)Math.Max(1, total));
         try
         {
-            send.CopyTo(sum);
-            node.AllreduceSum(sum.AsSpan(0, send.Length));
-            traffic.WithinNode(AllreduceStatistics.RingAllreduceBytes(send.Length, node.Size));
-            int offset = 0;
-            for (int l = 0; l < node.Rank; l++)
+            int offset = 0, myOffset = 0;
+            for (int l = 0; l < counts.Length; l++)
             {
+                blocks.Read(l, 0, sum.AsSpan(offset, counts[l]));
+                myOffset = l == node.Rank ? offset : myOffset;
                 offset += counts[l];
             }
 
-            sum.AsSpan(offset, block).CopyTo(mine);
+            Pieces.AllreduceSum(node, sum.AsSpan(0, offset));
+            traffic.WithinNode(AllreduceStatistics.RingAllreduceBytes(offset, node.Size));
+            sum.AsSpan(myOffset, block).CopyTo(mine);
         }
         finally
         {
             ArrayPool<float>.Shared.Return(sum);
+        }
+    }
+
+    /// <summary>
+    /// Round i reduce-scatters the i-th piece of every block (at most <see cref="Pieces.ReduceScatterRoundFloats"/> / k
+    /// elements of each), staged in node-rank order, into the i-th piece of <paramref name="mine"/>.
+    /// </summary>
+    private static void ReduceScatterInRounds<TBlocks>(IReduceScatterCommunicator node, int rank, TBlocks blocks, ReadOnlySpan<int> counts, Span<float> mine)
+        where TBlocks : INodeBlocks, allows ref struct
+    {
+        int largest = 0;
+        foreach (int count in counts)
+        {
+            largest = Math.Max(largest, count);
+        }
+
+        int piece = Math.Max(1, Pieces.ReduceScatterRoundFloats / counts.Length);
+        int[] roundCounts = new int[counts.Length];
+        float[] staging = ArrayPool<float>.Shared.Rent(piece * counts.Length);
+        try
+        {
+            for (int done = 0; done < largest; done += piece)
+            {
+                int staged = 0;
+                for (int l = 0; l < counts.Length; l++)
+                {
+                    roundCounts[l] = Math.Clamp(counts[l] - done, 0, piece);
+                    blocks.Read(l, done, staging.AsSpan(staged, roundCounts[l]));
+                    staged += roundCounts[l];
+                }
+
+                node.ReduceScatterSum(staging.AsSpan(0, staged), mine.Slice(Math.Min(done, mine.Length), roundCounts[rank]), roundCounts);
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(staging);
         }
     }
 
@@ -151,6 +199,31 @@ internal static class NodeAllreduce
         {
             ArrayPool<float>.Shared.Return(round);
         }
+    }
+}
+
+/// <summary>The blocks a node's ranks reduce-scatter (<see cref="NodeAllreduce.ReduceScatter"/>), read piece by piece from where they are.</summary>
+internal interface INodeBlocks
+{
+    /// <summary>Copies elements <c>[from, from + destination.Length)</c> of node rank <paramref name="block"/>'s block into <paramref name="destination"/>.</summary>
+    void Read(int block, int from, Span<float> destination);
+}
+
+/// <summary>Blocks laid out one after the other in one span, <paramref name="counts"/>[l] elements for node rank l.</summary>
+internal readonly ref struct ContiguousBlocks(ReadOnlySpan<float> data, ReadOnlySpan<int> counts) : INodeBlocks
+{
+    private readonly ReadOnlySpan<float> _data = data;
+    private readonly ReadOnlySpan<int> _counts = counts;
+
+    public void Read(int block, int from, Span<float> destination)
+    {
+        int start = 0;
+        for (int l = 0; l < block; l++)
+        {
+            start += _counts[l];
+        }
+
+        _data.Slice(start + from, destination.Length).CopyTo(destination);
     }
 }
 

@@ -30,7 +30,6 @@ internal sealed class NodeAwareExchange : IDisposable
     private readonly long _agreementHash;
     private readonly string _agreementName;
     private readonly ArrayBufferWriter<byte> _payloads = new();
-    private float[] _send = [];
     private float[] _mine = [];
     private float[] _shared = [];
     private byte[] _received = [];
@@ -155,34 +154,14 @@ internal sealed class NodeAwareExchange : IDisposable
     }
 
     /// <summary>
-    /// Lays every tensor out in <c>_send</c> node rank by node rank (its tensors, then its dense slice) and reduce-scatters
-    /// it over the node: <c>_mine</c> gets the node's sum of this rank's block.
+    /// Reduce-scatters every tensor over the node, read in place through the layout of node rank blocks (its tensors,
+    /// then its dense slice): <c>_mine</c> gets the node's sum of this rank's block.
     /// </summary>
     private void SumWithinNode<TSet>(TSet tensors, NodeCall call)
         where TSet : ITensorSet, allows ref struct
     {
-        Grow(ref _send, call.TotalElements);
-        Span<float> send = _send.AsSpan(0, (int)call.TotalElements);
-        int offset = 0;
-        for (int l = 0; l < call.RanksPerNode; l++)
-        {
-            foreach (int t in call.Owned(l))
-            {
-                tensors.Get(t).CopyTo(send[offset..]);
-                offset += call.Shapes[t].ElementCount;
-            }
-
-            (int start, int length) = call.Slice(l);
-            foreach ((int t, int from, int position, int count) in call.DenseRuns(start, length))
-            {
-                tensors.Get(t).Slice(from, count).CopyTo(send.Slice(offset + position, count));
-            }
-
-            offset += length;
-        }
-
         Grow(ref _mine, call.Block(call.LocalRank) + 1L);
-        NodeAllreduce.ReduceScatter(_topology.Node, send, call.BlockCounts(), _mine, call.Traffic);
+        NodeAllreduce.ReduceScatter(_topology.Node, new TensorBlocks<TSet>(tensors, call), call.BlockCounts(), _mine, call.Traffic);
     }
 
     /// <summary>
@@ -347,7 +326,7 @@ internal sealed class NodeAwareExchange : IDisposable
             {
                 CopyOwned(call, rerouted, dense, toMine: false);
                 Span<float> sum = dense.AsSpan(0, total);
-                _topology.Rail.AllreduceSum(sum);
+                Pieces.AllreduceSum(_topology.Rail, sum);
                 TensorPrimitives.Multiply(sum, 1f / call.WorldSize, sum);
                 CopyOwned(call, rerouted, dense, toMine: true);
                 call.Traffic.BetweenNodes(AllreduceStatistics.RingAllreduceBytes(total, call.NodeCount));
@@ -361,7 +340,7 @@ internal sealed class NodeAwareExchange : IDisposable
         int length = call.Slice(call.LocalRank).Length;
         Span<float> sliceAndOutcome = _mine.AsSpan(call.OwnedElements(call.LocalRank), length + 1);
         sliceAndOutcome[^1] = decodeError is null ? 0f : 1f;
-        _topology.Rail.AllreduceSum(sliceAndOutcome);
+        Pieces.AllreduceSum(_topology.Rail, sliceAndOutcome);
         call.Traffic.BetweenNodes(AllreduceStatistics.RingAllreduceBytes(length, call.NodeCount));
         TensorPrimitives.Multiply(sliceAndOutcome[..length], 1f / call.WorldSize, sliceAndOutcome[..length]);
     }
@@ -414,19 +393,13 @@ internal sealed class NodeAwareExchange : IDisposable
         long offset = 0;
         for (int l = 0; l < call.RanksPerNode; l++)
         {
-            foreach (int t in call.Owned(l))
-            {
-                _shared.AsSpan((int)offset, call.Shapes[t].ElementCount).CopyTo(tensors.Get(t));
-                offset += call.Shapes[t].ElementCount;
-            }
-
-            (int start, int length) = call.Slice(l);
-            foreach ((int t, int from, int position, int count) in call.DenseRuns(start, length))
+            int block = call.Block(l);
+            foreach ((int t, int from, int position, int count) in call.SegmentsOf(l, 0, block))
             {
                 _shared.AsSpan((int)offset + position, count).CopyTo(tensors.Get(t).Slice(from, count));
             }
 
-            offset += length + 1;   // and the rail's count of failed decodes
+            offset += block + 1;   // and the rail's count of failed decodes
         }
 
         var decisions = new TensorDecision[call.Count];
@@ -576,6 +549,37 @@ internal sealed class NodeAwareExchange : IDisposable
         public int[] BlockCounts() => [.. Enumerable.Range(0, RanksPerNode).Select(Block)];
 
         /// <summary>
+        /// The elements <c>[from, from + length)</c> of node rank <paramref name="block"/>'s block, as runs of tensors in
+        /// order: each run's tensor, where it starts in the tensor and in the range, and its length. A block is the rank's
+        /// tensors, then its slice of the dense tensors' concatenation.
+        /// </summary>
+        public IEnumerable<(int Tensor, int From, int Position, int Count)> SegmentsOf(int block, int from, int length)
+        {
+            int position = 0;   // where the tensor or run starts in the block
+            foreach (int t in Owned(block))
+            {
+                int elements = Shapes[t].ElementCount;
+                int start = Math.Max(from, position), end = Math.Min(from + length, position + elements);
+                if (start < end)
+                {
+                    yield return (t, start - position, start - from, end - start);
+                }
+
+                position += elements;
+            }
+
+            if (from + length > position)
+            {
+                (int sliceStart, _) = Slice(block);
+                int skip = Math.Max(0, from - position);
+                foreach ((int t, int tensorFrom, int runPosition, int count) in DenseRuns(sliceStart + skip, from + length - Math.Max(from, position)))
+                {
+                    yield return (t, tensorFrom, Math.Max(0, position - from) + runPosition, count);
+                }
+            }
+        }
+
+        /// <summary>
         /// The runs of elements <c>[start, start + length)</c> of the dense tensors' concatenation, in order: each run's
         /// tensor, where it starts in the tensor and in the range, and its length.
         /// </summary>
@@ -597,6 +601,21 @@ internal sealed class NodeAwareExchange : IDisposable
                 }
 
                 position += elements;
+            }
+        }
+    }
+
+    /// <summary>A node-aware call's tensors, read as its node ranks' blocks (the layout of <see cref="NodeCall"/>).</summary>
+    private readonly ref struct TensorBlocks<TSet>(TSet tensors, NodeCall call) : INodeBlocks
+        where TSet : ITensorSet, allows ref struct
+    {
+        private readonly TSet _tensors = tensors;
+
+        public void Read(int block, int from, Span<float> destination)
+        {
+            foreach ((int t, int tensorFrom, int position, int count) in call.SegmentsOf(block, from, destination.Length))
+            {
+                _tensors.Get(t).Slice(tensorFrom, count).CopyTo(destination.Slice(position, count));
             }
         }
     }

@@ -303,7 +303,7 @@ public sealed class PowerSgdAllreduce : IGradientAverager
 
         // First allreduce: the dense tensors and every P, summed, then the mean. From here on P is the same on every rank.
         Span<float> exchanged = _first.AsSpan(0, (int)(denseElements + pElements));
-        _communicator.AllreduceSum(exchanged);
+        Pieces.AllreduceSum(_communicator, exchanged);
         TensorPrimitives.Multiply(exchanged, 1f / size, exchanged);
         Span<float> meanPs = exchanged[(int)denseElements..];
         double exchangeSeconds = clock.Elapsed.TotalSeconds;
@@ -343,7 +343,7 @@ public sealed class PowerSgdAllreduce : IGradientAverager
             encodeSeconds += clock.Elapsed.TotalSeconds;
             clock.Restart();
             qs[^1] = between is null ? 0f : 1f;
-            _communicator.AllreduceSum(qs);
+            Pieces.AllreduceSum(_communicator, qs);
             exchangeSeconds += clock.Elapsed.TotalSeconds;
             clock.Restart();
             CallAgreement.CheckOutcome(between, qs[^1], step, "compute its Q factors");

@@ -10,7 +10,7 @@ namespace AtomoCollectives;
 /// <c>MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)</c> and its rails <c>MPI_Comm_split</c>; the communicators it splits
 /// off are its own and freed (<c>MPI_Comm_free</c>) on <see cref="Dispose"/>.
 /// </summary>
-internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunicator, INodeAwareCommunicator, ICommunicatorSplitter, IReduceScatterCommunicator
+internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunicator, INodeAwareCommunicator, ICommunicatorSplitter, IReduceScatterCommunicator, IAllreduceIntoCommunicator
 {
     /// <summary>Largest piece of a broadcast or allreduce handed to MPI at once (MPI counts are <c>int</c>).</summary>
     internal const int MaxChunkBytes = 1 << 30;
@@ -171,6 +171,24 @@ internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunic
                 offset += count;
             }
             while (offset < data.Length);
+        }
+    }
+
+    public void AllreduceSum(ReadOnlySpan<float> send, Span<float> sum)
+    {
+        CommunicatorArguments.ValidateAllreduceInto(send.Length, sum.Length);
+        const int chunk = MaxChunkBytes / sizeof(float);
+        fixed (float* s = send)
+        fixed (float* r = sum)
+        {
+            long offset = 0;
+            do
+            {
+                int count = (int)Math.Min(chunk, send.Length - offset);
+                Check(_flavor.Allreduce(s + offset, r + offset, count, _flavor.Float, _flavor.OpSum, _comm), "MPI_Allreduce");
+                offset += count;
+            }
+            while (offset < send.Length);
         }
     }
 

@@ -23,10 +23,10 @@ internal sealed record BenchRun(IReadOnlyList<ConfigResult> Configs, IReadOnlyLi
 internal static class CollectiveBench
 {
     /// <summary>
-    /// Untimed steps at least, where ATOMO routes by time: its first routes by time come at the 5th call (the first call
-    /// is not kept, the link model needs two, and each call plans the next); one more lets those settle.
+    /// Untimed steps at least, where ATOMO routes by time: its choice of exchange tries each way in turn (node-aware,
+    /// flat long enough for the time rule to route, dense) before it keeps one; two more let the choice settle.
     /// </summary>
-    public const int TimeRoutingWarmup = 6;
+    public const int TimeRoutingWarmup = (2 * ExchangeChoice.TrialCalls) + ExchangeChoice.FlatTrialCalls + 2;
 
     /// <summary>Calibration sizes in floats: 1 KiB … 8 MiB messages.</summary>
     internal static readonly int[] CalibrationFloats = [256, 4096, 65536, 524288, 2097152];

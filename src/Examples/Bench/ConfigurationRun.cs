@@ -161,7 +161,8 @@ internal sealed class ConfigurationRun : IDisposable
         };
         if (Configuration.RoutesByTime && _allreduce is not null)
         {
-            progress?.Invoke(CollectiveBench.DescribeTimeRouting(Configuration, _allreduce.LastCall, _probes, _settings.Steps));
+            string? choice = (_allreduce as AtomoAllreduce)?.DescribeExchangeChoice();
+            progress?.Invoke(CollectiveBench.DescribeTimeRouting(Configuration, _allreduce.LastCall, _probes, _settings.Steps) + (choice is null ? "" : $"; {choice}"));
         }
 
         // Per-tensor mean payload over timed steps and ranks (0 when the tensor never went compressed).

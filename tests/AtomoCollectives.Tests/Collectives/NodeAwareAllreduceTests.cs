@@ -44,27 +44,73 @@ public sealed class NodeAwareAllreduceTests
     }
 
     /// <summary>
-    /// <see cref="RoutingRule.Time"/> (the default) with the node-aware exchange: past the steps the time rule needs to
-    /// decide (it would from the 5th call on), no tensor is routed or predicted by time, the exchange between nodes
-    /// routes by bytes, and every rank ends with the same bits.
+    /// <see cref="RoutingRule.Time"/> (the default) with the node-aware exchange (On, so that every call takes it): past
+    /// the steps the time rule needs to decide (it would from the 5th call on), no tensor is routed or predicted by time,
+    /// the exchange between nodes routes by bytes, and every rank ends with the same bits.
     /// </summary>
     [Theory]
     [MemberData(nameof(GroupingData))]
     public void The_node_aware_exchange_routes_by_bytes(int ranks, int perNode) => NodeTopologyTests.RunGrouped(ranks, perNode, comm =>
     {
         AtomoOptions options = AllreduceContract.TimedOptions();
-        options.NodeAware = NodeAwareMode.Auto;
+        options.NodeAware = NodeAwareMode.On;
         using var allreduce = new AtomoAllreduce(comm, options);
         for (int step = 0; step < 8; step++)
         {
             float[][] tensors = AllreduceContract.Gradients(Shapes, comm.Rank, step);
             allreduce.Average(AllreduceContract.AsMemory(tensors), Shapes);
             AssertSameOnEveryRank(comm, tensors);
-            Assert.True(allreduce.IsNodeAware);
+            Assert.True(allreduce.IsNodeAware && allreduce.ChosenExchange is null);
             Assert.All(allreduce.LastCall.Decisions, d => Assert.Null(d.Prediction));
             Assert.DoesNotContain(allreduce.LastCall.Decisions, d => d.Route == TensorRoute.DenseFaster);
             Assert.Contains(allreduce.LastCall.Decisions, d => d.Route == TensorRoute.Compressed);
         }
+    });
+
+    /// <summary>
+    /// Auto under the time rule (<see cref="ExchangeChoice"/>): past the dense warm-up, the node-aware exchange for its
+    /// trial (bytes within the node, no time predictions), then the flat one (no bytes within the node; the time rule
+    /// predicts from its 5th call on), then the dense route (every tensor dense by time), then whichever every rank
+    /// agreed was fastest; every call gives every rank the same bits.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(GroupingData))]
+    public void Auto_under_the_time_rule_tries_every_way_and_keeps_one(int ranks, int perNode) => NodeTopologyTests.RunGrouped(ranks, perNode, comm =>
+    {
+        AtomoOptions options = AllreduceContract.TimedOptions();
+        options.NodeAware = NodeAwareMode.Auto;
+        options.DenseWarmupSteps = 2;
+        using var allreduce = new AtomoAllreduce(comm, options);
+        int flatTrial = options.DenseWarmupSteps + ExchangeChoice.TrialCalls, denseTrial = flatTrial + ExchangeChoice.FlatTrialCalls;
+        int trialsEnd = denseTrial + ExchangeChoice.TrialCalls;
+        for (int step = 0; step < trialsEnd + 3; step++)
+        {
+            float[][] tensors = AllreduceContract.Gradients(Shapes, comm.Rank, step);
+            allreduce.Average(AllreduceContract.AsMemory(tensors), Shapes);
+            AssertSameOnEveryRank(comm, tensors);
+            bool nodeAware = allreduce.LastCall.BytesSentWithinNode > 0;
+            bool allDenseByTime = allreduce.LastCall.Decisions.All(d => d.Route is TensorRoute.DenseFaster or TensorRoute.DenseSmall or TensorRoute.DenseVector);
+            if (step < trialsEnd)
+            {
+                Assert.Equal(step < flatTrial, nodeAware);
+                Assert.Equal(step >= denseTrial, allDenseByTime);
+            }
+
+            if (nodeAware)
+            {
+                Assert.All(allreduce.LastCall.Decisions, d => Assert.Null(d.Prediction));
+            }
+            else if (step >= flatTrial + 5 && step < denseTrial)
+            {
+                Assert.Contains(allreduce.LastCall.Decisions, d => d.Prediction is not null);
+            }
+
+            var taken = new int[comm.Size];
+            comm.Allgather<int>([(nodeAware ? 1 : 0) + (allDenseByTime ? 2 : 0)], taken);
+            Assert.All(taken, c => Assert.Equal(taken[0], c));
+        }
+
+        Assert.NotNull(allreduce.ChosenExchange);
     });
 
     /// <summary>
@@ -170,6 +216,56 @@ public sealed class NodeAwareAllreduceTests
         }
 
         Assert.All(once, h => Assert.Equal(once[0], h));
+    }
+
+    /// <summary>
+    /// Large dense sums go to the transport in pieces (<see cref="Pieces"/>): lowered here to 5 floats per allreduce and 7
+    /// per reduce-scatter round (blocks then take many rounds, the last ones with empty blocks), every averager gives
+    /// the bits it gives with the default pieces, over nodes and flat.
+    /// </summary>
+    [Fact]
+    public void Pieces_give_the_same_bits()
+    {
+        ulong[] Run()
+        {
+            ulong[] overNodes = InProcessClusterWithNodes(8, 4, comm =>
+            {
+                using var dense = new DenseAllreduce(comm, new DenseAllreduceOptions { NodeAware = NodeAwareMode.On });
+                using var atomo = new AtomoAllreduce(comm, new AtomoOptions { MinimumCompressedElements = 16, Seed = 8 });
+                float[][] a = AllreduceContract.Gradients(Shapes, comm.Rank, 0), b = AllreduceContract.Gradients(Shapes, comm.Rank, 0);
+                dense.Average(AllreduceContract.AsMemory(a), Shapes);
+                atomo.Average(AllreduceContract.AsMemory(b), Shapes);
+                Assert.True(atomo.IsNodeAware && dense.IsNodeAware);
+                return AllreduceContract.Hash(a) ^ (AllreduceContract.Hash(b) * 31);
+            });
+            ulong[] flat = InProcessCluster.Run(4, comm =>
+            {
+                using var dense = new DenseAllreduce(comm);
+                using var atomo = new AtomoAllreduce(comm, new AtomoOptions { MinimumCompressedElements = 16, Seed = 8, NodeAware = NodeAwareMode.Off });
+                using var powerSgd = new PowerSgdAllreduce(comm, new PowerSgdOptions { Seed = 8 });
+                float[][] a = AllreduceContract.Gradients(Shapes, comm.Rank, 0), b = AllreduceContract.Gradients(Shapes, comm.Rank, 0), c = AllreduceContract.Gradients(Shapes, comm.Rank, 0);
+                dense.Average(AllreduceContract.AsMemory(a), Shapes);
+                atomo.Average(AllreduceContract.AsMemory(b), Shapes);
+                powerSgd.Average(AllreduceContract.AsMemory(c), Shapes);
+                return AllreduceContract.Hash(a) ^ (AllreduceContract.Hash(b) * 31) ^ (AllreduceContract.Hash(c) * 961);
+            });
+            return [.. overNodes, .. flat];
+        }
+
+        ulong[] whole = Run();
+        (int allreduce, int round) = (Pieces.AllreduceFloats, Pieces.ReduceScatterRoundFloats);
+        (Pieces.AllreduceFloats, Pieces.ReduceScatterRoundFloats) = (5, 7);
+        try
+        {
+            Assert.Equal(whole, Run());
+        }
+        finally
+        {
+            (Pieces.AllreduceFloats, Pieces.ReduceScatterRoundFloats) = (allreduce, round);
+        }
+
+        Assert.All(whole[..8], h => Assert.Equal(whole[0], h));
+        Assert.All(whole[8..], h => Assert.Equal(whole[8], h));
     }
 
     /// <summary>

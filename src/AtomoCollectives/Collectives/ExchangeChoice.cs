@@ -1,0 +1,220 @@
+namespace AtomoCollectives;
+
+/// <summary>The ways one call of <see cref="AtomoAllreduce"/> can go, between which <see cref="ExchangeChoice"/> chooses.</summary>
+internal enum Exchange
+{
+    /// <summary>Sum within each node, compress between nodes (docs/node-aware.md).</summary>
+    NodeAware,
+
+    /// <summary>Every rank exchanges with every other; the time rule routes each tensor.</summary>
+    Flat,
+
+    /// <summary>Every tensor dense, as the time rule's dense route: one allreduce.</summary>
+    Dense,
+}
+
+/// <summary>
+/// Which way <see cref="AtomoAllreduce"/>'s calls go under <see cref="RoutingRule.Time"/>: the one whose calls took the
+/// least time. The time rule routes each tensor from a model of the link and of the compute; this measures whole calls,
+/// so that whatever the model misses (ranks time-sliced on shared cores, a link faster for large messages than for the
+/// small ones the model is fitted on, within-node traffic) cannot make a call slower than the dense route for long
+/// (docs/node-aware.md, "Choosing the exchange by time").
+/// </summary>
+/// <remarks>
+/// From the first call past the dense warm-up (its step is the origin) each way is tried in turn: the node-aware
+/// exchange (where the grouping allows it) for <see cref="TrialCalls"/> calls, the flat one for
+/// <see cref="FlatTrialCalls"/> (enough for its time rule to fit the link and route), the dense route for
+/// <see cref="TrialCalls"/>; the mean time of the last <see cref="MeasuredCalls"/> of each decides. Every
+/// <see cref="RetrialEvery"/> calls the others are tried again, <see cref="TrialCalls"/> calls each, against the
+/// winner's last calls before. Each rank measures its own calls; one allreduce after the deciding call sums them over
+/// the ranks, so every rank picks alike (ties go to the earlier way in <see cref="Exchange"/>). The schedule counts steps,
+/// which every rank agrees on (the header checks them); a failed call is not measured: its step is retried.
+/// </remarks>
+internal sealed class ExchangeChoice
+{
+    /// <summary>Calls of the flat exchange's first trial: the time rule routes from its 5th call on, and settles by the 8th.</summary>
+    internal const int FlatTrialCalls = 8;
+
+    /// <summary>Calls of every other trial.</summary>
+    internal const int TrialCalls = 3;
+
+    /// <summary>The last calls of a trial that are measured (the first may still warm caches and bases up).</summary>
+    internal const int MeasuredCalls = 2;
+
+    /// <summary>Calls between trials of the others, so that a change of load or link is noticed.</summary>
+    internal const int RetrialEvery = 200;
+
+    private readonly long _warmupSteps;
+    private readonly Exchange[] _ways;
+    private Dictionary<long, double> _seconds = [];
+    private long _origin = -1;
+    private Exchange _winner;
+
+    /// <summary>A choice between the flat exchange and the dense route, and the node-aware exchange with <paramref name="nodeAware"/>.</summary>
+    public ExchangeChoice(long warmupSteps, bool nodeAware)
+    {
+        _warmupSteps = warmupSteps;
+        _ways = nodeAware ? [Exchange.NodeAware, Exchange.Flat, Exchange.Dense] : [Exchange.Flat, Exchange.Dense];
+        _winner = _ways[0];
+    }
+
+    /// <summary>The last decision: each way's mean call time over the ranks, seconds, in <see cref="Exchange"/> order (NaN: not tried).</summary>
+    public double[]? LastComparison { get; private set; }
+
+    /// <summary>The way the calls go between trials (the first way before the first decision).</summary>
+    public Exchange Winner => _winner;
+
+    /// <summary>The way the call at <paramref name="step"/> goes.</summary>
+    public Exchange At(long step)
+    {
+        if (step < _warmupSteps)
+        {
+            return _ways[0];   // every tensor goes dense in the warm-up: nothing to compare yet
+        }
+
+        if (_origin < 0)
+        {
+            _origin = step;
+        }
+
+        return Trial(step - _origin) is { } trial ? trial.Way : _winner;
+    }
+
+    /// <summary>
+    /// Records that the call at <paramref name="step"/> succeeded on every rank in <paramref name="seconds"/> here; after
+    /// the last call of a round of trials, decides with one allreduce over <paramref name="world"/>, on every rank at that step.
+    /// </summary>
+    public void Completed(ICommunicator world, long step, double seconds)
+    {
+        if (_origin < 0 || step < _origin)
+        {
+            return;
+        }
+
+        _seconds[step] = seconds;
+        _seconds.Remove(step - (2 * RetrialEvery));
+        long position = step - _origin;
+        if (Trial(position) is { } trial && trial.Last && Trial(position + 1) is null)
+        {
+            Decide(world, position);
+        }
+    }
+
+    /// <summary>The way tried at <paramref name="position"/> (calls since the origin), and whether it is its trial's last call; null between rounds of trials.</summary>
+    private (Exchange Way, bool Last)? Trial(long position)
+    {
+        long cycle = position / RetrialEvery, at = position % RetrialEvery;
+        foreach (Exchange way in _ways)
+        {
+            if (cycle > 0 && way == _winner)
+            {
+                continue;
+            }
+
+            int calls = cycle == 0 && way == Exchange.Flat ? FlatTrialCalls : TrialCalls;
+            if (at < calls)
+            {
+                return (way, at == calls - 1);
+            }
+
+            at -= calls;
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Sums each way's mean over the last <see cref="MeasuredCalls"/> calls of its trial in the round that ends at
+    /// <paramref name="lastPosition"/> (the winner: its calls just before the round) over the ranks, and keeps the fastest.
+    /// </summary>
+    private void Decide(ICommunicator world, long lastPosition)
+    {
+        long roundStart = lastPosition - (lastPosition % RetrialEvery);
+        var means = new float[_ways.Length];
+        for (int w = 0; w < _ways.Length; w++)
+        {
+            long end = roundStart - 1;   // the winner's calls before the round
+            for (long p = roundStart; p <= lastPosition; p++)
+            {
+                if (Trial(p) is { } trial && trial.Way == _ways[w] && trial.Last)
+                {
+                    end = p;
+                }
+            }
+
+            means[w] = (float)Mean(_origin + end);
+        }
+
+        world.AllreduceSum(means);
+        int best = 0;
+        for (int w = 1; w < means.Length; w++)
+        {
+            best = means[w] < means[best] ? w : best;
+        }
+
+        _winner = _ways[best];
+        var comparison = new double[3];
+        Array.Fill(comparison, double.NaN);
+        for (int w = 0; w < _ways.Length; w++)
+        {
+            comparison[(int)_ways[w]] = means[w] / world.Size;
+        }
+
+        LastComparison = comparison;
+    }
+
+    private double Mean(long end)
+    {
+        double sum = 0;
+        for (long s = end - MeasuredCalls + 1; s <= end; s++)
+        {
+            sum += _seconds.GetValueOrDefault(s);
+        }
+
+        return sum / MeasuredCalls;
+    }
+
+    /// <summary>Whether the node-aware exchange is one of the ways.</summary>
+    public bool HasNodeAware => _ways[0] == Exchange.NodeAware;
+
+    /// <summary>Writes the ways, the schedule's origin, the winner and the measured calls, so that a resumed run goes on with them.</summary>
+    public void Save(BinaryWriter writer)
+    {
+        writer.Write(HasNodeAware);
+        writer.Write(_origin);
+        writer.Write((int)_winner);
+        writer.Write(_seconds.Count);
+        foreach ((long step, double seconds) in _seconds.OrderBy(pair => pair.Key))
+        {
+            writer.Write(step);
+            writer.Write(seconds);
+        }
+    }
+
+    /// <summary>Reads what <see cref="Save"/> wrote, into a new instance.</summary>
+    /// <exception cref="InvalidDataException">A value no schedule can hold.</exception>
+    public static ExchangeChoice Load(BinaryReader reader, long warmupSteps)
+    {
+        var choice = new ExchangeChoice(warmupSteps, nodeAware: reader.ReadBoolean()) { _origin = reader.ReadInt64() };
+        int winner = reader.ReadInt32();
+        if (choice._origin < -1 || !choice._ways.Contains((Exchange)winner))
+        {
+            throw new InvalidDataException($"The averager state's exchange choice starts at step {choice._origin} with way {winner}, which it does not have.");
+        }
+
+        choice._winner = (Exchange)winner;
+        int count = AveragerState.ReadCount(reader, 2 * RetrialEvery, "measured calls of the exchange choice");
+        choice._seconds = new Dictionary<long, double>(count);
+        for (int i = 0; i < count; i++)
+        {
+            long step = reader.ReadInt64();
+            double seconds = reader.ReadDouble();
+            if (step < choice._origin || !(seconds >= 0) || double.IsInfinity(seconds) || !choice._seconds.TryAdd(step, seconds))
+            {
+                throw new InvalidDataException($"The averager state's exchange choice holds a call at step {step} of {seconds} s (its schedule starts at step {choice._origin}).");
+            }
+        }
+
+        return choice;
+    }
+}

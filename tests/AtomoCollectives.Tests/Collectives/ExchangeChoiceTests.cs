@@ -1,0 +1,141 @@
+using AtomoCollectives.Tests.Transport;
+
+namespace AtomoCollectives.Tests.Collectives;
+
+/// <summary>
+/// <see cref="ExchangeChoice"/> on its own, with call times given: its schedule (trials of every way, then the winner,
+/// then trials of the others), its decision (summed over the ranks, so every rank picks alike even when their own times
+/// disagree), and that it changes its mind when the times change.
+/// </summary>
+public sealed class ExchangeChoiceTests
+{
+    private const int Warmup = 3;
+
+    private const int NodeTrialEnd = Warmup + ExchangeChoice.TrialCalls;
+
+    private const int FlatTrialEnd = NodeTrialEnd + ExchangeChoice.FlatTrialCalls;
+
+    private const int TrialsEnd = FlatTrialEnd + ExchangeChoice.TrialCalls;
+
+    /// <summary>
+    /// Runs <paramref name="calls"/> steps on 4 ranks; a call's time on rank r is <paramref name="seconds"/>(step, way, r).
+    /// Returns each step's way, after checking every rank took the same.
+    /// </summary>
+    private static Exchange[] Schedule(int calls, Func<long, Exchange, int, double> seconds, bool nodeAware = true)
+    {
+        Exchange[][] perRank = InProcessCluster.Run(4, comm =>
+        {
+            var choice = new ExchangeChoice(Warmup, nodeAware);
+            var taken = new Exchange[calls];
+            for (long step = 0; step < calls; step++)
+            {
+                taken[step] = choice.At(step);
+                choice.Completed(comm, step, seconds(step, taken[step], comm.Rank));
+            }
+
+            return taken;
+        });
+        Assert.All(perRank, taken => Assert.Equal(perRank[0], taken));
+        return perRank[0];
+    }
+
+    private static double Times(Exchange way, double nodeAware, double flat, double dense) =>
+        way switch { Exchange.NodeAware => nodeAware, Exchange.Flat => flat, _ => dense };
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Every_way_is_tried_in_turn_then_the_fastest_stays(int way)
+    {
+        var fastest = (Exchange)way;
+        Exchange[] taken = Schedule(TrialsEnd + 20, (_, way, _) => way == fastest ? 1.0 : 2.0);
+        Assert.All(taken[..NodeTrialEnd], w => Assert.Equal(Exchange.NodeAware, w));   // the warm-up, then the node-aware trial
+        Assert.All(taken[NodeTrialEnd..FlatTrialEnd], w => Assert.Equal(Exchange.Flat, w));
+        Assert.All(taken[FlatTrialEnd..TrialsEnd], w => Assert.Equal(Exchange.Dense, w));
+        Assert.All(taken[TrialsEnd..], w => Assert.Equal(fastest, w));
+    }
+
+    [Fact]
+    public void Without_a_grouping_into_nodes_the_flat_and_dense_ways_are_tried()
+    {
+        Exchange[] taken = Schedule(Warmup + ExchangeChoice.FlatTrialCalls + ExchangeChoice.TrialCalls + 5, (_, way, _) => way == Exchange.Dense ? 1.0 : 2.0, nodeAware: false);
+        Assert.All(taken[..(Warmup + ExchangeChoice.FlatTrialCalls)], w => Assert.Equal(Exchange.Flat, w));
+        Assert.All(taken[(Warmup + ExchangeChoice.FlatTrialCalls)..], w => Assert.Equal(Exchange.Dense, w));
+    }
+
+    /// <summary>
+    /// Rank 0 finds node-aware faster than flat by 1 s, the three others find flat faster by 0.5 s each: summed over the
+    /// ranks flat wins (1.5 s against 1 s), and every rank takes it.
+    /// </summary>
+    [Fact]
+    public void The_ranks_decide_on_their_summed_times()
+    {
+        Exchange[] taken = Schedule(TrialsEnd + 5, (_, way, rank) => rank == 0 ? Times(way, 1.0, 2.0, 9.0) : Times(way, 2.0, 1.5, 9.0));
+        Assert.All(taken[TrialsEnd..], w => Assert.Equal(Exchange.Flat, w));
+    }
+
+    /// <summary>
+    /// Only the last calls of each trial are measured: the first call of a trial (still warming up) and the flat trial's
+    /// first calls (before the time rule routes) may be slow without changing the outcome.
+    /// </summary>
+    [Fact]
+    public void Only_the_last_calls_of_each_trial_are_measured()
+    {
+        Exchange[] taken = Schedule(TrialsEnd + 5, (step, way, _) =>
+            step == NodeTrialEnd - ExchangeChoice.TrialCalls || (step >= NodeTrialEnd && step < FlatTrialEnd - ExchangeChoice.MeasuredCalls) || step == FlatTrialEnd
+                ? 100.0
+                : Times(way, 2.0, 1.0, 3.0));
+        Assert.All(taken[TrialsEnd..], w => Assert.Equal(Exchange.Flat, w));
+    }
+
+    /// <summary>
+    /// Flat wins the first round; from the first retrial on the node-aware exchange is faster: the retrial (each other
+    /// way for <see cref="ExchangeChoice.TrialCalls"/> calls) finds it and it is kept; the next retrial tries the others.
+    /// </summary>
+    [Fact]
+    public void A_retrial_changes_the_choice_when_the_times_change()
+    {
+        int firstRetrial = Warmup + ExchangeChoice.RetrialEvery, retrialEnd = firstRetrial + (2 * ExchangeChoice.TrialCalls);
+        Exchange[] taken = Schedule(firstRetrial + ExchangeChoice.RetrialEvery + 10, (step, way, _) => step < firstRetrial ? Times(way, 2.0, 1.0, 3.0) : Times(way, 1.0, 2.0, 3.0));
+        Assert.All(taken[TrialsEnd..firstRetrial], w => Assert.Equal(Exchange.Flat, w));
+        Assert.All(taken[firstRetrial..(firstRetrial + ExchangeChoice.TrialCalls)], w => Assert.Equal(Exchange.NodeAware, w));
+        Assert.All(taken[(firstRetrial + ExchangeChoice.TrialCalls)..retrialEnd], w => Assert.Equal(Exchange.Dense, w));
+        int secondRetrial = firstRetrial + ExchangeChoice.RetrialEvery;
+        Assert.All(taken[retrialEnd..secondRetrial], w => Assert.Equal(Exchange.NodeAware, w));
+        Assert.All(taken[secondRetrial..(secondRetrial + ExchangeChoice.TrialCalls)], w => Assert.Equal(Exchange.Flat, w));
+        Assert.All(taken[(secondRetrial + (2 * ExchangeChoice.TrialCalls))..], w => Assert.Equal(Exchange.NodeAware, w));
+    }
+
+    /// <summary>A saved choice resumes its schedule and its winner; a state with a way the averager has not is refused.</summary>
+    [Fact]
+    public void A_saved_choice_resumes_where_it_was()
+    {
+        InProcessCluster.Run(2, comm =>
+        {
+            var choice = new ExchangeChoice(0, nodeAware: true);
+            for (long step = 0; step < TrialsEnd - Warmup + 4; step++)
+            {
+                choice.At(step);
+                choice.Completed(comm, step, choice.At(step) == Exchange.Dense ? 1.0 : 2.0);
+            }
+
+            using var stream = new MemoryStream();
+            using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+            {
+                choice.Save(writer);
+            }
+
+            stream.Position = 0;
+            ExchangeChoice loaded = ExchangeChoice.Load(new BinaryReader(stream), 0);
+            Assert.Equal(Exchange.Dense, loaded.Winner);
+            Assert.True(loaded.HasNodeAware);
+            Assert.Equal(choice.At(ExchangeChoice.RetrialEvery), loaded.At(ExchangeChoice.RetrialEvery));
+            Assert.Equal(Exchange.NodeAware, loaded.At(ExchangeChoice.RetrialEvery));
+
+            byte[] bad = stream.ToArray();
+            bad[1 + 8] = 7;   // the winner: no such way
+            Assert.Throws<InvalidDataException>(() => ExchangeChoice.Load(new BinaryReader(new MemoryStream(bad)), 0));
+        });
+    }
+}
