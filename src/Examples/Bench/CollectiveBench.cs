@@ -274,7 +274,7 @@ internal static class CollectiveBench
         int[] counts = [.. Enumerable.Range(0, node.Size).Select(l => NodeAllreduce.Slice(buffer.Length, node.Size, l).Length)];
         var mine = new float[counts[node.Rank]];
         var traffic = new NodeTraffic();
-        NodeAllreduce.ReduceScatter(node, buffer, counts, mine, traffic);
+        NodeAllreduce.ReduceScatter(node, new ContiguousBlocks(buffer, counts), counts, mine, traffic);
         NodeAllreduce.Share(node, mine, counts, buffer, traffic);
     }
 

@@ -135,6 +135,24 @@ internal static partial class CostModel
     }
 
     /// <summary>
+    /// The way a call under <see cref="RoutingRule.Time"/> takes (<c>ExchangeChoice</c> measures the three and keeps the
+    /// fastest): the fastest of the node-aware exchange, the flat one, and the all-dense route (the header, then
+    /// <c>MPI_Allreduce</c> of the tensors over all ranks).
+    /// </summary>
+    public static (Exchange Way, StepPrediction Step) AtomoChosen(int nodes, int ranksPerNode, AtomoProfile profile, IReadOnlyList<int> tensorElements, NodeLinks links, double computeScale = 1)
+    {
+        ArgumentNullException.ThrowIfNull(links);
+        StepPrediction dense = DenseFlat(nodes, ranksPerNode, tensorElements, links);
+        (Exchange, StepPrediction)[] ways =
+        [
+            (Exchange.NodeAware, AtomoNodeAware(nodes, ranksPerNode, profile, links, computeScale)),
+            (Exchange.Flat, Atomo(nodes * ranksPerNode, profile, links.RingEdge(nodes), computeScale)),
+            (Exchange.Dense, dense with { Exchange = dense.Exchange + SmallAllgather(nodes, ranksPerNode, links) }),
+        ];
+        return ways.MinBy(w => w.Item2.Total);
+    }
+
+    /// <summary>
     /// The largest share of the compressible elements of <paramref name="tensors"/> that one of
     /// <paramref name="ranksPerNode"/> ranks owns, counting only the tensors <paramref name="counted"/> selects, under
     /// the library's plan: the compressible tensors, largest first (ties in tensor order), each to the rank with the
