@@ -21,9 +21,9 @@ internal enum Exchange
 /// (docs/node-aware.md, "Choosing the exchange by time").
 /// </summary>
 /// <remarks>
-/// One choice is made per kind of call (<see cref="AtomoAllreduce"/> keeps one per set of shapes, so that a caller
-/// averaging layer by layer compares like with like). From its first call past the dense warm-up each way is tried in turn: the node-aware
-/// exchange (where the grouping allows it) for <see cref="TrialCalls"/> calls, the flat one for
+/// One choice is made per kind of call (<see cref="ExchangeChoices"/>: one per set of shapes, so that a caller averaging
+/// layer by layer compares like with like). From its first call past the dense warm-up each way is tried in turn: the
+/// node-aware exchange (where the grouping allows it) for <see cref="TrialCalls"/> calls, the flat one for
 /// <see cref="FlatTrialCalls"/> (enough for its time rule to fit the link and route), the dense route for
 /// <see cref="TrialCalls"/>; the mean time of the last <see cref="MeasuredCalls"/> of each decides. Every
 /// <see cref="RetrialEvery"/> calls the others are tried again, <see cref="TrialCalls"/> calls each, against the
