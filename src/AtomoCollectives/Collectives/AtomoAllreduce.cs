@@ -38,7 +38,7 @@ public sealed class AtomoAllreduce : IGradientAverager
     private byte[] _received = [];
     private float[] _scratch = [];
     private NodeAwareExchange? _nodeExchange;
-    private ExchangeChoice? _exchangeChoice;
+    private ExchangeChoices? _exchangeChoices;
     private bool _nodeExchangeResolved;
 
     /// <summary>A collective over <paramref name="communicator"/> with <paramref name="options"/> (copied).</summary>
@@ -140,7 +140,7 @@ public sealed class AtomoAllreduce : IGradientAverager
         }
 
         _timeRouting?.Save(writer);
-        _exchangeChoice?.Save(writer);   // last and optional: states saved before it existed still load
+        _exchangeChoices?.Save(writer);   // last and optional: states saved before it existed still load
     });
 
     /// <inheritdoc />
@@ -152,7 +152,7 @@ public sealed class AtomoAllreduce : IGradientAverager
         {
             List<Decompositions.SpectralSketch> sketches = [.. Enumerable.Range(0, AveragerState.ReadCount(reader, AveragerState.MaxTensors, "warm-start bases")).Select(_ => Decompositions.SpectralSketch.Load(reader))];
             TimeRouting? routing = _timeRouting is null ? null : TimeRouting.Load(reader, _communicator.Size);
-            ExchangeChoice? choice = reader.BaseStream.Position < reader.BaseStream.Length ? ExchangeChoice.Load(reader, _options.DenseWarmupSteps) : null;
+            ExchangeChoices? choice = reader.BaseStream.Position < reader.BaseStream.Length ? ExchangeChoices.Load(reader, _options.DenseWarmupSteps) : null;
             return (Sketches: sketches, Routing: routing, Choice: choice);
         },
         (step, state) =>
@@ -163,10 +163,10 @@ public sealed class AtomoAllreduce : IGradientAverager
             _timeRouting = state.Routing;
 
             // Before the first call, a saved choice waits for the exchange to be resolved; without one, the schedule starts again.
-            _exchangeChoice = !_nodeExchangeResolved ? state.Choice
-                : _exchangeChoice is null ? null
-                : state.Choice is { } saved && saved.HasNodeAware == _exchangeChoice.HasNodeAware ? saved
-                : new ExchangeChoice(_options.DenseWarmupSteps, _exchangeChoice.HasNodeAware);
+            _exchangeChoices = !_nodeExchangeResolved ? state.Choice
+                : _exchangeChoices is null ? null
+                : state.Choice is { } saved && saved.HasNodeAware == _exchangeChoices.HasNodeAware ? saved
+                : new ExchangeChoices(_options.DenseWarmupSteps, _exchangeChoices.HasNodeAware);
         });
 
     private AveragerState.Header StateHeader() => new(nameof(AtomoAllreduce), _optionsHash, _communicator.Rank, _communicator.Size, Step);
@@ -181,12 +181,12 @@ public sealed class AtomoAllreduce : IGradientAverager
     internal bool IsNodeAware => _nodeExchange is not null;
 
     /// <summary>The way the calls go between trials of the others (tests; null: no choice by time).</summary>
-    internal Exchange? ChosenExchange => _exchangeChoice?.Winner;
+    internal Exchange? ChosenExchange => _exchangeChoices?.Last?.Winner;
 
     /// <summary>The choice of exchange in words, for the bench: the way kept and each way's mean call at the last decision.</summary>
     internal string? DescribeExchangeChoice()
     {
-        if (_exchangeChoice is not { } choice)
+        if (_exchangeChoices?.Last is not { } choice)
         {
             return null;
         }
@@ -212,7 +212,9 @@ public sealed class AtomoAllreduce : IGradientAverager
         {
             long start = Stopwatch.GetTimestamp();
             NodeAwareExchange? node = NodeExchange(tensors, step);
-            Exchange way = _exchangeChoice?.At(step) ?? (node is null ? Exchange.Flat : Exchange.NodeAware);
+            long shapesHash = ShapesHash(tensors);
+            Exchange unchosen = node is null ? Exchange.Flat : Exchange.NodeAware;
+            Exchange way = _exchangeChoices?.At(shapesHash, step, unchosen) ?? unchosen;
             if (way == Exchange.NodeAware)
             {
                 Record(node!.Average(tensors, step, SketchFor, PolicyRouteOrCompressed));
@@ -223,7 +225,7 @@ public sealed class AtomoAllreduce : IGradientAverager
                 AveragePhases(tensors, size, rank, count, step, allDense: way == Exchange.Dense);
             }
 
-            ChoiceCompleted(step, Stopwatch.GetElapsedTime(start).TotalSeconds);
+            ChoiceCompleted(shapesHash, step, Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
         finally
         {
@@ -274,26 +276,44 @@ public sealed class AtomoAllreduce : IGradientAverager
             // Tests that inject the time rule's timings test the rule alone: the whole calls' times would mean nothing.
             bool chooses = UsesTimeRouting && _options.NodeAware != NodeAwareMode.On && TestHooks.Timings is null;
             bool nodeAware = _nodeExchange is not null;
-            _exchangeChoice = !chooses ? null
-                : _exchangeChoice is { } loaded && loaded.HasNodeAware == nodeAware ? loaded   // a loaded state goes on
-                : new ExchangeChoice(_options.DenseWarmupSteps, nodeAware);
+            _exchangeChoices = !chooses ? null
+                : _exchangeChoices is { } loaded && loaded.HasNodeAware == nodeAware ? loaded   // a loaded state goes on
+                : new ExchangeChoices(_options.DenseWarmupSteps, nodeAware);
             _nodeExchangeResolved = true;
         }
 
         return _nodeExchange;
     }
 
-    /// <summary>Tells the choice of exchange that the call at <paramref name="step"/> succeeded, and logs a change of exchange.</summary>
-    private void ChoiceCompleted(long step, double seconds)
+    /// <summary>The call's kind for the choice of exchange: its shapes (0 when the argument lists are bad: the call fails anyway).</summary>
+    private static long ShapesHash<TSet>(TSet tensors)
+        where TSet : ITensorSet, allows ref struct
     {
-        if (_exchangeChoice is not { } choice)
+        if (tensors.Error is not null)
+        {
+            return 0;
+        }
+
+        long hash = CallAgreement.ShapesHashSeed;
+        for (int t = 0; t < tensors.Count; t++)
+        {
+            hash = CallAgreement.Mix(hash, CallAgreement.HashShape(tensors.Shape(t)));
+        }
+
+        return hash;
+    }
+
+    /// <summary>Tells the choice of exchange that the call at <paramref name="step"/> succeeded, and logs its decisions.</summary>
+    private void ChoiceCompleted(long shapesHash, long step, double seconds)
+    {
+        if (_exchangeChoices is not { } choices)
         {
             return;
         }
 
-        double[]? before = choice.LastComparison;
-        choice.Completed(_communicator, step, seconds);
-        if (choice.LastComparison is { } now && now != before)
+        double[]? before = choices.Last?.LastComparison;
+        choices.Completed(_communicator, shapesHash, step, seconds);
+        if (choices.Last is { LastComparison: { } now } choice && now != before)
         {
             _logger.LogInformation(
                 "AtomoAllreduce step {Step}: {Way} from now on (mean call {NodeAware:F1} ms node-aware, {Flat:F1} ms flat, {Dense:F1} ms dense)",

@@ -21,14 +21,16 @@ internal enum Exchange
 /// (docs/node-aware.md, "Choosing the exchange by time").
 /// </summary>
 /// <remarks>
-/// From the first call past the dense warm-up (its step is the origin) each way is tried in turn: the node-aware
-/// exchange (where the grouping allows it) for <see cref="TrialCalls"/> calls, the flat one for
+/// One choice is made per kind of call (<see cref="ExchangeChoices"/>: one per set of shapes, so that a caller averaging
+/// layer by layer compares like with like). From its first call past the dense warm-up each way is tried in turn: the
+/// node-aware exchange (where the grouping allows it) for <see cref="TrialCalls"/> calls, the flat one for
 /// <see cref="FlatTrialCalls"/> (enough for its time rule to fit the link and route), the dense route for
 /// <see cref="TrialCalls"/>; the mean time of the last <see cref="MeasuredCalls"/> of each decides. Every
 /// <see cref="RetrialEvery"/> calls the others are tried again, <see cref="TrialCalls"/> calls each, against the
 /// winner's last calls before. Each rank measures its own calls; one allreduce after the deciding call sums them over
-/// the ranks, so every rank picks alike (ties go to the earlier way in <see cref="Exchange"/>). The schedule counts steps,
-/// which every rank agrees on (the header checks them); a failed call is not measured: its step is retried.
+/// the ranks, so every rank picks alike (ties go to the earlier way in <see cref="Exchange"/>). The schedule counts the
+/// calls that succeeded, which every rank agrees on (every rank makes the same calls, and a failure raises on every
+/// rank); a failed call is not counted, so its retry takes the same way.
 /// </remarks>
 internal sealed class ExchangeChoice
 {
@@ -47,7 +49,7 @@ internal sealed class ExchangeChoice
     private readonly long _warmupSteps;
     private readonly Exchange[] _ways;
     private Dictionary<long, double> _seconds = [];
-    private long _origin = -1;
+    private long _calls;   // calls past the warm-up that succeeded: the position in the schedule
     private Exchange _winner;
 
     /// <summary>A choice between the flat exchange and the dense route, and the node-aware exchange with <paramref name="nodeAware"/>.</summary>
@@ -64,21 +66,10 @@ internal sealed class ExchangeChoice
     /// <summary>The way the calls go between trials (the first way before the first decision).</summary>
     public Exchange Winner => _winner;
 
-    /// <summary>The way the call at <paramref name="step"/> goes.</summary>
-    public Exchange At(long step)
-    {
-        if (step < _warmupSteps)
-        {
-            return _ways[0];   // every tensor goes dense in the warm-up: nothing to compare yet
-        }
-
-        if (_origin < 0)
-        {
-            _origin = step;
-        }
-
-        return Trial(step - _origin) is { } trial ? trial.Way : _winner;
-    }
+    /// <summary>The way the next call, at <paramref name="step"/>, goes.</summary>
+    public Exchange At(long step) =>
+        step < _warmupSteps ? _ways[0]   // every tensor goes dense in the warm-up: nothing to compare yet
+        : Trial(_calls) is { } trial ? trial.Way : _winner;
 
     /// <summary>
     /// Records that the call at <paramref name="step"/> succeeded on every rank in <paramref name="seconds"/> here; after
@@ -86,21 +77,21 @@ internal sealed class ExchangeChoice
     /// </summary>
     public void Completed(ICommunicator world, long step, double seconds)
     {
-        if (_origin < 0 || step < _origin)
+        if (step < _warmupSteps)
         {
             return;
         }
 
-        _seconds[step] = seconds;
-        _seconds.Remove(step - (2 * RetrialEvery));
-        long position = step - _origin;
+        long position = _calls++;
+        _seconds[position] = seconds;
+        _seconds.Remove(position - (2 * RetrialEvery));
         if (Trial(position) is { } trial && trial.Last && Trial(position + 1) is null)
         {
             Decide(world, position);
         }
     }
 
-    /// <summary>The way tried at <paramref name="position"/> (calls since the origin), and whether it is its trial's last call; null between rounds of trials.</summary>
+    /// <summary>The way tried at <paramref name="position"/> (calls past the warm-up), and whether it is its trial's last call; null between rounds of trials.</summary>
     private (Exchange Way, bool Last)? Trial(long position)
     {
         long cycle = position / RetrialEvery, at = position % RetrialEvery;
@@ -142,7 +133,7 @@ internal sealed class ExchangeChoice
                 }
             }
 
-            means[w] = (float)Mean(_origin + end);
+            means[w] = (float)Mean(end);
         }
 
         world.AllreduceSum(means);
@@ -177,11 +168,11 @@ internal sealed class ExchangeChoice
     /// <summary>Whether the node-aware exchange is one of the ways.</summary>
     public bool HasNodeAware => _ways[0] == Exchange.NodeAware;
 
-    /// <summary>Writes the ways, the schedule's origin, the winner and the measured calls, so that a resumed run goes on with them.</summary>
+    /// <summary>Writes the ways, the position in the schedule, the winner and the measured calls, so that a resumed run goes on with them.</summary>
     public void Save(BinaryWriter writer)
     {
         writer.Write(HasNodeAware);
-        writer.Write(_origin);
+        writer.Write(_calls);
         writer.Write((int)_winner);
         writer.Write(_seconds.Count);
         foreach ((long step, double seconds) in _seconds.OrderBy(pair => pair.Key))
@@ -195,11 +186,11 @@ internal sealed class ExchangeChoice
     /// <exception cref="InvalidDataException">A value no schedule can hold.</exception>
     public static ExchangeChoice Load(BinaryReader reader, long warmupSteps)
     {
-        var choice = new ExchangeChoice(warmupSteps, nodeAware: reader.ReadBoolean()) { _origin = reader.ReadInt64() };
+        var choice = new ExchangeChoice(warmupSteps, nodeAware: reader.ReadBoolean()) { _calls = reader.ReadInt64() };
         int winner = reader.ReadInt32();
-        if (choice._origin < -1 || !choice._ways.Contains((Exchange)winner))
+        if (choice._calls < 0 || !choice._ways.Contains((Exchange)winner))
         {
-            throw new InvalidDataException($"The averager state's exchange choice starts at step {choice._origin} with way {winner}, which it does not have.");
+            throw new InvalidDataException($"The averager state's exchange choice is at call {choice._calls} with way {winner}, which it does not have.");
         }
 
         choice._winner = (Exchange)winner;
@@ -209,12 +200,86 @@ internal sealed class ExchangeChoice
         {
             long step = reader.ReadInt64();
             double seconds = reader.ReadDouble();
-            if (step < choice._origin || !(seconds >= 0) || double.IsInfinity(seconds) || !choice._seconds.TryAdd(step, seconds))
+            if (step < 0 || step >= choice._calls || !(seconds >= 0) || double.IsInfinity(seconds) || !choice._seconds.TryAdd(step, seconds))
             {
-                throw new InvalidDataException($"The averager state's exchange choice holds a call at step {step} of {seconds} s (its schedule starts at step {choice._origin}).");
+                throw new InvalidDataException($"The averager state's exchange choice holds call {step} of {seconds} s (it is at call {choice._calls}).");
             }
         }
 
         return choice;
+    }
+}
+
+/// <summary>
+/// An averager's choices of exchange, one per kind of call (its set of shapes): a caller that averages layer by layer
+/// makes calls of several sizes, and a trial must compare calls of one kind. A kind is recorded when its first call
+/// succeeds (on every rank alike), up to <see cref="MaxKinds"/>; calls of further kinds take the default way.
+/// </summary>
+internal sealed class ExchangeChoices(long warmupSteps, bool nodeAware)
+{
+    /// <summary>Kinds of call with a choice of their own; more would mean shapes that change call after call.</summary>
+    internal const int MaxKinds = 64;
+
+    private readonly Dictionary<long, ExchangeChoice> _byShapes = [];
+
+    /// <summary>Whether the node-aware exchange is one of the ways.</summary>
+    public bool HasNodeAware => nodeAware;
+
+    /// <summary>The choice of the last call that succeeded (null before one, or when its kind had none).</summary>
+    public ExchangeChoice? Last { get; private set; }
+
+    /// <summary>The way the next call, of the kind <paramref name="shapesHash"/>, at <paramref name="step"/>, goes; <paramref name="unchosen"/> when its kind has no choice.</summary>
+    public Exchange At(long shapesHash, long step, Exchange unchosen) =>
+        _byShapes.TryGetValue(shapesHash, out ExchangeChoice? choice) ? choice.At(step)
+        : _byShapes.Count < MaxKinds ? new ExchangeChoice(warmupSteps, nodeAware).At(step)
+        : unchosen;
+
+    /// <summary>Records a call that succeeded on every rank (see <see cref="ExchangeChoice.Completed"/>).</summary>
+    public void Completed(ICommunicator world, long shapesHash, long step, double seconds)
+    {
+        if (!_byShapes.TryGetValue(shapesHash, out ExchangeChoice? choice))
+        {
+            if (_byShapes.Count >= MaxKinds)
+            {
+                Last = null;
+                return;
+            }
+
+            _byShapes[shapesHash] = choice = new ExchangeChoice(warmupSteps, nodeAware);
+        }
+
+        choice.Completed(world, step, seconds);
+        Last = choice;
+    }
+
+    /// <summary>Writes every kind's choice.</summary>
+    public void Save(BinaryWriter writer)
+    {
+        writer.Write(nodeAware);
+        writer.Write(_byShapes.Count);
+        foreach ((long shapes, ExchangeChoice choice) in _byShapes.OrderBy(pair => pair.Key))
+        {
+            writer.Write(shapes);
+            choice.Save(writer);
+        }
+    }
+
+    /// <summary>Reads what <see cref="Save"/> wrote, into a new instance.</summary>
+    /// <exception cref="InvalidDataException">A value no choice can hold.</exception>
+    public static ExchangeChoices Load(BinaryReader reader, long warmupSteps)
+    {
+        var choices = new ExchangeChoices(warmupSteps, reader.ReadBoolean());
+        int count = AveragerState.ReadCount(reader, MaxKinds, "kinds of call of the exchange choice");
+        for (int i = 0; i < count; i++)
+        {
+            long shapes = reader.ReadInt64();
+            ExchangeChoice choice = ExchangeChoice.Load(reader, warmupSteps);
+            if (choice.HasNodeAware != choices.HasNodeAware || !choices._byShapes.TryAdd(shapes, choice))
+            {
+                throw new InvalidDataException("The averager state's exchange choices disagree on their ways or repeat a kind of call.");
+            }
+        }
+
+        return choices;
     }
 }

@@ -130,12 +130,64 @@ public sealed class ExchangeChoiceTests
             ExchangeChoice loaded = ExchangeChoice.Load(new BinaryReader(stream), 0);
             Assert.Equal(Exchange.Dense, loaded.Winner);
             Assert.True(loaded.HasNodeAware);
+            long saved = TrialsEnd - Warmup + 4;
+            for (long step = saved; step < ExchangeChoice.RetrialEvery; step++)
+            {
+                Assert.Equal(choice.At(step), loaded.At(step));
+                choice.Completed(comm, step, 1.0);
+                loaded.Completed(comm, step, 1.0);
+            }
+
+            Assert.Equal(Exchange.NodeAware, loaded.At(ExchangeChoice.RetrialEvery));   // the first retrial, where it was due
             Assert.Equal(choice.At(ExchangeChoice.RetrialEvery), loaded.At(ExchangeChoice.RetrialEvery));
-            Assert.Equal(Exchange.NodeAware, loaded.At(ExchangeChoice.RetrialEvery));
 
             byte[] bad = stream.ToArray();
             bad[1 + 8] = 7;   // the winner: no such way
             Assert.Throws<InvalidDataException>(() => ExchangeChoice.Load(new BinaryReader(new MemoryStream(bad)), 0));
         });
     }
+
+    /// <summary>
+    /// A caller averaging layer by layer: calls of two kinds alternate. Each kind keeps its own schedule and winner (flat
+    /// for the one, dense for the other), and a kind whose first call fails on some rank is not recorded.
+    /// </summary>
+    [Fact]
+    public void Each_kind_of_call_has_its_own_choice()
+    {
+        const long small = 11, large = 22;
+        int steps = 2 * (TrialsEnd + 4);
+        Exchange[][] perRank = InProcessCluster.Run(4, comm =>
+        {
+            var choices = new ExchangeChoices(Warmup, nodeAware: true);
+            var taken = new Exchange[steps];
+            for (long step = 0; step < steps; step++)
+            {
+                long kind = step % 2 == 0 ? small : large;
+                taken[step] = choices.At(kind, step, Exchange.NodeAware);
+                double seconds = kind == small ? Times(taken[step], 2.0, 1.0, 3.0) : Times(taken[step], 2.0, 3.0, 1.0);
+                choices.Completed(comm, kind, step, seconds);
+            }
+
+            return taken;
+        });
+        Exchange[] last = perRank[0];
+        Assert.All(perRank, taken => Assert.Equal(last, taken));
+        Assert.Equal(Exchange.Flat, last[^2]);
+        Assert.Equal(Exchange.Dense, last[^1]);
+    }
+
+    [Fact]
+    public void Beyond_the_most_kinds_calls_take_the_default_way() => InProcessCluster.Run(2, comm =>
+    {
+        var choices = new ExchangeChoices(0, nodeAware: false);
+        for (long kind = 0; kind < ExchangeChoices.MaxKinds; kind++)
+        {
+            Assert.Equal(Exchange.Flat, choices.At(kind, 0, Exchange.Dense));
+            choices.Completed(comm, kind, 0, 1.0);
+        }
+
+        Assert.Equal(Exchange.Dense, choices.At(ExchangeChoices.MaxKinds, 0, Exchange.Dense));
+        choices.Completed(comm, ExchangeChoices.MaxKinds, 0, 1.0);
+        Assert.Null(choices.Last);
+    });
 }
