@@ -240,7 +240,7 @@ public sealed class AtomoAllreduce : IGradientAverager
     private void AveragePhases<TSet>(TSet tensors, int size, int rank, int count, long step, bool allDense)
         where TSet : ITensorSet, allows ref struct
     {
-        var call = new CallPlan(count, size, rank, step) { AllDense = allDense };
+        var call = new CallPlan(count, size, rank, step) { AllDense = allDense, Routing = allDense ? null : _timeRouting };
         var clock = Stopwatch.StartNew();
         (Exception? localError, long shapesHash) = Encode(tensors, call);
         double encodeSeconds = Lap(clock);
@@ -329,8 +329,8 @@ public sealed class AtomoAllreduce : IGradientAverager
         where TSet : ITensorSet, allows ref struct
     {
         _payloads.ResetWrittenCount();
-        _timeRouting?.BeginCall(call.Count);
-        call.Link = _timeRouting?.Link;
+        call.Routing?.BeginCall(call.Count);
+        call.Link = call.Routing?.Link;
         Exception? localError = tensors.Error;
         long shapesHash = CallAgreement.ShapesHashSeed;
         for (int t = 0; t < call.Count && localError is null; t++)
@@ -384,9 +384,9 @@ public sealed class AtomoAllreduce : IGradientAverager
     private void Agree(CallPlan call, Exception? localError, long shapesHash)
     {
         CallAgreement.Exchange(_communicator, localError, call.Count, shapesHash, _agreementHash, call.Step, _agreementName);
-        if (_timeRouting is not null)
+        if (call.Routing is not null)
         {
-            _timeRouting.ExchangeLengths(_communicator, call.Lengths, call.AllLengths, call.Step, call.Timings);   // with the last call's timings
+            call.Routing.ExchangeLengths(_communicator, call.Lengths, call.AllLengths, call.Step, call.Timings);   // with the last call's timings
             return;
         }
 
@@ -518,7 +518,7 @@ public sealed class AtomoAllreduce : IGradientAverager
 
         denseAndOutcome[^1] = decodeError is null ? 0f : 1f;
         long reduce = Stopwatch.GetTimestamp();
-        call.Timings.DenseCollectives = Pieces.AllreduceSum(_communicator, denseAndOutcome);
+        Pieces.AllreduceSum(_communicator, denseAndOutcome);
         call.Timings.Dense = CallTimings.Since(reduce);
         call.Timings.DenseLocal += CallTimings.Since(start) - call.Timings.Dense;
         CallAgreement.CheckOutcome(decodeError, denseAndOutcome[^1], call.Step, "decode the payloads");
@@ -528,13 +528,13 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// Every tensor's sum into its place in <paramref name="sums"/>, as the dense baseline sums them but with the caller's
     /// tensors left as they are until the commit: a large tensor from where it is (no copy first), a run of small ones
     /// copied next to each other and summed at once (one latency, not one each). Returns the ticks spent in the
-    /// allreduces, and counts them in the call's timings.
+    /// allreduces; the time rule's link fit takes them as one allreduce of the call's dense bytes, so that these calls'
+    /// large sums pin β down (counted as many collectives, their latencies let the fit trade β for α).
     /// </summary>
     private long SumAllDense<TSet>(TSet tensors, CallPlan call, Span<float> sums)
         where TSet : ITensorSet, allows ref struct
     {
         long ticks = 0;
-        call.Timings.DenseCollectives = 0;
         int offset = 0, runStart = 0;
         for (int t = 0; t <= call.Count; t++)
         {
@@ -542,7 +542,7 @@ public sealed class AtomoAllreduce : IGradientAverager
             if ((t == call.Count || large) && offset > runStart)
             {
                 long run = Stopwatch.GetTimestamp();
-                call.Timings.DenseCollectives += Pieces.AllreduceSum(_communicator, sums[runStart..offset]);
+                Pieces.AllreduceSum(_communicator, sums[runStart..offset]);
                 ticks += CallTimings.Since(run);
             }
 
@@ -555,7 +555,7 @@ public sealed class AtomoAllreduce : IGradientAverager
             if (large)
             {
                 long sum = Stopwatch.GetTimestamp();
-                call.Timings.DenseCollectives += Pieces.AllreduceSum(_communicator, data, sums.Slice(offset, data.Length));
+                Pieces.AllreduceSum(_communicator, data, sums.Slice(offset, data.Length));
                 ticks += CallTimings.Since(sum);
                 offset += data.Length;
                 runStart = offset;
@@ -567,7 +567,6 @@ public sealed class AtomoAllreduce : IGradientAverager
             }
         }
 
-        call.Timings.DenseCollectives = Math.Max(call.Timings.DenseCollectives, 1);
         return ticks;
     }
 
@@ -600,7 +599,7 @@ public sealed class AtomoAllreduce : IGradientAverager
             };
         }
 
-        _timeRouting?.Complete(decisions, call.Timings, call.AllLengths, call.Counts.Sum(c => (long)c), call.DenseElements, call.Step);
+        call.Routing?.Complete(decisions, call.Timings, call.AllLengths, call.Counts.Sum(c => (long)c), call.DenseElements, call.Step);
         return decisions;
     }
 
@@ -636,7 +635,7 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// <summary>The policy's dense routes, then (<see cref="RoutingRule.Time"/>) the planned one; the byte rule comes after encoding.</summary>
     private TensorRoute RouteBeforeEncoding(int tensor, TensorShape shape, CallPlan call) =>
         PolicyRoute(shape, call.Step) ?? (call.AllDense ? TensorRoute.DenseFaster : (TensorRoute?)null)
-        ?? _timeRouting?.Route(tensor, shape, call.Step, out call.Predictions[tensor]) ?? TensorRoute.Compressed;
+        ?? call.Routing?.Route(tensor, shape, call.Step, out call.Predictions[tensor]) ?? TensorRoute.Compressed;
 
     /// <summary>
     /// The policy's dense routes alone, for the node-aware exchange: it routes between nodes by bytes (its payloads are
@@ -712,6 +711,12 @@ public sealed class AtomoAllreduce : IGradientAverager
 
         /// <summary>Every tensor takes the dense route (<see cref="Exchange.Dense"/>).</summary>
         public bool AllDense { get; init; }
+
+        /// <summary>
+        /// The time rule this call routes with and reports to; null for an all-dense call, whose routes are the choice
+        /// of exchange's and must not become the time rule's plans for the flat calls.
+        /// </summary>
+        public TimeRouting? Routing { get; init; }
 
         /// <summary>Each tensor's route: set before encoding, and made dense where compression would not pay.</summary>
         public TensorRoute[] Routes { get; } = new TensorRoute[count];

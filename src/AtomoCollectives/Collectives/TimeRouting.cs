@@ -30,9 +30,6 @@ internal sealed class CallTimings
     /// <summary>The dense allreduce.</summary>
     public long Dense { get; set; }
 
-    /// <summary>How many allreduces the dense route took (<see cref="Pieces"/>; the same on every rank): each pays its latency.</summary>
-    public int DenseCollectives { get; set; } = 1;
-
     /// <summary>Checking, copying in and scaling the dense tensors: what the dense route costs besides its allreduce.</summary>
     public long DenseLocal { get; set; }
 
@@ -224,7 +221,6 @@ internal sealed class TimeRouting
             LengthsBytes = timings.LengthsBytes,
             GatherBytes = timings.GatherBytes,
             DenseBytes = timings.DenseBytes,
-            DenseCollectives = timings.DenseCollectives,
             DenseElements = timings.DenseElements,
         };
         for (int t = 0; t < count; t++)
@@ -380,7 +376,7 @@ internal sealed class TimeRouting
         _link.Decay();
         _link.Add(rounds, record.LengthsBytes, Seconds(Agreed(calls, slowest: false)));
         _link.Add(rounds, record.GatherBytes, Seconds(Agreed(calls + 1, slowest: false)));
-        _link.Add(2 * rounds * record.DenseCollectives, record.DenseBytes, Seconds(Agreed(calls + 2, slowest: false)));
+        _link.Add(2 * rounds, record.DenseBytes, Seconds(Agreed(calls + 2, slowest: false)));
         _localSeconds = (LinkFit.Forgetting * _localSeconds) + Seconds(Agreed(calls + 3, slowest: true));
         _localElements = (LinkFit.Forgetting * _localElements) + record.DenseElements;
 
@@ -651,8 +647,6 @@ internal sealed class TimeRouting
         public double GatherBytes { get; init; }
 
         public double DenseBytes { get; init; }
-
-        public int DenseCollectives { get; init; }
 
         public long DenseElements { get; init; }
     }
