@@ -452,6 +452,11 @@ public sealed class AtomoAllreduce : IGradientAverager
         where TSet : ITensorSet, allows ref struct
     {
         EnsureScratch(call.TotalElements + 1);
+        if (call.CompressedElements == 0)
+        {
+            return null;   // nothing to decode, so nothing can fail: the all-dense sum carries no outcome (ReduceDense)
+        }
+
         Span<float> compressedScratch = _scratch.AsSpan(0, (int)call.CompressedElements);
         var rankOffsets = new long[call.Size];
         for (int r = 1; r < call.Size; r++)
