@@ -212,7 +212,7 @@ public sealed class AtomoAllreduce : IGradientAverager
         {
             long start = Stopwatch.GetTimestamp();
             NodeAwareExchange? node = NodeExchange(tensors, step);
-            long shapesHash = ShapesHash(tensors);
+            long shapesHash = CallAgreement.ShapesHash(tensors);   // the call's kind, for the choice of exchange
             Exchange unchosen = node is null ? Exchange.Flat : Exchange.NodeAware;
             Exchange way = _exchangeChoices?.At(shapesHash, step, unchosen) ?? unchosen;
             if (way == Exchange.NodeAware)
@@ -285,24 +285,6 @@ public sealed class AtomoAllreduce : IGradientAverager
         return _nodeExchange;
     }
 
-    /// <summary>The call's kind for the choice of exchange: its shapes (0 when the argument lists are bad: the call fails anyway).</summary>
-    private static long ShapesHash<TSet>(TSet tensors)
-        where TSet : ITensorSet, allows ref struct
-    {
-        if (tensors.Error is not null)
-        {
-            return 0;
-        }
-
-        long hash = CallAgreement.ShapesHashSeed;
-        for (int t = 0; t < tensors.Count; t++)
-        {
-            hash = CallAgreement.Mix(hash, CallAgreement.HashShape(tensors.Shape(t)));
-        }
-
-        return hash;
-    }
-
     /// <summary>Tells the choice of exchange that the call at <paramref name="step"/> succeeded, and logs its decisions.</summary>
     private void ChoiceCompleted(long shapesHash, long step, double seconds)
     {
@@ -311,9 +293,7 @@ public sealed class AtomoAllreduce : IGradientAverager
             return;
         }
 
-        double[]? before = choices.Last?.LastComparison;
-        choices.Completed(_communicator, shapesHash, step, seconds);
-        if (choices.Last is { LastComparison: { } now } choice && now != before)
+        if (choices.Completed(_communicator, shapesHash, step, seconds) && choices.Last is { LastComparison: { } now } choice)
         {
             _logger.LogInformation(
                 "AtomoAllreduce step {Step}: {Way} from now on (mean call {NodeAware:F1} ms node-aware, {Flat:F1} ms flat, {Dense:F1} ms dense)",

@@ -86,6 +86,19 @@ internal static class CallAgreement
     /// <summary>The seed of a running shapes hash; fold each shape in with <see cref="Mix"/> and <see cref="HashShape"/>.</summary>
     public const long ShapesHashSeed = 17;
 
+    /// <summary>The shapes hash of a whole call's tensors, in order (<see cref="ShapesHashSeed"/> for none, or bad argument lists).</summary>
+    public static long ShapesHash<TSet>(TSet tensors)
+        where TSet : ITensorSet, allows ref struct
+    {
+        long hash = ShapesHashSeed;
+        for (int t = 0; t < tensors.Count; t++)
+        {
+            hash = Mix(hash, HashShape(tensors.Shape(t)));
+        }
+
+        return hash;
+    }
+
     public static long HashShape(TensorShape shape)
     {
         long hash = shape.Rank;

@@ -73,13 +73,14 @@ internal sealed class ExchangeChoice
 
     /// <summary>
     /// Records that the call at <paramref name="step"/> succeeded on every rank in <paramref name="seconds"/> here; after
-    /// the last call of a round of trials, decides with one allreduce over <paramref name="world"/>, on every rank at that step.
+    /// the last call of a round of trials, decides with one allreduce over <paramref name="world"/>, on every rank at that
+    /// step, and returns true.
     /// </summary>
-    public void Completed(ICommunicator world, long step, double seconds)
+    public bool Completed(ICommunicator world, long step, double seconds)
     {
         if (step < _warmupSteps)
         {
-            return;
+            return false;
         }
 
         long position = _calls++;
@@ -88,7 +89,10 @@ internal sealed class ExchangeChoice
         if (Trial(position) is { } trial && trial.Last && Trial(position + 1) is null)
         {
             Decide(world, position);
+            return true;
         }
+
+        return false;
     }
 
     /// <summary>The way tried at <paramref name="position"/> (calls past the warm-up), and whether it is its trial's last call; null between rounds of trials.</summary>
@@ -234,22 +238,22 @@ internal sealed class ExchangeChoices(long warmupSteps, bool nodeAware)
         : _byShapes.Count < MaxKinds ? new ExchangeChoice(warmupSteps, nodeAware).At(step)
         : unchosen;
 
-    /// <summary>Records a call that succeeded on every rank (see <see cref="ExchangeChoice.Completed"/>).</summary>
-    public void Completed(ICommunicator world, long shapesHash, long step, double seconds)
+    /// <summary>Records a call that succeeded on every rank; true when it decided (see <see cref="ExchangeChoice.Completed"/>).</summary>
+    public bool Completed(ICommunicator world, long shapesHash, long step, double seconds)
     {
         if (!_byShapes.TryGetValue(shapesHash, out ExchangeChoice? choice))
         {
             if (_byShapes.Count >= MaxKinds)
             {
                 Last = null;
-                return;
+                return false;
             }
 
             _byShapes[shapesHash] = choice = new ExchangeChoice(warmupSteps, nodeAware);
         }
 
-        choice.Completed(world, step, seconds);
         Last = choice;
+        return choice.Completed(world, step, seconds);
     }
 
     /// <summary>Writes every kind's choice.</summary>

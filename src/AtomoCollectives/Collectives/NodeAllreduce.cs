@@ -27,6 +27,9 @@ internal static class NodeAllreduce
         return ((int)start, (int)(end - start));
     }
 
+    /// <summary>Every node rank's <see cref="Slice"/> length, in node-rank order.</summary>
+    public static int[] SliceCounts(long elements, int parts) => [.. Enumerable.Range(0, parts).Select(l => Slice(elements, parts, l).Length)];
+
     /// <summary>
     /// Replaces <paramref name="data"/> (the same length on every rank) by its sum over every rank of
     /// <paramref name="topology"/> times <paramref name="scale"/>, the same bits on every rank.
@@ -34,11 +37,7 @@ internal static class NodeAllreduce
     public static void Sum(NodeTopology topology, Span<float> data, float scale, NodeTraffic traffic)
     {
         ICommunicator node = topology.Node;
-        int[] counts = new int[node.Size];
-        for (int l = 0; l < counts.Length; l++)
-        {
-            counts[l] = Slice(data.Length, node.Size, l).Length;
-        }
+        int[] counts = SliceCounts(data.Length, node.Size);
 
         float[] mine = ArrayPool<float>.Shared.Rent(Math.Max(1, counts[node.Rank]));
         try

@@ -59,13 +59,7 @@ internal sealed class NodeAwareExchange : IDisposable
 
         if (world is INodeAwareCommunicator)
         {
-            long shapesHash = CallAgreement.ShapesHashSeed;
-            for (int t = 0; t < tensors.Count; t++)
-            {
-                shapesHash = CallAgreement.Mix(shapesHash, CallAgreement.HashShape(tensors.Shape(t)));
-            }
-
-            CallAgreement.Exchange(world, tensors.Error, tensors.Count, shapesHash, agreementHash, step, agreementName);
+            CallAgreement.Exchange(world, tensors.Error, tensors.Count, CallAgreement.ShapesHash(tensors), agreementHash, step, agreementName);
         }
 
         NodeTopology? topology = NodeTopology.ForMode(world, options.NodeAware, $"{nameof(AtomoOptions)}.{nameof(AtomoOptions.NodeAware)}");
@@ -73,6 +67,28 @@ internal sealed class NodeAwareExchange : IDisposable
     }
 
     public void Dispose() => _topology.Dispose();
+
+    /// <summary>
+    /// The node rank that encodes and decodes each tensor <paramref name="owned"/> selects (−1 for the others), into
+    /// <paramref name="owners"/>: each goes to the node rank with the fewest elements so far, largest tensors first (ties
+    /// to the lower tensor and the lower rank), the same on every rank from the sizes alone. The cost model plans with it.
+    /// </summary>
+    internal static void PlanOwners(IReadOnlyList<int> elements, Func<int, bool> owned, int ranksPerNode, Span<int> owners)
+    {
+        owners.Fill(-1);
+        var load = new long[ranksPerNode];
+        foreach (int t in Enumerable.Range(0, elements.Count).Where(owned).OrderByDescending(t => elements[t]).ThenBy(t => t))
+        {
+            int owner = 0;
+            for (int l = 1; l < load.Length; l++)
+            {
+                owner = load[l] < load[owner] ? l : owner;
+            }
+
+            owners[t] = owner;
+            load[owner] += elements[t];
+        }
+    }
 
     /// <summary>
     /// One call, as its phases; the tensors are written only by the commit. <paramref name="sketchFor"/> is the
@@ -502,27 +518,10 @@ internal sealed class NodeAwareExchange : IDisposable
             TotalElements += shape.ElementCount;
         }
 
-        /// <summary>
-        /// Gives each tensor routed to compression to the node rank with the fewest elements so far, largest tensors
-        /// first (ties to the lower tensor and the lower rank): the same on every rank, from the shapes alone.
-        /// </summary>
+        /// <summary>Gives each tensor routed to compression to a node rank (<see cref="PlanOwners"/>).</summary>
         public void Plan()
         {
-            Array.Fill(Owners, -1);
-            var load = new long[RanksPerNode];
-            IEnumerable<int> compressed = Enumerable.Range(0, Count).Where(t => Routes[t] == TensorRoute.Compressed);
-            foreach (int t in compressed.OrderByDescending(t => Shapes[t].ElementCount).ThenBy(t => t))
-            {
-                int owner = 0;
-                for (int l = 1; l < load.Length; l++)
-                {
-                    owner = load[l] < load[owner] ? l : owner;
-                }
-
-                Owners[t] = owner;
-                load[owner] += Shapes[t].ElementCount;
-            }
-
+            PlanOwners([.. Shapes.Select(shape => shape.ElementCount)], t => Routes[t] == TensorRoute.Compressed, RanksPerNode, Owners);
             DenseElements = Enumerable.Range(0, Count).Where(t => Owners[t] < 0).Sum(t => (long)Shapes[t].ElementCount);
         }
 

@@ -24,32 +24,30 @@ internal static class Pieces
 
     /// <summary>
     /// <see cref="ICommunicator.AllreduceSum"/> of <paramref name="data"/> in pieces of at most <see cref="AllreduceFloats"/>,
-    /// as many on every rank (the length is the same on every rank). Returns how many.
+    /// as many on every rank (the length is the same on every rank).
     /// </summary>
-    public static int AllreduceSum(ICommunicator communicator, Span<float> data)
+    public static void AllreduceSum(ICommunicator communicator, Span<float> data)
     {
         int piece = AllreduceFloats;
-        int done = 0, pieces = 0;
+        int done = 0;
         do
         {
             int count = Math.Min(piece, data.Length - done);
             communicator.AllreduceSum(data.Slice(done, count));
             done += count;
-            pieces++;
         }
         while (done < data.Length);
-        return pieces;
     }
 
     /// <summary>
     /// The sum over every rank of <paramref name="send"/> into <paramref name="sum"/> (the same length; not overlapping),
     /// in pieces of at most <see cref="AllreduceFloats"/>: read in place where the transport can
-    /// (<see cref="IAllreduceIntoCommunicator"/>), else copied piece by piece and summed in place. Returns how many pieces.
+    /// (<see cref="IAllreduceIntoCommunicator"/>), else copied piece by piece and summed in place.
     /// </summary>
-    public static int AllreduceSum(ICommunicator communicator, ReadOnlySpan<float> send, Span<float> sum)
+    public static void AllreduceSum(ICommunicator communicator, ReadOnlySpan<float> send, Span<float> sum)
     {
         int piece = AllreduceFloats;
-        int done = 0, pieces = 0;
+        int done = 0;
         do
         {
             int count = Math.Min(piece, send.Length - done);
@@ -64,9 +62,7 @@ internal static class Pieces
             }
 
             done += count;
-            pieces++;
         }
         while (done < send.Length);
-        return pieces;
     }
 }

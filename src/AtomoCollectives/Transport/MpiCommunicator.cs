@@ -160,36 +160,35 @@ internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunic
 
     public void AllreduceSum(Span<float> data)
     {
-        const int chunk = MaxChunkBytes / sizeof(float);
         fixed (float* p = data)
         {
-            long offset = 0;
-            do
-            {
-                int count = (int)Math.Min(chunk, data.Length - offset);
-                Check(_flavor.Allreduce(_flavor.InPlace, p + offset, count, _flavor.Float, _flavor.OpSum, _comm), "MPI_Allreduce");
-                offset += count;
-            }
-            while (offset < data.Length);
+            AllreduceInChunks(null, p, data.Length);
         }
     }
 
     public void AllreduceSum(ReadOnlySpan<float> send, Span<float> sum)
     {
         CommunicatorArguments.ValidateAllreduceInto(send.Length, sum.Length);
-        const int chunk = MaxChunkBytes / sizeof(float);
         fixed (float* s = send)
         fixed (float* r = sum)
         {
-            long offset = 0;
-            do
-            {
-                int count = (int)Math.Min(chunk, send.Length - offset);
-                Check(_flavor.Allreduce(s + offset, r + offset, count, _flavor.Float, _flavor.OpSum, _comm), "MPI_Allreduce");
-                offset += count;
-            }
-            while (offset < send.Length);
+            AllreduceInChunks(s, r, send.Length);
         }
+    }
+
+    /// <summary><c>MPI_Allreduce</c> (sum) of <paramref name="length"/> floats from <paramref name="send"/> (null: in place) into <paramref name="sum"/>, in chunks whose counts fit an <c>int</c>.</summary>
+    private void AllreduceInChunks(float* send, float* sum, int length)
+    {
+        const int chunk = MaxChunkBytes / sizeof(float);
+        long offset = 0;
+        do
+        {
+            int count = (int)Math.Min(chunk, length - offset);
+            void* from = send is null ? _flavor.InPlace : send + offset;
+            Check(_flavor.Allreduce(from, sum + offset, count, _flavor.Float, _flavor.OpSum, _comm), "MPI_Allreduce");
+            offset += count;
+        }
+        while (offset < length);
     }
 
     public void ReduceScatterSum(ReadOnlySpan<float> send, Span<float> receive, ReadOnlySpan<int> counts)

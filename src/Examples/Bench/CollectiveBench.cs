@@ -271,7 +271,7 @@ internal static class CollectiveBench
     /// <summary>The node-aware collectives' sum within a node: a reduce-scatter into node-rank slices, then an allgather of the slices.</summary>
     private static void SumWithinNode(ICommunicator node, float[] buffer)
     {
-        int[] counts = [.. Enumerable.Range(0, node.Size).Select(l => NodeAllreduce.Slice(buffer.Length, node.Size, l).Length)];
+        int[] counts = NodeAllreduce.SliceCounts(buffer.Length, node.Size);
         var mine = new float[counts[node.Rank]];
         var traffic = new NodeTraffic();
         NodeAllreduce.ReduceScatter(node, new ContiguousBlocks(buffer, counts), counts, mine, traffic);

@@ -155,8 +155,7 @@ internal static partial class CostModel
     /// <summary>
     /// The largest share of the compressible elements of <paramref name="tensors"/> that one of
     /// <paramref name="ranksPerNode"/> ranks owns, counting only the tensors <paramref name="counted"/> selects, under
-    /// the library's plan: the compressible tensors, largest first (ties in tensor order), each to the rank with the
-    /// fewest elements so far (ties to the lower rank).
+    /// the library's own plan (<see cref="NodeAwareExchange.PlanOwners"/>, the compressible tensors owned).
     /// </summary>
     public static double SlowestShare(IReadOnlyList<TensorProfile> tensors, int ranksPerNode, Func<TensorProfile, bool> counted)
     {
@@ -168,18 +167,15 @@ internal static partial class CostModel
             return 0;
         }
 
-        var load = new long[ranksPerNode];
+        var owners = new int[tensors.Count];
+        NodeAwareExchange.PlanOwners([.. tensors.Select(t => t.Elements)], t => tensors[t].Compressible, ranksPerNode, owners);
         var countedLoad = new long[ranksPerNode];
-        foreach (TensorProfile tensor in tensors.Where(t => t.Compressible).OrderByDescending(t => t.Elements))
+        for (int t = 0; t < tensors.Count; t++)
         {
-            int owner = 0;
-            for (int l = 1; l < load.Length; l++)
+            if (owners[t] >= 0 && counted(tensors[t]))
             {
-                owner = load[l] < load[owner] ? l : owner;
+                countedLoad[owners[t]] += tensors[t].Elements;
             }
-
-            load[owner] += tensor.Elements;
-            countedLoad[owner] += counted(tensor) ? tensor.Elements : 0;
         }
 
         return countedLoad.Max() / (double)total;
