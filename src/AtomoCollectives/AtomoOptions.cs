@@ -76,6 +76,7 @@ public sealed class AtomoOptions
     private SpectralMethod _spectralMethod = SpectralMethod.Fast;
     private ValuePrecision _spectralPrecision = ValuePrecision.Float32;
     private NodeAwareMode _nodeAware = NodeAwareMode.Auto;
+    private int _nodeGroupSize;
     private RoutingRule _routing = RoutingRule.Time;
     private TimeSpan _timeout = TimeSpan.FromMinutes(10);
 
@@ -279,6 +280,25 @@ public sealed class AtomoOptions
     {
         get => _nodeAware;
         set => _nodeAware = Defined(value);
+    }
+
+    /// <summary>
+    /// The middle level of the node-aware exchange (docs/node-aware.md, "Groups of nodes"): nodes per group. Each
+    /// group's nodes gather their payloads, one rank per group decodes the group's sum and compresses it again from fresh
+    /// randomness (so the estimate stays unbiased, with the variance of a second compression added), and only the
+    /// groups' payloads go to every node: a node receives and decodes about G + M/G payloads instead of M. 0 (default):
+    /// groups of round(√M) nodes from 32 nodes on, none below; 1: no groups. No effect unless the exchange is
+    /// node-aware.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative.</exception>
+    public int NodeGroupSize
+    {
+        get => _nodeGroupSize;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            _nodeGroupSize = value;
+        }
     }
 
     /// <summary>
