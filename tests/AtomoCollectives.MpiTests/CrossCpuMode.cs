@@ -54,6 +54,8 @@ internal static class CrossCpuMode
                 CompressVectors = true,
                 DenseWhenCheaper = false,
                 Seed = 2018,
+                // With a grouping set (ATOMO_RANKS_PER_NODE, e.g. 1 with ATOMO_NODE_GROUP_SIZE), every call is node-aware.
+                NodeAware = Environment.GetEnvironmentVariable(NodeTopology.RanksPerNodeVariable) is null ? NodeAwareMode.Auto : NodeAwareMode.On,
             };
             string? problem = null;
             var hash = new XxHash3();
@@ -67,6 +69,11 @@ internal static class CrossCpuMode
                     foreach (float[] tensor in tensors)
                     {
                         hash.Append(MemoryMarshal.AsBytes(tensor.AsSpan()));
+                    }
+
+                    if (options.NodeAware == NodeAwareMode.On && !allreduce.IsNodeAware)
+                    {
+                        problem = "the grouping was set, but the call was not node-aware";
                     }
 
                     if (world.Size > 1 && allreduce.LastCall.Decisions.Any(d => d.Route != TensorRoute.Compressed))

@@ -53,7 +53,8 @@ namespace AtomoCollectives.MpiTests
             // ATOMO_CONTRACT_SKIP=text leaves out the cases whose names contain it (run-contract.sh: the long statistical
             // cases where MPICH busy-polls on more ranks than cores; they depend on the algorithm, not the transport).
             string? skip = Environment.GetEnvironmentVariable("ATOMO_CONTRACT_SKIP");
-            string label = $"{Flavor(mpi)} n={world.Size}{(string.IsNullOrEmpty(perNode) ? "" : $" ({perNode} per node)")}{(string.IsNullOrEmpty(skip) ? "" : $" (skipping *{skip}*)")}";
+            string? perGroup = Environment.GetEnvironmentVariable(NodeGroups.SizeVariable);
+            string label = $"{Flavor(mpi)} n={world.Size}{(string.IsNullOrEmpty(perNode) ? "" : $" ({perNode} per node)")}{(string.IsNullOrEmpty(perGroup) ? "" : $" (groups of {perGroup} nodes)")}{(string.IsNullOrEmpty(skip) ? "" : $" (skipping *{skip}*)")}";
 
             // With ranks grouped into nodes, the world communicator's own contract is the one the ungrouped run of the same
             // launch checked (the grouping changes only what is split from it), so it is left out.

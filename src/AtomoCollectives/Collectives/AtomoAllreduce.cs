@@ -280,6 +280,10 @@ public sealed class AtomoAllreduce : IGradientAverager
                 : _exchangeChoices is { } loaded && loaded.HasNodeAware == nodeAware ? loaded   // a loaded state goes on
                 : new ExchangeChoices(_options.DenseWarmupSteps, nodeAware);
             _nodeExchangeResolved = true;
+            if (_nodeExchange is not null)
+            {
+                _logger.LogInformation("AtomoAllreduce: node-aware exchange over {Topology}", _nodeExchange.Description);
+            }
         }
 
         return _nodeExchange;
@@ -313,6 +317,11 @@ public sealed class AtomoAllreduce : IGradientAverager
         call.Link = call.Routing?.Link;
         Exception? localError = tensors.Error;
         long shapesHash = CallAgreement.ShapesHashSeed;
+        if (call.AllDense && localError is null)
+        {
+            ReserveStaging(tensors, call);
+        }
+
         for (int t = 0; t < call.Count && localError is null; t++)
         {
             TensorShape shape = tensors.Shape(t);
@@ -336,9 +345,13 @@ public sealed class AtomoAllreduce : IGradientAverager
                 }
                 else
                 {
-                    // Dense routes are summed as they are: a NaN would reach every rank's result.
+                    // Dense routes are summed as they are: a NaN would reach every rank's result. An all-dense call
+                    // copies each tensor into its place in scratch as it checks it (one pass), and sums it there.
                     long start = Stopwatch.GetTimestamp();
-                    localError = CallAgreement.NonFinite(t, shape, data, call.Routes[t]);
+                    localError = call.Staging is { } staging
+                        ? CallAgreement.NonFiniteAt(t, shape, data, FiniteValues.CopyUntilNonFinite(data, staging.Span.Slice(call.StagedElements, data.Length)), call.Routes[t])
+                        : CallAgreement.NonFinite(t, shape, data, call.Routes[t]);
+                    call.StagedElements += call.Staging is null ? 0 : data.Length;
                     call.Timings.DenseLocal += CallTimings.Since(start);
                 }
             }
@@ -474,17 +487,19 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// Dense tensors: one allreduce over their concatenation, into scratch, with one more float: 1 from each rank whose
     /// decode failed. So a rank that failed (a native library's error, a bug, memory) cannot leave the others returning
     /// normally from the call, at no extra collective: every rank raises here, nobody's tensors are written. The sums
-    /// are divided by N as the commit copies them out (one pass over them fewer). With nothing compressed there is no
-    /// decode to fail, and the large tensors are summed from where they are (<see cref="SumAllDense"/>).
+    /// are divided by N as the commit copies them out (one pass over them fewer). An all-dense call has nothing to
+    /// decode, so no outcome to carry, and its tensors are already in scratch (<see cref="CallPlan.Staging"/>): they are
+    /// summed there in place, in pieces, with no copy by us or by the transport (<c>MPI_IN_PLACE</c>).
     /// </summary>
     private void ReduceDense<TSet>(TSet tensors, CallPlan call, Exception? decodeError)
         where TSet : ITensorSet, allows ref struct
     {
         long start = Stopwatch.GetTimestamp();
-        if (call.CompressedElements == 0)
+        if (call.Staging is { } staged)
         {
-            call.Timings.Dense = SumAllDense(tensors, call, _scratch.AsSpan(0, (int)call.DenseElements));
-            call.Timings.DenseLocal += CallTimings.Since(start) - call.Timings.Dense;
+            Debug.Assert(call.StagedElements == call.DenseElements && call.CompressedElements == 0, "an all-dense call stages every tensor");
+            Pieces.AllreduceSum(_communicator, staged.Span);
+            call.Timings.Dense = CallTimings.Since(start);
             return;
         }
 
@@ -510,49 +525,24 @@ public sealed class AtomoAllreduce : IGradientAverager
     }
 
     /// <summary>
-    /// Every tensor's sum into its place in <paramref name="sums"/>, as the dense baseline sums them but with the caller's
-    /// tensors left as they are until the commit: a large tensor from where it is (no copy first), a run of small ones
-    /// copied next to each other and summed at once (one latency, not one each). Returns the ticks spent in the
-    /// allreduces; the time rule's link fit takes them as one allreduce of the call's dense bytes, so that these calls'
-    /// large sums pin β down (counted as many collectives, their latencies let the fit trade β for α).
+    /// Sizes scratch for an all-dense call (every tensor, and the outcome float the decode phase reserves), so that the
+    /// encode phase stages each tensor there as it checks it (<see cref="CallPlan.Staging"/>). A call too large for one
+    /// array stages nothing; the decode phase refuses it on every rank.
     /// </summary>
-    private long SumAllDense<TSet>(TSet tensors, CallPlan call, Span<float> sums)
+    private void ReserveStaging<TSet>(TSet tensors, CallPlan call)
         where TSet : ITensorSet, allows ref struct
     {
-        long ticks = 0;
-        int offset = 0, runStart = 0;
-        for (int t = 0; t <= call.Count; t++)
+        long total = 1;
+        for (int t = 0; t < call.Count; t++)
         {
-            bool large = t < call.Count && tensors.Shape(t).ElementCount >= Pieces.SeparateAllreduceFloats;
-            if ((t == call.Count || large) && offset > runStart)
-            {
-                long run = Stopwatch.GetTimestamp();
-                Pieces.AllreduceSum(_communicator, sums[runStart..offset]);
-                ticks += CallTimings.Since(run);
-            }
-
-            if (t == call.Count)
-            {
-                break;
-            }
-
-            Span<float> data = tensors.Get(t);
-            if (large)
-            {
-                long sum = Stopwatch.GetTimestamp();
-                Pieces.AllreduceSum(_communicator, data, sums.Slice(offset, data.Length));
-                ticks += CallTimings.Since(sum);
-                offset += data.Length;
-                runStart = offset;
-            }
-            else
-            {
-                data.CopyTo(sums[offset..]);
-                offset += data.Length;
-            }
+            total += tensors.Shape(t).ElementCount;
         }
 
-        return ticks;
+        if (total <= Array.MaxLength)
+        {
+            EnsureScratch(total);
+            call.Staging = _scratch.AsMemory(0, (int)total - 1);
+        }
     }
 
     /// <summary>Copies the results from scratch into the caller's tensors (the dense sums divided by N) and says what each tensor took (and keeps this rank's timings for the next call's plan).</summary>
@@ -696,6 +686,15 @@ public sealed class AtomoAllreduce : IGradientAverager
 
         /// <summary>Every tensor takes the dense route (<see cref="Exchange.Dense"/>).</summary>
         public bool AllDense { get; init; }
+
+        /// <summary>
+        /// An all-dense call's tensors, one after another at the front of scratch, copied there by the encode phase as it
+        /// checks them; null for other calls (and one too large for scratch).
+        /// </summary>
+        public Memory<float>? Staging { get; set; }
+
+        /// <summary>Elements of <see cref="Staging"/> written so far.</summary>
+        public int StagedElements { get; set; }
 
         /// <summary>
         /// The time rule this call routes with and reports to; null for an all-dense call, whose routes are the choice

@@ -128,7 +128,11 @@ internal static class CallAgreement
 
     /// <summary>The error naming the first NaN or infinity of a tensor travelling by <paramref name="route"/>, or null when all are finite.</summary>
     public static ArgumentException? NonFinite(int tensor, TensorShape shape, ReadOnlySpan<float> data, TensorRoute route) =>
-        FiniteValues.IndexOfNonFinite(data) is int bad and >= 0
+        NonFiniteAt(tensor, shape, data, FiniteValues.IndexOfNonFinite(data), route);
+
+    /// <summary>The error naming <paramref name="data"/>[<paramref name="bad"/>], a NaN or infinity, or null when <paramref name="bad"/> is −1 (none).</summary>
+    public static ArgumentException? NonFiniteAt(int tensor, TensorShape shape, ReadOnlySpan<float> data, int bad, TensorRoute route) =>
+        bad >= 0
             ? new ArgumentException($"Tensor {tensor} {shape} holds {data[bad]} at index {bad} (route {route}): NaN and infinity cannot be averaged.", "tensors")
             : null;
 }

@@ -15,11 +15,20 @@ namespace AtomoCollectives;
 /// unbiased estimate of its node's sum (its own random streams), so the result is an unbiased estimate of the mean; a
 /// rail's members decode the same payloads in the same order and sum alike, and the sharing copies bits, so every rank
 /// ends with the same bits.
+/// <para>
+/// Over many nodes (<see cref="AtomoOptions.NodeGroupSize"/>, <see cref="NodeGroups"/>) the rail's nodes form groups:
+/// the payloads are allgathered within each group only; the group's leader (its first node) decodes their sum and
+/// encodes it again from the group's own random streams; the leaders' payloads are allgathered over the whole rail, and
+/// every member decodes those, in group order, ÷ N. A group's payload is an unbiased estimate of its decoded sum, which
+/// is one of the group's sum, so the result stays an unbiased estimate of the mean; every member of a rail decodes the
+/// same payloads in the same order, so the bits agree as before.
+/// </para>
 /// </summary>
 /// <remarks>
 /// Failures are raised on every rank at one of three points, and no rank writes its tensors before the last: the header
 /// exchange (bad arguments, NaN, mismatched calls, as the flat call), the exchange of payload lengths (a failed encode
-/// of a node sum), and the node's sharing of results, which carries each rail's count of failed decodes.
+/// of a node sum), and the node's sharing of results, which carries each rail's count of failed decodes (with groups, a
+/// leader's failed decode or encode of its group's sum counts as one, and its rail then decodes nothing).
 /// </remarks>
 internal sealed class NodeAwareExchange : IDisposable
 {
@@ -29,15 +38,19 @@ internal sealed class NodeAwareExchange : IDisposable
     private readonly AtomoCodec _codec;
     private readonly long _agreementHash;
     private readonly string _agreementName;
+    private readonly ICommunicator? _group;
+    private readonly int _groupSize;
     private readonly ArrayBufferWriter<byte> _payloads = new();
+    private readonly ArrayBufferWriter<byte> _groupPayloads = new();
     private float[] _mine = [];
     private float[] _shared = [];
     private byte[] _received = [];
 
-    private NodeAwareExchange(ICommunicator world, NodeTopology topology, AtomoOptions options, AtomoCodec codec, long agreementHash, string agreementName)
+    private NodeAwareExchange(ICommunicator world, NodeTopology topology, int groupSize, AtomoOptions options, AtomoCodec codec, long agreementHash, string agreementName)
     {
         _world = world;
         _topology = topology;
+        (_group, _groupSize) = SplitRailIntoGroups(topology, groupSize);
         _options = options;
         _codec = codec;
         _agreementHash = agreementHash;
@@ -63,10 +76,40 @@ internal sealed class NodeAwareExchange : IDisposable
         }
 
         NodeTopology? topology = NodeTopology.ForMode(world, options.NodeAware, $"{nameof(AtomoOptions)}.{nameof(AtomoOptions.NodeAware)}");
-        return topology is null ? null : new NodeAwareExchange(world, topology, options, codec, agreementHash, agreementName);
+        if (topology is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return new NodeAwareExchange(world, topology, NodeGroups.SizeFor(world, topology, options.NodeGroupSize), options, codec, agreementHash, agreementName);
+        }
+        catch
+        {
+            topology.Dispose();
+            throw;
+        }
     }
 
-    public void Dispose() => _topology.Dispose();
+    /// <summary>What the exchange is, for the log: nodes, ranks per node, and the groups.</summary>
+    public string Description => $"{_topology.NodeCount} nodes of {_topology.Node.Size} ranks"
+        + (_groupSize > 1 ? $", in {NodeGroups.CountFor(_topology.NodeCount, _groupSize)} groups of up to {_groupSize} nodes" : string.Empty);
+
+    public void Dispose()
+    {
+        _group?.Dispose();
+        _topology.Dispose();
+    }
+
+    /// <summary>
+    /// The communicator of this rank's group of <paramref name="size"/> nodes on its rail, or none when the nodes form no
+    /// groups (size 1). Collective over the rail; every rank decides alike.
+    /// </summary>
+    private static (ICommunicator? Group, int Size) SplitRailIntoGroups(NodeTopology topology, int size) =>
+        size > 1 && topology.Rail is ICommunicatorSplitter rail
+            ? (rail.Split(topology.NodeIndex / size, topology.NodeIndex), size)
+            : (null, 1);
 
     /// <summary>
     /// The node rank that encodes and decodes each tensor <paramref name="owned"/> selects (−1 for the others), into
@@ -97,7 +140,7 @@ internal sealed class NodeAwareExchange : IDisposable
     public AllreduceStatistics Average<TSet>(TSet tensors, long step, Func<int, SpectralSketch?> sketchFor, Func<TensorShape, long, TensorRoute> routeBeforeEncoding)
         where TSet : ITensorSet, allows ref struct
     {
-        var call = new NodeCall(tensors.Count, step, _world.Size, _topology);
+        var call = new NodeCall(tensors.Count, step, _world.Size, _topology, _groupSize);
         var clock = Stopwatch.StartNew();
         Exception? localError = Check(tensors, call, routeBeforeEncoding);
         double encodeSeconds = AtomoAllreduce.Lap(clock);
@@ -111,11 +154,26 @@ internal sealed class NodeAwareExchange : IDisposable
 
         AgreeOnPayloads(call, encodeError);
         RouteDenseWhereCheaper(call);
-        GatherOnRail(call);
-        exchangeSeconds += AtomoAllreduce.Lap(clock);
+        Exception? decodeError = null;
+        double decodeSeconds = 0;
+        bool railFailed = false;
+        if (call.IsGrouped)
+        {
+            GatherInGroup(call);
+            exchangeSeconds += AtomoAllreduce.Lap(clock);
+            decodeError = call.IsGroupLeader ? RecompressGroup(call, sketchFor) : null;
+            decodeSeconds += AtomoAllreduce.Lap(clock);
+            railFailed = !AgreeOnGroupPayloads(call, decodeError);
+        }
 
-        Exception? decodeError = DecodeMine(call);
-        double decodeSeconds = AtomoAllreduce.Lap(clock);
+        if (!railFailed)
+        {
+            GatherOnRail(call);
+        }
+
+        exchangeSeconds += AtomoAllreduce.Lap(clock);
+        decodeError ??= railFailed ? null : DecodeMine(call);
+        decodeSeconds += AtomoAllreduce.Lap(clock);
 
         SumDenseOnRail(call, decodeError);
         ShareWithinNode(call, decodeError);
@@ -247,9 +305,10 @@ internal sealed class NodeAwareExchange : IDisposable
     }
 
     /// <summary>
-    /// Dense where the nodes' payloads would not pay between nodes: a node sends its payload to K − 1 nodes, against the
-    /// <c>2(K−1)/K</c> of the tensor that the dense route moves per node. The payloads are averaged over nodes, so every
-    /// rank decides alike; the tensor stays with its owner, which sums it over its rail.
+    /// Dense where the nodes' payloads would not pay between nodes: a node receives K − 1 payloads (with groups, those of
+    /// its group and of the other groups: <see cref="NodeGroups.PayloadsReceived"/>), against the <c>2(K−1)/K</c> of the
+    /// tensor that the dense route moves per node. The payloads are averaged over nodes, so every rank decides alike; the
+    /// tensor stays with its owner, which sums it over its rail.
     /// </summary>
     private void RouteDenseWhereCheaper(NodeCall call)
     {
@@ -268,7 +327,7 @@ internal sealed class NodeAwareExchange : IDisposable
                     meanPayload += call.NodeLength(j, t) / (double)call.NodeCount;
                 }
 
-                if ((call.NodeCount - 1) * meanPayload >= AllreduceStatistics.RingAllreduceBytes(call.Shapes[t].ElementCount, call.NodeCount))
+                if (NodeGroups.PayloadsReceived(call.NodeCount, call.GroupSize) * meanPayload >= AllreduceStatistics.RingAllreduceBytes(call.Shapes[t].ElementCount, call.NodeCount))
                 {
                     call.Routes[t] = TensorRoute.DenseCheaper;
                 }
@@ -276,24 +335,126 @@ internal sealed class NodeAwareExchange : IDisposable
         }
     }
 
-    /// <summary>The rail's allgatherv: every node's payloads of this rank's still-compressed tensors, in tensor order, into <c>_received</c>.</summary>
-    private void GatherOnRail(NodeCall call)
+    /// <summary>
+    /// The allgatherv within this rank's group (on its rail): its nodes' payloads of this rank's still-compressed
+    /// tensors, in node and tensor order, into <c>_received</c>, for the group's leader to decode.
+    /// </summary>
+    private void GatherInGroup(NodeCall call)
     {
-        for (int j = 0; j < call.NodeCount; j++)
+        int[] counts = new int[_group!.Size];
+        for (int m = 0; m < counts.Length; m++)
         {
             foreach (int t in call.Owned(call.LocalRank, compressedOnly: true))
             {
-                call.RailCounts[j] = checked(call.RailCounts[j] + call.NodeLength(j, t));
+                counts[m] = checked(counts[m] + call.NodeLength(call.FirstNodeOfGroup + m, t));
             }
         }
 
-        int sent = PayloadExchange.Allgather(_topology.Rail, _payloads.WrittenSpan, call.Lengths, call.Routes, call.RailCounts, ref _received);
+        int sent = PayloadExchange.Allgather(_group, _payloads.WrittenSpan, call.Lengths, call.Routes, counts, ref _received);
+        call.Traffic.BetweenNodes(sent, counts.Sum(c => (long)c) - sent);
+        call.GroupMemberCounts = counts;
+    }
+
+    /// <summary>
+    /// On a group's leader: decodes the sum of the group's payloads of each of this rank's still-compressed tensors over
+    /// their node sums in <c>_mine</c>, and encodes it again into <c>_groupPayloads</c> from the group's own random
+    /// streams. A failure is returned: it travels with the group payload lengths, and its rail then decodes nothing.
+    /// </summary>
+    private Exception? RecompressGroup(NodeCall call, Func<int, SpectralSketch?> sketchFor)
+    {
+        _groupPayloads.ResetWrittenCount();
+        if (call.GroupMemberCounts.Length == 1)
+        {
+            // A group of one node (the last, when G does not divide M): its payloads are its group's, as they are.
+            _groupPayloads.Write(_payloads.WrittenSpan);
+            call.Lengths.CopyTo(call.MyGroupLengths, 0);
+            return null;
+        }
+
+        var memberOffsets = new long[call.GroupMemberCounts.Length];
+        for (int m = 1; m < memberOffsets.Length; m++)
+        {
+            memberOffsets[m] = memberOffsets[m - 1] + call.GroupMemberCounts[m - 1];
+        }
+
+        int offset = 0;
+        foreach (int t in call.Owned(call.LocalRank))
+        {
+            TensorShape shape = call.Shapes[t];
+            Span<float> sum = _mine.AsSpan(offset, shape.ElementCount);
+            offset += shape.ElementCount;
+            if (call.Routes[t] != TensorRoute.Compressed)
+            {
+                continue;   // its node sum stays in place, for the rail's dense sum
+            }
+
+            try
+            {
+                _codec.DecodeSum(_received, memberOffsets, call.NodeLengths.AsSpan((call.FirstNodeOfGroup * call.Count) + t), call.Count, sum, 1f);
+                call.MyGroupLengths[t] = _codec.Encode(sum, shape, RandomStreams.GroupEncoder(_options.Seed, call.GroupIndex, call.Step, t), sketchFor(t), _groupPayloads);
+            }
+            catch (Exception failure) when (failure is ArgumentException or AtomoFormatException)
+            {
+                return new InvalidOperationException($"Tensor {t} {shape}: the sum over group {call.GroupIndex}'s nodes (from node {call.FirstNodeOfGroup}) cannot be compressed again: {failure.Message}", failure);
+            }
+            catch (Exception failure)
+            {
+                return failure;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// One rail allgather of each member's outcome and group payload lengths (the leaders', others send 0): every member
+    /// learns each group's payload of each of its tensors, or that a leader failed. Returns false when one did; then the
+    /// whole rail skips the gather and decode alike, and the leader's failure raises everywhere after the sharing.
+    /// </summary>
+    private bool AgreeOnGroupPayloads(NodeCall call, Exception? leaderError)
+    {
+        int fields = 1 + call.Count;
+        var mine = new int[fields];
+        mine[0] = leaderError is null ? 0 : 1;
+        call.MyGroupLengths.CopyTo(mine, 1);
+        var all = new int[fields * call.NodeCount];
+        _topology.Rail.Allgather<int>(mine, all);
+        bool failed = false;
+        for (int g = 0; g < call.GroupCount; g++)
+        {
+            ReadOnlySpan<int> leader = all.AsSpan(g * call.GroupSize * fields, fields);
+            failed |= leader[0] != 0;
+            leader[1..].CopyTo(call.GroupLengths.AsSpan(g * call.Count, call.Count));
+        }
+
+        return !failed;
+    }
+
+    /// <summary>
+    /// The rail's allgatherv of the payloads this rank decodes, into <c>_received</c>: every node's payloads of this
+    /// rank's still-compressed tensors, in tensor order, or with groups every leader's.
+    /// </summary>
+    private void GatherOnRail(NodeCall call)
+    {
+        for (int s = 0; s < call.Senders; s++)
+        {
+            foreach (int t in call.Owned(call.LocalRank, compressedOnly: true))
+            {
+                int node = call.SenderNode(s);
+                call.RailCounts[node] = checked(call.RailCounts[node] + call.SenderLength(s, t));
+            }
+        }
+
+        bool sends = !call.IsGrouped || call.IsGroupLeader;
+        ReadOnlySpan<byte> written = !sends ? default : call.IsGrouped ? _groupPayloads.WrittenSpan : _payloads.WrittenSpan;
+        int sent = PayloadExchange.Allgather(_topology.Rail, written, call.IsGrouped ? call.MyGroupLengths : call.Lengths, call.Routes, call.RailCounts, ref _received);
         call.Traffic.BetweenNodes(sent, call.RailCounts.Sum(c => (long)c) - sent);
     }
 
     /// <summary>
-    /// Decodes this rank's still-compressed tensors, every node's payload in node order, ÷ N, over their node sums in
-    /// <c>_mine</c> (encoded, they are needed no more). A failure is returned, to be raised on every rank after the sharing.
+    /// Decodes this rank's still-compressed tensors, every sender's payload in order (the nodes', or with groups the
+    /// groups'), ÷ N, over what <c>_mine</c> holds (encoded, it is needed no more). A failure is returned, to be raised
+    /// on every rank after the sharing.
     /// </summary>
     private Exception? DecodeMine(NodeCall call)
     {
@@ -301,6 +462,12 @@ internal sealed class NodeAwareExchange : IDisposable
         for (int j = 1; j < call.NodeCount; j++)
         {
             nodeOffsets[j] = nodeOffsets[j - 1] + call.RailCounts[j - 1];
+        }
+
+        var senderOffsets = new long[call.Senders];
+        for (int s = 0; s < senderOffsets.Length; s++)
+        {
+            senderOffsets[s] = nodeOffsets[call.SenderNode(s)];
         }
 
         try
@@ -312,7 +479,7 @@ internal sealed class NodeAwareExchange : IDisposable
                 int elements = call.Shapes[t].ElementCount;
                 if (call.Routes[t] == TensorRoute.Compressed)
                 {
-                    _codec.DecodeSum(_received, nodeOffsets, call.NodeLengths.AsSpan(t), call.Count, _mine.AsSpan(offset, elements), 1f / call.WorldSize);
+                    _codec.DecodeSum(_received, senderOffsets, call.SenderLengths.AsSpan(t), call.Count, _mine.AsSpan(offset, elements), 1f / call.WorldSize);
                 }
 
                 offset += elements;
@@ -456,7 +623,7 @@ internal sealed class NodeAwareExchange : IDisposable
     /// What one node-aware call carries from phase to phase, and its layout: node rank l's block is its tensors (those
     /// routed to compression before encoding, in tensor order), then its slice of the other tensors' concatenation.
     /// </summary>
-    private sealed class NodeCall(int count, long step, int worldSize, NodeTopology topology)
+    private sealed class NodeCall(int count, long step, int worldSize, NodeTopology topology, int groupSize)
     {
         public int Count { get; } = count;
 
@@ -496,6 +663,40 @@ internal sealed class NodeAwareExchange : IDisposable
 
         /// <summary>Bytes each node contributes to this rank's rail allgatherv.</summary>
         public int[] RailCounts { get; } = new int[topology.NodeCount];
+
+        /// <summary>Nodes per group (<see cref="NodeGroups"/>); 1 when the nodes form no groups.</summary>
+        public int GroupSize { get; } = groupSize;
+
+        public bool IsGrouped => GroupSize > 1;
+
+        public int GroupCount { get; } = NodeGroups.CountFor(topology.NodeCount, groupSize);
+
+        public int GroupIndex { get; } = topology.NodeIndex / groupSize;
+
+        public int FirstNodeOfGroup => GroupIndex * GroupSize;
+
+        /// <summary>Whether this rank's node leads its group: it decodes the group's sum and encodes it again.</summary>
+        public bool IsGroupLeader => NodeIndex == FirstNodeOfGroup;
+
+        /// <summary>Bytes each node of this rank's group contributes to the group's allgatherv.</summary>
+        public int[] GroupMemberCounts { get; set; } = [];
+
+        /// <summary>The group payload length per tensor this rank encoded as its group's leader (0 for the others).</summary>
+        public int[] MyGroupLengths { get; } = new int[count];
+
+        /// <summary>Each group's payload length per tensor, group by group.</summary>
+        public int[] GroupLengths { get; } = new int[count * NodeGroups.CountFor(topology.NodeCount, groupSize)];
+
+        /// <summary>Whose payloads the rail's allgatherv carries and every rank decodes: the nodes', or with groups the groups'.</summary>
+        public int Senders => IsGrouped ? GroupCount : NodeCount;
+
+        /// <summary>The node (rail rank) that sends sender <paramref name="sender"/>'s payloads: with groups, the group's leader.</summary>
+        public int SenderNode(int sender) => sender * GroupSize;
+
+        /// <summary>The senders' payload lengths per tensor, sender by sender.</summary>
+        public int[] SenderLengths => IsGrouped ? GroupLengths : NodeLengths;
+
+        public int SenderLength(int sender, int tensor) => SenderLengths[(sender * Count) + tensor];
 
         public long TotalElements { get; private set; }
 

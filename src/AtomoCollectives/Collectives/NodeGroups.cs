@@ -7,6 +7,13 @@ namespace AtomoCollectives;
 /// </summary>
 internal static class NodeGroups
 {
+    /// <summary>
+    /// The environment variable that sets the group size where <see cref="AtomoOptions.NodeGroupSize"/> leaves it to the
+    /// library (0): for tests and benchmarks of groups over few nodes on one machine, and to try groups without a
+    /// rebuild. Every rank must set it alike (checked).
+    /// </summary>
+    public const string SizeVariable = "ATOMO_NODE_GROUP_SIZE";
+
     /// <summary>From this many nodes on, <see cref="AtomoOptions.NodeGroupSize"/> = 0 groups them.</summary>
     public const int AutomaticFromNodes = 32;
 
@@ -18,6 +25,16 @@ internal static class NodeGroups
     {
         int size = option == 0 ? (nodeCount >= AutomaticFromNodes ? (int)Math.Round(Math.Sqrt(nodeCount)) : 1) : option;
         return size > 1 && size < nodeCount ? size : 1;
+    }
+
+    /// <summary>
+    /// The group size over <paramref name="topology"/>: the option when set, else <see cref="SizeVariable"/> when set,
+    /// else the automatic rule. Collective over <paramref name="world"/> (the variable is checked alike on every rank).
+    /// </summary>
+    public static int SizeFor(ICommunicator world, NodeTopology topology, int option)
+    {
+        int? variable = NodeTopology.AgreedSetting(world, SizeVariable, TestHooks.NodeGroupSize, "nodes per group");
+        return SizeFor(topology.NodeCount, option != 0 ? option : variable ?? 0);
     }
 
     /// <summary>How many groups <paramref name="nodeCount"/> nodes make in groups of <paramref name="groupSize"/>.</summary>

@@ -13,12 +13,6 @@ internal static class Pieces
     /// <summary>Floats per allreduce: 16 MiB.</summary>
     internal static int AllreduceFloats { get; set; } = 1 << 22;
 
-    /// <summary>
-    /// A tensor of this many floats (1 MiB) or more is summed on its own where the call sums tensors one by one (the
-    /// all-dense call): its copy would cost more than the latency of one more allreduce. Smaller ones are batched.
-    /// </summary>
-    internal static int SeparateAllreduceFloats { get; set; } = 1 << 18;
-
     /// <summary>Floats per reduce-scatter round, over all the node's ranks: 1 MiB (over TCP, smaller rounds got slower).</summary>
     internal static int ReduceScatterRoundFloats { get; set; } = 1 << 18;
 
@@ -37,32 +31,5 @@ internal static class Pieces
             done += count;
         }
         while (done < data.Length);
-    }
-
-    /// <summary>
-    /// The sum over every rank of <paramref name="send"/> into <paramref name="sum"/> (the same length; not overlapping),
-    /// in pieces of at most <see cref="AllreduceFloats"/>: read in place where the transport can
-    /// (<see cref="IAllreduceIntoCommunicator"/>), else copied piece by piece and summed in place.
-    /// </summary>
-    public static void AllreduceSum(ICommunicator communicator, ReadOnlySpan<float> send, Span<float> sum)
-    {
-        int piece = AllreduceFloats;
-        int done = 0;
-        do
-        {
-            int count = Math.Min(piece, send.Length - done);
-            if (communicator is IAllreduceIntoCommunicator into)
-            {
-                into.AllreduceSum(send.Slice(done, count), sum.Slice(done, count));
-            }
-            else
-            {
-                send.Slice(done, count).CopyTo(sum.Slice(done, count));
-                communicator.AllreduceSum(sum.Slice(done, count));
-            }
-
-            done += count;
-        }
-        while (done < send.Length);
     }
 }

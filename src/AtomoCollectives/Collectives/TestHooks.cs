@@ -11,6 +11,7 @@ internal static class TestHooks
     private static readonly AsyncLocal<Action<long, int>?> BeforeEncodeHook = new();
     private static readonly AsyncLocal<Action<long>?> BeforeDecodeHook = new();
     private static readonly AsyncLocal<int?> RanksPerNodeOverride = new();
+    private static readonly AsyncLocal<int?> NodeGroupSizeOverride = new();
     private static readonly AsyncLocal<Action<long, CallTimings>?> TimingsHook = new();
 
     /// <summary>Called with (step, tensor) just before a tensor is encoded; may throw.</summary>
@@ -36,6 +37,13 @@ internal static class TestHooks
     {
         get => RanksPerNodeOverride.Value;
         set => RanksPerNodeOverride.Value = value;
+    }
+
+    /// <summary>Nodes per group for <see cref="NodeGroups"/>, in place of <c>ATOMO_NODE_GROUP_SIZE</c>, as <see cref="RanksPerNode"/>.</summary>
+    public static int? NodeGroupSize
+    {
+        get => NodeGroupSizeOverride.Value;
+        set => NodeGroupSizeOverride.Value = value;
     }
 
     /// <summary>Called with the step and this rank's measurements of a completed call, before they are kept to send; may overwrite them.</summary>

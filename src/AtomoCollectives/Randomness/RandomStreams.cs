@@ -20,6 +20,13 @@ internal static class RandomStreams
     /// </summary>
     public static ulong NodeEncoder(ulong seed, int node, long step, int tensor) => SeedSequence.Derive(seed ^ 0x4E6F64652D617761UL, node, step, tensor); // "Node-awa"
 
+    /// <summary>
+    /// The encoder stream of the node-aware exchange's middle level for one tensor of one group of nodes at one step
+    /// (the group's leader compresses the group's decoded sum again): apart from <see cref="NodeEncoder"/>, so that the
+    /// second compression's randomness is independent of the first's.
+    /// </summary>
+    public static ulong GroupEncoder(ulong seed, int group, long step, int tensor) => SeedSequence.Derive(seed ^ 0x4E6F64652D677270UL, group, step, tensor); // "Node-grp"
+
     /// <summary>The same stream on every rank for one tensor at one step (PowerSGD's initial Q).</summary>
     public static ulong Shared(ulong seed, long step, int tensor) => SeedSequence.Derive(seed, SharedRank, step, tensor);
 

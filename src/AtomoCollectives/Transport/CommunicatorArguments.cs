@@ -107,15 +107,6 @@ public static class CommunicatorArguments
         }
     }
 
-    /// <summary>Checks <see cref="IAllreduceIntoCommunicator.AllreduceSum"/>: as many values in as out.</summary>
-    internal static void ValidateAllreduceInto(int sendLength, int sumLength)
-    {
-        if (sendLength != sumLength)
-        {
-            throw new ArgumentException($"send has {sendLength} values but sum holds {sumLength}; they must be the same length.", "sum");
-        }
-    }
-
     /// <summary>Checks <see cref="ICommunicator.Broadcast"/>'s root: a rank in <c>[0, size)</c>.</summary>
     /// <param name="size">The communicator's <see cref="ICommunicator.Size"/>.</param>
     /// <param name="root">The root rank.</param>

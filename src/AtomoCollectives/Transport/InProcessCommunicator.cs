@@ -7,7 +7,7 @@ namespace AtomoCollectives;
 /// One rank of an <see cref="InProcessCluster"/>, or of a communicator split off one. The threads of one process share
 /// its memory, so they form one node, unless <c>ATOMO_RANKS_PER_NODE</c> groups them (<see cref="NodeTopology"/>).
 /// </summary>
-internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int rank) : ICommunicator, IAbortableCommunicator, INodeAwareCommunicator, ICommunicatorSplitter, IReduceScatterCommunicator, IAllreduceIntoCommunicator
+internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int rank) : ICommunicator, IAbortableCommunicator, INodeAwareCommunicator, ICommunicatorSplitter, IReduceScatterCommunicator
 {
     private long _sequence;
     private bool _disposed;
@@ -103,13 +103,6 @@ internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int r
             int bytes = checked(data.Length * sizeof(float));
             Run(InProcessFabric.Kind.AllreduceSum, new() { Send = (byte*)p, SendLength = bytes, Receive = (byte*)p, ReceiveLength = bytes });
         }
-    }
-
-    public void AllreduceSum(ReadOnlySpan<float> send, Span<float> sum)
-    {
-        CommunicatorArguments.ValidateAllreduceInto(send.Length, sum.Length);
-        send.CopyTo(sum);
-        AllreduceSum(sum);
     }
 
     public void ReduceScatterSum(ReadOnlySpan<float> send, Span<float> receive, ReadOnlySpan<int> counts)

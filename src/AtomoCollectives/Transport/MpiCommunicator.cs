@@ -10,7 +10,7 @@ namespace AtomoCollectives;
 /// <c>MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)</c> and its rails <c>MPI_Comm_split</c>; the communicators it splits
 /// off are its own and freed (<c>MPI_Comm_free</c>) on <see cref="Dispose"/>.
 /// </summary>
-internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunicator, INodeAwareCommunicator, ICommunicatorSplitter, IReduceScatterCommunicator, IAllreduceIntoCommunicator
+internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunicator, INodeAwareCommunicator, ICommunicatorSplitter, IReduceScatterCommunicator
 {
     /// <summary>Largest piece of a broadcast or allreduce handed to MPI at once (MPI counts are <c>int</c>).</summary>
     internal const int MaxChunkBytes = 1 << 30;
@@ -160,35 +160,19 @@ internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunic
 
     public void AllreduceSum(Span<float> data)
     {
-        fixed (float* p = data)
-        {
-            AllreduceInChunks(null, p, data.Length);
-        }
-    }
-
-    public void AllreduceSum(ReadOnlySpan<float> send, Span<float> sum)
-    {
-        CommunicatorArguments.ValidateAllreduceInto(send.Length, sum.Length);
-        fixed (float* s = send)
-        fixed (float* r = sum)
-        {
-            AllreduceInChunks(s, r, send.Length);
-        }
-    }
-
-    /// <summary><c>MPI_Allreduce</c> (sum) of <paramref name="length"/> floats from <paramref name="send"/> (null: in place) into <paramref name="sum"/>, in chunks whose counts fit an <c>int</c>.</summary>
-    private void AllreduceInChunks(float* send, float* sum, int length)
-    {
+        // In place (MPI_IN_PLACE), in chunks whose counts fit an int.
         const int chunk = MaxChunkBytes / sizeof(float);
-        long offset = 0;
-        do
+        fixed (float* sum = data)
         {
-            int count = (int)Math.Min(chunk, length - offset);
-            void* from = send is null ? _flavor.InPlace : send + offset;
-            Check(_flavor.Allreduce(from, sum + offset, count, _flavor.Float, _flavor.OpSum, _comm), "MPI_Allreduce");
-            offset += count;
+            long offset = 0;
+            do
+            {
+                int count = (int)Math.Min(chunk, data.Length - offset);
+                Check(_flavor.Allreduce(_flavor.InPlace, sum + offset, count, _flavor.Float, _flavor.OpSum, _comm), "MPI_Allreduce");
+                offset += count;
+            }
+            while (offset < data.Length);
         }
-        while (offset < length);
     }
 
     public void ReduceScatterSum(ReadOnlySpan<float> send, Span<float> receive, ReadOnlySpan<int> counts)

@@ -136,13 +136,24 @@ public sealed class NodeTopology : IDisposable
         return topology;
     }
 
-    /// <summary>
-    /// The override's ranks per node (null when unset on every rank), checked on every rank alike: every rank gathers
-    /// every rank's value, so a bad or differing setting raises the same error everywhere instead of splitting unevenly.
-    /// </summary>
+    /// <summary>The override's ranks per node (null when unset on every rank), the same on every rank (<see cref="AgreedSetting"/>).</summary>
     private static int? AgreedRanksPerNode(ICommunicator world)
     {
-        string? text = TestHooks.RanksPerNode?.ToString(CultureInfo.InvariantCulture) ?? Environment.GetEnvironmentVariable(RanksPerNodeVariable);
+        int? k = AgreedSetting(world, RanksPerNodeVariable, TestHooks.RanksPerNode, "ranks per node; set it to a divisor of the world's ranks");
+        return k is int perNode && world.Size % perNode != 0
+            ? throw new InvalidOperationException($"{RanksPerNodeVariable}={perNode} does not divide the {world.Size} ranks into whole nodes; set it to a divisor of {world.Size}, or unset it.")
+            : k;
+    }
+
+    /// <summary>
+    /// A positive whole number from the environment variable <paramref name="variable"/> (or <paramref name="testValue"/>
+    /// in its place), null when unset on every rank, checked on every rank alike: every rank gathers every rank's value,
+    /// so a bad or differing setting raises the same error everywhere instead of splitting unevenly. Collective.
+    /// <paramref name="meaning"/> says what it is, for the message.
+    /// </summary>
+    internal static int? AgreedSetting(ICommunicator world, string variable, int? testValue, string meaning)
+    {
+        string? text = testValue?.ToString(CultureInfo.InvariantCulture) ?? Environment.GetEnvironmentVariable(variable);
         int mine = string.IsNullOrWhiteSpace(text) ? 0
             : int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int k) && k > 0 ? k
             : -1;
@@ -152,21 +163,13 @@ public sealed class NodeTopology : IDisposable
         {
             if (all[r] != all[0])
             {
-                throw new InvalidOperationException($"{RanksPerNodeVariable} differs between ranks (rank 0: {Describe(all[0])}, rank {r}: {Describe(all[r])}); set it alike on every rank, or on none.");
+                throw new InvalidOperationException($"{variable} differs between ranks (rank 0: {Describe(all[0])}, rank {r}: {Describe(all[r])}); set it alike on every rank, or on none.");
             }
         }
 
-        if (mine < 0)
-        {
-            throw new InvalidOperationException($"{RanksPerNodeVariable}='{text}' is not a positive whole number of ranks per node; set it to a divisor of the {world.Size} ranks, or unset it.");
-        }
-
-        if (mine > 0 && world.Size % mine != 0)
-        {
-            throw new InvalidOperationException($"{RanksPerNodeVariable}={mine} does not divide the {world.Size} ranks into whole nodes; set it to a divisor of {world.Size}, or unset it.");
-        }
-
-        return mine == 0 ? null : mine;
+        return mine < 0
+            ? throw new InvalidOperationException($"{variable}='{text}' is not a positive whole number of {meaning}, or unset it.")
+            : mine == 0 ? null : mine;
 
         static string Describe(int value) => value switch
         {

@@ -25,8 +25,8 @@ public sealed class InProcessAllreduceTests
     }
 
     /// <summary>
-    /// A call with every tensor dense (here the warm-up) decodes nothing, so the decode hook is not reached and the call
-    /// needs no outcome float: it sums the tensors from where they are and gives every rank the exact mean.
+    /// A call with every tensor dense (here the warm-up) decodes nothing, so the decode hook is not reached, and gives
+    /// every rank the exact mean.
     /// </summary>
     [Fact]
     public void An_all_dense_call_decodes_nothing() => InProcessCluster.Run(3, comm =>
@@ -52,6 +52,63 @@ public sealed class InProcessAllreduceTests
         }
 
         Assert.All(allreduce.LastCall.Decisions, d => Assert.Equal(TensorRoute.DenseWarmup, d.Route));
+        for (int t = 0; t < tensors.Length; t++)
+        {
+            Assert.Equal(expected[t], tensors[t]);
+        }
+    });
+
+    /// <summary>
+    /// The all-dense calls of the choice of exchange (<see cref="Exchange.Dense"/>: calls 8 to 10 without nodes, after
+    /// the flat trial) check each tensor as they copy it into scratch: a NaN on rank 1 raises there (naming the tensor)
+    /// and on every other rank (naming rank 1), no rank's tensors change, and the same call then gives every rank the
+    /// exact mean.
+    /// </summary>
+    [Fact]
+    public void An_all_dense_call_refuses_a_NaN_before_summing() => InProcessCluster.Run(3, comm =>
+    {
+        using var allreduce = new AtomoAllreduce(comm, new AtomoOptions { MinimumCompressedElements = 16, NodeAware = NodeAwareMode.Off });
+        TensorShape[] shapes = AllreduceContract.ModelShapes;
+        for (int call = 0; call < ExchangeChoice.FlatTrialCalls; call++)
+        {
+            allreduce.Average(AllreduceContract.AsMemory(AllreduceContract.Gradients(shapes, comm.Rank, call)), shapes);
+        }
+
+        float[][] tensors = AllreduceContract.Gradients(shapes, comm.Rank, 100);
+        float[][] before = [.. tensors.Select(t => (float[])t.Clone())];
+        if (comm.Rank == 1)
+        {
+            tensors[2][7] = float.NaN;
+        }
+
+        Exception? error = Record.Exception(() => allreduce.Average(AllreduceContract.AsMemory(tensors), shapes));
+        if (comm.Rank == 1)
+        {
+            Assert.IsType<ArgumentException>(error);
+            Assert.Contains("Tensor 2", error.Message, StringComparison.Ordinal);
+            tensors[2][7] = before[2][7];
+        }
+        else
+        {
+            Assert.IsType<InvalidOperationException>(error);
+            Assert.Contains("Rank 1 failed", error.Message, StringComparison.Ordinal);
+        }
+
+        for (int t = 0; t < tensors.Length; t++)
+        {
+            Assert.Equal(before[t], tensors[t]);
+        }
+
+        float[][] expected = [.. tensors.Select(t => (float[])t.Clone())];
+        foreach (float[] e in expected)
+        {
+            comm.AllreduceSum(e);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(e, 1f / comm.Size, e);
+        }
+
+        allreduce.Average(AllreduceContract.AsMemory(tensors), shapes);
+        Assert.All(allreduce.LastCall.Decisions, d => Assert.NotEqual(TensorRoute.Compressed, d.Route));
+        Assert.Contains(allreduce.LastCall.Decisions, d => d.Route == TensorRoute.DenseFaster);
         for (int t = 0; t < tensors.Length; t++)
         {
             Assert.Equal(expected[t], tensors[t]);

@@ -336,6 +336,164 @@ public sealed class NodeAwareAllreduceTests
         }
     }
 
+    /// <summary>
+    /// Groups of nodes (<see cref="NodeGroups"/>, set through <see cref="TestHooks.NodeGroupSize"/>): 4 nodes of 2 in 2
+    /// groups of 2; 4 nodes in groups of 3 and 1 (a group of one passes its node's payloads on as they are); 6 nodes in
+    /// groups of 4 and 2.
+    /// </summary>
+    private static readonly (int Ranks, int PerNode, int GroupSize)[] GroupedGroupings = [(8, 2, 2), (8, 2, 3), (12, 2, 4)];
+
+    /// <summary>
+    /// The contract's cases over <see cref="GroupedGroupings"/>, but for those unbiased over steps: their bound is the
+    /// variance of one compression of the node sums, and groups add a second
+    /// (<see cref="Groups_stay_unbiased_with_the_variance_of_the_second_compression"/> bounds that one).
+    /// </summary>
+    public static TheoryData<string, int, int, int> CasesOverGroups()
+    {
+        var data = new TheoryData<string, int, int, int>();
+        foreach ((string name, _) in AllreduceContract.Cases.Where(c => !c.Name.StartsWith("allreduce-unbiased-over-steps", StringComparison.Ordinal)))
+        {
+            foreach ((int ranks, int perNode, int groupSize) in GroupedGroupings)
+            {
+                data.Add(name, ranks, perNode, groupSize);
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(CasesOverGroups))]
+    public void Contract_holds_over_groups_of_nodes(string name, int ranks, int perNode, int groupSize)
+        => RunInGroups(ranks, perNode, groupSize, AllreduceContract.Cases.Single(c => c.Name == name).Run);
+
+    /// <summary>
+    /// The second compression alone is random here: each node's ranks write only its own 10 coordinates, so a node's sum
+    /// has 10 non-zero coordinate atoms, all kept with budget 12 (the test checks every probability is 0 or 1); a group's
+    /// sum has 20, sampled independently. The mean of 2,000 steps must lie within 5 standard errors of the true mean,
+    /// the variance being the sparsifier's at each group's exact sum, over N² (<see cref="AllreduceContract.ExpectUnbiased"/>).
+    /// The first compression's unbiasedness over nodes is the contract's (<see cref="Contract_holds_over_nodes"/>); with
+    /// both, the result is unbiased by the tower property.
+    /// </summary>
+    [Fact]
+    public void Groups_stay_unbiased_with_the_variance_of_the_second_compression() => RunInGroups(8, 2, 2, comm =>
+    {
+        const int steps = 2000, perNodeSupport = 10;
+        TensorShape shape = TensorShape.Matrix(24, 20);
+        var options = new AtomoOptions { Decomposition = Decomposition.Coordinate, Budget = 12, Sampling = Sampling.Independent, MinimumCompressedElements = 16, NodeAware = NodeAwareMode.On, Seed = 23 };
+        using var allreduce = new AtomoAllreduce(comm, options);
+        float[][] inputs = [.. Enumerable.Range(0, comm.Size).Select(r => NodeSupported(shape, r, node: r / 2, perNodeSupport))];
+        var sum = new double[shape.ElementCount];
+        var buffer = new float[shape.ElementCount];
+        for (int step = 0; step < steps; step++)
+        {
+            inputs[comm.Rank].CopyTo(buffer, 0);
+            allreduce.Average(buffer, shape);
+            Assert.Equal(TensorRoute.Compressed, allreduce.LastCall.Decisions[0].Route);
+            for (int i = 0; i < buffer.Length; i++)
+            {
+                sum[i] += buffer[i];
+            }
+        }
+
+        var mean = new double[shape.ElementCount];
+        float[][] nodeSums = [.. Enumerable.Range(0, 4).Select(_ => new float[shape.ElementCount])];
+        for (int r = 0; r < comm.Size; r++)
+        {
+            for (int i = 0; i < shape.ElementCount; i++)
+            {
+                mean[i] += inputs[r][i] / (double)comm.Size;
+                nodeSums[r / 2][i] += inputs[r][i];
+            }
+        }
+
+        foreach (float[] nodeSum in nodeSums)
+        {
+            var p = new double[nodeSum.Length];
+            AtomicSparsifier.Probabilities(nodeSum, options.Budget, p);
+            Assert.All(p, q => Assert.True(q is 0 or 1, $"a node's atom is kept with probability {q}: the first compression is random"));
+        }
+
+        float[][] groupSums = [.. Enumerable.Range(0, 2).Select(g => nodeSums[2 * g].Zip(nodeSums[(2 * g) + 1], (a, b) => a + b).ToArray())];
+        double[] variance = AllreduceContract.EstimateVariance(groupSums, shape, options, comm.Size);
+        Assert.True(variance.Count(v => v > 0) >= 2 * 2 * perNodeSupport, "the group sums' atoms are sampled");
+        AllreduceContract.ExpectUnbiased(comm, sum, steps, mean, variance, "groups");
+    });
+
+    /// <summary>
+    /// 6 nodes in 2 groups of 3 against no groups: each rank receives the payloads of its group's 2 other nodes and of the
+    /// other group (3) instead of the 5 other nodes', so fewer bytes between nodes, and every rank ends with the same bits.
+    /// </summary>
+    [Fact]
+    public void Groups_cut_what_a_node_receives() => NodeTopologyTests.RunGrouped(12, 2, comm =>
+    {
+        var options = new AtomoOptions { Decomposition = Decomposition.Coordinate, Budget = 40, MinimumCompressedElements = 16, NodeAware = NodeAwareMode.On, Seed = 5 };
+        using var flat = new AtomoAllreduce(comm, options);
+        options.NodeGroupSize = 3;
+        using var grouped = new AtomoAllreduce(comm, options);
+        float[][] a = AllreduceContract.Gradients(Shapes, comm.Rank, 0), b = AllreduceContract.Gradients(Shapes, comm.Rank, 0);
+        flat.Average(AllreduceContract.AsMemory(a), Shapes);
+        grouped.Average(AllreduceContract.AsMemory(b), Shapes);
+        AssertSameOnEveryRank(comm, b);
+        Assert.Equal(flat.LastCall.Decisions.Select(d => d.Route), grouped.LastCall.Decisions.Select(d => d.Route));
+        long Between(AtomoAllreduce x) => x.LastCall.BytesReceived - x.LastCall.BytesReceivedWithinNode;
+        Assert.True(Between(grouped) < Between(flat), $"received between nodes: {Between(grouped)} B in groups, {Between(flat)} B without");
+    });
+
+    /// <summary>
+    /// Every node's sum of tensor 0 is finite (2·10³⁸), but each group's sum of two nodes overflows float: the leaders'
+    /// owners of tensor 0 fail to decode it (one per group), every rank raises, no rank's tensors change, and the next
+    /// call gives every rank the same bits.
+    /// </summary>
+    [Fact]
+    public void A_group_sum_that_overflows_fails_on_every_rank() => RunInGroups(8, 2, 2, comm =>
+    {
+        var options = new AtomoOptions { Decomposition = Decomposition.Coordinate, Budget = 1e9, MinimumCompressedElements = 16, DenseWhenCheaper = false, NodeAware = NodeAwareMode.On, Seed = 3 };
+        using var allreduce = new AtomoAllreduce(comm, options);
+        float[][] tensors = AllreduceContract.Gradients(Shapes, comm.Rank, 0);
+        Array.Fill(tensors[0], 1e38f);
+        float[][] before = [.. tensors.Select(t => (float[])t.Clone())];
+        Exception? error = Record.Exception(() => allreduce.Average(AllreduceContract.AsMemory(tensors), Shapes));
+        Assert.IsType<InvalidOperationException>(error);
+        var again = new int[comm.Size];
+        comm.Allgather<int>([error.Message.Contains("cannot be compressed again", StringComparison.Ordinal) && error.Message.Contains("overflow", StringComparison.Ordinal) ? 1 : 0], again);
+        Assert.Equal(2, again.Sum());
+        for (int t = 0; t < tensors.Length; t++)
+        {
+            Assert.Equal(before[t], tensors[t]);
+        }
+
+        float[][] good = AllreduceContract.Gradients(Shapes, comm.Rank, 1);
+        allreduce.Average(AllreduceContract.AsMemory(good), Shapes);
+        AssertSameOnEveryRank(comm, good);
+    });
+
+    private static void RunInGroups(int ranks, int perNode, int groupSize, Action<ICommunicator> body)
+    {
+        TestHooks.NodeGroupSize = groupSize;
+        try
+        {
+            NodeTopologyTests.RunGrouped(ranks, perNode, body);
+        }
+        finally
+        {
+            TestHooks.NodeGroupSize = null;
+        }
+    }
+
+    /// <summary>Rank <paramref name="rank"/>'s values: non-zero only on its node's <paramref name="support"/> coordinates, <c>[node·support, (node + 1)·support)</c>.</summary>
+    private static float[] NodeSupported(TensorShape shape, int rank, int node, int support)
+    {
+        var values = new float[shape.ElementCount];
+        var random = new Random(500 + rank);
+        for (int i = node * support; i < (node + 1) * support; i++)
+        {
+            values[i] = (float)(random.NextDouble() + 0.5);
+        }
+
+        return values;
+    }
+
     private static void AssertSameOnEveryRank(ICommunicator comm, float[][] tensors)
     {
         var hashes = new ulong[comm.Size];

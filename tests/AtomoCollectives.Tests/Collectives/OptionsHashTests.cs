@@ -39,7 +39,7 @@ public class OptionsHashTests
     public void Every_AtomoOptions_setting_but_the_timeout_is_agreed() => EveryOptionChangesTheHash(
         () => new AtomoOptions(),
         ["Budget", "BucketSize", "BudgetRule", "CompressVectors", "Decomposition", "DenseWarmupSteps", "DenseWhenCheaper", "FourierBlockLength", "MinimumCompressedElements",
-         "NodeAware", "Oversampling", "PowerIterations", "Routing", "Sampling", "Seed", "SpectralMethod", "SpectralMinimumDimension", "SpectralPrecision", "SpectralWarmStart"]);
+         "NodeAware", "NodeGroupSize", "Oversampling", "PowerIterations", "Routing", "Sampling", "Seed", "SpectralMethod", "SpectralMinimumDimension", "SpectralPrecision", "SpectralWarmStart"]);
 
     [Fact]
     public void Every_PowerSgdOptions_setting_but_the_timeout_is_agreed() => EveryOptionChangesTheHash(
