@@ -218,12 +218,24 @@ internal static class BenchCommand
                 result.AddError("--node-gbytes must not be negative.");
             }
         });
+        var nodeGroups = new Option<int>("--node-groups")
+        {
+            Description = "Runs with nodes: nodes per group of the projection's node-aware ATOMO (AtomoOptions.NodeGroupSize): 0 = the library's automatic rule (round(sqrt M) from 32 nodes on), 1 = no groups.",
+            DefaultValueFactory = _ => 0,
+        };
+        nodeGroups.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 0)
+            {
+                result.AddError("--node-groups must not be negative.");
+            }
+        });
         var command = new Command("model", "Fit the alpha-beta cost model to the bench's emulated runs, report its error against every measured configuration, and project: dense ring allreduce vs ATOMO allgather to N = 2..1024 ranks, or, for runs over emulated nodes (bench/netem.sh --nodes), dense, node-aware dense and node-aware ATOMO to 1..128 nodes of 8 ranks; at 1/10/25/100 Gbit/s.")
         {
-            input, label, rate, cores, set, output, clusterAlpha, captureStep, nodeGbytes,
+            input, label, rate, cores, set, output, clusterAlpha, captureStep, nodeGbytes, nodeGroups,
         };
         command.SetAction(parsed => Cli.ExamplesCli.Guard(() => CostModelReport.Run(
-            parsed.GetValue(input)!, parsed.GetValue(label)!, CostModel.ParseRate(parsed.GetValue(rate)!), parsed.GetValue(cores), parsed.GetValue(set)!, parsed.GetValue(output)!, parsed.GetValue(clusterAlpha) * 1e-6, parsed.GetValue(captureStep), parsed.GetValue(nodeGbytes) * 1e9)));
+            parsed.GetValue(input)!, parsed.GetValue(label)!, CostModel.ParseRate(parsed.GetValue(rate)!), parsed.GetValue(cores), parsed.GetValue(set)!, parsed.GetValue(output)!, parsed.GetValue(clusterAlpha) * 1e-6, parsed.GetValue(captureStep), parsed.GetValue(nodeGbytes) * 1e9, parsed.GetValue(nodeGroups))));
         return command;
     }
 }
