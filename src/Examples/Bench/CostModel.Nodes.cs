@@ -208,16 +208,16 @@ internal static partial class CostModel
         double encode = profile.EncodeSeconds * SlowestShare(profile.Tensors, ranksPerNode, _ => true);
         double decodedShare = SlowestShare(profile.Tensors, ranksPerNode, t => !Dense(t));
         double Decode(int payloads) => (profile.DecodeFixedSeconds + (payloads * profile.DecodePerRankSeconds)) * decodedShare;
-        double Allgatherv(int payloads) => ((nodes - 1) * links.Inter.Alpha) + (payloads * nodePayload * links.Inter.Beta);
+        double Allgatherv(int members, int payloadsIn) => ((members - 1) * links.Inter.Alpha) + (payloadsIn * nodePayload * links.Inter.Beta);
         if (groupSize == 1)
         {
-            return new NodeStepTerms(1, encode * computeScale, headers, withinNode, Allgatherv(nodes - 1), denseOnRails, 0, Decode(nodes) * computeScale);
+            return new NodeStepTerms(1, encode * computeScale, headers, withinNode, Allgatherv(nodes, nodes - 1), denseOnRails, 0, Decode(nodes) * computeScale);
         }
 
-        double inGroup = ((groupSize - 1) * links.Inter.Alpha) + ((groupSize - 1) * nodePayload * links.Inter.Beta);
+        double payloads = Allgatherv(groupSize, groupSize - 1) + Allgatherv(nodes, groups);
         double recompress = Decode(groupSize) + (profile.EncodeSeconds * decodedShare);   // the leader encodes what is still compressed
         headers += RailSmallAllgather(nodes, ranksPerNode, GroupLengthsBytes(tensors), links);
-        return new NodeStepTerms(groupSize, encode * computeScale, headers, withinNode, inGroup + Allgatherv(groups), denseOnRails, recompress * computeScale, Decode(groups) * computeScale);
+        return new NodeStepTerms(groupSize, encode * computeScale, headers, withinNode, payloads, denseOnRails, recompress * computeScale, Decode(groups) * computeScale);
     }
 
     /// <summary>

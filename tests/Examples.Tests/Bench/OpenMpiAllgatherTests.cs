@@ -41,33 +41,28 @@ public class OpenMpiAllgatherTests
     public void ChoosesAsOpenMpisFixedRules(int ranks, long bytesPerRank, string expected) =>
         Assert.Equal(Enum.Parse<AllgatherAlgorithm>(expected), OpenMpiAllgather.Choose(ranks, bytesPerRank));
 
-    [Fact]
-    public void RecursiveDoublingExchangesWithTheRankAtXorDistance()
+    // Recursive doubling: XOR partners, 2^i blocks. On 6 ranks it runs Bruck: to r − 2^i, the last step 6 − 4 = 2 blocks.
+    // Neighbor exchange: even ranks start with r + 1, odd with r − 1, then they swap sides, 1 block and then 2.
+    [Theory]
+    [InlineData("RecursiveDoubling", 8, new[] { 1, 2, 4 }, 0, new[] { 1, 0, 3, 2, 5, 4, 7, 6 })]
+    [InlineData("RecursiveDoubling", 8, new[] { 1, 2, 4 }, 2, new[] { 4, 5, 6, 7, 0, 1, 2, 3 })]
+    [InlineData("RecursiveDoubling", 6, new[] { 1, 2, 2 }, 0, new[] { 5, 0, 1, 2, 3, 4 })]
+    [InlineData("Bruck", 6, new[] { 1, 2, 2 }, 2, new[] { 2, 3, 4, 5, 0, 1 })]
+    [InlineData("NeighborExchange", 6, new[] { 1, 2, 2 }, 0, new[] { 1, 0, 3, 2, 5, 4 })]
+    [InlineData("NeighborExchange", 6, new[] { 1, 2, 2 }, 1, new[] { 5, 2, 1, 4, 3, 0 })]
+    public void StepsSendTheirBlocksAsOpenMpiDoes(string algorithmName, int ranks, int[] blocks, int step, int[] sendTo)
     {
-        IReadOnlyList<AllgatherStep> steps = OpenMpiAllgather.Steps(AllgatherAlgorithm.RecursiveDoubling, 8);
-        Assert.Equal([1, 2, 4], steps.Select(s => s.Blocks));
-        Assert.Equal([1, 0, 3, 2, 5, 4, 7, 6], Enumerable.Range(0, 8).Select(steps[0].SendTo));
-        Assert.Equal([4, 5, 6, 7, 0, 1, 2, 3], Enumerable.Range(0, 8).Select(steps[2].SendTo));
+        IReadOnlyList<AllgatherStep> steps = OpenMpiAllgather.Steps(Enum.Parse<AllgatherAlgorithm>(algorithmName), ranks);
+        Assert.Equal(blocks, steps.Select(s => s.Blocks));
+        Assert.Equal(sendTo, Enumerable.Range(0, ranks).Select(steps[step].SendTo));
     }
 
     [Fact]
-    public void BruckSendsToTheRankBelowAndTheLastStepWhatIsLeft()
+    public void NeighborExchangeOnAnOddSizeIsTheRing()
     {
-        // 6 ranks (recursive doubling on 6 runs Bruck): distances 1, 2, 4 with 1, 2 and 6 − 4 = 2 blocks.
-        IReadOnlyList<AllgatherStep> steps = OpenMpiAllgather.Steps(AllgatherAlgorithm.RecursiveDoubling, 6);
-        Assert.Equal([1, 2, 2], steps.Select(s => s.Blocks));
-        Assert.Equal([5, 0, 1, 2, 3, 4], Enumerable.Range(0, 6).Select(steps[0].SendTo));
-        Assert.Equal([2, 3, 4, 5, 0, 1], Enumerable.Range(0, 6).Select(steps[2].SendTo));
-    }
-
-    [Fact]
-    public void NeighborExchangeAlternatesNeighboursAndFallsBackToTheRingOnAnOddSize()
-    {
-        IReadOnlyList<AllgatherStep> steps = OpenMpiAllgather.Steps(AllgatherAlgorithm.NeighborExchange, 6);
-        Assert.Equal([1, 2, 2], steps.Select(s => s.Blocks));
-        Assert.Equal([1, 0, 3, 2, 5, 4], Enumerable.Range(0, 6).Select(steps[0].SendTo));
-        Assert.Equal([5, 2, 1, 4, 3, 0], Enumerable.Range(0, 6).Select(steps[1].SendTo));
-        Assert.Equal(OpenMpiAllgather.Steps(AllgatherAlgorithm.Ring, 5).Select(s => s.Blocks), OpenMpiAllgather.Steps(AllgatherAlgorithm.NeighborExchange, 5).Select(s => s.Blocks));
+        IReadOnlyList<AllgatherStep> steps = OpenMpiAllgather.Steps(AllgatherAlgorithm.NeighborExchange, 5);
+        Assert.Equal([1, 1, 1, 1], steps.Select(s => s.Blocks));
+        Assert.All(steps, s => Assert.Equal([1, 2, 3, 4, 0], Enumerable.Range(0, 5).Select(s.SendTo)));
     }
 
     [Theory]
