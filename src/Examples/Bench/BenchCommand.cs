@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Numerics;
 using AtomoCollectives.Examples.Hosting;
 
 namespace AtomoCollectives.Examples.Bench;
@@ -50,13 +51,7 @@ internal static class BenchCommand
             });
         }
 
-        warmup.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() < 0)
-            {
-                result.AddError("--warmup must not be negative.");
-            }
-        });
+        NotNegative(warmup);
         var command = new Command("bench", "Time dense MPI_Allreduce against ATOMO (spectral s=1..3, coordinate, Fourier, QSGD, TernGrad) on the MLP's and ResNet-18's gradient shapes: encode/exchange/decode per step, bytes per rank, ratio and speedup; writes CSV and a PNG.")
         {
             sets, configs, routing, ranks, warmup, steps, terms, decay, noise, seed, output, label, calibrate, captureStep,
@@ -192,6 +187,18 @@ internal static class BenchCommand
         }
     }
 
+    private static Option<T> NotNegative<T>(Option<T> option) where T : INumber<T>
+    {
+        option.Validators.Add(result =>
+        {
+            if (T.IsNegative(result.GetValueOrDefault<T>()))
+            {
+                result.AddError($"{option.Name} must not be negative.");
+            }
+        });
+        return option;
+    }
+
     private static Command ModelCommand()
     {
         var input = new Option<string>("--input") { Description = "Directory with the bench's CSV files.", DefaultValueFactory = _ => "bench-results" };
@@ -206,24 +213,22 @@ internal static class BenchCommand
             Description = "Per-message latency of the projected clusters, microseconds (MPI over TCP on 10-100 GbE: ~10-50 us). The emulation's own alpha is fitted, but on a time-sliced 2-core machine it is scheduling, not network.",
             DefaultValueFactory = _ => 25.0,
         };
-        var nodeGbytes = new Option<double>("--node-gbytes")
+        Option<double> nodeGbytes = NotNegative(new Option<double>("--node-gbytes")
         {
             Description = "Runs with nodes: bandwidth within a node per rank in the projection, GB/s (default: the emulation's node sum with one core per rank; real shared memory is faster).",
             DefaultValueFactory = _ => 0.0,
-        };
-        nodeGbytes.Validators.Add(result =>
+        });
+        Option<int> nodeGroups = NotNegative(new Option<int>("--node-groups")
         {
-            if (result.GetValueOrDefault<double>() < 0)
-            {
-                result.AddError("--node-gbytes must not be negative.");
-            }
+            Description = "Runs with nodes: nodes per group of the projection's node-aware ATOMO (AtomoOptions.NodeGroupSize): 0 = the library's automatic rule (round(sqrt M) from 32 nodes on), 1 = no groups.",
+            DefaultValueFactory = _ => 0,
         });
         var command = new Command("model", "Fit the alpha-beta cost model to the bench's emulated runs, report its error against every measured configuration, and project: dense ring allreduce vs ATOMO allgather to N = 2..1024 ranks, or, for runs over emulated nodes (bench/netem.sh --nodes), dense, node-aware dense and node-aware ATOMO to 1..128 nodes of 8 ranks; at 1/10/25/100 Gbit/s.")
         {
-            input, label, rate, cores, set, output, clusterAlpha, captureStep, nodeGbytes,
+            input, label, rate, cores, set, output, clusterAlpha, captureStep, nodeGbytes, nodeGroups,
         };
         command.SetAction(parsed => Cli.ExamplesCli.Guard(() => CostModelReport.Run(
-            parsed.GetValue(input)!, parsed.GetValue(label)!, CostModel.ParseRate(parsed.GetValue(rate)!), parsed.GetValue(cores), parsed.GetValue(set)!, parsed.GetValue(output)!, parsed.GetValue(clusterAlpha) * 1e-6, parsed.GetValue(captureStep), parsed.GetValue(nodeGbytes) * 1e9)));
+            parsed.GetValue(input)!, parsed.GetValue(label)!, CostModel.ParseRate(parsed.GetValue(rate)!), parsed.GetValue(cores), parsed.GetValue(set)!, parsed.GetValue(output)!, parsed.GetValue(clusterAlpha) * 1e-6, parsed.GetValue(captureStep), parsed.GetValue(nodeGbytes) * 1e9, parsed.GetValue(nodeGroups))));
         return command;
     }
 }

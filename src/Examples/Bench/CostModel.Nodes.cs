@@ -20,27 +20,83 @@ internal sealed record NodeLinks(LinkParameters Intra, LinkParameters Inter, Lin
     }
 }
 
-/// <summary>A node-aware step in its terms: encode, the small world allgathers, traffic within the node, traffic between nodes, decode.</summary>
-internal sealed record NodeStepTerms(double Encode, double Headers, double WithinNode, double BetweenNodes, double Decode)
+/// <summary>
+/// A node-aware step in its terms: the nodes per group (<see cref="NodeGroups"/>; 1, none); encode of the node sums; the
+/// small allgathers (header, payload lengths, with groups the group payload lengths); the node sum; the payloads between
+/// nodes (with groups, within the group and then the leaders'); the rails' dense allreduce; on a group's leader, decode
+/// of its group's payloads and encode of their sum; decode of what the rail gathered.
+/// </summary>
+internal sealed record NodeStepTerms(int GroupSize, double Encode, double Headers, double WithinNode, double Payloads, double DenseOnRails, double Recompress, double Decode)
 {
-    /// <summary>The step, the three exchange terms as its exchange.</summary>
-    public StepPrediction Step => new(Encode, Headers + WithinNode + BetweenNodes, Decode);
+    /// <summary>Traffic between nodes: the payloads and the rails' dense allreduce.</summary>
+    public double BetweenNodes => Payloads + DenseOnRails;
+
+    /// <summary>The step, split as the library times it: the exchange terms as its exchange; the leader's recompression with the decode.</summary>
+    public StepPrediction Step => new(Encode, Headers + WithinNode + BetweenNodes, Recompress + Decode);
 }
 
 /// <summary>
 /// The node level of the cost model (docs/network-benchmarks.md, "The node model"): M nodes of k ranks, N = M·k.
 /// Dense: a flat ring over all N ranks in node order (<see cref="DenseFlat"/>), or the node-aware dense allreduce
-/// (<see cref="DenseNode"/>). ATOMO: the node-aware exchange of docs/node-aware.md (<see cref="AtomoNodeAware"/>).
-/// Small world allgathers (the call's header, the payload lengths) are N − 1 steps of the slowest edge's α, as
-/// <see cref="Atomo"/> charges them in one node. Compute is scaled by <c>computeScale</c> as in one node.
+/// (<see cref="DenseNode"/>). ATOMO: the node-aware exchange of docs/node-aware.md (<see cref="AtomoNodeAware"/>), with
+/// the library's groups of nodes from 32 nodes on. Small allgathers (the call's header, the payload lengths) take the
+/// steps Open MPI 4.1 takes (<see cref="OpenMpiAllgather"/>). Compute is scaled by <c>computeScale</c> as in one node.
 /// </summary>
 internal static partial class CostModel
 {
-    /// <summary>A small allgather over all N ranks in node order: N − 1 ring steps of the slowest edge's latency.</summary>
-    public static double SmallAllgather(int nodes, int ranksPerNode, NodeLinks links)
+    /// <summary>A call's header per rank: <c>CallAgreement</c>'s 5 longs (outcome, count, shapes hash, options hash, step).</summary>
+    public const int HeaderBytes = 5 * sizeof(long);
+
+    /// <summary>The node-aware exchange's payload lengths per rank: outcome, node, and a length and an atom count per tensor (<c>NodeAwareExchange.AgreeOnPayloads</c>).</summary>
+    public static int PayloadLengthsBytes(int tensors) => (2 + (2 * tensors)) * sizeof(int);
+
+    /// <summary>With groups, the group payload lengths per rail member: a leader's outcome and a length per tensor (<c>NodeAwareExchange.AgreeOnGroupPayloads</c>).</summary>
+    public static int GroupLengthsBytes(int tensors) => (1 + tensors) * sizeof(int);
+
+    /// <summary>
+    /// An <c>MPI_Allgather</c> of <paramref name="bytesPerRank"/> per rank over all N ranks in node order, in the steps
+    /// Open MPI 4.1 takes (<see cref="OpenMpiAllgather"/>; for the library's header and lengths up to 1,024 ranks,
+    /// recursive doubling or Bruck: ⌈log₂ N⌉ steps, (N − 1) blocks received per rank): per step the slowest edge's α,
+    /// and the step's blocks over the node's link once per rank of the node whose partner is on another node (they send
+    /// at once), or within the node at the same time.
+    /// </summary>
+    public static double SmallAllgather(int nodes, int ranksPerNode, int bytesPerRank, NodeLinks links)
     {
         ArgumentNullException.ThrowIfNull(links);
-        return ((nodes * ranksPerNode) - 1) * links.RingEdge(nodes).Alpha;
+        return SmallAllgather(nodes, ranksPerNode, bytesPerRank, links, links.RingEdge(nodes).Alpha, concurrent: 1);
+    }
+
+    /// <summary>
+    /// <see cref="SmallAllgather(int, int, int, NodeLinks)"/> over the rails, every rail at once: M members, one per node,
+    /// whose node's link carries the k rails' blocks together, α between nodes per step.
+    /// </summary>
+    public static double RailSmallAllgather(int nodes, int ranksPerNode, int bytesPerMember, NodeLinks links)
+    {
+        ArgumentNullException.ThrowIfNull(links);
+        return SmallAllgather(nodes, 1, bytesPerMember, links, links.Inter.Alpha, concurrent: ranksPerNode);
+    }
+
+    private static double SmallAllgather(int nodes, int membersPerNode, int bytes, NodeLinks links, double alpha, int concurrent)
+    {
+        int members = nodes * membersPerNode;
+        if (members <= 1)
+        {
+            return 0;
+        }
+
+        // Bytes leave a node once per member whose partner is elsewhere. The algorithms repeat from node to node but for
+        // the parity the neighbour exchange sees, so the busier of the first two nodes stands for all.
+        int Leaving(AllgatherStep step, int node) =>
+            Enumerable.Range(node * membersPerNode, membersPerNode).Count(r => step.SendTo(r) / membersPerNode != node);
+        double within = links.RingEdge(1).Beta, seconds = 0;
+        foreach (AllgatherStep step in OpenMpiAllgather.Steps(OpenMpiAllgather.Choose(members, bytes), members))
+        {
+            int leaving = Enumerable.Range(0, Math.Min(nodes, 2)).Max(node => Leaving(step, node));
+            double perByte = Math.Max(leaving > 0 ? leaving * concurrent * links.Inter.Beta : 0, leaving < membersPerNode ? within : 0);
+            seconds += alpha + (step.Blocks * (double)bytes * perByte);
+        }
+
+        return seconds;
     }
 
     /// <summary>
@@ -79,7 +135,7 @@ internal static partial class CostModel
         ArgumentNullException.ThrowIfNull(tensorElements);
         ArgumentNullException.ThrowIfNull(links);
         double bytes = 4.0 * tensorElements.Sum(n => (long)n);
-        double exchange = SmallAllgather(nodes, ranksPerNode, links) + RingAllreduce(ranksPerNode, bytes, links.Intra) + RailAllreduce(nodes, bytes, links.Inter);
+        double exchange = SmallAllgather(nodes, ranksPerNode, HeaderBytes, links) + RingAllreduce(ranksPerNode, bytes, links.Intra) + RailAllreduce(nodes, bytes, links.Inter);
         return new StepPrediction(0, exchange, divideSeconds * computeScale);
     }
 
@@ -87,25 +143,46 @@ internal static partial class CostModel
     /// The node-aware ATOMO exchange (docs/node-aware.md; flat on one node or one rank per node, as under
     /// <see cref="NodeAwareMode.Auto"/>): the header; a reduce-scatter within the node; encode of the node's sums split
     /// over its k ranks (the slowest rank's share, by elements as the library plans it); the payload lengths (a small
-    /// world allgather); the library's byte rule between nodes (a tensor goes dense when <c>(M−1)·payload ≥ 2(M−1)/M·4n</c>,
-    /// payloads being the node's); the rails' allgather of the node payloads (each node's link carries (M−1)·payload
-    /// each way); decode of M payloads of the slowest rank's share; the rails' allreduce of the dense slices and of the
-    /// tensors the byte rule sent dense; an allgather within the node.
+    /// world allgather); the library's byte rule between nodes (<see cref="GoesDenseBetweenNodes"/>); the payloads
+    /// between nodes (<see cref="AtomoNodeAwareTerms"/>, with or without groups); decode of the slowest rank's share of
+    /// what its rail gathered; the rails' allreduce of the dense slices and of the tensors the byte rule sent dense; an
+    /// allgather within the node. <paramref name="nodeGroupSize"/> is <see cref="AtomoOptions.NodeGroupSize"/> (0: the
+    /// library's automatic rule).
     /// </summary>
-    public static StepPrediction AtomoNodeAware(int nodes, int ranksPerNode, AtomoProfile profile, NodeLinks links, double computeScale = 1) =>
-        AtomoNodeAwareTerms(nodes, ranksPerNode, profile, links, computeScale).Step;
+    public static StepPrediction AtomoNodeAware(int nodes, int ranksPerNode, AtomoProfile profile, NodeLinks links, double computeScale = 1, int nodeGroupSize = 0) =>
+        AtomoNodeAwareTerms(nodes, ranksPerNode, profile, links, computeScale, nodeGroupSize).Step;
 
-    /// <summary><see cref="AtomoNodeAware"/>'s step in its terms (on one node or one rank per node, the flat exchange is all <see cref="NodeStepTerms.WithinNode"/> or <see cref="NodeStepTerms.BetweenNodes"/>).</summary>
-    public static NodeStepTerms AtomoNodeAwareTerms(int nodes, int ranksPerNode, AtomoProfile profile, NodeLinks links, double computeScale = 1)
+    /// <summary>
+    /// The library's byte rule between nodes: a tensor goes dense when the payloads a node receives
+    /// (<see cref="NodeGroups.PayloadsReceived"/>: M − 1, or with groups of G nodes G − 1 + groups − 1) weigh at least
+    /// what the rails' dense allreduce moves per node, <c>2(M−1)/M·4n</c>; payloads being the node's.
+    /// </summary>
+    public static bool GoesDenseBetweenNodes(int nodes, int groupSize, double payloadBytes, int elements) =>
+        NodeGroups.PayloadsReceived(nodes, groupSize) * payloadBytes >= AllreduceStatistics.RingAllreduceBytes(elements, nodes);
+
+    /// <summary>
+    /// <see cref="AtomoNodeAware"/>'s step in its terms (on one node or one rank per node, the flat exchange is all
+    /// <see cref="NodeStepTerms.WithinNode"/> or <see cref="NodeStepTerms.Payloads"/>). The payloads, each node's link
+    /// carrying its k rails' at once: without groups the rails' allgather of the node payloads, (M−1)α + (M−1)·payload·β.
+    /// With groups of G = <see cref="NodeGroups.SizeFor"/> nodes, one after the other (a group's other nodes wait for
+    /// its leader): the allgather within the group, (G−1)α + (G−1)·payload·β; on the leader, decode of G payloads and
+    /// encode of their sum (<see cref="NodeStepTerms.Recompress"/>); the group payload lengths over the rail (a small
+    /// allgather of M members); the leaders' allgatherv over the rail, (M−1)α (ring) + groups·payload·β (a group's
+    /// payload weighs a node's, the budget being fixed; a node that does not lead receives every group's, its own
+    /// included); then every rank decodes the groups' payloads instead of M.
+    /// </summary>
+    public static NodeStepTerms AtomoNodeAwareTerms(int nodes, int ranksPerNode, AtomoProfile profile, NodeLinks links, double computeScale = 1, int nodeGroupSize = 0)
     {
         ArgumentNullException.ThrowIfNull(profile);
         ArgumentNullException.ThrowIfNull(links);
         if (nodes <= 1 || ranksPerNode <= 1)
         {
             StepPrediction flat = Atomo(nodes * ranksPerNode, profile, links.RingEdge(nodes), computeScale);
-            return new NodeStepTerms(flat.Encode, 0, nodes <= 1 ? flat.Exchange : 0, nodes <= 1 ? 0 : flat.Exchange, flat.Decode);
+            return new NodeStepTerms(1, flat.Encode, 0, nodes <= 1 ? flat.Exchange : 0, nodes <= 1 ? 0 : flat.Exchange, 0, 0, flat.Decode);
         }
 
+        int groupSize = NodeGroups.SizeFor(nodes, nodeGroupSize), groups = NodeGroups.CountFor(nodes, groupSize);
+        bool Dense(TensorProfile t) => GoesDenseBetweenNodes(nodes, groupSize, t.PayloadBytes, t.Elements);
         double nodePayload = 0, denseBytes = 0, cheaperBytes = 0;
         foreach (TensorProfile tensor in profile.Tensors)
         {
@@ -113,7 +190,7 @@ internal static partial class CostModel
             {
                 denseBytes += 4.0 * tensor.Elements;
             }
-            else if (GoesDense(nodes, tensor.PayloadBytes, tensor.Elements))
+            else if (Dense(tensor))
             {
                 cheaperBytes += 4.0 * tensor.Elements;
             }
@@ -123,15 +200,24 @@ internal static partial class CostModel
             }
         }
 
+        int tensors = profile.Tensors.Count;
         double allBytes = 4.0 * profile.Tensors.Sum(t => (long)t.Elements);
-        double headers = 2 * SmallAllgather(nodes, ranksPerNode, links);
+        double headers = SmallAllgather(nodes, ranksPerNode, HeaderBytes, links) + SmallAllgather(nodes, ranksPerNode, PayloadLengthsBytes(tensors), links);
         double withinNode = RingAllreduce(ranksPerNode, allBytes, links.Intra);
-        double betweenNodes = ((nodes - 1) * links.Inter.Alpha) + ((nodes - 1) * nodePayload * links.Inter.Beta)
-            + RailAllreduce(nodes, denseBytes + cheaperBytes, links.Inter, calls: cheaperBytes > 0 ? 2 : 1);
+        double denseOnRails = RailAllreduce(nodes, denseBytes + cheaperBytes, links.Inter, calls: cheaperBytes > 0 ? 2 : 1);
         double encode = profile.EncodeSeconds * SlowestShare(profile.Tensors, ranksPerNode, _ => true);
-        double decodedShare = SlowestShare(profile.Tensors, ranksPerNode, t => !GoesDense(nodes, t.PayloadBytes, t.Elements));
-        double decode = (profile.DecodeFixedSeconds + (nodes * profile.DecodePerRankSeconds)) * decodedShare;
-        return new NodeStepTerms(encode * computeScale, headers, withinNode, betweenNodes, decode * computeScale);
+        double decodedShare = SlowestShare(profile.Tensors, ranksPerNode, t => !Dense(t));
+        double Decode(int payloads) => (profile.DecodeFixedSeconds + (payloads * profile.DecodePerRankSeconds)) * decodedShare;
+        double Allgatherv(int members, int payloadsIn) => ((members - 1) * links.Inter.Alpha) + (payloadsIn * nodePayload * links.Inter.Beta);
+        if (groupSize == 1)
+        {
+            return new NodeStepTerms(1, encode * computeScale, headers, withinNode, Allgatherv(nodes, nodes - 1), denseOnRails, 0, Decode(nodes) * computeScale);
+        }
+
+        double payloads = Allgatherv(groupSize, groupSize - 1) + Allgatherv(nodes, groups);
+        double recompress = Decode(groupSize) + (profile.EncodeSeconds * decodedShare);   // the leader encodes what is still compressed
+        headers += RailSmallAllgather(nodes, ranksPerNode, GroupLengthsBytes(tensors), links);
+        return new NodeStepTerms(groupSize, encode * computeScale, headers, withinNode, payloads, denseOnRails, recompress * computeScale, Decode(groups) * computeScale);
     }
 
     /// <summary>
@@ -147,7 +233,7 @@ internal static partial class CostModel
         [
             (Exchange.NodeAware, AtomoNodeAware(nodes, ranksPerNode, profile, links, computeScale)),
             (Exchange.Flat, Atomo(nodes * ranksPerNode, profile, links.RingEdge(nodes), computeScale)),
-            (Exchange.Dense, dense with { Exchange = dense.Exchange + SmallAllgather(nodes, ranksPerNode, links) }),
+            (Exchange.Dense, dense with { Exchange = dense.Exchange + SmallAllgather(nodes, ranksPerNode, HeaderBytes, links) }),
         ];
         return ways.MinBy(w => w.Item2.Total);
     }

@@ -19,7 +19,7 @@ internal static partial class CostModelReport
     /// <summary>The projected rank counts, 2 … 1024.</summary>
     public static IReadOnlyList<int> ProjectedRanks { get; } = [.. Enumerable.Range(1, 10).Select(k => 1 << k)];
 
-    public static int Run(string input, string label, double rateBitsPerSecond, int cores, string setName, string output, double clusterAlpha, long? captureStep = null, double nodeBytesPerSecond = 0)
+    public static int Run(string input, string label, double rateBitsPerSecond, int cores, string setName, string output, double clusterAlpha, long? captureStep = null, double nodeBytesPerSecond = 0, int nodeGroupSize = 0)
     {
         GradientSet set = GradientSets.Resolve(setName, captureStep);
         var results = Files(input, $"bench-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(ConfigResult.Parse)).Where(r => r.Set == set.Name).ToList();
@@ -33,7 +33,7 @@ internal static partial class CostModelReport
 
         if (calibration.Any(p => p.Level == CalibrationLevel.Rail))
         {
-            return RunNodes(new NodeRuns(label, set, results, tensors, calibration), rateBitsPerSecond, cores, output, clusterAlpha, nodeBytesPerSecond);
+            return RunNodes(new NodeRuns(label, set, results, tensors, calibration), rateBitsPerSecond, cores, output, clusterAlpha, nodeBytesPerSecond, nodeGroupSize);
         }
 
         // One node: dense-node is dense over one node (flat), which the one-link model does not time apart.

@@ -42,10 +42,40 @@ public class CostModelNodeTests
     [Fact]
     public void DenseNodeIsHeaderNodeSumAndRailAllreduce()
     {
-        // 2 nodes x 4 ranks, 1 MB: header 7·10 µs; within the node 2·3·1 µs + 2·3/4·1e6·2 ns; rails 2·1·10 µs + 1e6·1 ns.
+        // 2 nodes x 4 ranks, 1 MB. Header: 40 B by recursive doubling over 8 ranks, 3 steps of the slowest α (10 µs):
+        // XOR 1 and 2 stay in the node (1 and 2 blocks at 2 ns/B), XOR 4 sends the node's 4 ranks' 4 blocks over its link
+        // (4·4 blocks at 1 ns/B). Within the node 2·3·1 µs + 2·3/4·1e6·2 ns; rails 2·1·10 µs + 1e6·1 ns.
+        double header = 30e-6 + (40 * ((1 * 2e-9) + (2 * 2e-9) + (16 * 1e-9)));
         StepPrediction p = CostModel.DenseNode(2, 4, [250_000], Links, divideSeconds: 1e-3);
-        Assert.Equal(70e-6 + (6e-6 + 3e-3) + (20e-6 + 1e-3), p.Exchange, 12);
+        Assert.Equal(header + (6e-6 + 3e-3) + (20e-6 + 1e-3), p.Exchange, 12);
         Assert.Equal(1e-3, p.Decode, 12);
+    }
+
+    [Fact]
+    public void ASmallAllgatherTakesOpenMpisStepsAndItsBytesCrossTheNodesLink()
+    {
+        // 128 nodes x 8 ranks, 504 B each (the lengths of 62 tensors): Open MPI runs Bruck, 10 steps of the slowest α.
+        // Step d sends d blocks to rank r − d: d of a node's 8 ranks send over its link while the others stay inside,
+        // so d = 1: max(1·1, 2) ns/B; d = 2: max(2·1, 2) ns/B x 2 blocks; d = 4: 4 ns/B x 4; d = 8 … 512: 8 ns/B x d.
+        double perBytePerRank = 2e-9 + (2 * 2e-9) + (4 * 4e-9) + (8e-9 * (8 + 16 + 32 + 64 + 128 + 256 + 512));
+        Assert.Equal((10 * 10e-6) + (504 * perBytePerRank), CostModel.SmallAllgather(128, 8, 504, Links), 12);
+        Assert.Equal(504, CostModel.PayloadLengthsBytes(62));
+
+        // The header, 40 B, by recursive doubling: XOR 1, 2, 4 stay in the node, then the node's 8 ranks send d blocks each.
+        double header = (10 * 10e-6) + (40 * ((7 * 2e-9) + (8e-9 * (8 + 16 + 32 + 64 + 128 + 256 + 512))));
+        Assert.Equal(header, CostModel.SmallAllgather(128, 8, CostModel.HeaderBytes, Links), 12);
+
+        // On one node, all within: 3 steps of α and β within the node.
+        Assert.Equal((3 * 1e-6) + (40 * 7 * 2e-9), CostModel.SmallAllgather(1, 8, 40, Links), 12);
+    }
+
+    [Fact]
+    public void ARailsSmallAllgatherSharesTheNodesLinkWithTheOtherRails()
+    {
+        // 6 nodes, 2 rails at once, 16 B per member: Bruck over 6 members (1, 2, 2 blocks), every block over the link,
+        // twice (both rails): 3·10 µs + 5 blocks·16 B·2·1 ns/B.
+        Assert.Equal(30e-6 + (5 * 16 * 2e-9), CostModel.RailSmallAllgather(6, 2, 16, Links), 12);
+        Assert.Equal(0, CostModel.RailSmallAllgather(1, 2, 16, Links));
     }
 
     private static AtomoProfile Profile(double payloadA, double payloadB) => new("x",
@@ -56,11 +86,18 @@ public class CostModelNodeTests
     public void NodeAwareAtomoHasEveryTermOfTheExchange()
     {
         // 4 nodes x 2 ranks. Plan: A (1e6) to node rank 0, B (0.6e6) to rank 1; the slowest owns 1e6 of 1.6e6 = 0.625.
+        // Below 32 nodes, no groups.
         NodeStepTerms terms = CostModel.AtomoNodeAwareTerms(4, 2, Profile(10_000, 10_000), Links);
+        Assert.Equal(1, terms.GroupSize);
         Assert.Equal(0.02 * 0.625, terms.Encode, 12);
-        Assert.Equal(2 * 7 * 10e-6, terms.Headers, 12);                                                  // two small world allgathers over 8 ranks
+
+        // Header (40 B) and lengths ((2 + 2·3)·4 = 32 B), each by recursive doubling over 8 ranks: 3 steps of 10 µs;
+        // XOR 1 in the node (1 block at 2 ns/B), XOR 2 and 4 both ranks of a node over its link (2 and 4 blocks at 2·1 ns/B).
+        Assert.Equal((2 * 30e-6) + ((40 + 32) * (2e-9 + (2 * 2e-9) + (4 * 2e-9))), terms.Headers, 12);
         Assert.Equal(2e-6 + (4.0 * 1_600_512 * 2e-9), terms.WithinNode, 12);                             // ring allreduce over 2 ranks of all 6.4 MB
-        Assert.Equal((3 * 10e-6) + (3 * 20_000 * 1e-9) + (60e-6 + (1.5 * 2048 * 1e-9)), terms.BetweenNodes, 12); // payloads to 3 nodes; the 512 floats' rail allreduce
+        Assert.Equal((3 * 10e-6) + (3 * 20_000 * 1e-9), terms.Payloads, 12);                             // payloads to 3 nodes
+        Assert.Equal(60e-6 + (1.5 * 2048 * 1e-9), terms.DenseOnRails, 12);                               // the 512 floats' rail allreduce
+        Assert.Equal(0, terms.Recompress);
         Assert.Equal((0.001 + (4 * 0.002)) * 0.625, terms.Decode, 12);                                  // 4 payloads of the slowest share
         StepPrediction step = CostModel.AtomoNodeAware(4, 2, Profile(10_000, 10_000), Links, computeScale: 3);
         Assert.Equal(3 * terms.Encode, step.Encode, 12);
@@ -71,13 +108,80 @@ public class CostModelNodeTests
     [Fact]
     public void NodeAwareAtomoSendsDenseWhatWouldNotPayBetweenNodes()
     {
-        // M = 128: A goes dense when 127·payload ≥ 2·127/128·4e6, i.e. payload ≥ 62,500 B. B (2.4 MB) stays compressed.
-        NodeStepTerms kept = CostModel.AtomoNodeAwareTerms(128, 2, Profile(62_499, 10_000), Links);
-        NodeStepTerms dense = CostModel.AtomoNodeAwareTerms(128, 2, Profile(62_500, 10_000), Links);
+        // M = 128 without groups: A goes dense when 127·payload ≥ 2·127/128·4e6, i.e. payload ≥ 62,500 B. B (2.4 MB) stays compressed.
+        NodeStepTerms kept = CostModel.AtomoNodeAwareTerms(128, 2, Profile(62_499, 10_000), Links, nodeGroupSize: 1);
+        NodeStepTerms dense = CostModel.AtomoNodeAwareTerms(128, 2, Profile(62_500, 10_000), Links, nodeGroupSize: 1);
         Assert.Equal((127 * 10e-6) + (127 * 72_499 * 1e-9) + CostModel.RailAllreduce(128, 2048, Inter), kept.BetweenNodes, 12);
         Assert.Equal((127 * 10e-6) + (127 * 10_000 * 1e-9) + CostModel.RailAllreduce(128, 2048 + 4e6, Inter, calls: 2), dense.BetweenNodes, 12);
         Assert.Equal(kept.Encode, dense.Encode, 12);                                                     // encoded before the rule, either way
         Assert.Equal((0.001 + (128 * 0.002)) * (600_000 / 1_600_000.0), dense.Decode, 12);              // only B is decoded, by its owner
+    }
+
+    [Fact]
+    public void WithGroupsTheByteRuleCountsThePayloadsANodeReceives()
+    {
+        // M = 36, n = 1e6: the rails' dense allreduce moves 2·35/36·4e6 = 7,777,777.8 B per node. Without groups a node
+        // receives 35 payloads (dense from 222,222.2 B on); in the automatic groups of 6, 5 + 5 = 10 (from 777,777.8 B on).
+        Assert.False(CostModel.GoesDenseBetweenNodes(36, 1, 222_222, 1_000_000));
+        Assert.True(CostModel.GoesDenseBetweenNodes(36, 1, 222_223, 1_000_000));
+        Assert.False(CostModel.GoesDenseBetweenNodes(36, 6, 777_777, 1_000_000));
+        Assert.True(CostModel.GoesDenseBetweenNodes(36, 6, 777_778, 1_000_000));
+
+        // The terms follow it: at 777,777 B A stays compressed in groups, and goes dense (a second rail allreduce) without.
+        NodeStepTerms grouped = CostModel.AtomoNodeAwareTerms(36, 2, Profile(777_777, 10_000), Links);
+        NodeStepTerms flat = CostModel.AtomoNodeAwareTerms(36, 2, Profile(777_777, 10_000), Links, nodeGroupSize: 1);
+        Assert.Equal(CostModel.RailAllreduce(36, 2048, Inter), grouped.DenseOnRails, 12);
+        Assert.Equal(CostModel.RailAllreduce(36, 2048 + 4e6, Inter, calls: 2), flat.DenseOnRails, 12);
+    }
+
+    [Fact]
+    public void GroupsOfTwoOverSixNodesGatherInTheGroupThenTheLeadersPayloads()
+    {
+        // M = 6, k = 2, groups of 2 (option 2): 3 groups. Node payload 20 kB (A and B, 10 kB each, stay compressed:
+        // 3·10 kB < 2·5/6·4e6 B). The slowest rank owns A, 0.625 of the compressible elements.
+        NodeStepTerms terms = CostModel.AtomoNodeAwareTerms(6, 2, Profile(10_000, 10_000), Links, computeScale: 1, nodeGroupSize: 2);
+        Assert.Equal(2, terms.GroupSize);
+        Assert.Equal(0.02 * 0.625, terms.Encode, 12);
+
+        // World header (40 B) and lengths (32 B) over 12 ranks: Bruck (12 is no power of two), distances 1, 2, 4, 8 with
+        // 1, 2, 4, 4 blocks; at distance 1 one rank of a node sends over its link (1 ns/B) while the other stays in (2 ns/B),
+        // then both (2 ns/B): 4·10 µs + bytes·(2 + 2·2 + 4·2 + 4·2) ns. Then the group lengths, (1 + 3)·4 = 16 B over the
+        // rail of 6: Bruck, 1 + 2 + 2 blocks, both rails over the link: 3·10 µs + 16·5·2 ns.
+        double world = (2 * 40e-6) + ((40 + 32) * (2e-9 + (2 * 2e-9) + (4 * 2e-9) + (4 * 2e-9)));
+        Assert.Equal(world + 30e-6 + (16 * 5 * 2e-9), terms.Headers, 12);
+
+        // In the group: 1 other node's payload, 10 µs + 20 kB·1 ns/B. Then the leaders' over the rail: 5 latencies, and
+        // a node that does not lead receives all 3 groups' payloads: 50 µs + 3·20 kB·1 ns/B.
+        Assert.Equal((10e-6 + 20e-6) + (50e-6 + 60e-6), terms.Payloads, 12);
+        Assert.Equal(CostModel.RailAllreduce(6, 2048, Inter), terms.DenseOnRails, 12);
+
+        // The leader decodes its group's 2 payloads and encodes their sum; every rank then decodes the 3 groups' payloads.
+        Assert.Equal(((0.001 + (2 * 0.002)) * 0.625) + (0.02 * 0.625), terms.Recompress, 12);
+        Assert.Equal((0.001 + (3 * 0.002)) * 0.625, terms.Decode, 12);
+
+        StepPrediction step = CostModel.AtomoNodeAware(6, 2, Profile(10_000, 10_000), Links, computeScale: 3, nodeGroupSize: 2);
+        Assert.Equal(3 * (terms.Recompress + terms.Decode), step.Decode, 12);
+        Assert.Equal(terms.Headers + terms.WithinNode + terms.Payloads + terms.DenseOnRails, step.Exchange, 12);
+    }
+
+    [Fact]
+    public void FromThirtyTwoNodesTheLibrarysAutomaticGroupsApply()
+    {
+        // M = 36: groups of round(√36) = 6, 6 groups. Payloads: 5 in the group, then 35 latencies and 6 group payloads.
+        NodeStepTerms terms = CostModel.AtomoNodeAwareTerms(36, 2, Profile(10_000, 10_000), Links);
+        Assert.Equal(6, terms.GroupSize);
+        Assert.Equal((5 * 10e-6) + (5 * 20_000 * 1e-9) + (35 * 10e-6) + (6 * 20_000 * 1e-9), terms.Payloads, 12);
+        Assert.Equal(((0.001 + (6 * 0.002)) * 0.625) + (0.02 * 0.625), terms.Recompress, 12);
+        Assert.Equal((0.001 + (6 * 0.002)) * 0.625, terms.Decode, 12);
+
+        // The group lengths go with the headers: 36 members, recursive doubling is Bruck there (6 steps, 35 blocks, 2 rails).
+        NodeStepTerms ungrouped = CostModel.AtomoNodeAwareTerms(36, 2, Profile(10_000, 10_000), Links, nodeGroupSize: 1);
+        Assert.Equal((6 * 10e-6) + (35 * 16 * 2e-9), terms.Headers - ungrouped.Headers, 12);
+
+        // Below 32 nodes none: M = 31 decodes the 31 nodes' payloads.
+        NodeStepTerms below = CostModel.AtomoNodeAwareTerms(31, 2, Profile(10_000, 10_000), Links);
+        Assert.Equal(1, below.GroupSize);
+        Assert.Equal((0.001 + (31 * 0.002)) * 0.625, below.Decode, 12);
     }
 
     [Fact]
