@@ -21,6 +21,8 @@
 # both runs each ATOMO configuration under both rules, the byte rule's as NAME-bytes), --warmup W (1; at least 16 where
 # ATOMO routes by time), --steps S (3),
 # --delay D (optional netem delay per packet, e.g. 100us; with --nodes, on what each node sends; default none),
+# --node-groups G (with --nodes: every rank gets ATOMO_NODE_GROUP_SIZE=G, nodes per group of node-aware ATOMO, 1 =
+# none, and the cost model predicts the runs with it; default unset: the library's rule, no groups below 32 nodes),
 # --output DIR (default bench-results/netem-RATE, or netem-RATE-Knodes),
 # --no-model (skip the cost model, run when several N were run or --nodes is above 1: fitted on this run, it reports
 # its error against every configuration and projects to larger clusters, docs/network-benchmarks.md).
@@ -35,7 +37,7 @@ set -euo pipefail
 NETEM_SCRIPT=netem.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/netem-link.sh" # die, the namespace, tc and mpiexec parts shared with netem-train.sh
 root="$netem_root" dll="$netem_dll"
-rate=1gbit ranks=4 nodes=1 sets=mlp,resnet18 capture_step="" configs=all routing=time warmup=1 steps=3 delay="" out="" model=1 inside=0
+rate=1gbit ranks=4 nodes=1 sets=mlp,resnet18 capture_step="" configs=all routing=time warmup=1 steps=3 delay="" node_groups="" out="" model=1 inside=0
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -49,6 +51,7 @@ while [ $# -gt 0 ]; do
         --warmup) warmup="${2:?--warmup needs a value}"; shift 2 ;;
         --steps) steps="${2:?--steps needs a value}"; shift 2 ;;
         --delay) delay="${2:?--delay needs a value}"; shift 2 ;;
+        --node-groups) node_groups="${2:?--node-groups needs a value}"; shift 2 ;;
         --output) out="${2:?--output needs a value}"; shift 2 ;;
         --no-model) model=0; shift ;;
         --inside) inside=1; shift ;;
@@ -69,6 +72,8 @@ done
 [[ "$routing" =~ ^(time|bytes|both)$ ]] || die "--routing '$routing' is not time, bytes or both"
 [[ "$warmup" =~ ^[0-9]+$ ]] || die "--warmup '$warmup' is not a whole number"
 [[ "$steps" =~ ^[1-9][0-9]*$ ]] || die "--steps '$steps' is not a whole number of at least 1"
+[ -z "$node_groups" ] || [[ "$node_groups" =~ ^[1-9][0-9]*$ ]] || die "--node-groups '$node_groups' is not a whole number of at least 1"
+[ -z "$node_groups" ] || [ "$nodes" -gt 1 ] || die "--node-groups needs --nodes above 1 (groups are of emulated nodes)"
 [ -z "$capture_step" ] || [[ "$capture_step" =~ ^[1-9][0-9]*$ ]] || die "--capture-step '$capture_step' is not a whole number of at least 1"
 IFS=',' read -r -a set_list <<<"$sets"
 [ "${#set_list[@]}" -gt 0 ] || die "--sets '$sets' names no gradient set"
@@ -87,6 +92,7 @@ sets="$(IFS=','; echo "${set_list[*]}")"
 [[ "$configs" == all || ",$configs," == *",atomo-spectral-s3,"* ]] || die "--configs must include atomo-spectral-s3 (the speedup line is reported for it)"
 label="$rate"
 [ "$nodes" -gt 1 ] && label="$rate-${nodes}nodes"
+[ -n "$node_groups" ] && label="$label-groups$node_groups"
 out="${out:-$root/bench-results/netem-$label}"
 
 # "POSITION,NAME" of the largest set in CSV $1 (most elements, the first of equals): the bench writes the sets in
@@ -102,6 +108,7 @@ if [ "$inside" = 0 ]; then
     netem_prepare_host
     args=(--rate "$rate" --ranks "$ranks" --nodes "$nodes" --sets "$sets" --configs "$configs" --routing "$routing" --warmup "$warmup" --steps "$steps" --output "$out")
     [ -n "$delay" ] && args+=(--delay "$delay")
+    [ -n "$node_groups" ] && args+=(--node-groups "$node_groups")
     [ -n "$capture_step" ] && args+=(--capture-step "$capture_step")
     [ "$model" = 0 ] && args+=(--no-model)
     exec unshare -n -- bash "$0" --inside "${args[@]}"
@@ -114,11 +121,13 @@ else
 fi
 mkdir -p "$out"
 IFS=',' read -r -a rank_list <<<"$ranks"
-step_args=()
+step_args=() model_args=()
 [ -n "$capture_step" ] && step_args=(--capture-step "$capture_step")
+[ -n "$node_groups" ] && model_args=(--node-groups "$node_groups")
 for n in "${rank_list[@]}"; do
     per=$((n / nodes))
     placement=(-x "ATOMO_RANKS_PER_NODE=$per")
+    [ -n "$node_groups" ] && placement+=(-x "ATOMO_NODE_GROUP_SIZE=$node_groups")
     if [ "$nodes" = 1 ]; then
         echo "netem.sh: N = $n over TCP on the $rate loopback"
     else
@@ -145,7 +154,7 @@ largest=$(largest_set "$csv")
 largest_entry="${set_list[${largest%%,*}-1]}" largest_name="${largest#*,}"
 # The cost model: over one shared link it needs several N to fit; over nodes, the calibration's node and rail levels.
 if [ "$model" = 1 ] && { [ "${#rank_list[@]}" -gt 1 ] || [ "$nodes" -gt 1 ]; }; then
-    dotnet "$dll" bench model --input "$out" --label "$label" --rate "$rate" --cores "$(nproc)" --set "$largest_entry" --output "$out" "${step_args[@]}" \
+    dotnet "$dll" bench model --input "$out" --label "$label" --rate "$rate" --cores "$(nproc)" --set "$largest_entry" --output "$out" "${step_args[@]}" "${model_args[@]}" \
         || die "the cost model failed"
 fi
 

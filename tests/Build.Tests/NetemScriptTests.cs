@@ -28,6 +28,9 @@ public sealed class NetemScriptTests
     [InlineData("--nodes 4 --ranks 2", "--ranks '2': N = 2 is fewer than the 4 nodes (every node needs a rank)")]
     [InlineData("--routing fast", "--routing 'fast' is not time, bytes or both")]
     [InlineData("--nodes 2 --routing Time", "--routing 'Time' is not time, bytes or both")]
+    [InlineData("--nodes 2 --node-groups 0", "--node-groups '0' is not a whole number of at least 1")]
+    [InlineData("--nodes 2 --node-groups two", "--node-groups 'two' is not a whole number of at least 1")]
+    [InlineData("--node-groups 2", "--node-groups needs --nodes above 1")]
     public void BadOptionFailsWithOneLineNamingIt(string arguments, string message)
     {
         (int exitCode, string output, string error) = RunNetem(arguments);

@@ -212,17 +212,17 @@ public sealed class AtomoAllreduce : IGradientAverager
         {
             long start = Stopwatch.GetTimestamp();
             NodeAwareExchange? node = NodeExchange(tensors, step);
-            long shapesHash = CallAgreement.ShapesHash(tensors);   // the call's kind, for the choice of exchange
+            long shapesHash = CallAgreement.ShapesHash(tensors);   // the call's kind: the header's check and the choice of exchange
             Exchange unchosen = node is null ? Exchange.Flat : Exchange.NodeAware;
             Exchange way = _exchangeChoices?.At(shapesHash, step, unchosen) ?? unchosen;
             if (way == Exchange.NodeAware)
             {
-                Record(node!.Average(tensors, step, SketchFor, PolicyRouteOrCompressed));
+                Record(node!.Average(tensors, step, shapesHash, SketchFor, PolicyRouteOrCompressed));
                 Step = step + 1;
             }
             else
             {
-                AveragePhases(tensors, size, rank, count, step, allDense: way == Exchange.Dense);
+                AveragePhases(tensors, size, rank, count, step, shapesHash, allDense: way == Exchange.Dense);
             }
 
             ChoiceCompleted(shapesHash, step, Stopwatch.GetElapsedTime(start).TotalSeconds);
@@ -237,12 +237,12 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// One call, as its phases: encode, agree, route, gather, decode, reduce the dense tensors, commit. Nothing of the
     /// caller's is written before the commit, and every failure before it is raised on every rank.
     /// </summary>
-    private void AveragePhases<TSet>(TSet tensors, int size, int rank, int count, long step, bool allDense)
+    private void AveragePhases<TSet>(TSet tensors, int size, int rank, int count, long step, long shapesHash, bool allDense)
         where TSet : ITensorSet, allows ref struct
     {
         var call = new CallPlan(count, size, rank, step) { AllDense = allDense, Routing = allDense ? null : _timeRouting };
         var clock = Stopwatch.StartNew();
-        (Exception? localError, long shapesHash) = Encode(tensors, call);
+        Exception? localError = Encode(tensors, call);
         double encodeSeconds = Lap(clock);
 
         Agree(call, localError, shapesHash);
@@ -309,14 +309,13 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// Encodes what the policy compresses into <c>_payloads</c>. A local failure is returned, not thrown: it travels in the
     /// header exchange, so that every rank raises instead of waiting for this one.
     /// </summary>
-    private (Exception? Error, long ShapesHash) Encode<TSet>(TSet tensors, CallPlan call)
+    private Exception? Encode<TSet>(TSet tensors, CallPlan call)
         where TSet : ITensorSet, allows ref struct
     {
         _payloads.ResetWrittenCount();
         call.Routing?.BeginCall(call.Count);
         call.Link = call.Routing?.Link;
         Exception? localError = tensors.Error;
-        long shapesHash = CallAgreement.ShapesHashSeed;
         if (call.AllDense && localError is null)
         {
             ReserveStaging(tensors, call);
@@ -327,7 +326,6 @@ public sealed class AtomoAllreduce : IGradientAverager
             TensorShape shape = tensors.Shape(t);
             try
             {
-                shapesHash = CallAgreement.Mix(shapesHash, CallAgreement.HashShape(shape));
                 call.Routes[t] = RouteBeforeEncoding(t, shape, call);
                 call.Decompositions[t] = _codec.DecompositionFor(shape);
                 Span<float> data = tensors.Get(t);
@@ -367,12 +365,14 @@ public sealed class AtomoAllreduce : IGradientAverager
             }
         }
 
-        return (localError, shapesHash);
+        return localError;
     }
 
     /// <summary>
     /// One small exchange checks that every rank makes the same call (or raises everywhere); a second carries the payload
     /// lengths and, with <see cref="RoutingRule.Time"/>, the previous call's timings, which plan the next call's routes.
+    /// Where every tensor went dense before encoding, on every rank alike (the routes are agreed), and no timings travel,
+    /// every length is 0 and the second is skipped: an all-dense call then adds only the header to the dense allreduce.
     /// </summary>
     private void Agree(CallPlan call, Exception? localError, long shapesHash)
     {
@@ -380,6 +380,11 @@ public sealed class AtomoAllreduce : IGradientAverager
         if (call.Routing is not null)
         {
             call.Routing.ExchangeLengths(_communicator, call.Lengths, call.AllLengths, call.Step, call.Timings);   // with the last call's timings
+            return;
+        }
+
+        if (!call.AnyCompressed)
+        {
             return;
         }
 
@@ -417,9 +422,17 @@ public sealed class AtomoAllreduce : IGradientAverager
         }
     }
 
-    /// <summary>The allgatherv: from each rank, the payloads of the still-compressed tensors in tensor order, into <c>_received</c>.</summary>
+    /// <summary>
+    /// The allgatherv: from each rank, the payloads of the still-compressed tensors in tensor order, into <c>_received</c>.
+    /// Skipped where nothing is compressed, unless the time rule wants the (empty) gather's time for its link model.
+    /// </summary>
     private void Gather(CallPlan call)
     {
+        if (call.Routing is null && !call.AnyCompressed)
+        {
+            return;
+        }
+
         for (int r = 0; r < call.Size; r++)
         {
             for (int t = 0; t < call.Count; t++)
@@ -451,11 +464,7 @@ public sealed class AtomoAllreduce : IGradientAverager
         }
 
         Span<float> compressedScratch = _scratch.AsSpan(0, (int)call.CompressedElements);
-        var rankOffsets = new long[call.Size];
-        for (int r = 1; r < call.Size; r++)
-        {
-            rankOffsets[r] = rankOffsets[r - 1] + call.Counts[r - 1];
-        }
+        long[] rankOffsets = PayloadExchange.Starts(call.Counts);
 
         int compressedOffset = 0;
         try
@@ -704,6 +713,9 @@ public sealed class AtomoAllreduce : IGradientAverager
 
         /// <summary>Each tensor's route: set before encoding, and made dense where compression would not pay.</summary>
         public TensorRoute[] Routes { get; } = new TensorRoute[count];
+
+        /// <summary>Whether a tensor is still routed to compression (the same on every rank once the header is through).</summary>
+        public bool AnyCompressed => Routes.AsSpan().Contains(TensorRoute.Compressed);
 
         public Decomposition[] Decompositions { get; } = new Decomposition[count];
 

@@ -106,10 +106,18 @@ internal sealed class NodeAwareExchange : IDisposable
     /// The communicator of this rank's group of <paramref name="size"/> nodes on its rail, or none when the nodes form no
     /// groups (size 1). Collective over the rail; every rank decides alike.
     /// </summary>
-    private static (ICommunicator? Group, int Size) SplitRailIntoGroups(NodeTopology topology, int size) =>
-        size > 1 && topology.Rail is ICommunicatorSplitter rail
-            ? (rail.Split(topology.NodeIndex / size, topology.NodeIndex), size)
-            : (null, 1);
+    /// <exception cref="InvalidOperationException">Groups over a rail its transport cannot split (ours all can: the rail comes from the same splitter as the node).</exception>
+    private static (ICommunicator? Group, int Size) SplitRailIntoGroups(NodeTopology topology, int size)
+    {
+        if (size <= 1)
+        {
+            return (null, 1);
+        }
+
+        ICommunicatorSplitter rail = topology.Rail as ICommunicatorSplitter
+            ?? throw new InvalidOperationException($"Groups of {size} nodes need a rail that can be split, and {topology.Rail.GetType().Name} cannot.");
+        return (rail.Split(topology.NodeIndex / size, topology.NodeIndex), size);
+    }
 
     /// <summary>
     /// The node rank that encodes and decodes each tensor <paramref name="owned"/> selects (−1 for the others), into
@@ -135,9 +143,10 @@ internal sealed class NodeAwareExchange : IDisposable
 
     /// <summary>
     /// One call, as its phases; the tensors are written only by the commit. <paramref name="sketchFor"/> is the
-    /// averager's warm start of a tensor position, <paramref name="routeBeforeEncoding"/> its policy of dense routes.
+    /// averager's warm start of a tensor position, <paramref name="routeBeforeEncoding"/> its policy of dense routes;
+    /// <paramref name="shapesHash"/> is <see cref="CallAgreement.ShapesHash"/> of the tensors, for the header.
     /// </summary>
-    public AllreduceStatistics Average<TSet>(TSet tensors, long step, Func<int, SpectralSketch?> sketchFor, Func<TensorShape, long, TensorRoute> routeBeforeEncoding)
+    public AllreduceStatistics Average<TSet>(TSet tensors, long step, long shapesHash, Func<int, SpectralSketch?> sketchFor, Func<TensorShape, long, TensorRoute> routeBeforeEncoding)
         where TSet : ITensorSet, allows ref struct
     {
         var call = new NodeCall(tensors.Count, step, _world.Size, _topology, _groupSize);
@@ -145,7 +154,7 @@ internal sealed class NodeAwareExchange : IDisposable
         Exception? localError = Check(tensors, call, routeBeforeEncoding);
         double encodeSeconds = AtomoAllreduce.Lap(clock);
 
-        CallAgreement.Exchange(_world, localError, call.Count, call.ShapesHash, _agreementHash, step, _agreementName);
+        CallAgreement.Exchange(_world, localError, call.Count, shapesHash, _agreementHash, step, _agreementName);
         SumWithinNode(tensors, call);
         double exchangeSeconds = AtomoAllreduce.Lap(clock);
 
@@ -371,11 +380,7 @@ internal sealed class NodeAwareExchange : IDisposable
             return null;
         }
 
-        var memberOffsets = new long[call.GroupMemberCounts.Length];
-        for (int m = 1; m < memberOffsets.Length; m++)
-        {
-            memberOffsets[m] = memberOffsets[m - 1] + call.GroupMemberCounts[m - 1];
-        }
+        long[] memberOffsets = PayloadExchange.Starts(call.GroupMemberCounts);
 
         int offset = 0;
         foreach (int t in call.Owned(call.LocalRank))
@@ -458,11 +463,7 @@ internal sealed class NodeAwareExchange : IDisposable
     /// </summary>
     private Exception? DecodeMine(NodeCall call)
     {
-        var nodeOffsets = new long[call.NodeCount];
-        for (int j = 1; j < call.NodeCount; j++)
-        {
-            nodeOffsets[j] = nodeOffsets[j - 1] + call.RailCounts[j - 1];
-        }
+        long[] nodeOffsets = PayloadExchange.Starts(call.RailCounts);
 
         var senderOffsets = new long[call.Senders];
         for (int s = 0; s < senderOffsets.Length; s++)
@@ -639,7 +640,6 @@ internal sealed class NodeAwareExchange : IDisposable
 
         public int LocalRank { get; } = topology.Node.Rank;
 
-        public long ShapesHash { get; private set; } = CallAgreement.ShapesHashSeed;
 
         public TensorShape[] Shapes { get; } = new TensorShape[count];
 
@@ -712,7 +712,6 @@ internal sealed class NodeAwareExchange : IDisposable
         /// <summary>Records tensor <paramref name="t"/> as the check reads it.</summary>
         public void Add(int t, TensorShape shape, TensorRoute route, Decomposition decomposition)
         {
-            ShapesHash = CallAgreement.Mix(ShapesHash, CallAgreement.HashShape(shape));
             Shapes[t] = shape;
             Routes[t] = route;
             Decompositions[t] = decomposition;

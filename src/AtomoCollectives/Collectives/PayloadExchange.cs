@@ -47,4 +47,16 @@ internal static class PayloadExchange
             ArrayPool<byte>.Shared.Return(send);
         }
     }
+
+    /// <summary>Where each member's bytes start in what <see cref="Allgather"/> received: the sums of the <paramref name="counts"/> before it.</summary>
+    public static long[] Starts(ReadOnlySpan<int> counts)
+    {
+        var starts = new long[counts.Length];
+        for (int r = 1; r < counts.Length; r++)
+        {
+            starts[r] = starts[r - 1] + counts[r - 1];
+        }
+
+        return starts;
+    }
 }

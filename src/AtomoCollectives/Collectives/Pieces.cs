@@ -4,25 +4,32 @@ namespace AtomoCollectives;
 /// How large the pieces are that the collectives hand the transport for large dense sums, and the allreduce in such
 /// pieces. One call over a whole model's gradients runs its reads, sums and copies through memory at every step of the
 /// algorithm; in pieces that stay in cache, Open MPI's reduce-scatter of ResNet-18's 46.8 MB over 4 ranks of this
-/// 2-core machine took 50 instead of 132 ms (docs/node-aware.md, "Pieces"). But a piece also costs a collective's
-/// latency, 2(N−1) message rounds: between emulated nodes over TCP, allreduces in pieces of 4 MiB made the dense route
-/// 10–30 % slower than one allreduce per tensor, so allreduces are cut only beyond 16 MiB (no ResNet-18 tensor is).
+/// 2-core machine took 50 instead of 132 ms (docs/node-aware.md, "Pieces"). Allreduce pieces are 10⁶ floats, not a
+/// power of two: pieces of 2²⁰ or 2²² floats were 25–50 % slower than 10⁶ (Open MPI's ring then cuts each piece into
+/// blocks whose addresses differ by large powers of two, which contend for the same cache sets). With many ranks a
+/// piece grows so that each rank's block of it (what one step of a ring moves) stays at least 64 kB.
 /// </summary>
 internal static class Pieces
 {
-    /// <summary>Floats per allreduce: 16 MiB.</summary>
-    internal static int AllreduceFloats { get; set; } = 1 << 22;
+    /// <summary>Floats per allreduce piece, at least (4 MB).</summary>
+    internal static int AllreduceFloats { get; set; } = 1_000_000;
+
+    /// <summary>Floats per rank per allreduce piece, at least (64 kB, not a power of two either): a piece's lower bound over many ranks.</summary>
+    internal static int AllreduceBlockFloats { get; set; } = 16_000;
 
     /// <summary>Floats per reduce-scatter round, over all the node's ranks: 1 MiB (over TCP, smaller rounds got slower).</summary>
     internal static int ReduceScatterRoundFloats { get; set; } = 1 << 18;
 
+    /// <summary>Floats per allreduce piece over <paramref name="ranks"/> ranks.</summary>
+    public static int AllreducePiece(int ranks) => (int)Math.Min(Array.MaxLength, Math.Max(AllreduceFloats, (long)ranks * AllreduceBlockFloats));
+
     /// <summary>
-    /// <see cref="ICommunicator.AllreduceSum"/> of <paramref name="data"/> in pieces of at most <see cref="AllreduceFloats"/>,
-    /// as many on every rank (the length is the same on every rank).
+    /// <see cref="ICommunicator.AllreduceSum"/> of <paramref name="data"/> in pieces of <see cref="AllreducePiece"/>
+    /// floats, as many on every rank (the length is the same on every rank).
     /// </summary>
     public static void AllreduceSum(ICommunicator communicator, Span<float> data)
     {
-        int piece = AllreduceFloats;
+        int piece = AllreducePiece(communicator.Size);
         int done = 0;
         do
         {

@@ -220,7 +220,7 @@ internal static class BenchCommand
         });
         Option<int> nodeGroups = NotNegative(new Option<int>("--node-groups")
         {
-            Description = "Runs with nodes: nodes per group of the projection's node-aware ATOMO (AtomoOptions.NodeGroupSize): 0 = the library's automatic rule (round(sqrt M) from 32 nodes on), 1 = no groups.",
+            Description = "Runs with nodes: nodes per group of node-aware ATOMO (AtomoOptions.NodeGroupSize), in the projection and in the prediction of the measured runs (give the runs' ATOMO_NODE_GROUP_SIZE): 0 = the library's automatic rule (round(sqrt M) from 32 nodes on), 1 = no groups.",
             DefaultValueFactory = _ => 0,
         });
         var command = new Command("model", "Fit the alpha-beta cost model to the bench's emulated runs, report its error against every measured configuration, and project: dense ring allreduce vs ATOMO allgather to N = 2..1024 ranks, or, for runs over emulated nodes (bench/netem.sh --nodes), dense, node-aware dense and node-aware ATOMO to 1..128 nodes of 8 ranks; at 1/10/25/100 Gbit/s.")

@@ -225,13 +225,13 @@ internal static partial class CostModel
     /// fastest): the fastest of the node-aware exchange, the flat one, and the all-dense route (the header, then
     /// <c>MPI_Allreduce</c> of the tensors over all ranks).
     /// </summary>
-    public static (Exchange Way, StepPrediction Step) AtomoChosen(int nodes, int ranksPerNode, AtomoProfile profile, IReadOnlyList<int> tensorElements, NodeLinks links, double computeScale = 1)
+    public static (Exchange Way, StepPrediction Step) AtomoChosen(int nodes, int ranksPerNode, AtomoProfile profile, IReadOnlyList<int> tensorElements, NodeLinks links, double computeScale = 1, int nodeGroupSize = 0)
     {
         ArgumentNullException.ThrowIfNull(links);
         StepPrediction dense = DenseFlat(nodes, ranksPerNode, tensorElements, links);
         (Exchange, StepPrediction)[] ways =
         [
-            (Exchange.NodeAware, AtomoNodeAware(nodes, ranksPerNode, profile, links, computeScale)),
+            (Exchange.NodeAware, AtomoNodeAware(nodes, ranksPerNode, profile, links, computeScale, nodeGroupSize)),
             (Exchange.Flat, Atomo(nodes * ranksPerNode, profile, links.RingEdge(nodes), computeScale)),
             (Exchange.Dense, dense with { Exchange = dense.Exchange + SmallAllgather(nodes, ranksPerNode, HeaderBytes, links) }),
         ];

@@ -48,8 +48,9 @@ internal static partial class CostModelReport
     /// <summary>
     /// The model's step for one measured configuration on the emulated cluster, and the way it predicts: the dense
     /// baselines; ATOMO by the time rule (the fastest way, as the library chooses it), by bytes (node-aware), or flat.
+    /// <paramref name="nodeGroupSize"/> is the run's <see cref="AtomoOptions.NodeGroupSize"/> (bench/netem.sh --node-groups).
     /// </summary>
-    internal static (string Way, StepPrediction Step) PredictMeasured(ConfigResult measured, int nodes, int ranksPerNode, NodeLinks links, IReadOnlyList<int> elements, IReadOnlyList<AtomoProfile> profiles, double computeScale)
+    internal static (string Way, StepPrediction Step) PredictMeasured(ConfigResult measured, int nodes, int ranksPerNode, NodeLinks links, IReadOnlyList<int> elements, IReadOnlyList<AtomoProfile> profiles, double computeScale, int nodeGroupSize = 0)
     {
         AtomoProfile Profile() => profiles.Single(p => p.Config == measured.Config);
         return measured switch
@@ -57,8 +58,8 @@ internal static partial class CostModelReport
             { Config: BenchConfigurations.Dense } => ("", CostModel.DenseFlat(nodes, ranksPerNode, elements, links, measured.DecodeSeconds)),
             { Config: BenchConfigurations.DenseNode } => ("", CostModel.DenseNode(nodes, ranksPerNode, elements, links, measured.DecodeSeconds)),
             { Config: BenchConfigurations.SpectralThreeFlat } => (nameof(Exchange.Flat), CostModel.Atomo(nodes * ranksPerNode, Profile(), links.RingEdge(nodes), computeScale)),
-            { Routing: "time" } => CostModel.AtomoChosen(nodes, ranksPerNode, Profile(), elements, links, computeScale) is var (way, step) ? (way.ToString(), step) : default,
-            _ => (nameof(Exchange.NodeAware), CostModel.AtomoNodeAware(nodes, ranksPerNode, Profile(), links, computeScale)),
+            { Routing: "time" } => CostModel.AtomoChosen(nodes, ranksPerNode, Profile(), elements, links, computeScale, nodeGroupSize) is var (way, step) ? (way.ToString(), step) : default,
+            _ => (nameof(Exchange.NodeAware), CostModel.AtomoNodeAware(nodes, ranksPerNode, Profile(), links, computeScale, nodeGroupSize)),
         };
     }
 
@@ -96,7 +97,7 @@ internal static partial class CostModelReport
         foreach (ConfigResult measured in runs.Results.Where(r => fits.ContainsKey(r.Ranks)).OrderBy(r => r.Ranks).ThenBy(r => Order(r.Config.EndsWith(BenchConfigurations.BytesSuffix, StringComparison.Ordinal) ? r.Config[..^BenchConfigurations.BytesSuffix.Length] : r.Config)).ThenBy(r => r.Config, StringComparer.Ordinal))
         {
             (int nodes, int k, NodeLinks links) = fits[measured.Ranks];
-            (string way, StepPrediction predicted) = PredictMeasured(measured, nodes, k, links, elements, profiles, Math.Max(1.0, measured.Ranks / (double)cores));
+            (string way, StepPrediction predicted) = PredictMeasured(measured, nodes, k, links, elements, profiles, Math.Max(1.0, measured.Ranks / (double)cores), nodeGroupSize);
             double error = (predicted.Total - measured.StepSeconds) / measured.StepSeconds;
             report.Append(Invariant, $"| {measured.Ranks} | {measured.Config} | {(way.Length == 0 ? "–" : way)} | {measured.StepSeconds * 1e3:F1} | {predicted.Total * 1e3:F1} | {SignedPercent(error)} |\n");
             errorRows.Add(Csv.Join(runs.Label, set.Name, Csv.Number(measured.Ranks), Csv.Number(nodes), measured.Config, way, Csv.Number(measured.StepSeconds), Csv.Number(predicted.Total), Csv.Number(error)));

@@ -253,15 +253,15 @@ public sealed class NodeAwareAllreduceTests
         }
 
         ulong[] whole = Run();
-        (int allreduce, int round) = (Pieces.AllreduceFloats, Pieces.ReduceScatterRoundFloats);
-        (Pieces.AllreduceFloats, Pieces.ReduceScatterRoundFloats) = (5, 7);
+        (int allreduce, int block, int round) = (Pieces.AllreduceFloats, Pieces.AllreduceBlockFloats, Pieces.ReduceScatterRoundFloats);
+        (Pieces.AllreduceFloats, Pieces.AllreduceBlockFloats, Pieces.ReduceScatterRoundFloats) = (5, 1, 7);
         try
         {
             Assert.Equal(whole, Run());
         }
         finally
         {
-            (Pieces.AllreduceFloats, Pieces.ReduceScatterRoundFloats) = (allreduce, round);
+            (Pieces.AllreduceFloats, Pieces.AllreduceBlockFloats, Pieces.ReduceScatterRoundFloats) = (allreduce, block, round);
         }
 
         Assert.All(whole[..8], h => Assert.Equal(whole[0], h));
