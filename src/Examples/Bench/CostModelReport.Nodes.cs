@@ -147,6 +147,12 @@ internal static partial class CostModelReport
             double payload = profile.Tensors.Where(t => t.Compressible).Sum(t => t.PayloadBytes);
             report.Append(Invariant, $"| {profile.Config} | {profile.EncodeSeconds * 1e3:F1} | {profile.DecodeFixedSeconds * 1e3:F1} | {profile.DecodePerRankSeconds * 1e3:F2} | {payload / 1e6:F3} | {profile.Tensors.Count(t => t.Compressible)}/{profile.Tensors.Count} |\n");
         }
+
+        string[] unprofiled = [.. profiles.Where(p => !p.Tensors.Any(t => t.Compressible)).Select(p => p.Config)];
+        if (unprofiled.Length > 0)
+        {
+            report.Append(Invariant, $"\nNo payload measured for {string.Join(", ", unprofiled)}: the run's calls went all dense and it has no routed-by-bytes twin, so the model projects them dense. To project the compressor, run with --routing both.\n");
+        }
     }
 
     /// <summary>
