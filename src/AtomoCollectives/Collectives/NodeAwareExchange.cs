@@ -640,7 +640,6 @@ internal sealed class NodeAwareExchange : IDisposable
 
         public int LocalRank { get; } = topology.Node.Rank;
 
-
         public TensorShape[] Shapes { get; } = new TensorShape[count];
 
         /// <summary>Each tensor's route: set by the check, and made dense where compression would not pay.</summary>

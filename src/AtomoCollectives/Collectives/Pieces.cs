@@ -12,19 +12,29 @@ namespace AtomoCollectives;
 internal static class Pieces
 {
     /// <summary>Floats per allreduce piece, at least (4 MB).</summary>
-    internal static int AllreduceFloats { get; set; } = 1_000_000;
+    internal const int DefaultAllreduceFloats = 1_000_000;
 
     /// <summary>Floats per rank per allreduce piece, at least (64 kB, not a power of two either): a piece's lower bound over many ranks.</summary>
-    internal static int AllreduceBlockFloats { get; set; } = 16_000;
+    internal const int DefaultAllreduceBlockFloats = 16_000;
+
+    /// <summary><see cref="DefaultAllreduceFloats"/>, but for tests that cut sums into many pieces.</summary>
+    internal static int AllreduceFloats { get; set; } = DefaultAllreduceFloats;
+
+    /// <summary><see cref="DefaultAllreduceBlockFloats"/>, but for tests that cut sums into many pieces.</summary>
+    internal static int AllreduceBlockFloats { get; set; } = DefaultAllreduceBlockFloats;
 
     /// <summary>Floats per reduce-scatter round, over all the node's ranks: 1 MiB (over TCP, smaller rounds got slower).</summary>
     internal static int ReduceScatterRoundFloats { get; set; } = 1 << 18;
 
     /// <summary>Floats per allreduce piece over <paramref name="ranks"/> ranks.</summary>
-    public static int AllreducePiece(int ranks) => (int)Math.Min(Array.MaxLength, Math.Max(AllreduceFloats, (long)ranks * AllreduceBlockFloats));
+    public static int AllreducePiece(int ranks) => AllreducePiece(ranks, AllreduceFloats, AllreduceBlockFloats);
+
+    /// <summary>The rule: <paramref name="floats"/>, or <paramref name="blockFloats"/> per rank where that is more, and never more than an array holds.</summary>
+    internal static int AllreducePiece(int ranks, int floats, int blockFloats) =>
+        (int)Math.Min(Array.MaxLength, Math.Max(floats, (long)ranks * blockFloats));
 
     /// <summary>
-    /// <see cref="ICommunicator.AllreduceSum"/> of <paramref name="data"/> in pieces of <see cref="AllreducePiece"/>
+    /// <see cref="ICommunicator.AllreduceSum"/> of <paramref name="data"/> in pieces of <see cref="AllreducePiece(int)"/>
     /// floats, as many on every rank (the length is the same on every rank).
     /// </summary>
     public static void AllreduceSum(ICommunicator communicator, Span<float> data)

@@ -2,7 +2,7 @@ using System.Numerics;
 
 namespace AtomoCollectives.Tests.Collectives;
 
-public class PiecesTests
+public sealed class PiecesTests
 {
     /// <summary>
     /// A piece is 10⁶ floats up to 62 ranks, then 16,000 floats per rank (64 kB per ring step); neither rule gives a power
@@ -17,7 +17,7 @@ public class PiecesTests
     [InlineData(200_000, 2_147_483_591)]   // Array.MaxLength: one piece can never exceed an array
     public void A_piece_is_a_million_floats_or_64_kB_per_rank(int ranks, int floats)
     {
-        Assert.Equal(floats, Pieces.AllreducePiece(ranks));
+        Assert.Equal(floats, Pieces.AllreducePiece(ranks, Pieces.DefaultAllreduceFloats, Pieces.DefaultAllreduceBlockFloats));   // the defaults: another test changes the settings
         Assert.False(BitOperations.IsPow2(floats));
     }
 
