@@ -8,13 +8,14 @@ namespace AtomoCollectives.Examples.Bench;
 /// <param name="Description">What it is, with its budget.</param>
 /// <param name="Options">The collective's options; null for dense.</param>
 /// <param name="DenseOptions">The options of a <see cref="DenseAllreduce"/>, for a dense configuration other than the baseline.</param>
-internal sealed record BenchConfiguration(string Name, string Description, AtomoOptions? Options, DenseAllreduceOptions? DenseOptions = null)
+/// <param name="InPieces">Dense <c>MPI_Allreduce</c> over one flat buffer of every tensor in the library's pieces, instead of per tensor.</param>
+internal sealed record BenchConfiguration(string Name, string Description, AtomoOptions? Options, DenseAllreduceOptions? DenseOptions = null, bool InPieces = false)
 {
     /// <summary>Whether this configuration compresses nothing.</summary>
     public bool IsDense => Options is null;
 
     /// <summary>Whether this is the baseline, <c>MPI_Allreduce</c> per tensor (always run: speedups are relative to it).</summary>
-    public bool IsBaseline => Options is null && DenseOptions is null;
+    public bool IsBaseline => Options is null && DenseOptions is null && !InPieces;
 
     /// <summary>Whether <see cref="RoutingRule.Time"/> routes its tensors.</summary>
     public bool RoutesByTime => Options is { DenseWhenCheaper: true, Routing: RoutingRule.Time };
@@ -40,6 +41,12 @@ internal static class BenchConfigurations
 
     /// <summary>The node-aware dense baseline (docs/node-aware.md).</summary>
     public const string DenseNode = "dense-node";
+
+    /// <summary>Dense over one flat buffer in pieces of 10⁶ floats, as a loop that buckets its gradients would; run only when named.</summary>
+    public const string DensePieces = "dense-pieces";
+
+    /// <summary>Whether the configuration named <paramref name="config"/> compresses nothing (a result's name, as read back from a CSV).</summary>
+    public static bool IsDenseName(string config) => config is Dense or DenseNode or DensePieces;
 
     /// <summary>The configuration the goals are stated for.</summary>
     public const string SpectralThree = "atomo-spectral-s3";
@@ -78,6 +85,8 @@ internal static class BenchConfigurations
     /// <summary>Configurations run only when named (not part of <c>all</c>).</summary>
     public static IReadOnlyList<BenchConfiguration> NamedOnly(ulong seed) =>
     [
+        new(DensePieces, "MPI_Allreduce (AllreduceSum) over one flat buffer of every tensor, in the library's pieces of 10^6 floats, + divide by N: a loop whose gradients already lie in one buffer (no copies)",
+            null, InPieces: true),
         new(SpectralThreeFlat, "spectral ATOMO, budget 3, flat exchange (NodeAware = Off) even when ranks are grouped into nodes",
             new AtomoOptions { Decomposition = Decomposition.Spectral, Budget = 3, Seed = seed, NodeAware = NodeAwareMode.Off }),
     ];

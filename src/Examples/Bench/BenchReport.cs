@@ -71,7 +71,7 @@ internal static class BenchReport
     }
 
     /// <summary>Whether a result is of a dense configuration (nothing encoded): the baseline or the node-aware one.</summary>
-    private static bool IsDense(ConfigResult result) => result.Config is BenchConfigurations.Dense or BenchConfigurations.DenseNode;
+    private static bool IsDense(ConfigResult result) => BenchConfigurations.IsDenseName(result.Config);
 
     /// <summary>The same table as GitHub markdown (for docs).</summary>
     public static string MarkdownTable(IReadOnlyList<ConfigResult> results, string set)

@@ -65,7 +65,7 @@ internal sealed record ConfigResult(
         Csv.Double(row["dense_bytes_per_rank"]), Csv.Double(row["payload_bytes_per_rank"]), Csv.Long(row["elements"]), Csv.Long(row["dense_elements"]),
         Csv.Int(row["tensors"]), Csv.Int(row["compressed_tensors"]), Csv.Double(row["read_once_s"]),
         Csv.Double(row["isolated_encode_s"]), Csv.Double(row["isolated_read_once_s"]), Csv.Double(row["isolated_decode_n2_s"]), Csv.Double(row["isolated_decode_n8_s"]),
-        row.GetValueOrDefault("routing", row["config"] is BenchConfigurations.Dense or BenchConfigurations.DenseNode ? "" : "bytes"), Csv.Int(row.GetValueOrDefault("dense_faster_tensors", "0")))
+        row.GetValueOrDefault("routing", BenchConfigurations.IsDenseName(row["config"]) ? "" : "bytes"), Csv.Int(row.GetValueOrDefault("dense_faster_tensors", "0")))
     {
         BetweenNodeBytesPerRank = row.TryGetValue("between_node_bytes_per_rank", out string? between) ? Csv.Double(between) : double.NaN,
     };

@@ -21,6 +21,7 @@ internal sealed class ConfigurationRun : IDisposable
     private readonly RoutePrediction?[] _predictions;
     private readonly double[] _local = new double[StepFields];
     private readonly double[] _all;
+    private readonly float[]? _flat;   // dense-pieces: every tensor, one after another
     private long _denseElements;
     private int _compressedTensors, _denseFasterTensors, _probes;
 
@@ -40,6 +41,7 @@ internal sealed class ConfigurationRun : IDisposable
         _routes = new TensorRoute[count];
         _predictions = new RoutePrediction?[count];
         _all = new double[StepFields * world.Size];
+        _flat = configuration.InPieces ? new float[set.ParameterCount] : null;
     }
 
     public BenchConfiguration Configuration { get; }
@@ -51,23 +53,36 @@ internal sealed class ConfigurationRun : IDisposable
     public void Step(float[][] pristine, float[][] work, Memory<float>[] memories, bool timed)
     {
         int size = _world.Size;
+        int at = 0;
         for (int t = 0; t < pristine.Length; t++)
         {
-            pristine[t].CopyTo(work[t], 0);
+            pristine[t].CopyTo(_flat is null ? work[t] : _flat.AsSpan(at));
+            at += pristine[t].Length;
         }
 
         _world.Barrier();
         long start = Stopwatch.GetTimestamp();
         if (_allreduce is null)
         {
-            // The baseline as a training loop writes it: MPI_Allreduce per tensor, then divide by N.
             double divide = 0;
-            foreach (float[] tensor in work)
+            if (_flat is not null)
             {
-                _world.AllreduceSum(tensor);
+                // A loop whose gradients lie in one buffer: MPI_Allreduce in the library's pieces, then divide by N.
+                Pieces.AllreduceSum(_world, _flat);
                 long before = Stopwatch.GetTimestamp();
-                TensorPrimitives.Divide(tensor, size, tensor);
-                divide += Stopwatch.GetElapsedTime(before).TotalSeconds;
+                TensorPrimitives.Divide(_flat, size, _flat);
+                divide = Stopwatch.GetElapsedTime(before).TotalSeconds;
+            }
+            else
+            {
+                // The baseline as a training loop writes it: MPI_Allreduce per tensor, then divide by N.
+                foreach (float[] tensor in work)
+                {
+                    _world.AllreduceSum(tensor);
+                    long before = Stopwatch.GetTimestamp();
+                    TensorPrimitives.Divide(tensor, size, tensor);
+                    divide += Stopwatch.GetElapsedTime(before).TotalSeconds;
+                }
             }
 
             double total = Stopwatch.GetElapsedTime(start).TotalSeconds;

@@ -137,7 +137,7 @@ internal static partial class CostModelReport
         return twin.Count > 0 ? twin : own;
     }
 
-    private static bool IsDense(string config) => config is BenchConfigurations.Dense or BenchConfigurations.DenseNode;
+    private static bool IsDense(string config) => BenchConfigurations.IsDenseName(config);
 
     private static void AppendProfiles(StringBuilder report, IReadOnlyList<AtomoProfile> profiles, int ranks)
     {

@@ -31,6 +31,7 @@ internal static partial class CostModelReport
             return 2;
         }
 
+        results.RemoveAll(r => r.Config == BenchConfigurations.DensePieces);   // a bench-side baseline the model has no terms for
         if (calibration.Any(p => p.Level == CalibrationLevel.Rail))
         {
             return RunNodes(new NodeRuns(label, set, results, tensors, calibration), rateBitsPerSecond, cores, output, clusterAlpha, nodeBytesPerSecond, nodeGroupSize);

@@ -98,6 +98,18 @@ public class GradientSetTests
         Assert.Throws<ArgumentException>(() => BenchConfigurations.Select("zip", 1, [RoutingRule.Time]));
     }
 
+    /// <summary>dense-pieces runs only when named, is dense without being the baseline, and counts as dense wherever results are read back.</summary>
+    [Fact]
+    public void DenseInPiecesIsADenseConfigurationRunOnlyWhenNamed()
+    {
+        Assert.DoesNotContain(BenchConfigurations.All(1), c => c.InPieces);
+        IReadOnlyList<BenchConfiguration> pieces = BenchConfigurations.Select("dense-pieces", 1, BenchConfigurations.ParseRouting("both"));
+        Assert.Equal(["dense", "dense-pieces"], pieces.Select(c => c.Name));
+        Assert.True(pieces[1] is { IsDense: true, InPieces: true, IsBaseline: false, Routing: "" });
+        Assert.All(["dense", "dense-node", "dense-pieces"], name => Assert.True(BenchConfigurations.IsDenseName(name)));
+        Assert.False(BenchConfigurations.IsDenseName("qsgd"));
+    }
+
     /// <summary>--routing both runs each ATOMO configuration under the time rule (its own name) and the byte rule (NAME-bytes); dense once.</summary>
     [Fact]
     public void BothRoutingRulesRunEachAtomoConfigurationTwice()
