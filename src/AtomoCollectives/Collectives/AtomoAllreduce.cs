@@ -341,15 +341,12 @@ public sealed class AtomoAllreduce : IGradientAverager
                     call.Timings.Encode[t] = CallTimings.Since(start);
                     call.Atoms[t] = _codec.LastAtomCount;
                 }
-                else
+                else if (call.Staging is null)
                 {
                     // Dense routes are summed as they are: a NaN would reach every rank's result. An all-dense call
-                    // copies each tensor into its place in scratch as it checks it (one pass), and sums it there.
+                    // checks each piece as it stages it for the sum instead (StageAndSum).
                     long start = Stopwatch.GetTimestamp();
-                    localError = call.Staging is { } staging
-                        ? CallAgreement.NonFiniteAt(t, shape, data, FiniteValues.CopyUntilNonFinite(data, staging.Span.Slice(call.StagedElements, data.Length)), call.Routes[t])
-                        : CallAgreement.NonFinite(t, shape, data, call.Routes[t]);
-                    call.StagedElements += call.Staging is null ? 0 : data.Length;
+                    localError = CallAgreement.NonFinite(t, shape, data, call.Routes[t]);
                     call.Timings.DenseLocal += CallTimings.Since(start);
                 }
             }
@@ -497,20 +494,19 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// decode failed. So a rank that failed (a native library's error, a bug, memory) cannot leave the others returning
     /// normally from the call, at no extra collective: every rank raises here, nobody's tensors are written. The sums
     /// are divided by N as the commit copies them out (one pass over them fewer). An all-dense call has nothing to
-    /// decode, so no outcome to carry, and its tensors are already in scratch (<see cref="CallPlan.Staging"/>): they are
-    /// summed there in place, in pieces, with no copy by us or by the transport (<c>MPI_IN_PLACE</c>).
+    /// decode, and stages and sums its tensors piece by piece (<see cref="StageAndSum"/>).
     /// </summary>
     private void ReduceDense<TSet>(TSet tensors, CallPlan call, Exception? decodeError)
         where TSet : ITensorSet, allows ref struct
     {
-        long start = Stopwatch.GetTimestamp();
-        if (call.Staging is { } staged)
+        if (call.Staging is { } staging)
         {
-            Debug.Assert(call.StagedElements == call.DenseElements && call.CompressedElements == 0, "an all-dense call stages every tensor");
-            Pieces.AllreduceSum(_communicator, staged.Span);
-            call.Timings.Dense = CallTimings.Since(start);
+            Debug.Assert(call.DenseElements == staging.Length && call.CompressedElements == 0, "an all-dense call stages every tensor");
+            StageAndSum(tensors, call, staging.Length);
             return;
         }
+
+        long start = Stopwatch.GetTimestamp();
 
         Span<float> denseAndOutcome = _scratch.AsSpan((int)call.CompressedElements, (int)call.DenseElements + 1);
         Span<float> denseScratch = denseAndOutcome[..(int)call.DenseElements];
@@ -534,23 +530,76 @@ public sealed class AtomoAllreduce : IGradientAverager
     }
 
     /// <summary>
-    /// Sizes scratch for an all-dense call (every tensor, and the outcome float the decode phase reserves), so that the
-    /// encode phase stages each tensor there as it checks it (<see cref="CallPlan.Staging"/>). A call too large for one
-    /// array stages nothing; the decode phase refuses it on every rank.
+    /// An all-dense call's sum, in the allreduce's pieces: each piece of the tensors (one after another in scratch) is
+    /// copied there as it is checked for NaN and infinity, then summed at once (<c>MPI_IN_PLACE</c>), while it is still in
+    /// cache, and no rank waits at the header for another's copy of the whole model. After the tensors, one float per
+    /// rank, summed with the last piece: 1 where that rank found a NaN or infinity. Then every rank raises (the rank at
+    /// fault naming the tensor and index), none has written its tensors, and the next call starts in step; the sum that
+    /// held it is dropped.
+    /// </summary>
+    private void StageAndSum<TSet>(TSet tensors, CallPlan call, int total)
+        where TSet : ITensorSet, allows ref struct
+    {
+        Span<float> all = _scratch.AsSpan(0, total + call.Size);
+        int piece = Pieces.AllreducePiece(call.Size);
+        int tensor = 0, within = 0, staged = 0;
+        ArgumentException? nonFinite = null;
+        for (int start = 0; start < all.Length; start += piece)
+        {
+            int end = Math.Min(start + piece, all.Length);
+            long copy = Stopwatch.GetTimestamp();
+            for (int stop = Math.Min(end, total); staged < stop;)
+            {
+                Span<float> data = tensors.Get(tensor);
+                int count = Math.Min(data.Length - within, stop - staged);
+                Span<float> part = data.Slice(within, count);
+                int bad = FiniteValues.CopyUntilNonFinite(part, all.Slice(staged, count));
+                if (bad >= 0)
+                {
+                    nonFinite ??= CallAgreement.NonFiniteAt(tensor, tensors.Shape(tensor), data, within + bad, call.Routes[tensor]);
+                    part.CopyTo(all.Slice(staged, count));   // every rank still sums every piece; this sum is dropped
+                }
+
+                staged += count;
+                within += count;
+                if (within == data.Length)
+                {
+                    (tensor, within) = (tensor + 1, 0);
+                }
+            }
+
+            if (end == all.Length)
+            {
+                all[total..].Clear();
+                all[total + call.Rank] = nonFinite is null ? 0f : 1f;
+            }
+
+            call.Timings.DenseLocal += CallTimings.Since(copy);
+            long sum = Stopwatch.GetTimestamp();
+            _communicator.AllreduceSum(all[start..end]);
+            call.Timings.Dense += CallTimings.Since(sum);
+        }
+
+        CallAgreement.CheckOutcomes(nonFinite, all[total..], call.Step, "average its tensors (a NaN or infinity)");
+    }
+
+    /// <summary>
+    /// Sizes scratch for an all-dense call: every tensor, then one outcome float per rank (<see cref="StageAndSum"/>).
+    /// A call too large for one array stages nothing; the decode phase refuses it on every rank.
     /// </summary>
     private void ReserveStaging<TSet>(TSet tensors, CallPlan call)
         where TSet : ITensorSet, allows ref struct
     {
-        long total = 1;
+        long total = 0;
         for (int t = 0; t < call.Count; t++)
         {
             total += tensors.Shape(t).ElementCount;
         }
 
-        if (total <= Array.MaxLength)
+        if (total + call.Size <= Array.MaxLength)
         {
-            EnsureScratch(total);
-            call.Staging = _scratch.AsMemory(0, (int)total - 1);
+            EnsureScratch(total + call.Size);
+            call.Staging = _scratch.AsMemory(0, (int)total);
         }
     }
 
@@ -697,13 +746,10 @@ public sealed class AtomoAllreduce : IGradientAverager
         public bool AllDense { get; init; }
 
         /// <summary>
-        /// An all-dense call's tensors, one after another at the front of scratch, copied there by the encode phase as it
-        /// checks them; null for other calls (and one too large for scratch).
+        /// Where an all-dense call's tensors go, one after another at the front of scratch, staged and summed piece by
+        /// piece (<see cref="StageAndSum"/>); null for other calls (and one too large for scratch).
         /// </summary>
         public Memory<float>? Staging { get; set; }
-
-        /// <summary>Elements of <see cref="Staging"/> written so far.</summary>
-        public int StagedElements { get; set; }
 
         /// <summary>
         /// The time rule this call routes with and reports to; null for an all-dense call, whose routes are the choice

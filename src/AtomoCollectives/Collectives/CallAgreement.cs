@@ -80,6 +80,24 @@ internal static class CallAgreement
         }
     }
 
+    /// <summary>
+    /// After a collective that carried one float per rank, 1 where that rank failed to <paramref name="phase"/>: raises
+    /// <paramref name="localError"/> here, else names the first rank that failed; returns when none did.
+    /// </summary>
+    public static void CheckOutcomes(Exception? localError, ReadOnlySpan<float> failedByRank, long step, string phase)
+    {
+        if (localError is not null)
+        {
+            ExceptionDispatchInfo.Capture(localError).Throw();
+        }
+
+        int rank = failedByRank.IndexOfAnyExcept(0f);
+        if (rank >= 0)
+        {
+            throw new InvalidOperationException($"Rank {rank} failed to {phase} at step {step} (see that rank's error); no rank wrote its tensors, and the next call starts in step.");
+        }
+    }
+
     /// <summary>Mixes <paramref name="value"/> into <paramref name="hash"/> (HashCode is seeded per process; ranks are processes).</summary>
     public static long Mix(long hash, long value) => (long)SeedSequence.Mix((ulong)hash ^ (ulong)value);
 

@@ -60,15 +60,21 @@ public sealed class InProcessAllreduceTests
 
     /// <summary>
     /// The all-dense calls of the choice of exchange (<see cref="Exchange.Dense"/>: calls 8 to 10 without nodes, after
-    /// the flat trial) check each tensor as they copy it into scratch: a NaN on rank 1 raises there (naming the tensor)
-    /// and on every other rank (naming rank 1), no rank's tensors change, and the same call then gives every rank the
-    /// exact mean.
+    /// the flat trial) check each piece of the tensors as they stage it for the sum: a NaN on rank 1 raises there
+    /// (naming the tensor and index) and on every other rank (naming rank 1), no rank's tensors change, and the same call
+    /// then gives every rank the exact mean. The larger set spans two allreduce pieces (10⁶ floats), the NaN in the
+    /// second, in the tensor the pieces' boundary cuts.
     /// </summary>
-    [Fact]
-    public void An_all_dense_call_refuses_a_NaN_before_summing() => InProcessCluster.Run(3, comm =>
+    [Theory]
+    [InlineData(false, 2, 7)]
+    [InlineData(true, 2, 600_000)]
+    public void An_all_dense_call_refuses_a_NaN_on_every_rank(bool twoPieces, int nanTensor, int nanIndex) => InProcessCluster.Run(3, comm =>
     {
         using var allreduce = new AtomoAllreduce(comm, new AtomoOptions { MinimumCompressedElements = 16, NodeAware = NodeAwareMode.Off });
-        TensorShape[] shapes = AllreduceContract.ModelShapes;
+        TensorShape[] shapes = twoPieces
+            ? [TensorShape.Vector(700_000), TensorShape.Matrix(64, 64), TensorShape.Vector(900_000), TensorShape.Vector(10)]   // 1,604,106 floats
+            : AllreduceContract.ModelShapes;
+        Assert.True(!twoPieces || shapes.Sum(s => (long)s.ElementCount) > Pieces.DefaultAllreduceFloats);
         for (int call = 0; call < ExchangeChoice.FlatTrialCalls; call++)
         {
             allreduce.Average(AllreduceContract.AsMemory(AllreduceContract.Gradients(shapes, comm.Rank, call)), shapes);
@@ -78,15 +84,16 @@ public sealed class InProcessAllreduceTests
         float[][] before = [.. tensors.Select(t => (float[])t.Clone())];
         if (comm.Rank == 1)
         {
-            tensors[2][7] = float.NaN;
+            tensors[nanTensor][nanIndex] = float.NaN;
         }
 
         Exception? error = Record.Exception(() => allreduce.Average(AllreduceContract.AsMemory(tensors), shapes));
         if (comm.Rank == 1)
         {
             Assert.IsType<ArgumentException>(error);
-            Assert.Contains("Tensor 2", error.Message, StringComparison.Ordinal);
-            tensors[2][7] = before[2][7];
+            Assert.Contains($"Tensor {nanTensor} ", error.Message, StringComparison.Ordinal);
+            Assert.Contains($"at index {nanIndex} ", error.Message, StringComparison.Ordinal);
+            tensors[nanTensor][nanIndex] = before[nanTensor][nanIndex];
         }
         else
         {
