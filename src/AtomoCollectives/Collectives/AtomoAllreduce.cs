@@ -543,6 +543,7 @@ public sealed class AtomoAllreduce : IGradientAverager
         Span<float> all = _scratch.AsSpan(0, total + call.Size);
         int piece = Pieces.AllreducePiece(call.Size);
         int tensor = 0, within = 0, staged = 0;
+        bool outcomeWritten = false;
         ArgumentException? nonFinite = null;
         for (int start = 0; start < all.Length; start += piece)
         {
@@ -568,10 +569,12 @@ public sealed class AtomoAllreduce : IGradientAverager
                 }
             }
 
-            if (end == all.Length)
+            if (end > total && !outcomeWritten)
             {
+                // Every tensor is staged and checked now. Written once: the outcome floats may run on into the next piece.
                 all[total..].Clear();
                 all[total + call.Rank] = nonFinite is null ? 0f : 1f;
+                outcomeWritten = true;
             }
 
             call.Timings.DenseLocal += CallTimings.Since(copy);

@@ -60,21 +60,27 @@ public sealed class InProcessAllreduceTests
 
     /// <summary>
     /// The all-dense calls of the choice of exchange (<see cref="Exchange.Dense"/>: calls 8 to 10 without nodes, after
-    /// the flat trial) check each piece of the tensors as they stage it for the sum: a NaN on rank 1 raises there
-    /// (naming the tensor and index) and on every other rank (naming rank 1), no rank's tensors change, and the same call
-    /// then gives every rank the exact mean. The larger set spans two allreduce pieces (10⁶ floats), the NaN in the
-    /// second, in the tensor the pieces' boundary cuts.
+    /// the flat trial) check each piece of the tensors as they stage it for the sum: a NaN on one rank raises there
+    /// (naming the tensor and index) and on every other rank (naming that rank), no rank's tensors change, and the same call
+    /// then gives every rank the exact mean. Layout 1 spans two allreduce pieces (10⁶ floats), the NaN in the second,
+    /// in the tensor the pieces' boundary cuts; layout 2 holds 999,999 floats, so that the ranks' outcome floats after
+    /// them run across the boundary: rank 0's, the one at fault, in the first piece, the others' in the second.
     /// </summary>
     [Theory]
-    [InlineData(false, 2, 7)]
-    [InlineData(true, 2, 600_000)]
-    public void An_all_dense_call_refuses_a_NaN_on_every_rank(bool twoPieces, int nanTensor, int nanIndex) => InProcessCluster.Run(3, comm =>
+    [InlineData(0, 1, 2, 7)]
+    [InlineData(1, 1, 2, 600_000)]
+    [InlineData(2, 0, 2, 100)]
+    public void An_all_dense_call_refuses_a_NaN_on_every_rank(int layout, int nanRank, int nanTensor, int nanIndex) => InProcessCluster.Run(3, comm =>
     {
         using var allreduce = new AtomoAllreduce(comm, new AtomoOptions { MinimumCompressedElements = 16, NodeAware = NodeAwareMode.Off });
-        TensorShape[] shapes = twoPieces
-            ? [TensorShape.Vector(700_000), TensorShape.Matrix(64, 64), TensorShape.Vector(900_000), TensorShape.Vector(10)]   // 1,604,106 floats
-            : AllreduceContract.ModelShapes;
-        Assert.True(!twoPieces || shapes.Sum(s => (long)s.ElementCount) > Pieces.DefaultAllreduceFloats);
+        TensorShape[] shapes = layout switch
+        {
+            1 => [TensorShape.Vector(700_000), TensorShape.Matrix(64, 64), TensorShape.Vector(900_000), TensorShape.Vector(10)],   // 1,604,106 floats
+            2 => [TensorShape.Vector(500_000), TensorShape.Matrix(64, 64), TensorShape.Vector(495_903)],   // 999,999 floats
+            _ => AllreduceContract.ModelShapes,
+        };
+        long total = shapes.Sum(s => (long)s.ElementCount);
+        Assert.True(layout switch { 1 => total > Pieces.DefaultAllreduceFloats, 2 => total == Pieces.DefaultAllreduceFloats - 1, _ => true });
         for (int call = 0; call < ExchangeChoice.FlatTrialCalls; call++)
         {
             allreduce.Average(AllreduceContract.AsMemory(AllreduceContract.Gradients(shapes, comm.Rank, call)), shapes);
@@ -82,13 +88,13 @@ public sealed class InProcessAllreduceTests
 
         float[][] tensors = AllreduceContract.Gradients(shapes, comm.Rank, 100);
         float[][] before = [.. tensors.Select(t => (float[])t.Clone())];
-        if (comm.Rank == 1)
+        if (comm.Rank == nanRank)
         {
             tensors[nanTensor][nanIndex] = float.NaN;
         }
 
         Exception? error = Record.Exception(() => allreduce.Average(AllreduceContract.AsMemory(tensors), shapes));
-        if (comm.Rank == 1)
+        if (comm.Rank == nanRank)
         {
             Assert.IsType<ArgumentException>(error);
             Assert.Contains($"Tensor {nanTensor} ", error.Message, StringComparison.Ordinal);
@@ -98,7 +104,7 @@ public sealed class InProcessAllreduceTests
         else
         {
             Assert.IsType<InvalidOperationException>(error);
-            Assert.Contains("Rank 1 failed", error.Message, StringComparison.Ordinal);
+            Assert.Contains($"Rank {nanRank} failed", error.Message, StringComparison.Ordinal);
         }
 
         for (int t = 0; t < tensors.Length; t++)
