@@ -533,9 +533,9 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// An all-dense call's sum, in the allreduce's pieces: each piece of the tensors (one after another in scratch) is
     /// copied there as it is checked for NaN and infinity, then summed at once (<c>MPI_IN_PLACE</c>), while it is still in
     /// cache, and no rank waits at the header for another's copy of the whole model. After the tensors, one float per
-    /// rank, summed with the last piece: 1 where that rank found a NaN or infinity. Then every rank raises (the rank at
-    /// fault naming the tensor and index), none has written its tensors, and the next call starts in step; the sum that
-    /// held it is dropped.
+    /// rank, written once every tensor is staged and summed with the piece or pieces they fall in: 1 where that rank
+    /// found a NaN or infinity. Then every rank raises (the rank at fault naming the tensor and index), none has written
+    /// its tensors, and the next call starts in step; the sum that held it is dropped.
     /// </summary>
     private void StageAndSum<TSet>(TSet tensors, CallPlan call, int total)
         where TSet : ITensorSet, allows ref struct
