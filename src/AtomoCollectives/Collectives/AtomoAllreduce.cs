@@ -316,11 +316,6 @@ public sealed class AtomoAllreduce : IGradientAverager
         call.Routing?.BeginCall(call.Count);
         call.Link = call.Routing?.Link;
         Exception? localError = tensors.Error;
-        if (call.AllDense && localError is null)
-        {
-            ReserveStaging(tensors, call);
-        }
-
         for (int t = 0; t < call.Count && localError is null; t++)
         {
             TensorShape shape = tensors.Shape(t);
@@ -341,7 +336,7 @@ public sealed class AtomoAllreduce : IGradientAverager
                     call.Timings.Encode[t] = CallTimings.Since(start);
                     call.Atoms[t] = _codec.LastAtomCount;
                 }
-                else if (call.Staging is null)
+                else if (!call.AllDense)
                 {
                     // Dense routes are summed as they are: a NaN would reach every rank's result. An all-dense call
                     // checks each piece as it stages it for the sum instead (StageAndSum).
@@ -457,7 +452,7 @@ public sealed class AtomoAllreduce : IGradientAverager
         EnsureScratch(call.TotalElements + 1);
         if (call.CompressedElements == 0)
         {
-            return null;   // nothing to decode, so nothing can fail: the all-dense sum carries no outcome (ReduceDense)
+            return null;   // nothing to decode, so nothing can fail here (an all-dense call's NaN outcomes ride with its sum)
         }
 
         Span<float> compressedScratch = _scratch.AsSpan(0, (int)call.CompressedElements);
@@ -499,10 +494,10 @@ public sealed class AtomoAllreduce : IGradientAverager
     private void ReduceDense<TSet>(TSet tensors, CallPlan call, Exception? decodeError)
         where TSet : ITensorSet, allows ref struct
     {
-        if (call.Staging is { } staging)
+        if (call.AllDense)
         {
-            Debug.Assert(call.DenseElements == staging.Length && call.CompressedElements == 0, "an all-dense call stages every tensor");
-            StageAndSum(tensors, call, staging.Length);
+            Debug.Assert(call.CompressedElements == 0, "an all-dense call compresses nothing");
+            StageAndSum(tensors, call);
             return;
         }
 
@@ -537,9 +532,11 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// found a NaN or infinity. Then every rank raises (the rank at fault naming the tensor and index), none has written
     /// its tensors, and the next call starts in step; the sum that held it is dropped.
     /// </summary>
-    private void StageAndSum<TSet>(TSet tensors, CallPlan call, int total)
+    private void StageAndSum<TSet>(TSet tensors, CallPlan call)
         where TSet : ITensorSet, allows ref struct
     {
+        int total = (int)call.DenseElements;
+        EnsureScratch(total + (long)call.Size);   // every tensor, then one outcome float per rank
         Span<float> all = _scratch.AsSpan(0, total + call.Size);
         int piece = Pieces.AllreducePiece(call.Size);
         int tensor = 0, within = 0, staged = 0;
@@ -584,26 +581,6 @@ public sealed class AtomoAllreduce : IGradientAverager
         }
 
         CallAgreement.CheckOutcomes(nonFinite, all[total..], call.Step, "average its tensors (a NaN or infinity)");
-    }
-
-    /// <summary>
-    /// Sizes scratch for an all-dense call: every tensor, then one outcome float per rank (<see cref="StageAndSum"/>).
-    /// A call too large for one array stages nothing; the decode phase refuses it on every rank.
-    /// </summary>
-    private void ReserveStaging<TSet>(TSet tensors, CallPlan call)
-        where TSet : ITensorSet, allows ref struct
-    {
-        long total = 0;
-        for (int t = 0; t < call.Count; t++)
-        {
-            total += tensors.Shape(t).ElementCount;
-        }
-
-        if (total + call.Size <= Array.MaxLength)
-        {
-            EnsureScratch(total + call.Size);
-            call.Staging = _scratch.AsMemory(0, (int)total);
-        }
     }
 
     /// <summary>Copies the results from scratch into the caller's tensors (the dense sums divided by N) and says what each tensor took (and keeps this rank's timings for the next call's plan).</summary>
@@ -745,14 +722,8 @@ public sealed class AtomoAllreduce : IGradientAverager
 
         public long Step { get; } = step;
 
-        /// <summary>Every tensor takes the dense route (<see cref="Exchange.Dense"/>).</summary>
+        /// <summary>Every tensor takes the dense route (<see cref="Exchange.Dense"/>), checked and summed piece by piece (<see cref="StageAndSum"/>).</summary>
         public bool AllDense { get; init; }
-
-        /// <summary>
-        /// Where an all-dense call's tensors go, one after another at the front of scratch, staged and summed piece by
-        /// piece (<see cref="StageAndSum"/>); null for other calls (and one too large for scratch).
-        /// </summary>
-        public Memory<float>? Staging { get; set; }
 
         /// <summary>
         /// The time rule this call routes with and reports to; null for an all-dense call, whose routes are the choice

@@ -76,7 +76,7 @@ internal static partial class CostModelReport
         var fits = measuredRanks.ToDictionary(n => n, n => FitNodeLinks(runs.Calibration, n));
         int fitRanks = measuredRanks[0], projectFrom = measuredRanks[^1];
         int[] elements = [.. set.Tensors.Select(t => t.Shape.ElementCount)];
-        var profiles = runs.Results.Where(r => r.Ranks == fitRanks && !IsDense(r.Config))
+        var profiles = runs.Results.Where(r => r.Ranks == fitRanks && !BenchConfigurations.IsDenseName(r.Config))
             .Select(r => Profile(r, [.. runs.Results.Where(m => m.Config == r.Config)], PayloadTensors(runs, fitRanks, r.Config))).ToList();
 
         var report = new StringBuilder();
@@ -136,8 +136,6 @@ internal static partial class CostModelReport
         List<TensorResult> twin = Of(config + BenchConfigurations.BytesSuffix);
         return twin.Count > 0 ? twin : own;
     }
-
-    private static bool IsDense(string config) => BenchConfigurations.IsDenseName(config);
 
     private static void AppendProfiles(StringBuilder report, IReadOnlyList<AtomoProfile> profiles, int ranks)
     {
@@ -205,7 +203,7 @@ internal static partial class CostModelReport
             foreach ((string config, StepPrediction[] steps) in predictions)
             {
                 series[(rate, config)] = [.. steps.Select(p => p.Total)];
-                bool grouped = !IsDense(config) && config != BenchConfigurations.SpectralThreeFlat;
+                bool grouped = !BenchConfigurations.IsDenseName(config) && config != BenchConfigurations.SpectralThreeFlat;
                 for (int i = 0; i < steps.Length; i++)
                 {
                     int groupSize = grouped ? NodeGroups.SizeFor(ProjectedNodes[i], nodeGroupSize) : 1;
