@@ -90,6 +90,38 @@ public sealed class ExchangeChoiceTests
     }
 
     /// <summary>
+    /// One measured call of the node-aware trial is stretched tenfold (a busy machine does that to one call in a few): the
+    /// median ignores it, and node-aware (1 s a call) still beats flat (1.5 s), where a mean (4 s) would not.
+    /// </summary>
+    [Fact]
+    public void One_stretched_call_does_not_decide()
+    {
+        Exchange[] taken = Schedule(TrialsEnd + 5, (step, way, _) => step == NodeTrialEnd - 1 ? 10.0 : Times(way, 1.0, 1.5, 3.0));
+        Assert.All(taken[TrialsEnd..], w => Assert.Equal(Exchange.NodeAware, w));
+    }
+
+    /// <summary>
+    /// Flat's calls take 0.95 s, the dense route's measured calls 0.9, 1.0 and 1.1 s: flat's median beats dense's (1.0 s)
+    /// but not dense's fastest call, a gain within the calls' spread, so the dense route is kept. At 0.85 s flat beats
+    /// every dense call and is kept.
+    /// </summary>
+    [Theory]
+    [InlineData(0.95, 2)]
+    [InlineData(0.85, 1)]
+    public void Another_way_must_beat_every_measured_dense_call(double flatSeconds, int keptWay)
+    {
+        var kept = (Exchange)keptWay;
+        int firstMeasuredDense = TrialsEnd - ExchangeChoice.MeasuredCalls;
+        Exchange[] taken = Schedule(TrialsEnd + 5, (step, way, _) => way switch
+        {
+            Exchange.Dense => step >= firstMeasuredDense && step < TrialsEnd ? 0.9 + (0.1 * (step - firstMeasuredDense)) : 1.0,
+            Exchange.Flat => flatSeconds,
+            _ => 2.0,
+        });
+        Assert.All(taken[TrialsEnd..], w => Assert.Equal(kept, w));
+    }
+
+    /// <summary>
     /// Flat wins the first round; from the first retrial on the node-aware exchange is faster: the retrial (each other
     /// way for <see cref="ExchangeChoice.TrialCalls"/> calls) finds it and it is kept; the next retrial tries the others.
     /// </summary>

@@ -59,7 +59,7 @@ public sealed class InProcessAllreduceTests
     });
 
     /// <summary>
-    /// The all-dense calls of the choice of exchange (<see cref="Exchange.Dense"/>: calls 8 to 10 without nodes, after
+    /// The all-dense calls of the choice of exchange (<see cref="Exchange.Dense"/>: calls 8 to 11 without nodes, after
     /// the flat trial) check each piece of the tensors as they stage it for the sum: a NaN on one rank raises there
     /// (naming the tensor and index) and on every other rank (naming that rank), no rank's tensors change, and the same call
     /// then gives every rank the exact mean. Layout 1 spans two allreduce pieces (10⁶ floats), the NaN in the second,
