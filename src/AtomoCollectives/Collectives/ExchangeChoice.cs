@@ -35,7 +35,9 @@ internal enum Exchange
 /// machine stretches by half (measured: 4 ranks on 2 cores, 93 ms calls with one in four at 130–270 ms). A way other
 /// than dense must also beat the dense route's fastest measured call: the dense route is what the caller had without
 /// compression, a wrong pick of another way cost up to 25 % in the bench, and a gain smaller than the calls' spread is
-/// not worth that risk.
+/// not worth that risk. Between rounds, a winner other than dense is watched: every <see cref="WatchCalls"/> calls one
+/// allreduce sums its last calls over the ranks, and where their median has become slower than the dense route's fastest
+/// call at the decision, the dense route takes the calls until the next round.
 /// </para>
 /// </remarks>
 internal sealed class ExchangeChoice
@@ -52,11 +54,15 @@ internal sealed class ExchangeChoice
     /// <summary>Calls between trials of the others, so that a change of load or link is noticed.</summary>
     internal const int RetrialEvery = 200;
 
+    /// <summary>Calls of a winner other than dense between two looks at them (<see cref="Watch"/>).</summary>
+    internal const int WatchCalls = 5;
+
     private readonly long _warmupSteps;
     private readonly Exchange[] _ways;
     private Dictionary<long, double> _seconds = [];
     private long _calls;   // calls past the warm-up that succeeded: the position in the schedule
     private Exchange _winner;
+    private double _denseFastest = double.NaN;   // the dense route's fastest measured call at the last decision (mean over the ranks); NaN: none since this instance began
 
     /// <summary>A choice between the flat exchange and the dense route, and the node-aware exchange with <paramref name="nodeAware"/>.</summary>
     public ExchangeChoice(long warmupSteps, bool nodeAware)
@@ -66,7 +72,11 @@ internal sealed class ExchangeChoice
         _winner = _ways[0];
     }
 
-    /// <summary>The last decision: each way's median call time (each call's mean over the ranks), seconds, in <see cref="Exchange"/> order (NaN: not tried).</summary>
+    /// <summary>
+    /// The last decision: each way's median call time (each call's mean over the ranks), seconds, in <see cref="Exchange"/>
+    /// order (NaN: not tried); after a switch to dense on watching the winner (<see cref="Watch"/>), the winner's watched
+    /// median and the dense route's fastest call.
+    /// </summary>
     public double[]? LastComparison { get; private set; }
 
     /// <summary>The way the calls go between trials (the first way before the first decision).</summary>
@@ -80,7 +90,8 @@ internal sealed class ExchangeChoice
     /// <summary>
     /// Records that the call at <paramref name="step"/> succeeded on every rank in <paramref name="seconds"/> here; after
     /// the last call of a round of trials, decides with one allreduce over <paramref name="world"/>, on every rank at that
-    /// step, and returns true.
+    /// step, and returns true; between rounds, looks at a winner other than dense every <see cref="WatchCalls"/> calls
+    /// (<see cref="Watch"/>) and returns true where it gives way to the dense route.
     /// </summary>
     public bool Completed(ICommunicator world, long step, double seconds)
     {
@@ -98,8 +109,58 @@ internal sealed class ExchangeChoice
             return true;
         }
 
-        return false;
+        return Watched(position) && Watch(world, position);
     }
+
+    /// <summary>
+    /// Whether the winner's calls are looked at after the call at <paramref name="position"/>: every
+    /// <see cref="WatchCalls"/> calls between rounds, while a way other than dense wins, with room before the next round
+    /// for the dense route's calls that the next decision measures.
+    /// </summary>
+    private bool Watched(long position)
+    {
+        long cycle = position / RetrialEvery, at = position % RetrialEvery;
+        long since = at - TrialsLength(cycle);
+        return _winner != Exchange.Dense && double.IsFinite(_denseFastest) && since >= 0 && since % WatchCalls == WatchCalls - 1
+            && RetrialEvery - 1 - at > MeasuredCalls;
+    }
+
+    /// <summary>
+    /// The winner's last <see cref="WatchCalls"/> calls, summed over the ranks call by call (one allreduce): where their
+    /// median is slower than the dense route's fastest call at the last decision, the dense route takes the calls until
+    /// the next round of trials, and true is returned. A winner's calls can drift after its trial (the flat exchange's
+    /// time rule goes on fitting the link and routing: measured 82 ms in its trial, 96 ms in the calls after, against
+    /// 95 ms all dense), which a round every <see cref="RetrialEvery"/> calls would notice only much later.
+    /// </summary>
+    private bool Watch(ICommunicator world, long position)
+    {
+        var calls = new float[WatchCalls];
+        for (int c = 0; c < WatchCalls; c++)
+        {
+            calls[c] = (float)_seconds.GetValueOrDefault(position - WatchCalls + 1 + c);
+        }
+
+        world.AllreduceSum(calls);
+        calls.AsSpan().Sort();
+        double median = calls[WatchCalls / 2] / (double)world.Size;
+        if (!(median > _denseFastest))
+        {
+            return false;
+        }
+
+        var comparison = new double[3];
+        Array.Fill(comparison, double.NaN);
+        comparison[(int)_winner] = median;
+        comparison[(int)Exchange.Dense] = _denseFastest;
+        LastComparison = comparison;
+        _winner = Exchange.Dense;
+        return true;
+    }
+
+    /// <summary>The calls of the round of trials at the start of <paramref name="cycle"/> (the first tries every way; later ones all but the winner, <see cref="TrialCalls"/> each).</summary>
+    private long TrialsLength(long cycle) =>
+        cycle > 0 ? (_ways.Length - 1) * (long)TrialCalls
+        : _ways.Sum(way => way == Exchange.Flat ? FlatTrialCalls : TrialCalls);
 
     /// <summary>The way tried at <paramref name="position"/> (calls past the warm-up), and whether it is its trial's last call; null between rounds of trials.</summary>
     private (Exchange Way, bool Last)? Trial(long position)
@@ -170,6 +231,7 @@ internal sealed class ExchangeChoice
         }
 
         _winner = _ways[best];
+        _denseFastest = denseFastest;
         var comparison = new double[3];
         Array.Fill(comparison, double.NaN);
         for (int w = 0; w < _ways.Length; w++)
@@ -183,7 +245,10 @@ internal sealed class ExchangeChoice
     /// <summary>Whether the node-aware exchange is one of the ways.</summary>
     public bool HasNodeAware => _ways[0] == Exchange.NodeAware;
 
-    /// <summary>Writes the ways, the position in the schedule, the winner and the measured calls, so that a resumed run goes on with them.</summary>
+    /// <summary>
+    /// Writes the ways, the position in the schedule, the winner and the measured calls, so that a resumed run goes on
+    /// with them; not the dense route's fastest call, so a resumed run watches its winner from its next decision on.
+    /// </summary>
     public void Save(BinaryWriter writer)
     {
         writer.Write(HasNodeAware);

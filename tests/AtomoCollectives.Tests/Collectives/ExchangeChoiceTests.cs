@@ -122,6 +122,26 @@ public sealed class ExchangeChoiceTests
     }
 
     /// <summary>
+    /// Flat wins its trial (1 s a call against 2 s dense), then its calls take 3 s: the first look at its calls, after
+    /// <see cref="ExchangeChoice.WatchCalls"/> of them, hands the calls to the dense route until the next round. A flat
+    /// exchange that stays fast is never handed over.
+    /// </summary>
+    [Theory]
+    [InlineData(3.0, 2)]
+    [InlineData(1.0, 1)]
+    public void A_winner_that_slows_past_the_dense_route_gives_way_to_it(double flatAfterTrials, int keptWay)
+    {
+        Exchange[] taken = Schedule(TrialsEnd + ExchangeChoice.RetrialEvery - 20, (step, way, _) => way switch
+        {
+            Exchange.Flat => step >= TrialsEnd ? flatAfterTrials : 1.0,
+            Exchange.Dense => 2.0,
+            _ => 5.0,
+        });
+        Assert.All(taken[TrialsEnd..(TrialsEnd + ExchangeChoice.WatchCalls)], w => Assert.Equal(Exchange.Flat, w));
+        Assert.All(taken[(TrialsEnd + ExchangeChoice.WatchCalls)..], w => Assert.Equal((Exchange)keptWay, w));
+    }
+
+    /// <summary>
     /// Flat wins the first round; from the first retrial on the node-aware exchange is faster: the retrial (each other
     /// way for <see cref="ExchangeChoice.TrialCalls"/> calls) finds it and it is kept; the next retrial tries the others.
     /// </summary>
