@@ -183,7 +183,7 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// <summary>The way the calls go between trials of the others (tests; null: no choice by time).</summary>
     internal Exchange? ChosenExchange => _exchangeChoices?.Last?.Winner;
 
-    /// <summary>The choice of exchange in words, for the bench: the way kept and each way's median call at the last decision.</summary>
+    /// <summary>The choice of exchange in words, for the bench: the way kept and each way's median call at the last decision, or what the watch handed over.</summary>
     internal string? DescribeExchangeChoice()
     {
         if (_exchangeChoices?.Last is not { } choice)
@@ -194,6 +194,11 @@ public sealed class AtomoAllreduce : IGradientAverager
         if (choice.LastComparison is not { } means)
         {
             return $"exchange {choice.Winner} (not decided yet)";
+        }
+
+        if (choice.HandedOverFrom is { } from)
+        {
+            return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"exchange {choice.Winner} (handed over from {from}: its median call {means[(int)from] * 1e3:F1} ms, the dense route's fastest at the decision {means[(int)Exchange.Dense] * 1e3:F1} ms)");
         }
 
         var tried = Enum.GetValues<Exchange>().Where(w => !double.IsNaN(means[(int)w])).Select(w => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{w} {means[(int)w] * 1e3:F1}"));
@@ -297,7 +302,18 @@ public sealed class AtomoAllreduce : IGradientAverager
             return;
         }
 
-        if (choices.Completed(_communicator, shapesHash, step, seconds) && choices.Last is { LastComparison: { } now } choice)
+        if (!choices.Completed(_communicator, shapesHash, step, seconds) || choices.Last is not { LastComparison: { } now } choice)
+        {
+            return;
+        }
+
+        if (choice.HandedOverFrom is { } from)
+        {
+            _logger.LogInformation(
+                "AtomoAllreduce step {Step}: {Way} until the next trials: the {From} exchange's last calls took {Watched:F1} ms (median), slower than the dense route's fastest call at the decision, {Dense:F1} ms",
+                step, choice.Winner, from, now[(int)from] * 1e3, now[(int)Exchange.Dense] * 1e3);
+        }
+        else
         {
             _logger.LogInformation(
                 "AtomoAllreduce step {Step}: {Way} from now on (median call {NodeAware:F1} ms node-aware, {Flat:F1} ms flat, {Dense:F1} ms dense)",

@@ -79,6 +79,9 @@ internal sealed class ExchangeChoice
     /// </summary>
     public double[]? LastComparison { get; private set; }
 
+    /// <summary>The way the watch (<see cref="Watch"/>) handed the calls over from to the dense route since the last decision; null: none.</summary>
+    public Exchange? HandedOverFrom { get; private set; }
+
     /// <summary>The way the calls go between trials (the first way before the first decision).</summary>
     public Exchange Winner => _winner;
 
@@ -153,6 +156,7 @@ internal sealed class ExchangeChoice
         comparison[(int)_winner] = median;
         comparison[(int)Exchange.Dense] = _denseFastest;
         LastComparison = comparison;
+        HandedOverFrom = _winner;
         _winner = Exchange.Dense;
         return true;
     }
@@ -232,6 +236,7 @@ internal sealed class ExchangeChoice
 
         _winner = _ways[best];
         _denseFastest = denseFastest;
+        HandedOverFrom = null;
         var comparison = new double[3];
         Array.Fill(comparison, double.NaN);
         for (int w = 0; w < _ways.Length; w++)

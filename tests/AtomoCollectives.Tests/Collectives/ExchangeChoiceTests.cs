@@ -139,6 +139,21 @@ public sealed class ExchangeChoiceTests
         });
         Assert.All(taken[TrialsEnd..(TrialsEnd + ExchangeChoice.WatchCalls)], w => Assert.Equal(Exchange.Flat, w));
         Assert.All(taken[(TrialsEnd + ExchangeChoice.WatchCalls)..], w => Assert.Equal((Exchange)keptWay, w));
+
+        // What the log and the bench say: the way handed over from, its watched median and the dense route's fastest call.
+        InProcessCluster.Run(2, comm =>
+        {
+            var choice = new ExchangeChoice(Warmup, nodeAware: true);
+            for (long step = 0; step < TrialsEnd + ExchangeChoice.WatchCalls; step++)
+            {
+                Exchange way = choice.At(step);
+                choice.Completed(comm, step, way == Exchange.Flat ? (step >= TrialsEnd ? flatAfterTrials : 1.0) : way == Exchange.Dense ? 2.0 : 5.0);
+            }
+
+            Assert.Equal(keptWay == 2 ? Exchange.Flat : null, choice.HandedOverFrom);
+            Assert.Equal(keptWay == 2 ? flatAfterTrials : 1.0, choice.LastComparison![(int)Exchange.Flat]);
+            Assert.Equal(2.0, choice.LastComparison[(int)Exchange.Dense]);
+        });
     }
 
     /// <summary>
