@@ -131,12 +131,14 @@ public sealed class ExchangeChoiceTests
     [InlineData(1.0, 1)]
     public void A_winner_that_slows_past_the_dense_route_gives_way_to_it(double flatAfterTrials, int keptWay)
     {
-        Exchange[] taken = Schedule(TrialsEnd + ExchangeChoice.RetrialEvery - 20, (step, way, _) => way switch
+        double Seconds(long step, Exchange way) => way switch
         {
             Exchange.Flat => step >= TrialsEnd ? flatAfterTrials : 1.0,
             Exchange.Dense => 2.0,
             _ => 5.0,
-        });
+        };
+
+        Exchange[] taken = Schedule(TrialsEnd + ExchangeChoice.RetrialEvery - 20, (step, way, _) => Seconds(step, way));
         Assert.All(taken[TrialsEnd..(TrialsEnd + ExchangeChoice.WatchCalls)], w => Assert.Equal(Exchange.Flat, w));
         Assert.All(taken[(TrialsEnd + ExchangeChoice.WatchCalls)..], w => Assert.Equal((Exchange)keptWay, w));
 
@@ -146,8 +148,7 @@ public sealed class ExchangeChoiceTests
             var choice = new ExchangeChoice(Warmup, nodeAware: true);
             for (long step = 0; step < TrialsEnd + ExchangeChoice.WatchCalls; step++)
             {
-                Exchange way = choice.At(step);
-                choice.Completed(comm, step, way == Exchange.Flat ? (step >= TrialsEnd ? flatAfterTrials : 1.0) : way == Exchange.Dense ? 2.0 : 5.0);
+                choice.Completed(comm, step, Seconds(step, choice.At(step)));
             }
 
             Assert.Equal(keptWay == 2 ? Exchange.Flat : null, choice.HandedOverFrom);
