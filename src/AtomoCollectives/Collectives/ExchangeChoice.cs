@@ -144,15 +144,13 @@ internal sealed class ExchangeChoice
         }
 
         world.AllreduceSum(calls);
-        calls.AsSpan().Sort();
-        double median = calls[WatchCalls / 2] / (double)world.Size;
+        double median = SortedMedian(calls, world.Size);
         if (!(median > _denseFastest))
         {
             return false;
         }
 
-        var comparison = new double[3];
-        Array.Fill(comparison, double.NaN);
+        double[] comparison = NoneCompared();
         comparison[(int)_winner] = median;
         comparison[(int)Exchange.Dense] = _denseFastest;
         LastComparison = comparison;
@@ -222,8 +220,7 @@ internal sealed class ExchangeChoice
         for (int w = 0; w < _ways.Length; w++)
         {
             Span<float> way = calls.AsSpan(w * MeasuredCalls, MeasuredCalls);
-            way.Sort();
-            medians[w] = way[MeasuredCalls / 2] / (double)world.Size;
+            medians[w] = SortedMedian(way, world.Size);
             denseFastest = _ways[w] == Exchange.Dense ? way[0] / (double)world.Size : denseFastest;
         }
 
@@ -237,14 +234,28 @@ internal sealed class ExchangeChoice
         _winner = _ways[best];
         _denseFastest = denseFastest;
         HandedOverFrom = null;
-        var comparison = new double[3];
-        Array.Fill(comparison, double.NaN);
+        double[] comparison = NoneCompared();
         for (int w = 0; w < _ways.Length; w++)
         {
             comparison[(int)_ways[w]] = medians[w];
         }
 
         LastComparison = comparison;
+    }
+
+    /// <summary>Sorts <paramref name="summed"/> (calls, each summed over <paramref name="ranks"/> ranks) and returns their median call, each call's mean over the ranks.</summary>
+    private static double SortedMedian(Span<float> summed, int ranks)
+    {
+        summed.Sort();
+        return summed[summed.Length / 2] / (double)ranks;
+    }
+
+    /// <summary>A comparison with no way in it yet: NaN for each way of <see cref="Exchange"/>.</summary>
+    private static double[] NoneCompared()
+    {
+        var comparison = new double[Enum.GetValues<Exchange>().Length];
+        Array.Fill(comparison, double.NaN);
+        return comparison;
     }
 
     /// <summary>Whether the node-aware exchange is one of the ways.</summary>
