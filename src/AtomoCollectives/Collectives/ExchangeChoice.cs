@@ -37,7 +37,7 @@ internal enum Exchange
 /// compression, a wrong pick of another way cost up to 25 % in the bench, and a gain smaller than the calls' spread is
 /// not worth that risk. Between rounds, a winner other than dense is watched: every <see cref="WatchCalls"/> calls one
 /// allreduce sums its last calls over the ranks, and where their median has become slower than the dense route's fastest
-/// call at the decision, the dense route takes the calls until the next round.
+/// call at the decision, twice in a row, the dense route takes the calls until the next round.
 /// </para>
 /// </remarks>
 internal sealed class ExchangeChoice
@@ -57,12 +57,20 @@ internal sealed class ExchangeChoice
     /// <summary>Calls of a winner other than dense between two looks at them (<see cref="Watch"/>).</summary>
     internal const int WatchCalls = 5;
 
+    /// <summary>
+    /// Slow looks in a row that hand the calls over to the dense route: a handover on one slow window lasts until the next
+    /// round (up to <see cref="RetrialEvery"/> calls without the kept way's gain), a second look costs
+    /// <see cref="WatchCalls"/> more calls of a drift (measured: one slow window handed flat calls of 2.5× over).
+    /// </summary>
+    internal const int SlowLooks = 2;
+
     private readonly long _warmupSteps;
     private readonly Exchange[] _ways;
     private Dictionary<long, double> _seconds = [];
     private long _calls;   // calls past the warm-up that succeeded: the position in the schedule
     private Exchange _winner;
     private double _denseFastest = double.NaN;   // the dense route's fastest measured call at the last decision (mean over the ranks); NaN: none since this instance began
+    private int _slowLooks;   // looks in a row at the winner that found it slower than _denseFastest
 
     /// <summary>A choice between the flat exchange and the dense route, and the node-aware exchange with <paramref name="nodeAware"/>.</summary>
     public ExchangeChoice(long warmupSteps, bool nodeAware)
@@ -130,8 +138,8 @@ internal sealed class ExchangeChoice
 
     /// <summary>
     /// The winner's last <see cref="WatchCalls"/> calls, summed over the ranks call by call (one allreduce): where their
-    /// median is slower than the dense route's fastest call at the last decision, the dense route takes the calls until
-    /// the next round of trials, and true is returned. A winner's calls can drift after its trial (the flat exchange's
+    /// median is slower than the dense route's fastest call at the last decision, <see cref="SlowLooks"/> looks in a row,
+    /// the dense route takes the calls until the next round of trials, and true is returned. A winner's calls can drift after its trial (the flat exchange's
     /// time rule goes on fitting the link and routing: measured 82 ms in its trial, 96 ms in the calls after, against
     /// 95 ms all dense), which a round every <see cref="RetrialEvery"/> calls would notice only much later.
     /// </summary>
@@ -145,7 +153,8 @@ internal sealed class ExchangeChoice
 
         world.AllreduceSum(calls);
         double median = SortedMedian(calls, world.Size);
-        if (!(median > _denseFastest))
+        _slowLooks = median > _denseFastest ? _slowLooks + 1 : 0;
+        if (_slowLooks < SlowLooks)
         {
             return false;
         }
@@ -233,6 +242,7 @@ internal sealed class ExchangeChoice
 
         _winner = _ways[best];
         _denseFastest = denseFastest;
+        _slowLooks = 0;
         HandedOverFrom = null;
         double[] comparison = NoneCompared();
         for (int w = 0; w < _ways.Length; w++)

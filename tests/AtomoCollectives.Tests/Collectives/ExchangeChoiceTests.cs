@@ -122,9 +122,9 @@ public sealed class ExchangeChoiceTests
     }
 
     /// <summary>
-    /// Flat wins its trial (1 s a call against 2 s dense), then its calls take 3 s: the first look at its calls, after
-    /// <see cref="ExchangeChoice.WatchCalls"/> of them, hands the calls to the dense route until the next round. A flat
-    /// exchange that stays fast is never handed over.
+    /// Flat wins its trial (1 s a call against 2 s dense), then its calls take 3 s: the second look in a row at its calls,
+    /// after 2 × <see cref="ExchangeChoice.WatchCalls"/> of them, hands the calls to the dense route until the next round.
+    /// A flat exchange that stays fast is never handed over.
     /// </summary>
     [Theory]
     [InlineData(3.0, 2)]
@@ -139,14 +139,15 @@ public sealed class ExchangeChoiceTests
         };
 
         Exchange[] taken = Schedule(TrialsEnd + ExchangeChoice.RetrialEvery - 20, (step, way, _) => Seconds(step, way));
-        Assert.All(taken[TrialsEnd..(TrialsEnd + ExchangeChoice.WatchCalls)], w => Assert.Equal(Exchange.Flat, w));
-        Assert.All(taken[(TrialsEnd + ExchangeChoice.WatchCalls)..], w => Assert.Equal((Exchange)keptWay, w));
+        int handover = TrialsEnd + (ExchangeChoice.SlowLooks * ExchangeChoice.WatchCalls);
+        Assert.All(taken[TrialsEnd..handover], w => Assert.Equal(Exchange.Flat, w));
+        Assert.All(taken[handover..], w => Assert.Equal((Exchange)keptWay, w));
 
         // What the log and the bench say: the way handed over from, its watched median and the dense route's fastest call.
         InProcessCluster.Run(2, comm =>
         {
             var choice = new ExchangeChoice(Warmup, nodeAware: true);
-            for (long step = 0; step < TrialsEnd + ExchangeChoice.WatchCalls; step++)
+            for (long step = 0; step < handover; step++)
             {
                 choice.Completed(comm, step, Seconds(step, choice.At(step)));
             }
@@ -155,6 +156,23 @@ public sealed class ExchangeChoiceTests
             Assert.Equal(keptWay == 2 ? flatAfterTrials : 1.0, choice.LastComparison![(int)Exchange.Flat]);
             Assert.Equal(2.0, choice.LastComparison[(int)Exchange.Dense]);
         });
+    }
+
+    /// <summary>
+    /// One slow window of flat's calls (3 s against the dense route's 2 s, between two fast ones) is not handed over: the
+    /// next look finds flat fast again, and it keeps the calls.
+    /// </summary>
+    [Fact]
+    public void One_slow_window_does_not_hand_over()
+    {
+        int slowFrom = TrialsEnd, slowTo = TrialsEnd + ExchangeChoice.WatchCalls;
+        Exchange[] taken = Schedule(TrialsEnd + 60, (step, way, _) => way switch
+        {
+            Exchange.Flat => step >= slowFrom && step < slowTo ? 3.0 : 1.0,
+            Exchange.Dense => 2.0,
+            _ => 5.0,
+        });
+        Assert.All(taken[TrialsEnd..], w => Assert.Equal(Exchange.Flat, w));
     }
 
     /// <summary>
