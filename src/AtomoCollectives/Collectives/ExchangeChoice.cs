@@ -139,18 +139,15 @@ internal sealed class ExchangeChoice
     /// <summary>
     /// The winner's last <see cref="WatchCalls"/> calls, summed over the ranks call by call (one allreduce): where their
     /// median is slower than the dense route's fastest call at the last decision, <see cref="SlowLooks"/> looks in a row,
-    /// the dense route takes the calls until the next round of trials, and true is returned. A winner's calls can drift after its trial (the flat exchange's
-    /// time rule goes on fitting the link and routing: measured 82 ms in its trial, 96 ms in the calls after, against
-    /// 95 ms all dense), which a round every <see cref="RetrialEvery"/> calls would notice only much later.
+    /// the dense route takes the calls until the next round of trials, and true is returned. A winner's calls can drift
+    /// after its trial (the flat exchange's time rule goes on fitting the link and routing: measured 82 ms in its trial,
+    /// 96 ms in the calls after, against 95 ms all dense), which a round every <see cref="RetrialEvery"/> calls would
+    /// notice only much later.
     /// </summary>
     private bool Watch(ICommunicator world, long position)
     {
         var calls = new float[WatchCalls];
-        for (int c = 0; c < WatchCalls; c++)
-        {
-            calls[c] = (float)_seconds.GetValueOrDefault(position - WatchCalls + 1 + c);
-        }
-
+        CallsEndingAt(position, calls);
         world.AllreduceSum(calls);
         double median = SortedMedian(calls, world.Size);
         _slowLooks = median > _denseFastest ? _slowLooks + 1 : 0;
@@ -217,10 +214,7 @@ internal sealed class ExchangeChoice
                 }
             }
 
-            for (int c = 0; c < MeasuredCalls; c++)
-            {
-                calls[(w * MeasuredCalls) + c] = (float)_seconds.GetValueOrDefault(end - MeasuredCalls + 1 + c);
-            }
+            CallsEndingAt(end, calls.AsSpan(w * MeasuredCalls, MeasuredCalls));
         }
 
         world.AllreduceSum(calls);
@@ -251,6 +245,15 @@ internal sealed class ExchangeChoice
         }
 
         LastComparison = comparison;
+    }
+
+    /// <summary>This rank's times of the calls that end at <paramref name="last"/>, one per element of <paramref name="into"/> (0 where none is kept).</summary>
+    private void CallsEndingAt(long last, Span<float> into)
+    {
+        for (int c = 0; c < into.Length; c++)
+        {
+            into[c] = (float)_seconds.GetValueOrDefault(last - into.Length + 1 + c);
+        }
     }
 
     /// <summary>Sorts <paramref name="summed"/> (calls, each summed over <paramref name="ranks"/> ranks) and returns their median call, each call's mean over the ranks.</summary>
