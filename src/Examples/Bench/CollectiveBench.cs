@@ -281,7 +281,9 @@ internal static class CollectiveBench
 
     /// <summary>
     /// <paramref name="sum"/> of every calibration size, over this rank's group of <paramref name="groupRanks"/> (every
-    /// group at once, started together by a world barrier): the minimum time of repeats, the slowest rank of the world.
+    /// group at once, started together by a world barrier): per repeat the slowest rank of the world, and the median of
+    /// the repeats, as the steps are reported (the median step of the slowest rank), so that the model's inputs carry the
+    /// same time-slicing as what it predicts.
     /// </summary>
     private static List<CalibrationPoint> TimeSums(ICommunicator world, int groupRanks, string label, CalibrationLevel level, Action<float[]> sum)
     {
@@ -290,23 +292,23 @@ internal static class CollectiveBench
         {
             var buffer = new float[floats];
             buffer.AsSpan().Fill(1f);
-            double best = double.MaxValue;
-            int repeats = floats >= 1 << 20 ? 3 : floats >= 1 << 16 ? 10 : 40;
-            for (int repeat = 0; repeat < repeats + 1; repeat++)
+            int repeats = floats >= 1 << 20 ? 5 : floats >= 1 << 16 ? 11 : 41;
+            var seconds = new double[repeats];
+            for (int repeat = -1; repeat < repeats; repeat++)   // one untimed
             {
                 world.Barrier();
                 long start = Stopwatch.GetTimestamp();
                 sum(buffer);
-                double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-                if (repeat > 0)
+                if (repeat >= 0)
                 {
-                    best = Math.Min(best, seconds);
+                    seconds[repeat] = Stopwatch.GetElapsedTime(start).TotalSeconds;
                 }
             }
 
-            var all = new double[world.Size];
-            world.Allgather<double>([best], all);
-            points.Add(new CalibrationPoint(label, world.Size, 4L * floats, all.Max(), level, groupRanks));
+            var all = new double[world.Size * repeats];
+            world.Allgather<double>(seconds, all);
+            double[] slowest = [.. Enumerable.Range(0, repeats).Select(r => Enumerable.Range(0, world.Size).Max(rank => all[(rank * repeats) + r])).Order()];
+            points.Add(new CalibrationPoint(label, world.Size, 4L * floats, slowest[repeats / 2], level, groupRanks));
         }
 
         return points;

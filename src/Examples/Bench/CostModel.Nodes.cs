@@ -100,19 +100,24 @@ internal static partial class CostModel
     }
 
     /// <summary>
-    /// Allreduce of <paramref name="nodeBytes"/> per node over the rails, every rail at once: each of the k rails rings
-    /// 1/k of them over the M nodes, and the node's link carries the k rails' bytes together, <c>2(M−1)/M·nodeBytes</c>
-    /// each way; <paramref name="calls"/> allreduces pay the latency.
+    /// Allreduce of <paramref name="nodeBytes"/> per node over the rails, every rail at once: each of the k rails sums
+    /// 1/k of them over the M nodes in the steps Open MPI takes for that size (<see cref="OpenMpiAllreduce"/>: for
+    /// large sums Rabenseifner's, 2 log₂ M steps; for a few kB a tree; a ring only where its rules say so), each step
+    /// paying α between nodes, and the node's link carries the k rails' bytes together (a ring's and Rabenseifner's
+    /// <c>2(M−1)/M·nodeBytes</c> each way at a power of two).
     /// </summary>
-    public static double RailAllreduce(int nodes, double nodeBytes, LinkParameters inter, int calls = 1)
+    public static double RailAllreduce(int nodes, int ranksPerNode, double nodeBytes, LinkParameters inter)
     {
         ArgumentNullException.ThrowIfNull(inter);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ranksPerNode, 1);
         if (nodes <= 1)
         {
             return 0;
         }
 
-        return (calls * 2.0 * (nodes - 1) * inter.Alpha) + (AllreduceStatistics.RingAllreduceBytes(nodeBytes / 4.0, nodes) * inter.Beta);
+        double memberBytes = nodeBytes / ranksPerNode;
+        AllreduceCost cost = OpenMpiAllreduce.Cost(OpenMpiAllreduce.Choose(nodes, (long)memberBytes), nodes, (long)(memberBytes / sizeof(float)));
+        return (cost.Steps * inter.Alpha) + (cost.Vectors * nodeBytes * inter.Beta);
     }
 
     /// <summary>
@@ -135,7 +140,7 @@ internal static partial class CostModel
         ArgumentNullException.ThrowIfNull(tensorElements);
         ArgumentNullException.ThrowIfNull(links);
         double bytes = 4.0 * tensorElements.Sum(n => (long)n);
-        double exchange = SmallAllgather(nodes, ranksPerNode, HeaderBytes, links) + RingAllreduce(ranksPerNode, bytes, links.Intra) + RailAllreduce(nodes, bytes, links.Inter);
+        double exchange = SmallAllgather(nodes, ranksPerNode, HeaderBytes, links) + RingAllreduce(ranksPerNode, bytes, links.Intra) + RailAllreduce(nodes, ranksPerNode, bytes, links.Inter);
         return new StepPrediction(0, exchange, divideSeconds * computeScale);
     }
 
@@ -163,13 +168,14 @@ internal static partial class CostModel
     /// <summary>
     /// <see cref="AtomoNodeAware"/>'s step in its terms (on one node or one rank per node, the flat exchange is all
     /// <see cref="NodeStepTerms.WithinNode"/> or <see cref="NodeStepTerms.Payloads"/>). The payloads, each node's link
-    /// carrying its k rails' at once: without groups the rails' allgather of the node payloads, (M−1)α + (M−1)·payload·β.
-    /// With groups of G = <see cref="NodeGroups.SizeFor"/> nodes, one after the other (a group's other nodes wait for
-    /// its leader): the allgather within the group, (G−1)α + (G−1)·payload·β; on the leader, decode of G payloads and
-    /// encode of their sum (<see cref="NodeStepTerms.Recompress"/>); the group payload lengths over the rail (a small
-    /// allgather of M members); the leaders' allgatherv over the rail, (M−1)α (ring) + groups·payload·β (a group's
-    /// payload weighs a node's, the budget being fixed; a node that does not lead receives every group's, its own
-    /// included); then every rank decodes the groups' payloads instead of M.
+    /// carrying its k rails' at once, each allgatherv in the steps Open MPI takes for its size (<see cref="OpenMpiAllgatherv"/>,
+    /// s(p) below): without groups the rails' allgather of the node payloads, s(M)·α + (M−1)·payload·β. With groups of
+    /// G = <see cref="NodeGroups.SizeFor"/> nodes, one after the other (a group's other nodes wait for its leader): the
+    /// allgather within the group, s(G)·α + (G−1)·payload·β; on the leader, decode of G payloads and encode of their sum
+    /// (<see cref="NodeStepTerms.Recompress"/>); the group payload lengths over the rail (a small allgather of M members);
+    /// the leaders' allgatherv over the rail, s(M)·α + groups·payload·β (a group's payload weighs a node's, the budget
+    /// being fixed; a node that does not lead receives every group's, its own included); then every rank decodes the
+    /// groups' payloads instead of M.
     /// </summary>
     public static NodeStepTerms AtomoNodeAwareTerms(int nodes, int ranksPerNode, AtomoProfile profile, NodeLinks links, double computeScale = 1, int nodeGroupSize = 0)
     {
@@ -204,17 +210,22 @@ internal static partial class CostModel
         double allBytes = 4.0 * profile.Tensors.Sum(t => (long)t.Elements);
         double headers = SmallAllgather(nodes, ranksPerNode, HeaderBytes, links) + SmallAllgather(nodes, ranksPerNode, PayloadLengthsBytes(tensors), links);
         double withinNode = RingAllreduce(ranksPerNode, allBytes, links.Intra);
-        double denseOnRails = RailAllreduce(nodes, denseBytes + cheaperBytes, links.Inter, calls: cheaperBytes > 0 ? 2 : 1);
+        // The library's two sums on the rail: the tensors the byte rule sent dense, if any; the slices, each with its outcome float.
+        double denseOnRails = RailAllreduce(nodes, ranksPerNode, denseBytes + (4.0 * ranksPerNode), links.Inter) + (cheaperBytes > 0 ? RailAllreduce(nodes, ranksPerNode, cheaperBytes, links.Inter) : 0);
         double encode = profile.EncodeSeconds * SlowestShare(profile.Tensors, ranksPerNode, _ => true);
         double decodedShare = SlowestShare(profile.Tensors, ranksPerNode, t => !Dense(t));
         double Decode(int payloads) => (profile.DecodeFixedSeconds + (payloads * profile.DecodePerRankSeconds)) * decodedShare;
-        double Allgatherv(int members, int payloadsIn) => ((members - 1) * links.Inter.Alpha) + (payloadsIn * nodePayload * links.Inter.Beta);
+        // A rail's allgatherv of payloads: Open MPI's steps for its bytes per member (each sender's share of a node's
+        // payloads, 1/k of them), and the node's link carrying the k rails' payloads in.
+        double Allgatherv(int members, int senders, int payloadsIn) =>
+            (OpenMpiAllgatherv.Steps(OpenMpiAllgatherv.Choose(members, senders * nodePayload / ranksPerNode / members), members) * links.Inter.Alpha)
+            + (payloadsIn * nodePayload * links.Inter.Beta);
         if (groupSize == 1)
         {
-            return new NodeStepTerms(1, encode * computeScale, headers, withinNode, Allgatherv(nodes, nodes - 1), denseOnRails, 0, Decode(nodes) * computeScale);
+            return new NodeStepTerms(1, encode * computeScale, headers, withinNode, Allgatherv(nodes, nodes, nodes - 1), denseOnRails, 0, Decode(nodes) * computeScale);
         }
 
-        double payloads = Allgatherv(groupSize, groupSize - 1) + Allgatherv(nodes, groups);
+        double payloads = Allgatherv(groupSize, groupSize, groupSize - 1) + Allgatherv(nodes, groups, groups);   // only the leaders send
         double recompress = Decode(groupSize) + (profile.EncodeSeconds * decodedShare);   // the leader encodes what is still compressed
         headers += RailSmallAllgather(nodes, ranksPerNode, GroupLengthsBytes(tensors), links);
         return new NodeStepTerms(groupSize, encode * computeScale, headers, withinNode, payloads, denseOnRails, recompress * computeScale, Decode(groups) * computeScale);
@@ -268,13 +279,29 @@ internal static partial class CostModel
     }
 
     /// <summary>
-    /// The links between nodes from rail calibrations (every rail at once over <paramref name="nodes"/> nodes):
-    /// α as <see cref="Fit"/> finds it, β per byte on one node's link, the fitted slope over the
-    /// <paramref name="ranksPerNode"/> rails that share it.
+    /// The links between nodes from rail calibrations (every rail at once over <paramref name="nodes"/> nodes, each
+    /// point a rail member's bytes), as <see cref="RailAllreduce"/> charges them: each sum takes Open MPI's steps for its
+    /// size (over 2 nodes a sum below 4 kB is one step of recursive doubling, a ring's would be two) and its bytes cross
+    /// the node's link once per rail. β per byte on that link by least squares over every point, time against steps and
+    /// bytes; α per step, as <see cref="Fit"/> takes it, from the two smallest sums (their byte terms taken off).
     /// </summary>
     public static LinkParameters FitNodeLink(int nodes, int ranksPerNode, IReadOnlyList<(double Bytes, double Seconds)> points)
     {
-        LinkParameters perRail = Fit(nodes, points, LinkSharing.PerRank);
-        return perRail with { Beta = perRail.Beta / ranksPerNode };
+        ArgumentNullException.ThrowIfNull(points);
+        if (nodes < 2 || points.Count < 2)
+        {
+            throw new ArgumentException("Fitting α and β needs at least 2 nodes and 2 message sizes.", nameof(points));
+        }
+
+        var terms = points.Select(p =>
+        {
+            AllreduceCost cost = OpenMpiAllreduce.Cost(OpenMpiAllreduce.Choose(nodes, (long)p.Bytes), nodes, (long)(p.Bytes / sizeof(float)));
+            return (Steps: (double)cost.Steps, LinkBytes: cost.Vectors * ranksPerNode * p.Bytes, p.Seconds);
+        }).ToArray();
+        double ss = terms.Sum(t => t.Steps * t.Steps), sb = terms.Sum(t => t.Steps * t.LinkBytes), bb = terms.Sum(t => t.LinkBytes * t.LinkBytes);
+        double sy = terms.Sum(t => t.Steps * t.Seconds), by = terms.Sum(t => t.LinkBytes * t.Seconds);
+        double beta = Math.Max(((ss * by) - (sb * sy)) / ((ss * bb) - (sb * sb)), 0);
+        double alpha = terms.OrderBy(t => t.LinkBytes).Take(2).Min(t => Math.Max(t.Seconds - (t.LinkBytes * beta), t.Seconds / 2) / t.Steps);
+        return new LinkParameters(alpha, beta, LinkSharing.PerRank);
     }
 }

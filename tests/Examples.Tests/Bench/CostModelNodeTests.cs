@@ -12,10 +12,17 @@ public class CostModelNodeTests
     [Fact]
     public void RailAllreduceCarriesTheNodesBytesOverItsLink()
     {
-        // M = 4, 1 MB per node over its rails: 2·3·10 µs + 2·3/4·1e6 B·1 ns/B.
-        Assert.Equal(60e-6 + 1.5e-3, CostModel.RailAllreduce(4, 1e6, Inter), 12);
-        Assert.Equal(120e-6 + 1.5e-3, CostModel.RailAllreduce(4, 1e6, Inter, calls: 2), 12);
-        Assert.Equal(0, CostModel.RailAllreduce(1, 1e6, Inter));
+        // M = 4, 1 MB per node over its 4 rails, 250 kB each: Open MPI's Rabenseifner, 2·2 steps of 10 µs, and the
+        // node's link carries 2·3/4·1e6 B at 1 ns/B (as a ring would; the ring's latency would be 2·3 steps).
+        Assert.Equal(40e-6 + 1.5e-3, CostModel.RailAllreduce(4, 4, 1e6, Inter), 12);
+        Assert.Equal(0, CostModel.RailAllreduce(1, 4, 1e6, Inter));
+
+        // M = 128, 8 rails of 5 kB: a reduce and a broadcast (Open MPI's nonoverlapping), 2·7 steps of the whole vector,
+        // where a ring would take 254 steps (2.54 ms at 10 µs).
+        Assert.Equal((14 * 10e-6) + (14 * 40e3 * 1e-9), CostModel.RailAllreduce(128, 8, 40e3, Inter), 12);
+
+        // M = 128, 8 rails of 5.85 MB (ResNet-18's gradients over a node's rails): Rabenseifner, 14 steps, ring bytes.
+        Assert.Equal((14 * 10e-6) + (2 * 127 / 128.0 * 46.8e6 * 1e-9), CostModel.RailAllreduce(128, 8, 46.8e6, Inter), 12);
     }
 
     [Fact]
@@ -95,8 +102,10 @@ public class CostModelNodeTests
         // XOR 1 in the node (1 block at 2 ns/B), XOR 2 and 4 both ranks of a node over its link (2 and 4 blocks at 2·1 ns/B).
         Assert.Equal((2 * 30e-6) + ((40 + 32) * (2e-9 + (2 * 2e-9) + (4 * 2e-9))), terms.Headers, 12);
         Assert.Equal(2e-6 + (4.0 * 1_600_512 * 2e-9), terms.WithinNode, 12);                             // ring allreduce over 2 ranks of all 6.4 MB
-        Assert.Equal((3 * 10e-6) + (3 * 20_000 * 1e-9), terms.Payloads, 12);                             // payloads to 3 nodes
-        Assert.Equal(60e-6 + (1.5 * 2048 * 1e-9), terms.DenseOnRails, 12);                               // the 512 floats' rail allreduce
+        // Payloads from 3 nodes: 10 kB per rail member, Open MPI's neighbor exchange over 4 members, 2 steps.
+        Assert.Equal((2 * 10e-6) + (3 * 20_000 * 1e-9), terms.Payloads, 12);
+        // The 512 floats and the 2 rails' outcome floats: recursive doubling over 4 nodes, 2 steps of the whole vector.
+        Assert.Equal(20e-6 + (2 * 2056 * 1e-9), terms.DenseOnRails, 12);
         Assert.Equal(0, terms.Recompress);
         Assert.Equal((0.001 + (4 * 0.002)) * 0.625, terms.Decode, 12);                                  // 4 payloads of the slowest share
         StepPrediction step = CostModel.AtomoNodeAware(4, 2, Profile(10_000, 10_000), Links, computeScale: 3);
@@ -111,8 +120,9 @@ public class CostModelNodeTests
         // M = 128 without groups: A goes dense when 127·payload ≥ 2·127/128·4e6, i.e. payload ≥ 62,500 B. B (2.4 MB) stays compressed.
         NodeStepTerms kept = CostModel.AtomoNodeAwareTerms(128, 2, Profile(62_499, 10_000), Links, nodeGroupSize: 1);
         NodeStepTerms dense = CostModel.AtomoNodeAwareTerms(128, 2, Profile(62_500, 10_000), Links, nodeGroupSize: 1);
-        Assert.Equal((127 * 10e-6) + (127 * 72_499 * 1e-9) + CostModel.RailAllreduce(128, 2048, Inter), kept.BetweenNodes, 12);
-        Assert.Equal((127 * 10e-6) + (127 * 10_000 * 1e-9) + CostModel.RailAllreduce(128, 2048 + 4e6, Inter, calls: 2), dense.BetweenNodes, 12);
+        // The payloads by neighbor exchange over the 128 rail members (36 and 5 kB each), 64 steps.
+        Assert.Equal((64 * 10e-6) + (127 * 72_499 * 1e-9) + CostModel.RailAllreduce(128, 2, 2048 + 8, Inter), kept.BetweenNodes, 12);
+        Assert.Equal((64 * 10e-6) + (127 * 10_000 * 1e-9) + CostModel.RailAllreduce(128, 2, 2048 + 8, Inter) + CostModel.RailAllreduce(128, 2, 4e6, Inter), dense.BetweenNodes, 12);
         Assert.Equal(kept.Encode, dense.Encode, 12);                                                     // encoded before the rule, either way
         Assert.Equal((0.001 + (128 * 0.002)) * (600_000 / 1_600_000.0), dense.Decode, 12);              // only B is decoded, by its owner
     }
@@ -130,8 +140,8 @@ public class CostModelNodeTests
         // The terms follow it: at 777,777 B A stays compressed in groups, and goes dense (a second rail allreduce) without.
         NodeStepTerms grouped = CostModel.AtomoNodeAwareTerms(36, 2, Profile(777_777, 10_000), Links);
         NodeStepTerms flat = CostModel.AtomoNodeAwareTerms(36, 2, Profile(777_777, 10_000), Links, nodeGroupSize: 1);
-        Assert.Equal(CostModel.RailAllreduce(36, 2048, Inter), grouped.DenseOnRails, 12);
-        Assert.Equal(CostModel.RailAllreduce(36, 2048 + 4e6, Inter, calls: 2), flat.DenseOnRails, 12);
+        Assert.Equal(CostModel.RailAllreduce(36, 2, 2048 + 8, Inter), grouped.DenseOnRails, 12);
+        Assert.Equal(CostModel.RailAllreduce(36, 2, 2048 + 8, Inter) + CostModel.RailAllreduce(36, 2, 4e6, Inter), flat.DenseOnRails, 12);
     }
 
     [Fact]
@@ -150,10 +160,11 @@ public class CostModelNodeTests
         double world = (2 * 40e-6) + ((40 + 32) * (2e-9 + (2 * 2e-9) + (4 * 2e-9) + (4 * 2e-9)));
         Assert.Equal(world + 30e-6 + (16 * 5 * 2e-9), terms.Headers, 12);
 
-        // In the group: 1 other node's payload, 10 µs + 20 kB·1 ns/B. Then the leaders' over the rail: 5 latencies, and
-        // a node that does not lead receives all 3 groups' payloads: 50 µs + 3·20 kB·1 ns/B.
+        // In the group: 1 other node's payload (Open MPI's two-process exchange, 10 kB per member), 10 µs + 20 kB·1 ns/B.
+        // Then the leaders' over the rail (3 of 6 members send 10 kB, 5 kB per member: the ring), 5 latencies, and a
+        // node that does not lead receives all 3 groups' payloads: 50 µs + 3·20 kB·1 ns/B.
         Assert.Equal((10e-6 + 20e-6) + (50e-6 + 60e-6), terms.Payloads, 12);
-        Assert.Equal(CostModel.RailAllreduce(6, 2048, Inter), terms.DenseOnRails, 12);
+        Assert.Equal(CostModel.RailAllreduce(6, 2, 2048 + 8, Inter), terms.DenseOnRails, 12);
 
         // The leader decodes its group's 2 payloads and encodes their sum; every rank then decodes the 3 groups' payloads.
         Assert.Equal(((0.001 + (2 * 0.002)) * 0.625) + (0.02 * 0.625), terms.Recompress, 12);
@@ -167,10 +178,11 @@ public class CostModelNodeTests
     [Fact]
     public void FromThirtyTwoNodesTheLibrarysAutomaticGroupsApply()
     {
-        // M = 36: groups of round(√36) = 6, 6 groups. Payloads: 5 in the group, then 35 latencies and 6 group payloads.
+        // M = 36: groups of round(√36) = 6, 6 groups. Payloads: 5 in the group (neighbor exchange over 6 members of
+        // 10 kB, 3 steps), then the 6 group payloads (Bruck over 36 members of 1.7 kB on average, 6 steps).
         NodeStepTerms terms = CostModel.AtomoNodeAwareTerms(36, 2, Profile(10_000, 10_000), Links);
         Assert.Equal(6, terms.GroupSize);
-        Assert.Equal((5 * 10e-6) + (5 * 20_000 * 1e-9) + (35 * 10e-6) + (6 * 20_000 * 1e-9), terms.Payloads, 12);
+        Assert.Equal((3 * 10e-6) + (5 * 20_000 * 1e-9) + (6 * 10e-6) + (6 * 20_000 * 1e-9), terms.Payloads, 12);
         Assert.Equal(((0.001 + (6 * 0.002)) * 0.625) + (0.02 * 0.625), terms.Recompress, 12);
         Assert.Equal((0.001 + (6 * 0.002)) * 0.625, terms.Decode, 12);
 
@@ -209,7 +221,7 @@ public class CostModelNodeTests
     public void NodeLinkFitRecoversAlphaAndTheSharedLinksBeta(int nodes, int ranksPerNode)
     {
         // Every rail allreduces b bytes at once, so the node's link carries k·b.
-        (double, double)[] points = [.. CollectiveBench.CalibrationFloats.Select(f => (4.0 * f, CostModel.RailAllreduce(nodes, ranksPerNode * 4.0 * f, Inter)))];
+        (double, double)[] points = [.. CollectiveBench.CalibrationFloats.Select(f => (4.0 * f, CostModel.RailAllreduce(nodes, ranksPerNode, ranksPerNode * 4.0 * f, Inter)))];
         LinkParameters fitted = CostModel.FitNodeLink(nodes, ranksPerNode, points);
         Assert.Equal(Inter.Alpha, fitted.Alpha, 9);
         Assert.Equal(Inter.Beta, fitted.Beta, 14);
@@ -223,7 +235,7 @@ public class CostModelNodeTests
         [
             .. CollectiveBench.CalibrationFloats.Select(f => new CalibrationPoint("x", 8, 4L * f, CostModel.RingAllreduce(8, 4.0 * f, ring), CalibrationLevel.World, 8)),
             .. CollectiveBench.CalibrationFloats.Select(f => new CalibrationPoint("x", 8, 4L * f, CostModel.RingAllreduce(4, 4.0 * f, Intra), CalibrationLevel.Node, 4)),
-            .. CollectiveBench.CalibrationFloats.Select(f => new CalibrationPoint("x", 8, 4L * f, CostModel.RailAllreduce(2, 4 * 4.0 * f, Inter), CalibrationLevel.Rail, 2)),
+            .. CollectiveBench.CalibrationFloats.Select(f => new CalibrationPoint("x", 8, 4L * f, CostModel.RailAllreduce(2, 4, 4 * 4.0 * f, Inter), CalibrationLevel.Rail, 2)),
         ];
         (int nodes, int ranksPerNode, NodeLinks links) = CostModelReport.FitNodeLinks(points, 8);
         Assert.Equal((2, 4), (nodes, ranksPerNode));
