@@ -94,6 +94,10 @@ internal static class BenchConfigurations
     /// <summary>The suffix of a configuration routed by bytes when both rules run (<c>--routing both</c>).</summary>
     public const string BytesSuffix = "-bytes";
 
+    /// <summary>A configuration's name without <see cref="BytesSuffix"/>: the one a twin routed by bytes was made from.</summary>
+    public static string WithoutBytesSuffix(string config) =>
+        config.EndsWith(BytesSuffix, StringComparison.Ordinal) ? config[..^BytesSuffix.Length] : config;
+
     /// <summary>Parses <c>--routing</c>: <c>time</c>, <c>bytes</c> or <c>both</c> (time first).</summary>
     /// <exception cref="ArgumentException">Another word.</exception>
     public static IReadOnlyList<RoutingRule> ParseRouting(string text) => text.Trim().ToLowerInvariant() switch

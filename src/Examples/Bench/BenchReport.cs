@@ -31,7 +31,7 @@ internal static class BenchReport
     public static string Table(IReadOnlyList<ConfigResult> results, string set)
     {
         var rows = results.Where(r => r.Set == set).ToList();
-        string[] header = ["config", "routing", "step ms", "encode ms", "exchange ms", "decode ms", "MB/rank", "out of node", "ratio", "speedup", "enc/read", "enc/read 1", "compressed", "dense by time"];
+        string[] header = ["config", "routing", "step ms", "encode ms", "exchange ms", "decode ms", "MB/rank", "out of node", "ratio", "speedup", "paired (CI)", "enc/read", "enc/read 1", "compressed", "dense by time"];
         var cells = new List<string[]> { header };
         foreach (ConfigResult r in rows)
         {
@@ -43,6 +43,7 @@ internal static class BenchReport
                 (r.BetweenNodeBytesPerRank / 1e6).ToString("F3", Invariant),
                 r.Config == BenchConfigurations.Dense ? "1" : r.Ratio.ToString("F1", Invariant),
                 Speedup(results, r).ToString("F2", Invariant),
+                PairedSpeedup.Of(results, r) is { } paired ? string.Create(Invariant, $"{paired.Median:F2} ({paired.Low:F2}-{paired.High:F2})") : "-",
                 IsDense(r) ? "-" : r.EncodeOverRead.ToString("F1", Invariant),
                 IsDense(r) ? "-" : r.IsolatedEncodeOverRead.ToString("F1", Invariant),
                 IsDense(r) ? "-" : $"{r.CompressedTensors}/{r.Tensors}",
@@ -77,12 +78,12 @@ internal static class BenchReport
     public static string MarkdownTable(IReadOnlyList<ConfigResult> results, string set)
     {
         var text = new StringBuilder();
-        text.Append("| config | routing | step ms | encode ms | exchange ms | decode ms | MB/rank | ratio to dense | speedup vs dense | encode/read (all ranks) | encode/read (one rank) | compressed | dense by time |\n");
-        text.Append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        text.Append("| config | routing | step ms | encode ms | exchange ms | decode ms | MB/rank | ratio to dense | speedup vs dense | paired vs better dense (CI) | encode/read (all ranks) | encode/read (one rank) | compressed | dense by time |\n");
+        text.Append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         foreach (ConfigResult r in results.Where(r => r.Set == set))
         {
             bool dense = IsDense(r);
-            text.Append(Invariant, $"| {r.Config} | {(dense ? "–" : r.Routing)} | {Ms(r.StepSeconds)} | {Ms(r.EncodeSeconds)} | {Ms(r.ExchangeSeconds)} | {Ms(r.DecodeSeconds)} | {r.BytesPerRank / 1e6:F3} | {(r.Config == BenchConfigurations.Dense ? "1" : r.Ratio.ToString("F1", Invariant))} | {Speedup(results, r):F2} | {(dense ? "–" : r.EncodeOverRead.ToString("F1", Invariant))} | {(dense ? "–" : r.IsolatedEncodeOverRead.ToString("F1", Invariant))} | {(dense ? "–" : $"{r.CompressedTensors}/{r.Tensors}")} | {(r.Routing == "time" ? $"{r.DenseFasterTensors}/{r.Tensors}" : "–")} |\n");
+            text.Append(Invariant, $"| {r.Config} | {(dense ? "–" : r.Routing)} | {Ms(r.StepSeconds)} | {Ms(r.EncodeSeconds)} | {Ms(r.ExchangeSeconds)} | {Ms(r.DecodeSeconds)} | {r.BytesPerRank / 1e6:F3} | {(r.Config == BenchConfigurations.Dense ? "1" : r.Ratio.ToString("F1", Invariant))} | {Speedup(results, r):F2} | {Paired(PairedSpeedup.Of(results, r))} | {(dense ? "–" : r.EncodeOverRead.ToString("F1", Invariant))} | {(dense ? "–" : r.IsolatedEncodeOverRead.ToString("F1", Invariant))} | {(dense ? "–" : $"{r.CompressedTensors}/{r.Tensors}")} | {(r.Routing == "time" ? $"{r.DenseFasterTensors}/{r.Tensors}" : "–")} |\n");
         }
 
         return text.ToString();
@@ -95,8 +96,12 @@ internal static class BenchReport
         string stem = $"{label}-n{ranks}";
         var paths = new List<string>();
         string configs = Path.Combine(directory, $"bench-{stem}.csv");
-        File.WriteAllLines(configs, [ConfigResult.CsvHeader, .. run.Configs.Select(r => r.ToCsv(Speedup(run.Configs, r)))]);
+        File.WriteAllLines(configs, [ConfigResult.CsvHeader, .. run.Configs.Select(r => r.ToCsv(Speedup(run.Configs, r), PairedSpeedup.Of(run.Configs, r)))]);
         paths.Add(configs);
+        string steps = Path.Combine(directory, $"steps-{stem}.csv");
+        File.WriteAllLines(steps, ["label,set,config,ranks,round,step_s", .. run.Configs.SelectMany(r => r.StepTotals.Select((seconds, round) =>
+            Csv.Join(r.Label, r.Set, r.Config, Csv.Number(r.Ranks), Csv.Number(round), Csv.Number(seconds))))]);
+        paths.Add(steps);
         string tensors = Path.Combine(directory, $"tensors-{stem}.csv");
         File.WriteAllLines(tensors, [TensorResult.CsvHeader, .. run.Tensors.Select(t => t.ToCsv())]);
         paths.Add(tensors);
@@ -171,6 +176,10 @@ internal static class BenchReport
         plot.ShowLegend(Alignment.UpperRight);
         plot.SavePng(path, 1200, 700);
     }
+
+    /// <summary>"0.97 (0.85–1.10, 96 %) vs dense": the paired speedup, its interval and coverage, and the baseline; "–" without one.</summary>
+    private static string Paired(PairedSpeedup? paired) =>
+        paired is null ? "–" : string.Create(Invariant, $"{paired.Median:F2} ({paired.Low:F2}–{paired.High:F2}, {paired.Coverage * 100:F0} %) vs {paired.Baseline}");
 
     private static string Ms(double seconds) => (seconds * 1e3).ToString(seconds < 0.01 ? "F2" : "F1", Invariant);
 }

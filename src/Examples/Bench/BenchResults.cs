@@ -35,6 +35,9 @@ internal sealed record ConfigResult(
     string Routing = "",
     int DenseFasterTensors = 0)
 {
+    /// <summary>The slowest rank's step per timed round, in round order (what <see cref="StepSeconds"/> is the median of); empty when read back from a CSV.</summary>
+    public IReadOnlyList<double> StepTotals { get; init; } = [];
+
     /// <summary>Bytes sent per rank out of its node (<see cref="AllreduceStatistics.BytesSentWithinNode"/>); NaN in results written before it.</summary>
     public double BetweenNodeBytesPerRank { get; init; } = double.NaN;
 
@@ -48,15 +51,16 @@ internal sealed record ConfigResult(
     public double EncodeOverRead => ReadOnceSeconds > 0 ? EncodeSeconds / ReadOnceSeconds : double.NaN;
 
     public const string CsvHeader =
-        "label,set,config,ranks,steps,step_s,min_step_s,encode_s,exchange_s,decode_s,bytes_per_rank,dense_bytes_per_rank,payload_bytes_per_rank,elements,dense_elements,tensors,compressed_tensors,read_once_s,ratio,encode_over_read,speedup_vs_dense,isolated_encode_s,isolated_read_once_s,isolated_encode_over_read,isolated_decode_n2_s,isolated_decode_n8_s,between_node_bytes_per_rank,routing,dense_faster_tensors,data";
+        "label,set,config,ranks,steps,step_s,min_step_s,encode_s,exchange_s,decode_s,bytes_per_rank,dense_bytes_per_rank,payload_bytes_per_rank,elements,dense_elements,tensors,compressed_tensors,read_once_s,ratio,encode_over_read,speedup_vs_dense,isolated_encode_s,isolated_read_once_s,isolated_encode_over_read,isolated_decode_n2_s,isolated_decode_n8_s,between_node_bytes_per_rank,routing,dense_faster_tensors,data,paired_baseline,paired_speedup,paired_low,paired_high,paired_coverage";
 
-    /// <summary>One CSV row; <paramref name="speedup"/> is dense step time over this one's.</summary>
-    public string ToCsv(double speedup) => Csv.Join(
+    /// <summary>One CSV row; <paramref name="speedup"/> is dense step time over this one's, <paramref name="paired"/> the round-by-round speedup over the better dense baseline.</summary>
+    public string ToCsv(double speedup, PairedSpeedup? paired) => Csv.Join(
         Label, Set, Config, Csv.Number(Ranks), Csv.Number(Steps), Csv.Number(StepSeconds), Csv.Number(MinStepSeconds), Csv.Number(EncodeSeconds),
         Csv.Number(ExchangeSeconds), Csv.Number(DecodeSeconds), Csv.Number(BytesPerRank), Csv.Number(DenseBytesPerRank), Csv.Number(PayloadBytesPerRank),
         Csv.Number(Elements), Csv.Number(DenseElements), Csv.Number(Tensors), Csv.Number(CompressedTensors), Csv.Number(ReadOnceSeconds),
         Csv.Number(Ratio), Csv.Number(EncodeOverRead), Csv.Number(speedup), Csv.Number(IsolatedEncodeSeconds), Csv.Number(IsolatedReadOnceSeconds), Csv.Number(IsolatedEncodeOverRead),
-        Csv.Number(IsolatedDecodeSecondsAt2), Csv.Number(IsolatedDecodeSecondsAt8), Csv.Number(BetweenNodeBytesPerRank), Routing, Csv.Number(DenseFasterTensors), GradientSets.DataKindOf(Set));
+        Csv.Number(IsolatedDecodeSecondsAt2), Csv.Number(IsolatedDecodeSecondsAt8), Csv.Number(BetweenNodeBytesPerRank), Routing, Csv.Number(DenseFasterTensors), GradientSets.DataKindOf(Set),
+        paired?.Baseline ?? "", Csv.Number(paired?.Median ?? double.NaN), Csv.Number(paired?.Low ?? double.NaN), Csv.Number(paired?.High ?? double.NaN), Csv.Number(paired?.Coverage ?? double.NaN));
 
     /// <summary>Parses a row written by <see cref="ToCsv"/> (rows from before the time rule: routed by bytes).</summary>
     public static ConfigResult Parse(IReadOnlyDictionary<string, string> row) => new(

@@ -183,34 +183,43 @@ internal static class CollectiveBench
             }
 
             // The compute of what the policy compresses, so by bytes: replicas exchange in no time, and the time rule
-            // would send to dense whatever encoding costs.
+            // would send to dense whatever encoding costs. The decodes of 2 and of 8 payloads take turns, repeat by
+            // repeat, so that a moment of other load slows both alike rather than one of them (the model fits the cost
+            // per payload from their difference).
             options = options.Clone();
             options.Routing = RoutingRule.Bytes;
-            double encode = 0;
-            for (int k = 0; k < IsolatedDecodeRanks.Length; k++)
+            var replicas = IsolatedDecodeRanks.Select(n => new ReplicaCommunicator(n)).ToArray();
+            var averagers = replicas.Select(r => new AtomoAllreduce(r, options)).ToArray();
+            try
             {
-                using var replicas = new ReplicaCommunicator(IsolatedDecodeRanks[k]);
-                using var allreduce = new AtomoAllreduce(replicas, options);
-                double decode = 0;
+                double encode = 0;
+                var decode = new double[IsolatedDecodeRanks.Length];
                 for (int repeat = 0; repeat <= IsolatedRepeats; repeat++)
                 {
-                    for (int t = 0; t < copies.Length; t++)
+                    for (int k = 0; k < averagers.Length; k++)
                     {
-                        gradients[t].CopyTo(copies[t], 0);
-                    }
+                        for (int t = 0; t < copies.Length; t++)
+                        {
+                            gradients[t].CopyTo(copies[t], 0);
+                        }
 
-                    allreduce.Average(memories, set.Shapes);
-                    if (repeat > 0)
-                    {
-                        encode += allreduce.LastCall.EncodeSeconds / (IsolatedRepeats * IsolatedDecodeRanks.Length);
-                        decode += allreduce.LastCall.DecodeSeconds / IsolatedRepeats;
+                        averagers[k].Average(memories, set.Shapes);
+                        if (repeat > 0)
+                        {
+                            encode += averagers[k].LastCall.EncodeSeconds / (IsolatedRepeats * averagers.Length);
+                            decode[k] += averagers[k].LastCall.DecodeSeconds / IsolatedRepeats;
+                        }
                     }
                 }
 
-                result[slot + 1 + k] = decode;
+                result[slot] = encode;
+                decode.CopyTo(result, slot + 1);
             }
-
-            result[slot] = encode;
+            finally
+            {
+                Array.ForEach(averagers, a => a.Dispose());
+                Array.ForEach(replicas, r => r.Dispose());
+            }
         }
 
         return result;
@@ -218,7 +227,7 @@ internal static class CollectiveBench
 
     /// <summary>Timed repeats (after one untimed) of each isolated measurement; means are reported, since a residual
     /// atom kept in some steps and not in others makes single steps vary.</summary>
-    private const int IsolatedRepeats = 6;
+    private const int IsolatedRepeats = 8;
 
     private static int IsolatedLength(BenchSettings settings) => 1 + (3 * settings.Configurations.Count);
 

@@ -167,12 +167,14 @@ internal sealed class ConfigurationRun : IDisposable
                 Bytes: Mean(4), Dense: Mean(5), Payload: Mean(6), BetweenNodes: Mean(7));
         }).OrderBy(s => s.Total).ToList();
         var median = perStep[(perStep.Count - 1) / 2];
+        double[] totals = [.. _steps.Select(s => Enumerable.Range(0, size).Max(r => s[r * StepFields]))];   // in round order
         var result = new ConfigResult(
             _settings.Label, _set.Name, Configuration.Name, size, _settings.Steps, median.Total, perStep[0].Total, median.Encode, median.Exchange, median.Decode,
             perStep.Average(s => s.Bytes), perStep.Average(s => s.Dense), perStep.Average(s => s.Payload), _set.ParameterCount, _denseElements, count,
             Configuration.IsDense ? 0 : _compressedTensors, readOnce, Routing: Configuration.Routing, DenseFasterTensors: _denseFasterTensors)
         {
             BetweenNodeBytesPerRank = perStep.Average(s => s.BetweenNodes),
+            StepTotals = totals,
         };
         if (Configuration.RoutesByTime && _allreduce is not null)
         {

@@ -4,10 +4,11 @@ namespace AtomoCollectives.Examples.Bench;
 /// The links of a cluster of nodes: <paramref name="Intra"/> within a node, as the node-aware collectives sum there
 /// (a reduce-scatter and an allgather: α, β per rank of a ring allreduce over the node's k ranks); <paramref name="Inter"/>
 /// between nodes (α per message, β per byte on one node's link, which the node's k rails share: what they send at once
-/// adds up); <paramref name="RingWithinNode"/> the edges within a node of a flat <c>MPI_Allreduce</c> ring (default
-/// <paramref name="Intra"/>).
+/// adds up); <paramref name="World"/>, on a measured cluster, the fit of its calibrated <c>MPI_Allreduce</c> over all
+/// ranks in a ring's form: a flat allreduce there as measured (<see cref="CostModel.FlatAllreduce"/>), and the edges
+/// within a node of a flat ring (default <paramref name="Intra"/>). A projected cluster has none.
 /// </summary>
-internal sealed record NodeLinks(LinkParameters Intra, LinkParameters Inter, LinkParameters? RingWithinNode = null)
+internal sealed record NodeLinks(LinkParameters Intra, LinkParameters Inter, LinkParameters? World = null)
 {
     /// <summary>
     /// One edge of a ring over all ranks in node order, as slow as its slowest kind: within a node only on one node;
@@ -15,7 +16,7 @@ internal sealed record NodeLinks(LinkParameters Intra, LinkParameters Inter, Lin
     /// </summary>
     public LinkParameters RingEdge(int nodes)
     {
-        LinkParameters within = RingWithinNode ?? Intra;
+        LinkParameters within = World ?? Intra;
         return nodes <= 1 ? within : new LinkParameters(Math.Max(within.Alpha, Inter.Alpha), Math.Max(within.Beta, Inter.Beta), LinkSharing.PerRank);
     }
 }
@@ -37,8 +38,8 @@ internal sealed record NodeStepTerms(int GroupSize, double Encode, double Header
 
 /// <summary>
 /// The node level of the cost model (docs/network-benchmarks.md, "The node model"): M nodes of k ranks, N = M·k.
-/// Dense: a flat ring over all N ranks in node order (<see cref="DenseFlat"/>), or the node-aware dense allreduce
-/// (<see cref="DenseNode"/>). ATOMO: the node-aware exchange of docs/node-aware.md (<see cref="AtomoNodeAware"/>), with
+/// Dense: <c>MPI_Allreduce</c> over all N ranks in node order, in Open MPI's steps (<see cref="DenseFlat"/>), or the
+/// node-aware dense allreduce (<see cref="DenseNode"/>). ATOMO: the node-aware exchange of docs/node-aware.md (<see cref="AtomoNodeAware"/>), with
 /// the library's groups of nodes from 32 nodes on. Small allgathers (the call's header, the payload lengths) take the
 /// steps Open MPI 4.1 takes (<see cref="OpenMpiAllgather"/>). Compute is scaled by <c>computeScale</c> as in one node.
 /// </summary>
@@ -121,13 +122,76 @@ internal static partial class CostModel
     }
 
     /// <summary>
-    /// Dense <c>MPI_Allreduce</c> over all N = M·k ranks as a ring in node order (each node's link carries one ring edge
-    /// each way): per tensor, or with <paramref name="fused"/> one allreduce of all of them; plus the divide.
+    /// Dense <c>MPI_Allreduce</c> over all N = M·k ranks in node order (<see cref="FlatAllreduce"/>): per tensor, or with
+    /// <paramref name="fused"/> one allreduce of all of them; plus the divide.
     /// </summary>
     public static StepPrediction DenseFlat(int nodes, int ranksPerNode, IReadOnlyList<int> tensorElements, NodeLinks links, double divideSeconds = 0, double computeScale = 1, bool fused = false)
     {
+        ArgumentNullException.ThrowIfNull(tensorElements);
         ArgumentNullException.ThrowIfNull(links);
-        return Dense(nodes * ranksPerNode, tensorElements, links.RingEdge(nodes), divideSeconds, computeScale, fused);
+        double exchange = fused
+            ? FlatAllreduce(nodes, ranksPerNode, 4.0 * tensorElements.Sum(n => (long)n), links)
+            : tensorElements.Sum(n => FlatAllreduce(nodes, ranksPerNode, 4.0 * n, links));
+        return new StepPrediction(0, exchange, divideSeconds * computeScale);
+    }
+
+    /// <summary>
+    /// <c>MPI_Allreduce</c> of <paramref name="bytes"/> over all N = M·k ranks in node order, as Open MPI 4.1 runs it
+    /// (<see cref="OpenMpiAllreduce"/>). Over several nodes and a power of two of ranks, its recursive doubling and
+    /// Rabenseifner's algorithm pair rank r with r XOR d at distances d = 1, 2, 4, …: steps with d &lt; k stay within the
+    /// node (α and β of the node sum, <see cref="NodeLinks.Intra"/>), steps with d ≥ k send from every rank of the
+    /// node at once over its link (α between nodes, k messages at β per byte of the link). Recursive doubling sends the
+    /// whole vector at every step; Rabenseifner halves it step by step in its reduce-scatter (d = 1 with half of it, so
+    /// the large steps stay in the node) and doubles it back in its allgather: a node's link carries about
+    /// 2(M−1)/M·bytes each way, as a node-aware allreduce's, not a flat ring's 2(N−1)/N·bytes. On one node, on a
+    /// number of ranks that is not a power of two, and for the ring and the tree algorithms, a ring over
+    /// <see cref="NodeLinks.RingEdge"/>. On the cluster measured (<see cref="NodeLinks.World"/>), its own calibration
+    /// of this call, as fitted.
+    /// </summary>
+    public static double FlatAllreduce(int nodes, int ranksPerNode, double bytes, NodeLinks links)
+    {
+        ArgumentNullException.ThrowIfNull(links);
+        int ranks = nodes * ranksPerNode;
+        if (ranks <= 1)
+        {
+            return 0;
+        }
+
+        if (links.World is { } world)
+        {
+            return RingAllreduce(ranks, bytes, world);   // the cluster measured: its own calibration of this call
+        }
+
+        long count = (long)(bytes / sizeof(float));
+        AllreduceAlgorithm algorithm = OpenMpiAllreduce.Choose(ranks, (long)bytes);
+        bool halving = algorithm == AllreduceAlgorithm.Rabenseifner && count >= ranks;
+        bool doubling = algorithm == AllreduceAlgorithm.RecursiveDoubling || (algorithm == AllreduceAlgorithm.Rabenseifner && !halving);
+        if (nodes <= 1 || !int.IsPow2(ranks) || !(halving || doubling))
+        {
+            return RingAllreduce(ranks, bytes, links.RingEdge(nodes));
+        }
+
+        double seconds = 0, part = bytes;
+        for (int distance = 1; distance < ranks; distance <<= 1)
+        {
+            // The busier of the first two nodes: how many of its ranks have their partner on another node.
+            int d = distance;
+            int leaving = Enumerable.Range(0, Math.Min(nodes, 2))
+                .Max(node => Enumerable.Range(node * ranksPerNode, ranksPerNode).Count(r => (r ^ d) / ranksPerNode != node));
+            double alpha = leaving > 0 ? Math.Max(links.Inter.Alpha, leaving < ranksPerNode ? links.Intra.Alpha : 0) : links.Intra.Alpha;
+            double perByte = Math.Max(leaving * links.Inter.Beta, leaving < ranksPerNode ? links.Intra.Beta : 0);
+            if (halving)
+            {
+                part /= 2;
+                seconds += 2 * (alpha + (part * perByte));   // the reduce-scatter's step and the allgather's mirror of it
+            }
+            else
+            {
+                seconds += alpha + (bytes * perByte);
+            }
+        }
+
+        return seconds;
     }
 
     /// <summary>

@@ -33,17 +33,34 @@ public class CostModelNodeTests
         Assert.Equal(Inter.Alpha, edge.Alpha);
         Assert.Equal(Intra.Beta, edge.Beta);
         var ring = new LinkParameters(5e-6, 3e-9, LinkSharing.PerRank);
-        Assert.Equal(3e-9, (Links with { RingWithinNode = ring }).RingEdge(2).Beta);
-        Assert.Equal(ring, (Links with { RingWithinNode = ring }).RingEdge(1));
+        Assert.Equal(3e-9, (Links with { World = ring }).RingEdge(2).Beta);
+        Assert.Equal(ring, (Links with { World = ring }).RingEdge(1));
     }
 
     [Fact]
-    public void DenseFlatIsARingOverAllRanksAtTheSlowestEdge()
+    public void DenseFlatTakesOpenMpisStepsInNodeOrder()
     {
-        // 2 nodes x 4 ranks, 1 MB: 2·7·10 µs + 2·7/8·1e6 B·2 ns/B = 140 µs + 3.5 ms; plus the divide.
+        // 2 nodes x 4 ranks, 1 MB: Open MPI's Rabenseifner. Distances 1 and 2 stay in the node (half, then a quarter of
+        // the vector at 2 ns/B, 1 µs), distance 4 sends an eighth from all 4 ranks of a node over its link (4·1 ns/B,
+        // 10 µs); the allgather mirrors each step. Plus the divide.
         StepPrediction p = CostModel.DenseFlat(2, 4, [250_000], Links, divideSeconds: 1e-3);
-        Assert.Equal(140e-6 + 3.5e-3, p.Exchange, 12);
+        Assert.Equal(2 * ((1e-6 + (5e5 * 2e-9)) + (1e-6 + (2.5e5 * 2e-9)) + (10e-6 + (1.25e5 * 4e-9))), p.Exchange, 12);
         Assert.Equal(1e-3, p.Decode, 12);
+
+        // 4 kB: recursive doubling, the whole vector at each distance.
+        Assert.Equal((2 * (1e-6 + (4000 * 2e-9))) + (10e-6 + (4000 * 4e-9)), CostModel.FlatAllreduce(2, 4, 4000, Links), 12);
+
+        // Over 128 nodes x 8 ranks a node's link carries about 2(M−1)/M of the vector each way, as the node-aware
+        // allreduce's rails do, where a flat ring's would carry 2(N−1)/N of it.
+        double link = CostModel.FlatAllreduce(128, 8, 4e7, Links with { Intra = new LinkParameters(0, 0, LinkSharing.PerRank), Inter = Inter with { Alpha = 0 } });
+        Assert.Equal(2 * 127 / 128.0 * 4e7 * 1e-9, link, 9);
+
+        // On the cluster it was calibrated on, the flat allreduce is that calibration's fit, as fitted (a ring's form).
+        var world = new LinkParameters(3e-5, 4e-9, LinkSharing.PerRank);
+        Assert.Equal(CostModel.RingAllreduce(8, 1e6, world), CostModel.FlatAllreduce(2, 4, 1e6, Links with { World = world }), 12);
+
+        // On one node, a ring at the node's edge.
+        Assert.Equal(CostModel.RingAllreduce(8, 1e6, Intra), CostModel.FlatAllreduce(1, 8, 1e6, Links), 12);
     }
 
     [Fact]

@@ -137,7 +137,7 @@ public class GradientSetTests
         {
             BetweenNodeBytesPerRank = 452_000.25,
         };
-        string[] lines = [ConfigResult.CsvHeader, result.ToCsv(6.17)];
+        string[] lines = [ConfigResult.CsvHeader, result.ToCsv(6.17, new PairedSpeedup("dense", 1.2, 1.1, 1.3, 0.965))];
         string path = Path.GetTempFileName();
         try
         {

@@ -1,0 +1,57 @@
+using AtomoCollectives.Examples.Bench;
+
+namespace AtomoCollectives.Examples.Tests.Bench;
+
+/// <summary><see cref="PairedSpeedup"/>: the rounds' ratios against the better dense baseline, and the order-statistic interval for their median.</summary>
+public class PairedSpeedupTests
+{
+    [Theory]
+    [InlineData(15, 4, 0.9648)]     // P(B(15, ½) ≤ 3) = 576/32768 = 0.0176 ≤ 0.025 < P(B ≤ 4) = 0.0592
+    [InlineData(7, 1, 0.9844)]      // P(B(7, ½) ≤ 0) = 1/128; P(B ≤ 1) = 8/128 > 0.025
+    [InlineData(9, 2, 0.9609)]      // P(B(9, ½) ≤ 1) = 10/512 = 0.0195
+    [InlineData(5, 1, 0.9375)]      // too few rounds for 95 %: the whole range, 1 − 2/32
+    [InlineData(45, 16, 0.9643)]    // P(B(45, ½) ≤ 15) = 0.0178; P(B ≤ 16) = 0.0362
+    public void TheIntervalIsTheOrderStatisticsOfTheBinomial(int n, int k, double coverage)
+    {
+        double[] values = [.. Enumerable.Range(1, n).Select(i => (double)i).Reverse()];
+        (double median, double low, double high, double actual) = PairedSpeedup.MedianInterval(values);
+        Assert.Equal((n + 1) / 2.0, median, 12);
+        Assert.Equal(k, low);
+        Assert.Equal(n - k + 1, high);
+        Assert.Equal(coverage, actual, 4);
+    }
+
+    [Fact]
+    public void AnEvenCountsMedianIsTheMeanOfTheMiddleTwo() =>
+        Assert.Equal(2.5, PairedSpeedup.MedianInterval([4, 1, 3, 2]).Median, 12);
+
+    [Fact]
+    public void RoundsArePairedWithTheBetterOfTheTwoDenseBaselines()
+    {
+        // dense-node has the shorter median (0.9 s < 1.0 s), so it is the baseline; each round's ratio is its step over ATOMO's.
+        ConfigResult dense = Result("dense", 1.0, [1.0, 1.0, 1.2, 0.8, 1.0, 1.0, 1.0]);
+        ConfigResult node = Result("dense-node", 0.9, [0.9, 0.9, 0.9, 0.9, 1.8, 0.45, 0.9]);
+        ConfigResult pieces = Result("dense-pieces", 0.1, [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]);   // not one of the goals' baselines
+        ConfigResult atomo = Result("atomo-spectral-s3", 0.45, [0.45, 0.45, 0.45, 0.45, 0.9, 0.225, 0.3]);
+        PairedSpeedup? paired = PairedSpeedup.Of([dense, node, pieces, atomo], atomo);
+        Assert.NotNull(paired);
+        Assert.Equal("dense-node", paired.Baseline);
+        Assert.Equal(2.0, paired.Median, 12);           // six rounds at 2.0 (the slow and fast rounds slowed both alike), one at 3.0
+        Assert.Equal(2.0, paired.Low, 12);
+        Assert.Equal(3.0, paired.High, 12);             // 7 rounds: the whole range, 98.4 %
+        Assert.Equal(1 - (2.0 / 128), paired.Coverage, 12);
+
+        Assert.Null(PairedSpeedup.Of([dense, node, atomo], node));                                    // the baseline itself
+        Assert.Null(PairedSpeedup.Of([atomo], atomo));                                                // no baseline
+        Assert.Null(PairedSpeedup.Of([dense, atomo with { StepTotals = [0.5, 0.5] }], atomo with { StepTotals = [0.5, 0.5] }));   // rounds differ
+        Assert.Null(PairedSpeedup.Of([dense with { StepTotals = [] }, atomo], atomo));               // read back from a CSV
+        Assert.Equal(("dense-node", 9.0), PairedSpeedup.Of([dense, node, pieces], pieces) is { } p ? (p.Baseline, p.Median) : default);   // compared too, not a baseline
+        Assert.Equal("dense-node", PairedSpeedup.Of([dense, node], dense)!.Baseline);
+    }
+
+    private static ConfigResult Result(string config, double median, double[] steps) =>
+        new("10gbit", "resnet18", config, 8, steps.Length, median, steps.Min(), 0, median, 0, 1, 1, 1, 100, 100, 1, 0, 0.001)
+        {
+            StepTotals = steps,
+        };
+}
