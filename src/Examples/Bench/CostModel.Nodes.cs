@@ -85,20 +85,26 @@ internal static partial class CostModel
             return 0;
         }
 
-        // Bytes leave a node once per member whose partner is elsewhere. The algorithms repeat from node to node but for
-        // the parity the neighbour exchange sees, so the busier of the first two nodes stands for all.
-        int Leaving(AllgatherStep step, int node) =>
-            Enumerable.Range(node * membersPerNode, membersPerNode).Count(r => step.SendTo(r) / membersPerNode != node);
+        // Bytes leave a node once per member whose partner is elsewhere.
         double within = links.RingEdge(1).Beta, seconds = 0;
         foreach (AllgatherStep step in OpenMpiAllgather.Steps(OpenMpiAllgather.Choose(members, bytes), members))
         {
-            int leaving = Enumerable.Range(0, Math.Min(nodes, 2)).Max(node => Leaving(step, node));
+            int leaving = MembersLeaving(nodes, membersPerNode, step.SendTo);
             double perByte = Math.Max(leaving > 0 ? leaving * concurrent * links.Inter.Beta : 0, leaving < membersPerNode ? within : 0);
             seconds += alpha + (step.Blocks * (double)bytes * perByte);
         }
 
         return seconds;
     }
+
+    /// <summary>
+    /// How many of a node's <paramref name="membersPerNode"/> members (numbered in node order) send to a
+    /// <paramref name="partner"/> on another node in one step. The algorithms repeat from node to node but for the
+    /// parity a neighbour exchange sees, so the busier of the first two nodes stands for all.
+    /// </summary>
+    private static int MembersLeaving(int nodes, int membersPerNode, Func<int, int> partner) =>
+        Enumerable.Range(0, Math.Min(nodes, 2))
+            .Max(node => Enumerable.Range(node * membersPerNode, membersPerNode).Count(r => partner(r) / membersPerNode != node));
 
     /// <summary>
     /// Allreduce of <paramref name="nodeBytes"/> per node over the rails, every rail at once: each of the k rails sums
@@ -174,10 +180,8 @@ internal static partial class CostModel
         double seconds = 0, part = bytes;
         for (int distance = 1; distance < ranks; distance <<= 1)
         {
-            // The busier of the first two nodes: how many of its ranks have their partner on another node.
             int d = distance;
-            int leaving = Enumerable.Range(0, Math.Min(nodes, 2))
-                .Max(node => Enumerable.Range(node * ranksPerNode, ranksPerNode).Count(r => (r ^ d) / ranksPerNode != node));
+            int leaving = MembersLeaving(nodes, ranksPerNode, r => r ^ d);
             double alpha = leaving > 0 ? Math.Max(links.Inter.Alpha, leaving < ranksPerNode ? links.Intra.Alpha : 0) : links.Intra.Alpha;
             double perByte = Math.Max(leaving * links.Inter.Beta, leaving < ranksPerNode ? links.Intra.Beta : 0);
             if (halving)
