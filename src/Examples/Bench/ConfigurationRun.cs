@@ -150,8 +150,8 @@ internal sealed class ConfigurationRun : IDisposable
         int size = _world.Size;
         int count = _set.Tensors.Count;
 
-        // Per step: the slowest rank's times and the mean bytes over ranks. Then the step with the median total.
-        var perStep = _steps.Select(s =>
+        // Per step (in round order): the slowest rank's times and the mean bytes over ranks. Then the step with the median total.
+        var inRounds = _steps.Select(s =>
         {
             int slowest = 0;
             for (int r = 1; r < size; r++)
@@ -165,16 +165,16 @@ internal sealed class ConfigurationRun : IDisposable
             double Mean(int field) => Enumerable.Range(0, size).Average(r => s[(r * StepFields) + field]);
             return (Total: s[slowest * StepFields], Encode: s[(slowest * StepFields) + 1], Exchange: s[(slowest * StepFields) + 2], Decode: s[(slowest * StepFields) + 3],
                 Bytes: Mean(4), Dense: Mean(5), Payload: Mean(6), BetweenNodes: Mean(7));
-        }).OrderBy(s => s.Total).ToList();
+        }).ToList();
+        var perStep = inRounds.OrderBy(s => s.Total).ToList();
         var median = perStep[(perStep.Count - 1) / 2];
-        double[] totals = [.. _steps.Select(s => Enumerable.Range(0, size).Max(r => s[r * StepFields]))];   // in round order
         var result = new ConfigResult(
             _settings.Label, _set.Name, Configuration.Name, size, _settings.Steps, median.Total, perStep[0].Total, median.Encode, median.Exchange, median.Decode,
             perStep.Average(s => s.Bytes), perStep.Average(s => s.Dense), perStep.Average(s => s.Payload), _set.ParameterCount, _denseElements, count,
             Configuration.IsDense ? 0 : _compressedTensors, readOnce, Routing: Configuration.Routing, DenseFasterTensors: _denseFasterTensors)
         {
             BetweenNodeBytesPerRank = perStep.Average(s => s.BetweenNodes),
-            StepTotals = totals,
+            StepTotals = [.. inRounds.Select(s => s.Total)],
         };
         if (Configuration.RoutesByTime && _allreduce is not null)
         {
