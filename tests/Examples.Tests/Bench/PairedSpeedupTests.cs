@@ -1,4 +1,6 @@
+using System.Globalization;
 using AtomoCollectives.Examples.Bench;
+using AtomoCollectives.Examples.Cli;
 
 namespace AtomoCollectives.Examples.Tests.Bench;
 
@@ -47,6 +49,41 @@ public class PairedSpeedupTests
         Assert.Null(PairedSpeedup.Of([dense with { StepTotals = [] }, atomo], atomo));               // read back from a CSV
         Assert.Equal(("dense-node", 9.0), PairedSpeedup.Of([dense, node, pieces], pieces) is { } p ? (p.Baseline, p.Median) : default);   // compared too, not a baseline
         Assert.Equal("dense-node", PairedSpeedup.Of([dense, node], dense)!.Baseline);
+    }
+
+    [Fact]
+    public void TheBenchWritesEveryRoundAndPairsThem()
+    {
+        string output = Directory.CreateTempSubdirectory("paired-speedup-tests-").FullName;
+        TextWriter original = Console.Out;
+        Console.SetOut(new StringWriter());
+        try
+        {
+            Assert.Equal(0, ExamplesCli.Run(["bench", "--sets", "mlp", "--configs", "dense,terngrad", "--ranks", "2", "--warmup", "0", "--steps", "3", "--output", output]));
+            Dictionary<string, double[]> rounds = Csv.Read(Path.Combine(output, "steps-inprocess-n2.csv"))
+                .GroupBy(r => r["config"])
+                .ToDictionary(g => g.Key, g => g.OrderBy(r => int.Parse(r["round"], CultureInfo.InvariantCulture)).Select(r => Csv.Double(r["step_s"])).ToArray());
+            Assert.Equal(["dense", "terngrad"], rounds.Keys);
+            Assert.All(rounds.Values, steps => Assert.Equal(3, steps.Length));
+
+            // Each configuration's step is the median of its rounds, and the paired speedup pairs them round by round:
+            // over 3 rounds, the middle ratio and the whole range (coverage 1 − 2/2³).
+            Dictionary<string, Dictionary<string, string>> rows = Csv.Read(Path.Combine(output, "bench-inprocess-n2.csv")).ToDictionary(r => r["config"]);
+            Assert.All(rounds, kv => Assert.Equal(kv.Value.Order().ElementAt(1), Csv.Double(rows[kv.Key]["step_s"]), 12));
+            double[] ratios = [.. rounds["dense"].Zip(rounds["terngrad"], (d, t) => d / t).Order()];
+            Dictionary<string, string> terngrad = rows["terngrad"];
+            Assert.Equal("dense", terngrad["paired_baseline"]);
+            Assert.Equal(ratios[1], Csv.Double(terngrad["paired_speedup"]), 12);
+            Assert.Equal(ratios[0], Csv.Double(terngrad["paired_low"]), 12);
+            Assert.Equal(ratios[2], Csv.Double(terngrad["paired_high"]), 12);
+            Assert.Equal(0.75, Csv.Double(terngrad["paired_coverage"]), 12);
+            Assert.Equal("", rows["dense"]["paired_baseline"]);
+        }
+        finally
+        {
+            Console.SetOut(original);
+            Directory.Delete(output, recursive: true);
+        }
     }
 
     private static ConfigResult Result(string config, double median, double[] steps) =>
