@@ -5,6 +5,7 @@ using AtomoCollectives.Examples.Cli;
 namespace AtomoCollectives.Examples.Tests.Bench;
 
 /// <summary><see cref="PairedSpeedup"/>: the rounds' ratios against the better dense baseline, and the order-statistic interval for their median.</summary>
+[Collection("Training")] // its bench run redirects Console, as the CLI tests of this collection do
 public class PairedSpeedupTests
 {
     [Theory]
