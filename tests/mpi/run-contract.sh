@@ -15,35 +15,9 @@ project="$root/tests/AtomoCollectives.MpiTests/AtomoCollectives.MpiTests.csproj"
 dll="$root/tests/AtomoCollectives.MpiTests/bin/Release/net10.0/AtomoCollectives.MpiTests.dll"
 run_timeout="${ATOMO_MPI_TEST_TIMEOUT:-420}"
 
-for tool in mpiexec.openmpi mpiexec.mpich dotnet; do
-    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install openmpi-bin libopenmpi-dev mpich libmpich-dev (and the .NET SDK)" >&2; exit 2; }
-done
-
-export TERM=dumb               # no escape codes in rank output
-export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
-if [ "$(id -u)" = 0 ]; then    # Open MPI refuses root without these
-    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-fi
+source "$root/tests/mpi/lib.sh"
 unset ATOMO_MPI_LIBRARY ATOMO_RANKS_PER_NODE ATOMO_NODE_GROUP_SIZE
-
-echo "building $project (Release)"
-dotnet build "$project" -c Release --nologo -v quiet -clp:ErrorsOnly || { echo "0 passed, 1 failed"; exit 1; }
-
-passed=0
-failed=0
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
-
-pass() { # description
-    echo "PASS $1"
-    passed=$((passed + 1))
-}
-
-fail() { # description, lines of the log to show, failed cases (default 1)
-    echo "FAIL $1"
-    tail -"$2" "$log" | sed 's/^/    /'
-    failed=$((failed + ${3:-1}))
-}
+mpi_tests_prepare "$project" mpiexec.openmpi mpiexec.mpich dotnet
 
 launch() { # flavour n args...   (oversubscription: Open MPI yields when oversubscribed; MPICH busy-polls)
     local flavour="$1" n="$2"; shift 2
@@ -65,22 +39,7 @@ contract() { # flavour n [ranks-per-node [nodes-per-group]]
     [ -n "$group" ] && skip=unbiased-over-steps
     echo "== contract: $flavour n=$n${per_node:+ ($per_node per node)}${group:+ (groups of $group nodes)}${skip:+ (skipping *$skip*)}"
     ATOMO_CONTRACT_SKIP="$skip" ATOMO_RANKS_PER_NODE="$per_node" ATOMO_NODE_GROUP_SIZE="$group" launch "$flavour" "$n" contract >"$log" 2>&1
-    local rc=$?
-    grep -E '^(PLAN|PASS|FAIL|    )' "$log"
-    local plan pass fail
-    plan=$(sed -n 's/^PLAN \([0-9]*\).*/\1/p' "$log" | head -1)
-    pass=$(grep -c '^PASS ' "$log")
-    fail=$(grep -c '^FAIL ' "$log")
-    passed=$((passed + pass))
-    failed=$((failed + fail))
-    if [ -z "$plan" ]; then
-        fail "$flavour n=$n: the program never started its cases (exit $rc); output:" 20
-    elif [ $((pass + fail)) -lt "$plan" ]; then
-        local missing=$((plan - pass - fail))
-        fail "$flavour n=$n: $missing case(s) never reported (exit $rc$([ $rc = 124 ] && echo ", timed out after ${run_timeout}s")); last output:" 20 "$missing"
-    elif [ "$rc" != 0 ] && [ "$fail" = 0 ]; then
-        fail "$flavour n=$n: every case passed but the job exited with $rc" 20
-    fi
+    tally_cases "$flavour n=$n" $?
 }
 
 job_must_end() { # flavour n mode case-name seconds expected-line forbidden-line: the job must fail fast and say why

@@ -17,44 +17,15 @@ project="$root/tests/AtomoCollectives.MpiNetTests/AtomoCollectives.MpiNetTests.c
 dll="$root/tests/AtomoCollectives.MpiNetTests/bin/Release/net10.0/AtomoCollectives.MpiNetTests.dll"
 run_timeout="${ATOMO_MPI_TEST_TIMEOUT:-300}"
 
-for tool in mpiexec.mpich mpiexec.openmpi dotnet; do
-    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install mpich libmpich-dev openmpi-bin (and the .NET SDK)" >&2; exit 2; }
-done
-
-export TERM=dumb DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
-if [ "$(id -u)" = 0 ]; then    # Open MPI refuses root without these
-    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-fi
+source "$root/tests/mpi/lib.sh"
 unset ATOMO_MPI_LIBRARY
-
-echo "building $project (Release)"
-dotnet build "$project" -c Release --nologo -v quiet -clp:ErrorsOnly || { echo "0 passed, 1 failed"; exit 1; }
-
-passed=0
-failed=0
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; tail -"${2:-20}" "$log" | sed 's/^/    /'; failed=$((failed + ${3:-1})); }
+mpi_tests_prepare "$project" mpiexec.mpich mpiexec.openmpi dotnet
 
 contract() { # n selection
     local n="$1" suite="$2"
     echo "== MpiNetCommunicator contract ($suite): MPICH n=$n"
     timeout "$run_timeout" mpiexec.mpich -n "$n" dotnet "$dll" contract "$suite" >"$log" 2>&1
-    local rc=$? plan pass fail
-    grep -E '^(PLAN|PASS|FAIL|    )' "$log"
-    plan=$(sed -n 's/^PLAN \([0-9]*\).*/\1/p' "$log" | head -1)
-    pass=$(grep -c '^PASS ' "$log")
-    fail=$(grep -c '^FAIL ' "$log")
-    passed=$((passed + pass))
-    failed=$((failed + fail))
-    if [ -z "$plan" ]; then
-        fail "n=$n: the program never started its cases (exit $rc); output:"
-    elif [ $((pass + fail)) -lt "$plan" ]; then
-        fail "n=$n: $((plan - pass - fail)) case(s) never reported (exit $rc$([ $rc = 124 ] && echo ", timed out after ${run_timeout}s")); last output:" 20 $((plan - pass - fail))
-    elif [ "$rc" != 0 ] && [ "$fail" = 0 ]; then
-        fail "n=$n: every case passed but the job exited with $rc"
-    fi
+    tally_cases "n=$n" $?
 }
 
 refused() { # description expected-text command...: must exit 3 and print REFUSED with the expected text
