@@ -123,7 +123,7 @@ internal static partial class CostModel
         }
 
         double memberBytes = nodeBytes / ranksPerNode;
-        AllreduceCost cost = OpenMpiAllreduce.Cost(OpenMpiAllreduce.Choose(nodes, (long)memberBytes), nodes, (long)(memberBytes / sizeof(float)));
+        AllreduceCost cost = OpenMpiAllreduce.CostOfChosen(nodes, memberBytes);
         return (cost.Steps * inter.Alpha) + (cost.Vectors * nodeBytes * inter.Beta);
     }
 
@@ -363,7 +363,7 @@ internal static partial class CostModel
 
         var terms = points.Select(p =>
         {
-            AllreduceCost cost = OpenMpiAllreduce.Cost(OpenMpiAllreduce.Choose(nodes, (long)p.Bytes), nodes, (long)(p.Bytes / sizeof(float)));
+            AllreduceCost cost = OpenMpiAllreduce.CostOfChosen(nodes, p.Bytes);
             return (Steps: (double)cost.Steps, LinkBytes: cost.Vectors * ranksPerNode * p.Bytes, p.Seconds);
         }).ToArray();
         double ss = terms.Sum(t => t.Steps * t.Steps), sb = terms.Sum(t => t.Steps * t.LinkBytes), bb = terms.Sum(t => t.LinkBytes * t.LinkBytes);

@@ -64,6 +64,9 @@ internal static class OpenMpiAllreduce
         return rules.First(r => bytes < r.Below || r.Below == Rest).Algorithm;
     }
 
+    /// <summary>The critical path of the algorithm Open MPI picks (<see cref="Choose"/>) for a vector of <paramref name="bytes"/> of floats over <paramref name="ranks"/> ranks.</summary>
+    public static AllreduceCost CostOfChosen(int ranks, double bytes) => Cost(Choose(ranks, (long)bytes), ranks, (long)(bytes / sizeof(float)));
+
     /// <summary>
     /// The critical path of <paramref name="algorithm"/> over <paramref name="ranks"/> ranks for a vector of
     /// <paramref name="count"/> elements, as ompi/mca/coll/base/coll_base_allreduce.c runs it: the ring falls back to
