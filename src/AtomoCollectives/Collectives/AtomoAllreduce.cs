@@ -352,10 +352,10 @@ public sealed class AtomoAllreduce : IGradientAverager
                     call.Timings.Encode[t] = CallTimings.Since(start);
                     call.Atoms[t] = _codec.LastAtomCount;
                 }
-                else if (!call.AllDense)
+                else
                 {
-                    // Dense routes are summed as they are: a NaN would reach every rank's result. An all-dense call
-                    // checks each piece as it stages it for the sum instead (StageAndSum).
+                    // Dense routes are summed as they are: a NaN would reach every rank's result. Checked before the
+                    // header, so that the check travels in it; an all-dense call then sums where the tensors lie.
                     long start = Stopwatch.GetTimestamp();
                     localError = CallAgreement.NonFinite(t, shape, data, call.Routes[t]);
                     call.Timings.DenseLocal += CallTimings.Since(start);
@@ -465,12 +465,12 @@ public sealed class AtomoAllreduce : IGradientAverager
     private Exception? Decode<TSet>(TSet tensors, CallPlan call)
         where TSet : ITensorSet, allows ref struct
     {
-        // Room for an all-dense call's outcome floats too (one per rank, StageAndSum): sized once here, the dense way's
-        // trial does not reallocate (its first call took 880 ms instead of about 95, ResNet-18 on 4 ranks).
-        EnsureScratch(call.TotalElements + call.Size);
+        // Every tensor and the outcome float, sized once here: the ways the choice of exchange tries in turn do not
+        // reallocate (a first call that did took 880 ms instead of about 95, ResNet-18 on 4 ranks).
+        EnsureScratch(call.TotalElements + 1);
         if (call.CompressedElements == 0)
         {
-            return null;   // nothing to decode, so nothing can fail here (an all-dense call's NaN outcomes ride with its sum)
+            return null;   // nothing to decode, so nothing can fail here
         }
 
         Span<float> compressedScratch = _scratch.AsSpan(0, (int)call.CompressedElements);
@@ -507,15 +507,15 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// decode failed. So a rank that failed (a native library's error, a bug, memory) cannot leave the others returning
     /// normally from the call, at no extra collective: every rank raises here, nobody's tensors are written. The sums
     /// are divided by N as the commit copies them out (one pass over them fewer). An all-dense call has nothing to
-    /// decode, and stages and sums its tensors piece by piece (<see cref="StageAndSum"/>).
+    /// decode, and sums its tensors where they lie (<see cref="SumInPlace"/>).
     /// </summary>
     private void ReduceDense<TSet>(TSet tensors, CallPlan call, Exception? decodeError)
         where TSet : ITensorSet, allows ref struct
     {
         if (call.AllDense)
         {
-            Debug.Assert(call.CompressedElements == 0, "an all-dense call compresses nothing");
-            StageAndSum(tensors, call);
+            Debug.Assert(call.CompressedElements == 0 && decodeError is null, "an all-dense call decodes nothing");
+            SumInPlace(tensors, call);
             return;
         }
 
@@ -543,65 +543,78 @@ public sealed class AtomoAllreduce : IGradientAverager
     }
 
     /// <summary>
-    /// An all-dense call's sum, in the allreduce's pieces: each piece of the tensors (one after another in scratch) is
-    /// copied there as it is checked for NaN and infinity, then summed at once (<c>MPI_IN_PLACE</c>), while it is still in
-    /// cache, and no rank waits at the header for another's copy of the whole model. After the tensors, one float per
-    /// rank, written once every tensor is staged and summed with the piece or pieces they fall in: 1 where that rank
-    /// found a NaN or infinity. Then every rank raises (the rank at fault naming the tensor and index), none has written
-    /// its tensors, and the next call starts in step; the sum that held it is dropped.
+    /// An all-dense call's mean, where the tensors lie, as <c>MPI_Allreduce</c> per tensor would: every rank checked its
+    /// tensors for NaN and infinity before the header, so all are known finite. A tensor of at least a quarter of an
+    /// allreduce piece is summed in place, piece by piece, each piece divided by N at once while it is still in cache.
+    /// The smaller tensors, wherever they lie in the list, are packed into pieces of scratch, summed there and copied
+    /// back divided by N: one collective for many of them (ResNet-18's 62 tensors take 17 collectives). So the dense way
+    /// costs no staging copy of the model and no commit pass over it. The price: a transport failure during the sum (a
+    /// rank or link lost) can leave tensors partly summed (docs/reliability.md).
     /// </summary>
-    private void StageAndSum<TSet>(TSet tensors, CallPlan call)
+    private void SumInPlace<TSet>(TSet tensors, CallPlan call)
         where TSet : ITensorSet, allows ref struct
     {
-        int total = (int)call.DenseElements;
-        EnsureScratch(total + (long)call.Size);   // every tensor, then one outcome float per rank
-        Span<float> all = _scratch.AsSpan(0, total + call.Size);
+        long start = Stopwatch.GetTimestamp();
         int piece = Pieces.AllreducePiece(call.Size);
-        int tensor = 0, within = 0, staged = 0;
-        bool outcomeWritten = false;
-        ArgumentException? nonFinite = null;
-        for (int start = 0; start < all.Length; start += piece)
+        int packBelow = piece / 4;
+        float mean = 1f / call.Size;
+        for (int t = 0; t < call.Count; t++)
         {
-            int end = Math.Min(start + piece, all.Length);
-            long copy = Stopwatch.GetTimestamp();
-            for (int stop = Math.Min(end, total); staged < stop;)
+            if (tensors.Get(t).Length >= packBelow)
             {
-                Span<float> data = tensors.Get(tensor);
-                int count = Math.Min(data.Length - within, stop - staged);
-                Span<float> part = data.Slice(within, count);
-                int bad = FiniteValues.CopyUntilNonFinite(part, all.Slice(staged, count));
-                if (bad >= 0)
-                {
-                    nonFinite ??= CallAgreement.NonFiniteAt(tensor, tensors.Shape(tensor), data, within + bad, call.Routes[tensor]);
-                    part.CopyTo(all.Slice(staged, count));   // every rank still sums every piece; this sum is dropped
-                }
-
-                staged += count;
-                within += count;
-                if (within == data.Length)
-                {
-                    (tensor, within) = (tensor + 1, 0);
-                }
+                Pieces.AllreduceSum(_communicator, tensors.Get(t), mean);
             }
-
-            if (end > total && !outcomeWritten)
-            {
-                // Every tensor is staged and checked now. Written once: the outcome floats may run on into the next piece.
-                all[total..].Clear();
-                all[total + call.Rank] = nonFinite is null ? 0f : 1f;
-                outcomeWritten = true;
-            }
-
-            call.Timings.DenseLocal += CallTimings.Since(copy);
-            long sum = Stopwatch.GetTimestamp();
-            _communicator.AllreduceSum(all[start..end]);
-            call.Timings.Dense += CallTimings.Since(sum);
         }
 
-        CallAgreement.CheckOutcomes(nonFinite, all[total..], call.Step, "average its tensors (a NaN or infinity)");
+        int from = 0, packed = 0;
+        for (int t = 0; t < call.Count; t++)
+        {
+            int length = tensors.Get(t).Length;
+            if (length >= packBelow)
+            {
+                continue;
+            }
+
+            if (packed + length > piece)
+            {
+                SumPacked(tensors, from, t, packed, packBelow, mean);
+                (from, packed) = (t, 0);
+            }
+
+            tensors.Get(t).CopyTo(_scratch.AsSpan(packed, length));
+            packed += length;
+        }
+
+        SumPacked(tensors, from, call.Count, packed, packBelow, mean);
+        call.Timings.Dense = CallTimings.Since(start);
     }
 
-    /// <summary>Copies the results from scratch into the caller's tensors (the dense sums divided by N) and says what each tensor took (and keeps this rank's timings for the next call's plan).</summary>
+    /// <summary>Sums the first <paramref name="packed"/> floats of scratch, the tensors below <paramref name="packBelow"/> floats from <paramref name="from"/> up to <paramref name="to"/> one after another, and copies them back times <paramref name="mean"/>.</summary>
+    private void SumPacked<TSet>(TSet tensors, int from, int to, int packed, int packBelow, float mean)
+        where TSet : ITensorSet, allows ref struct
+    {
+        if (packed == 0)
+        {
+            return;
+        }
+
+        Span<float> sums = _scratch.AsSpan(0, packed);
+        _communicator.AllreduceSum(sums);
+        for (int t = from, offset = 0; t < to; t++)
+        {
+            Span<float> data = tensors.Get(t);
+            if (data.Length < packBelow)
+            {
+                TensorPrimitives.Multiply(sums.Slice(offset, data.Length), mean, data);
+                offset += data.Length;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Copies the results from scratch into the caller's tensors (the dense sums divided by N; an all-dense call's means
+    /// are there already) and says what each tensor took (and keeps this rank's timings for the next call's plan).
+    /// </summary>
     private TensorDecision[] Commit<TSet>(TSet tensors, CallPlan call)
         where TSet : ITensorSet, allows ref struct
     {
@@ -618,7 +631,7 @@ public sealed class AtomoAllreduce : IGradientAverager
                 compressedScratch.Slice(compressedOffset, data.Length).CopyTo(data);
                 compressedOffset += data.Length;
             }
-            else
+            else if (!call.AllDense)
             {
                 TensorPrimitives.Multiply(denseScratch.Slice(denseOffset, data.Length), 1f / call.Size, data);   // the sums' mean
                 denseOffset += data.Length;
@@ -740,7 +753,7 @@ public sealed class AtomoAllreduce : IGradientAverager
 
         public long Step { get; } = step;
 
-        /// <summary>Every tensor takes the dense route (<see cref="Exchange.Dense"/>), checked and summed piece by piece (<see cref="StageAndSum"/>).</summary>
+        /// <summary>Every tensor takes the dense route (<see cref="Exchange.Dense"/>), summed where it lies (<see cref="SumInPlace"/>).</summary>
         public bool AllDense { get; init; }
 
         /// <summary>

@@ -80,24 +80,6 @@ internal static class CallAgreement
         }
     }
 
-    /// <summary>
-    /// After a collective that carried one float per rank, 1 where that rank failed to <paramref name="phase"/>: raises
-    /// <paramref name="localError"/> here, else names the first rank that failed; returns when none did.
-    /// </summary>
-    public static void CheckOutcomes(Exception? localError, ReadOnlySpan<float> failedByRank, long step, string phase)
-    {
-        if (localError is not null)
-        {
-            ExceptionDispatchInfo.Capture(localError).Throw();
-        }
-
-        int rank = failedByRank.IndexOfAnyExcept(0f);
-        if (rank >= 0)
-        {
-            throw new InvalidOperationException($"Rank {rank} failed to {phase} at step {step} (see that rank's error); no rank wrote its tensors, and the next call starts in step.");
-        }
-    }
-
     /// <summary>Mixes <paramref name="value"/> into <paramref name="hash"/> (HashCode is seeded per process; ranks are processes).</summary>
     public static long Mix(long hash, long value) => (long)SeedSequence.Mix((ulong)hash ^ (ulong)value);
 
@@ -145,14 +127,13 @@ internal static class CallAgreement
         new($"Tensor {tensor} has {length} elements but its shape {shape} has {shape.ElementCount}.", "tensors");
 
     /// <summary>The error naming the first NaN or infinity of a tensor travelling by <paramref name="route"/>, or null when all are finite.</summary>
-    public static ArgumentException? NonFinite(int tensor, TensorShape shape, ReadOnlySpan<float> data, TensorRoute route) =>
-        NonFiniteAt(tensor, shape, data, FiniteValues.IndexOfNonFinite(data), route);
-
-    /// <summary>The error naming <paramref name="data"/>[<paramref name="bad"/>], a NaN or infinity, or null when <paramref name="bad"/> is −1 (none).</summary>
-    public static ArgumentException? NonFiniteAt(int tensor, TensorShape shape, ReadOnlySpan<float> data, int bad, TensorRoute route) =>
-        bad >= 0
+    public static ArgumentException? NonFinite(int tensor, TensorShape shape, ReadOnlySpan<float> data, TensorRoute route)
+    {
+        int bad = FiniteValues.IndexOfNonFinite(data);
+        return bad >= 0
             ? new ArgumentException($"Tensor {tensor} {shape} holds {data[bad]} at index {bad} (route {route}): NaN and infinity cannot be averaged.", "tensors")
             : null;
+    }
 }
 
 /// <summary>The tensors of one call, as the averagers read them.</summary>

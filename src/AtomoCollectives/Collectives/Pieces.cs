@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace AtomoCollectives;
 
 /// <summary>
@@ -37,15 +39,26 @@ internal static class Pieces
     /// <see cref="ICommunicator.AllreduceSum"/> of <paramref name="data"/> in pieces of <see cref="AllreducePiece(int)"/>
     /// floats, as many on every rank (the length is the same on every rank).
     /// </summary>
-    public static void AllreduceSum(ICommunicator communicator, Span<float> data)
+    public static void AllreduceSum(ICommunicator communicator, Span<float> data) => AllreduceSum(communicator, data, 1f);
+
+    /// <summary>
+    /// <see cref="AllreduceSum(ICommunicator, Span{float})"/>, each piece multiplied by <paramref name="scale"/> as soon
+    /// as it is summed, while it is still in cache (a mean: no second pass over the whole vector).
+    /// </summary>
+    public static void AllreduceSum(ICommunicator communicator, Span<float> data, float scale)
     {
         int piece = AllreducePiece(communicator.Size);
         int done = 0;
         do
         {
-            int count = Math.Min(piece, data.Length - done);
-            communicator.AllreduceSum(data.Slice(done, count));
-            done += count;
+            Span<float> part = data.Slice(done, Math.Min(piece, data.Length - done));
+            communicator.AllreduceSum(part);
+            if (scale != 1f)
+            {
+                TensorPrimitives.Multiply(part, scale, part);
+            }
+
+            done += part.Length;
         }
         while (done < data.Length);
     }

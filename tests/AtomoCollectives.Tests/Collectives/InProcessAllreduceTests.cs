@@ -60,27 +60,29 @@ public sealed class InProcessAllreduceTests
 
     /// <summary>
     /// The all-dense calls of the choice of exchange (<see cref="Exchange.Dense"/>: calls 8 to 11 without nodes, after
-    /// the flat trial) check each piece of the tensors as they stage it for the sum: a NaN on one rank raises there
-    /// (naming the tensor and index) and on every other rank (naming that rank), no rank's tensors change, and the same call
-    /// then gives every rank the exact mean. Layout 1 spans two allreduce pieces (10⁶ floats), the NaN in the second,
-    /// in the tensor the pieces' boundary cuts; layout 2 holds 999,999 floats, so that the ranks' outcome floats after
-    /// them run across the boundary: rank 0's, the one at fault, in the first piece, the others' in the second.
+    /// the flat trial) check every tensor before the header, then sum where the tensors lie: a NaN on one rank raises
+    /// there (naming the tensor and index) and on every other rank (naming that rank), no rank's tensors change, and the
+    /// same call then gives every rank the exact mean. The layouts cover each way a tensor is summed (pieces of 10⁶
+    /// floats; a quarter piece or more in place): 1, tensors in place between runs of small ones packed into scratch;
+    /// 2, a tensor of three pieces, the NaN in the last; 3, 300 small tensors packed into two pieces, the NaN in the second.
     /// </summary>
     [Theory]
     [InlineData(0, 1, 2, 7)]
     [InlineData(1, 1, 2, 600_000)]
-    [InlineData(2, 0, 2, 100)]
+    [InlineData(2, 0, 0, 2_050_000)]
+    [InlineData(3, 2, 250, 4_999)]
     public void An_all_dense_call_refuses_a_NaN_on_every_rank(int layout, int nanRank, int nanTensor, int nanIndex) => InProcessCluster.Run(3, comm =>
     {
         using var allreduce = new AtomoAllreduce(comm, new AtomoOptions { MinimumCompressedElements = 16, NodeAware = NodeAwareMode.Off });
         TensorShape[] shapes = layout switch
         {
             1 => [TensorShape.Vector(700_000), TensorShape.Matrix(64, 64), TensorShape.Vector(900_000), TensorShape.Vector(10)],   // 1,604,106 floats
-            2 => [TensorShape.Vector(500_000), TensorShape.Matrix(64, 64), TensorShape.Vector(495_903)],   // 999,999 floats
+            2 => [TensorShape.Vector(2_100_000), TensorShape.Matrix(64, 64), TensorShape.Vector(10)],
+            3 => [.. Enumerable.Repeat(TensorShape.Matrix(50, 100), 300)],   // 1,500,000 floats
             _ => AllreduceContract.ModelShapes,
         };
         long total = shapes.Sum(s => (long)s.ElementCount);
-        Assert.True(layout switch { 1 => total > Pieces.DefaultAllreduceFloats, 2 => total == Pieces.DefaultAllreduceFloats - 1, _ => true });
+        Assert.True(layout switch { 1 or 3 => total > Pieces.DefaultAllreduceFloats, 2 => shapes[0].ElementCount > 2 * Pieces.DefaultAllreduceFloats, _ => true });
         for (int call = 0; call < ExchangeChoice.FlatTrialCalls; call++)
         {
             allreduce.Average(AllreduceContract.AsMemory(AllreduceContract.Gradients(shapes, comm.Rank, call)), shapes);
