@@ -5,8 +5,9 @@
 # share one link of the given rate (the cost model accounts for that; see docs/network-benchmarks.md).
 # With --nodes K > 1, an emulated cluster instead: K network namespaces ("nodes") on a bridge, each node's link
 # limited to R each way (sending and receiving), the N ranks split evenly over them (ranks 0..N/K-1 on node 0, ...),
-# one Open MPI daemon per node, TCP between nodes over the limited links and within a node over its own unlimited
-# loopback; every rank gets ATOMO_RANKS_PER_NODE=N/K. The run then checks that the bytes between nodes crossed the
+# one Open MPI daemon per node, TCP between nodes over the limited links and within a node shared memory (Open MPI's
+# vader, as on a real node; --intra-node tcp: TCP over the node's own unlimited loopback); every rank gets
+# ATOMO_RANKS_PER_NODE=N/K. The run then checks that the bytes between nodes crossed the
 # links and that the links limited them, and stops with an error if not.
 #
 #   bench/netem.sh --rate 1gbit --ranks 4                     # the goal's configuration (~3 minutes)
@@ -23,6 +24,7 @@
 # --delay D (optional netem delay per packet, e.g. 100us; with --nodes, on what each node sends; default none),
 # --node-groups G (with --nodes: every rank gets ATOMO_NODE_GROUP_SIZE=G, nodes per group of node-aware ATOMO, 1 =
 # none, and the cost model predicts the runs with it; default unset: the library's rule, no groups below 32 nodes),
+# --intra-node shm|tcp (with --nodes: how the ranks of one node reach each other; default shm, shared memory),
 # --output DIR (default bench-results/netem-RATE, or netem-RATE-Knodes),
 # --no-model (skip the cost model, run when several N were run or --nodes is above 1: fitted on this run, it reports
 # its error against every configuration and projects to larger clusters, docs/network-benchmarks.md).
@@ -37,7 +39,7 @@ set -euo pipefail
 NETEM_SCRIPT=netem.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/netem-link.sh" # die, the namespace, tc and mpiexec parts shared with netem-train.sh
 root="$netem_root" dll="$netem_dll"
-rate=1gbit ranks=4 nodes=1 sets=mlp,resnet18 capture_step="" configs=all routing=time warmup=1 steps=3 delay="" node_groups="" out="" model=1 inside=0
+rate=1gbit ranks=4 nodes=1 sets=mlp,resnet18 capture_step="" configs=all routing=time warmup=1 steps=3 delay="" node_groups="" intra="" out="" model=1 inside=0
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -52,6 +54,7 @@ while [ $# -gt 0 ]; do
         --steps) steps="${2:?--steps needs a value}"; shift 2 ;;
         --delay) delay="${2:?--delay needs a value}"; shift 2 ;;
         --node-groups) node_groups="${2:?--node-groups needs a value}"; shift 2 ;;
+        --intra-node) intra="${2:?--intra-node needs a value}"; shift 2 ;;
         --output) out="${2:?--output needs a value}"; shift 2 ;;
         --no-model) model=0; shift ;;
         --inside) inside=1; shift ;;
@@ -74,6 +77,9 @@ done
 [[ "$steps" =~ ^[1-9][0-9]*$ ]] || die "--steps '$steps' is not a whole number of at least 1"
 [ -z "$node_groups" ] || [[ "$node_groups" =~ ^[1-9][0-9]*$ ]] || die "--node-groups '$node_groups' is not a whole number of at least 1"
 [ -z "$node_groups" ] || [ "$nodes" -gt 1 ] || die "--node-groups needs --nodes above 1 (groups are of emulated nodes)"
+[ -z "$intra" ] || [[ "$intra" =~ ^(shm|tcp)$ ]] || die "--intra-node '$intra' is not shm or tcp"
+[ -z "$intra" ] || [ "$nodes" -gt 1 ] || die "--intra-node needs --nodes above 1 (on one node every rank's traffic crosses the limited loopback)"
+intra="${intra:-shm}"
 [ -z "$capture_step" ] || [[ "$capture_step" =~ ^[1-9][0-9]*$ ]] || die "--capture-step '$capture_step' is not a whole number of at least 1"
 IFS=',' read -r -a set_list <<<"$sets"
 [ "${#set_list[@]}" -gt 0 ] || die "--sets '$sets' names no gradient set"
@@ -109,6 +115,7 @@ if [ "$inside" = 0 ]; then
     args=(--rate "$rate" --ranks "$ranks" --nodes "$nodes" --sets "$sets" --configs "$configs" --routing "$routing" --warmup "$warmup" --steps "$steps" --output "$out")
     [ -n "$delay" ] && args+=(--delay "$delay")
     [ -n "$node_groups" ] && args+=(--node-groups "$node_groups")
+    [ "$nodes" -gt 1 ] && args+=(--intra-node "$intra")
     [ -n "$capture_step" ] && args+=(--capture-step "$capture_step")
     [ "$model" = 0 ] && args+=(--no-model)
     exec unshare -n -- bash "$0" --inside "${args[@]}"
@@ -117,7 +124,7 @@ fi
 if [ "$nodes" = 1 ]; then
     netem_limit_loopback "$rate" "$delay"
 else
-    netem_cluster_start "$nodes" "$rate" "$delay"
+    netem_cluster_start "$nodes" "$rate" "$intra" "$delay"
 fi
 mkdir -p "$out"
 IFS=',' read -r -a rank_list <<<"$ranks"
@@ -131,7 +138,7 @@ for n in "${rank_list[@]}"; do
     if [ "$nodes" = 1 ]; then
         echo "netem.sh: N = $n over TCP on the $rate loopback"
     else
-        echo "netem.sh: N = $n, $per ranks on each of $nodes nodes, over TCP, $rate between nodes"
+        echo "netem.sh: N = $n, $per ranks on each of $nodes nodes, over TCP at $rate between nodes, $intra within a node"
         placement+=(-H "$(netem_hosts "$per")")
         # Open MPI yields the core while polling only on a host it sees oversubscribed; each emulated node looks
         # like a host with N/K slots, but all N ranks share this machine's cores, and polling ranks starve the rest

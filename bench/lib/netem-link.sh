@@ -84,8 +84,8 @@ netem_limit_loopback() {
 # eth0 (the node's egress) caps what the node sends, netem-node<i> (the bridge's egress towards the node) caps what it
 # receives; i.e. every node has a full-duplex NIC of that rate on a non-blocking switch, and bytes between two nodes
 # cross the sender's and the receiver's limit.
-# A node's own traffic (ranks of one node talking over TCP to the node's address, PMIx on its 127.0.0.1) goes over
-# the node's loopback, which is not limited. MTU 65535, like a loopback's, so that the kernel's per-packet cost does
+# A node's own traffic (its ranks' messages to each other over vader shared memory, or with tcp over TCP to the
+# node's address; PMIx on its 127.0.0.1) never reaches the links: shared memory, or the node's loopback, which is not limited. MTU 65535, like a loopback's, so that the kernel's per-packet cost does
 # not cap the rate before tc does.
 # Open MPI sees K hosts: mpiexec runs in the hub and starts one orted per node with netem-node-agent.sh as its rsh
 # agent (nsenter into the node's namespaces instead of ssh); each node's ranks are children of its orted. Distinct
@@ -95,11 +95,17 @@ netem_limit_loopback() {
 netem_subnet=10.77.0
 netem_node_pids=() # the process holding each node's namespaces
 
-# Builds K = $1 nodes whose links are limited to rate $2 (optional netem delay $3 on what each node sends, so a
-# one-way delay between nodes); removes them again when this shell exits, also on an error or Ctrl-C. Sets up the
-# environment the ranks run in, and netem_mpiexec to a launcher that places ranks with -H "$(netem_hosts PER)".
+# Builds K = $1 nodes whose links are limited to rate $2, the ranks of a node joined by $3 (shm: Open MPI's vader
+# shared memory, as on a real node; tcp: TCP over the node's loopback), with an optional netem delay $4 on what each
+# node sends (a one-way delay between nodes); removes them again when this shell exits, also on an error or Ctrl-C.
+# Sets up the environment the ranks run in, and netem_mpiexec to a launcher that places ranks with -H "$(netem_hosts PER)".
 netem_cluster_start() {
-    local nodes="$1" rate="$2" delay="${3:-}" own pid netns i tries
+    local nodes="$1" rate="$2" intra="$3" delay="${4:-}" btl own pid netns i tries
+    case "$intra" in
+        shm) btl=self,vader,tcp ;; # vader only joins ranks of one orted, i.e. of one emulated node
+        tcp) btl=self,tcp ;;
+        *) die "netem_cluster_start: within a node '$intra' is not shm or tcp" ;;
+    esac
     trap netem_cluster_stop EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
@@ -127,14 +133,14 @@ netem_cluster_start() {
         netem_limit_device eth0 "$rate" "$delay" "/proc/$pid/ns/net"           # out of node i
     done
     ip link set netem-br mtu 65535 up
-    echo "$NETEM_SCRIPT: $nodes emulated nodes at $netem_subnet.1-$nodes on a bridge, each node's link limited to $rate each way: $(tc qdisc show dev netem-node0 | tr '\n' ';')"
+    echo "$NETEM_SCRIPT: $nodes emulated nodes at $netem_subnet.1-$nodes on a bridge, each node's link limited to $rate each way, Open MPI's BTLs $btl: $(tc qdisc show dev netem-node0 | tr '\n' ';')"
     netem_rank_environment
     NETEM_NODES=""
     for ((i = 0; i < nodes; i++)); do NETEM_NODES+="$netem_subnet.$((i + 1))=${netem_node_pids[$i]} "; done
     export NETEM_NODES # read by netem-node-agent.sh
     netem_mpiexec=(mpiexec.openmpi --oversubscribe --bind-to none
         --mca plm_rsh_agent "$netem_root/bench/lib/netem-node-agent.sh" --mca plm_rsh_no_tree_spawn 1
-        --mca pml ob1 --mca btl self,tcp --mca btl_tcp_if_include "$netem_subnet.0/24" --mca oob_tcp_if_include "$netem_subnet.0/24")
+        --mca pml ob1 --mca btl "$btl" --mca btl_tcp_if_include "$netem_subnet.0/24" --mca oob_tcp_if_include "$netem_subnet.0/24")
 }
 
 # The trap of netem_cluster_start: ends the namespace holders it started and removes the veths and the bridge.

@@ -31,6 +31,8 @@ public sealed class NetemScriptTests
     [InlineData("--nodes 2 --node-groups 0", "--node-groups '0' is not a whole number of at least 1")]
     [InlineData("--nodes 2 --node-groups two", "--node-groups 'two' is not a whole number of at least 1")]
     [InlineData("--node-groups 2", "--node-groups needs --nodes above 1")]
+    [InlineData("--nodes 2 --intra-node ram", "--intra-node 'ram' is not shm or tcp")]
+    [InlineData("--intra-node tcp", "--intra-node needs --nodes above 1")]
     public void BadOptionFailsWithOneLineNamingIt(string arguments, string message)
     {
         (int exitCode, string output, string error) = RunNetem(arguments);
