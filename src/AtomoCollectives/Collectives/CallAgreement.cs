@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
 
 namespace AtomoCollectives;
 
@@ -155,7 +157,10 @@ internal readonly struct TensorList : ITensorSet
     private readonly Memory<float>[] _tensors;
     private readonly TensorShape[] _shapes;
 
-    /// <summary>Takes the lists as given; a null list or a count mismatch becomes <see cref="Error"/>, so every rank learns of it.</summary>
+    /// <summary>
+    /// Takes the lists as given; a null list, a count mismatch or two tensors that share memory becomes
+    /// <see cref="Error"/>, so every rank learns of it.
+    /// </summary>
     public TensorList(IReadOnlyList<Memory<float>>? tensors, IReadOnlyList<TensorShape>? shapes)
     {
         _tensors = tensors is null ? [] : [.. tensors];
@@ -163,7 +168,7 @@ internal readonly struct TensorList : ITensorSet
         Error = tensors is null ? new ArgumentNullException(nameof(tensors))
             : shapes is null ? new ArgumentNullException(nameof(shapes))
             : tensors.Count != shapes.Count ? new ArgumentException($"{tensors.Count} tensors but {shapes.Count} shapes.", nameof(shapes))
-            : null;
+            : SharedMemory(_tensors);
     }
 
     public ArgumentException? Error { get; }
@@ -173,4 +178,62 @@ internal readonly struct TensorList : ITensorSet
     public Span<float> Get(int index) => _tensors[index].Span;
 
     public TensorShape Shape(int index) => _shapes[index];
+
+    private static readonly Comparer<(float[] Array, int Hash, int Start, int End, int Index)> ByArrayThenOffset =
+        Comparer<(float[] Array, int Hash, int Start, int End, int Index)>.Create(static (a, b) => a.Hash != b.Hash ? a.Hash.CompareTo(b.Hash) : a.Start.CompareTo(b.Start));
+
+    /// <summary>
+    /// The error naming two tensors that overlap in one array, or null. Every tensor gets its own mean written into it,
+    /// and an all-dense call sums each where it lies: a region passed twice would be summed twice. Slices of one
+    /// buffer that do not overlap are fine. Tensors not backed by a managed array are not checked. Sorted by array,
+    /// then offset: n log n for any number of tensors.
+    /// </summary>
+    private static ArgumentException? SharedMemory(Memory<float>[] tensors)
+    {
+        var regions = new (float[] Array, int Hash, int Start, int End, int Index)[tensors.Length];
+        int count = 0;
+        for (int t = 0; t < tensors.Length; t++)
+        {
+            if (MemoryMarshal.TryGetArray<float>(tensors[t], out ArraySegment<float> segment) && segment.Count > 0)
+            {
+                regions[count++] = (segment.Array!, RuntimeHelpers.GetHashCode(segment.Array), segment.Offset, segment.Offset + segment.Count, t);
+            }
+        }
+
+        Array.Sort(regions, 0, count, ByArrayThenOffset);
+
+        // Within a run of one hash (almost always one array) each array's regions come by offset: one overlaps an
+        // earlier one of its array exactly where it starts before the furthest end seen so far.
+        var ends = new List<(float[] Array, int End, int Index)>();
+        for (int i = 0; i < count; i++)
+        {
+            if (i == 0 || regions[i].Hash != regions[i - 1].Hash)
+            {
+                ends.Clear();
+            }
+
+            (float[] array, _, int start, int end, int index) = regions[i];
+            int seen = ends.Count - 1;
+            while (seen >= 0 && !ReferenceEquals(ends[seen].Array, array))
+            {
+                seen--;
+            }
+
+            if (seen < 0)
+            {
+                ends.Add((array, end, index));
+            }
+            else if (start < ends[seen].End)
+            {
+                (int first, int second) = (Math.Min(ends[seen].Index, index), Math.Max(ends[seen].Index, index));
+                return new ArgumentException($"Tensors {first} and {second} share memory: every tensor must have its own, since each gets its mean written into it.", "tensors");
+            }
+            else if (end > ends[seen].End)
+            {
+                ends[seen] = (array, end, index);
+            }
+        }
+
+        return null;
+    }
 }

@@ -457,19 +457,29 @@ public static class AllreduceContract
     }
 
     /// <summary>
-    /// One rank passes a tensor list and a shape list of different lengths, then a null list: only that rank's arguments
-    /// are wrong, yet every rank raises (that rank ArgumentException), and a following good call succeeds everywhere.
+    /// One rank passes a tensor list and a shape list of different lengths, then a null list, then one array as two
+    /// tensors: only that rank's arguments are wrong, yet every rank raises (that rank ArgumentException), and a
+    /// following good call succeeds everywhere.
     /// </summary>
     private static void BadListsOnOneRankFail(ICommunicator comm)
     {
         int last = comm.Size - 1;
         using var allreduce = new AtomoAllreduce(comm, Coordinate(budget: 10));
-        foreach (string mistake in new[] { "counts", "null" })
+        foreach (string mistake in new[] { "counts", "null", "shared" })
         {
             float[][] tensors = Gradients(ModelShapes, comm.Rank, 0);
             float[][] before = [.. tensors.Select(t => (float[])t.Clone())];
-            IReadOnlyList<TensorShape> shapes = comm.Rank == last && mistake == "counts" ? ModelShapes[..^1] : ModelShapes;
-            Exception? error = Catch(() => allreduce.Average(comm.Rank == last && mistake == "null" ? null! : AsMemory(tensors), shapes));
+            bool culprit = comm.Rank == last;
+            IReadOnlyList<TensorShape> shapes = culprit && mistake == "counts" ? ModelShapes[..^1]
+                : culprit && mistake == "shared" ? [.. ModelShapes[..^1], ModelShapes[^2]]
+                : ModelShapes;
+            Memory<float>[] memory = AsMemory(tensors);
+            if (culprit && mistake == "shared")
+            {
+                memory[^1] = memory[^2];
+            }
+
+            Exception? error = Catch(() => allreduce.Average(culprit && mistake == "null" ? null! : memory, shapes));
             Type expected = comm.Rank == last ? (mistake == "null" ? typeof(ArgumentNullException) : typeof(ArgumentException)) : typeof(InvalidOperationException);
             Expect(comm, error?.GetType() == expected, $"{mistake}: expected {expected.Name}, got {error?.GetType().Name ?? "none"}: {error?.Message}");
             for (int t = 0; t < tensors.Length; t++)
@@ -480,7 +490,7 @@ public static class AllreduceContract
 
         float[][] good = Gradients(ModelShapes, comm.Rank, 1);
         Exception? next = Catch(() => allreduce.Average(AsMemory(good), ModelShapes));
-        Expect(comm, next is null && allreduce.Step == 1, $"the good call after two failed ones: {next?.Message}, step {allreduce.Step}");
+        Expect(comm, next is null && allreduce.Step == 1, $"the good call after the failed ones: {next?.Message}, step {allreduce.Step}");
     }
 
     /// <summary>
@@ -773,7 +783,7 @@ public static class AllreduceContract
     {
         int last = comm.Size - 1;
         using IGradientAverager averager = create(comm);
-        foreach (string mistake in new[] { "counts", "null", "length" })
+        foreach (string mistake in new[] { "counts", "null", "length", "shared" })
         {
             float[][] tensors = Gradients(ModelShapes, comm.Rank, 0);
             float[][] before = [.. tensors.Select(t => (float[])t.Clone())];
@@ -783,6 +793,12 @@ public static class AllreduceContract
             if (culprit && mistake == "length")
             {
                 memory[1] = memory[1][..^1];
+            }
+
+            if (culprit && mistake == "shared")
+            {
+                memory[^1] = memory[^2];   // the same region twice: an all-dense call would sum it twice in place
+                shapes = [.. ModelShapes[..^1], ModelShapes[^2]];
             }
 
             Exception? error = Catch(() => averager.Average(culprit && mistake == "null" ? null! : memory, shapes));
@@ -796,7 +812,7 @@ public static class AllreduceContract
 
         float[][] good = Gradients(ModelShapes, comm.Rank, 1);
         Exception? next = Catch(() => averager.Average(AsMemory(good), ModelShapes));
-        Expect(comm, next is null && averager.Step == 1, $"the good call after three failed ones: {next?.Message}, step {averager.Step}");
+        Expect(comm, next is null && averager.Step == 1, $"the good call after the failed ones: {next?.Message}, step {averager.Step}");
     }
 
     /// <summary>

@@ -35,4 +35,20 @@ public sealed class PiecesTests
 
         Assert.All(results, r => Assert.All(r, v => Assert.Equal(3f, v)));
     }
+
+    /// <summary>The mean in pieces: each piece summed once and scaled once (1 + 2 + 3 + 4 = 10, times 0.25).</summary>
+    [Fact]
+    public void An_allreduce_in_pieces_scales_every_element_once()
+    {
+        int piece = Pieces.AllreducePiece(4);
+        float[][] results = InProcessCluster.Run(4, comm =>
+        {
+            var data = new float[(2 * piece) + 3];
+            Array.Fill(data, comm.Rank + 1);
+            Pieces.AllreduceSum(comm, data, 0.25f);
+            return data;
+        });
+
+        Assert.All(results, r => Assert.All(r, v => Assert.Equal(2.5f, v)));
+    }
 }
