@@ -96,7 +96,7 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// The fused form: averages a whole set of tensors (a model's gradients) with one exchange of lengths, one
     /// allgatherv and at most one dense allreduce.
     /// </summary>
-    /// <exception cref="ArgumentException">A list is null, the lists differ in length, a tensor's length is not its shape's element count, or a tensor holds NaN or infinity (raised on this rank; every other rank raises <see cref="InvalidOperationException"/>).</exception>
+    /// <exception cref="ArgumentException">A list is null, the lists differ in length, two tensors overlap in one array, a tensor's length is not its shape's element count, or a tensor holds NaN or infinity (raised on this rank; every other rank raises <see cref="InvalidOperationException"/>).</exception>
     /// <exception cref="InvalidOperationException">Another rank called with different shapes or options, or failed before the exchange; or another call on this instance is in progress.</exception>
     /// <exception cref="ObjectDisposedException">The collective was disposed.</exception>
     public void Average(IReadOnlyList<Memory<float>> tensors, IReadOnlyList<TensorShape> shapes)

@@ -24,9 +24,9 @@ public interface IGradientAverager : IDisposable
     AllreduceStatistics Statistics { get; }
 
     /// <summary>Replaces each tensor by the (estimated) average over the ranks of that tensor, in one fused exchange.</summary>
-    /// <param name="tensors">The tensors, e.g. a model's gradients; the same count and shapes on every rank.</param>
+    /// <param name="tensors">The tensors, e.g. a model's gradients; the same count and shapes on every rank; each its own memory (slices of one buffer that do not overlap are fine).</param>
     /// <param name="shapes">Their shapes, in the same order.</param>
-    /// <exception cref="ArgumentException">A list is null, the lists differ in length, a tensor's length is not its shape's element count, or a tensor holds NaN or infinity (raised on this rank; every other rank raises <see cref="InvalidOperationException"/>).</exception>
+    /// <exception cref="ArgumentException">A list is null, the lists differ in length, two tensors overlap in one array, a tensor's length is not its shape's element count, or a tensor holds NaN or infinity (raised on this rank; every other rank raises <see cref="InvalidOperationException"/>).</exception>
     /// <exception cref="InvalidOperationException">Another rank called with different shapes or options, or failed; or another call on this instance is in progress.</exception>
     /// <exception cref="ObjectDisposedException">The averager was disposed.</exception>
     void Average(IReadOnlyList<Memory<float>> tensors, IReadOnlyList<TensorShape> shapes);
