@@ -7,8 +7,8 @@
 # limited to R each way (sending and receiving), the N ranks split evenly over them (ranks 0..N/K-1 on node 0, ...),
 # one Open MPI daemon per node, TCP between nodes over the limited links and within a node shared memory (Open MPI's
 # vader, as on a real node; --intra-node tcp: TCP over the node's own unlimited loopback); every rank gets
-# ATOMO_RANKS_PER_NODE=N/K. The run then checks that the bytes between nodes crossed the
-# links and that the links limited them, and stops with an error if not.
+# ATOMO_RANKS_PER_NODE=N/K. The run then checks that the bytes between nodes crossed the links and that the links
+# limited them, and stops with an error if not.
 #
 #   bench/netem.sh --rate 1gbit --ranks 4                     # the goal's configuration (~3 minutes)
 #   bench/netem.sh --rate 1gbit --ranks 2,4,8 --sets resnet18 # several N in one namespace, then the cost model

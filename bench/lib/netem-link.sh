@@ -85,8 +85,9 @@ netem_limit_loopback() {
 # receives; i.e. every node has a full-duplex NIC of that rate on a non-blocking switch, and bytes between two nodes
 # cross the sender's and the receiver's limit.
 # A node's own traffic (its ranks' messages to each other over vader shared memory, or with tcp over TCP to the
-# node's address; PMIx on its 127.0.0.1) never reaches the links: shared memory, or the node's loopback, which is not limited. MTU 65535, like a loopback's, so that the kernel's per-packet cost does
-# not cap the rate before tc does.
+# node's address; PMIx on its 127.0.0.1) never reaches the links: it stays in shared memory or on the node's
+# loopback, which is not limited. MTU 65535, like a loopback's, so that the kernel's per-packet cost does not cap the
+# rate before tc does.
 # Open MPI sees K hosts: mpiexec runs in the hub and starts one orted per node with netem-node-agent.sh as its rsh
 # agent (nsenter into the node's namespaces instead of ssh); each node's ranks are children of its orted. Distinct
 # host names keep the orteds' session directories apart (/tmp/ompi.HOST.UID/...: with one name for all, two orteds
