@@ -179,9 +179,6 @@ internal readonly struct TensorList : ITensorSet
 
     public TensorShape Shape(int index) => _shapes[index];
 
-    private static readonly Comparer<(float[] Array, int Hash, int Start, int End, int Index)> ByArrayThenOffset =
-        Comparer<(float[] Array, int Hash, int Start, int End, int Index)>.Create(static (a, b) => a.Hash != b.Hash ? a.Hash.CompareTo(b.Hash) : a.Start.CompareTo(b.Start));
-
     /// <summary>
     /// The error naming two tensors that overlap in one array, or null. Every tensor gets its own mean written into it,
     /// and an all-dense call sums each where it lies: a region passed twice would be summed twice. Slices of one
@@ -190,50 +187,62 @@ internal readonly struct TensorList : ITensorSet
     /// </summary>
     private static ArgumentException? SharedMemory(Memory<float>[] tensors)
     {
-        var regions = new (float[] Array, int Hash, int Start, int End, int Index)[tensors.Length];
+        var regions = new Region[tensors.Length];
         int count = 0;
         for (int t = 0; t < tensors.Length; t++)
         {
             if (MemoryMarshal.TryGetArray<float>(tensors[t], out ArraySegment<float> segment) && segment.Count > 0)
             {
-                regions[count++] = (segment.Array!, RuntimeHelpers.GetHashCode(segment.Array), segment.Offset, segment.Offset + segment.Count, t);
+                regions[count++] = new(segment.Array!, RuntimeHelpers.GetHashCode(segment.Array), segment.Offset, segment.Offset + segment.Count, t);
             }
         }
 
-        Array.Sort(regions, 0, count, ByArrayThenOffset);
+        if (count < 2)
+        {
+            return null;
+        }
+
+        Array.Sort(regions, 0, count, Region.ByArrayThenOffset);
 
         // Within a run of one hash (almost always one array) each array's regions come by offset: one overlaps an
-        // earlier one of its array exactly where it starts before the furthest end seen so far.
-        var ends = new List<(float[] Array, int End, int Index)>();
+        // earlier one of its array exactly where it starts before the furthest end seen so far (kept per array).
+        var furthest = new List<Region>();
         for (int i = 0; i < count; i++)
         {
-            if (i == 0 || regions[i].Hash != regions[i - 1].Hash)
+            Region region = regions[i];
+            if (i == 0 || region.Hash != regions[i - 1].Hash)
             {
-                ends.Clear();
+                furthest.Clear();
             }
 
-            (float[] array, _, int start, int end, int index) = regions[i];
-            int seen = ends.Count - 1;
-            while (seen >= 0 && !ReferenceEquals(ends[seen].Array, array))
+            int seen = furthest.Count - 1;
+            while (seen >= 0 && !ReferenceEquals(furthest[seen].Array, region.Array))
             {
                 seen--;
             }
 
             if (seen < 0)
             {
-                ends.Add((array, end, index));
+                furthest.Add(region);
             }
-            else if (start < ends[seen].End)
+            else if (region.Start < furthest[seen].End)
             {
-                (int first, int second) = (Math.Min(ends[seen].Index, index), Math.Max(ends[seen].Index, index));
+                (int first, int second) = (Math.Min(furthest[seen].Index, region.Index), Math.Max(furthest[seen].Index, region.Index));
                 return new ArgumentException($"Tensors {first} and {second} share memory: every tensor must have its own, since each gets its mean written into it.", "tensors");
             }
-            else if (end > ends[seen].End)
+            else if (region.End > furthest[seen].End)
             {
-                ends[seen] = (array, end, index);
+                furthest[seen] = region;
             }
         }
 
         return null;
+    }
+
+    /// <summary>Tensor <paramref name="Index"/>'s elements [<paramref name="Start"/>, <paramref name="End"/>) of <paramref name="Array"/> (<paramref name="Hash"/>: its identity hash, the sort key).</summary>
+    private readonly record struct Region(float[] Array, int Hash, int Start, int End, int Index)
+    {
+        public static readonly Comparer<Region> ByArrayThenOffset =
+            Comparer<Region>.Create(static (a, b) => a.Hash != b.Hash ? a.Hash.CompareTo(b.Hash) : a.Start.CompareTo(b.Start));
     }
 }
