@@ -22,14 +22,20 @@ internal enum Exchange
 /// </summary>
 /// <remarks>
 /// One choice is made per kind of call (<see cref="ExchangeChoices"/>: one per set of shapes, so that a caller averaging
-/// layer by layer compares like with like). From its first call past the dense warm-up each way is tried in turn: the
+/// layer by layer compares like with like). From its first call past the dense warm-up every way is tried: the
 /// node-aware exchange (where the grouping allows it) for <see cref="TrialCalls"/> calls, the flat one for
 /// <see cref="FlatTrialCalls"/> (enough for its time rule to fit the link and route), the dense route for
-/// <see cref="TrialCalls"/>; the last <see cref="MeasuredCalls"/> of each are measured. Every <see cref="RetrialEvery"/>
-/// calls the others are tried again, <see cref="TrialCalls"/> calls each, against the winner's last calls before. Each
-/// rank measures its own calls; one allreduce after the deciding call sums them over the ranks, so every rank picks
-/// alike. The schedule counts the calls that succeeded, which every rank agrees on (every rank makes the same calls, and
-/// a failure raises on every rank); a failed call is not counted, so its retry takes the same way.
+/// <see cref="TrialCalls"/>; the last <see cref="MeasuredCalls"/> of each are measured. The trials are interleaved, each
+/// way's calls spread evenly over the round (<see cref="Round"/>): every way has run once before any is measured, and
+/// all are measured over the same stretch of calls, so what slows a stretch (code still being compiled to its optimised
+/// tier in a process's first calls, buffers and bases still growing, another job's load) slows every way alike. Tried
+/// one after the other, the way tried first was measured in its 2nd to 4th calls, up to 2× slower than its calls later
+/// on, and lost to a slower way (measured at 2×4 ranks, 1 Gbit/s: node-aware 291–538 ms in its trial, a median of
+/// 217–288 ms later, flat kept in 3 of 4 runs). Every <see cref="RetrialEvery"/> calls the others are tried again,
+/// <see cref="TrialCalls"/> calls each, taking turns, against the winner's last calls before. Each rank measures its own
+/// calls; one allreduce after the deciding call sums them over the ranks, so every rank picks alike. The schedule counts
+/// the calls that succeeded, which every rank agrees on (every rank makes the same calls, and a failure raises on every
+/// rank); a failed call is not counted, so its retry takes the same way.
 /// <para>
 /// The decision (<see cref="Decide"/>) compares each way's median call, robust to the one call in a few that a busy
 /// machine stretches by half (measured: 4 ranks on 2 cores, 93 ms calls with one in four at 130–270 ms). A way other
@@ -66,6 +72,9 @@ internal sealed class ExchangeChoice
 
     private readonly long _warmupSteps;
     private readonly Exchange[] _ways;
+    private readonly Exchange[] _firstRound;
+    private Exchange[]? _retrialRound;   // the later rounds' trials, for _retrialRoundWinner
+    private Exchange _retrialRoundWinner;
     private Dictionary<long, double> _seconds = [];
     private long _calls;   // calls past the warm-up that succeeded: the position in the schedule
     private Exchange _winner;
@@ -77,6 +86,7 @@ internal sealed class ExchangeChoice
     {
         _warmupSteps = warmupSteps;
         _ways = nodeAware ? [Exchange.NodeAware, Exchange.Flat, Exchange.Dense] : [Exchange.Flat, Exchange.Dense];
+        _firstRound = FirstRound(_ways);
         _winner = _ways[0];
     }
 
@@ -96,7 +106,7 @@ internal sealed class ExchangeChoice
     /// <summary>The way the next call, at <paramref name="step"/>, goes.</summary>
     public Exchange At(long step) =>
         step < _warmupSteps ? _ways[0]   // every tensor goes dense in the warm-up: nothing to compare yet
-        : Trial(_calls) is { } trial ? trial.Way : _winner;
+        : Trial(_calls) ?? _winner;
 
     /// <summary>
     /// Records that the call at <paramref name="step"/> succeeded on every rank in <paramref name="seconds"/> here; after
@@ -114,7 +124,7 @@ internal sealed class ExchangeChoice
         long position = _calls++;
         _seconds[position] = seconds;
         _seconds.Remove(position - (2 * RetrialEvery));
-        if (Trial(position) is { } trial && trial.Last && Trial(position + 1) is null)
+        if (Trial(position) is not null && Trial(position + 1) is null)
         {
             Decide(world, position);
             return true;
@@ -166,35 +176,68 @@ internal sealed class ExchangeChoice
     }
 
     /// <summary>The calls of the round of trials at the start of <paramref name="cycle"/> (the first tries every way; later ones all but the winner, <see cref="TrialCalls"/> each).</summary>
-    private long TrialsLength(long cycle) =>
-        cycle > 0 ? (_ways.Length - 1) * (long)TrialCalls
-        : _ways.Sum(way => way == Exchange.Flat ? FlatTrialCalls : TrialCalls);
+    private long TrialsLength(long cycle) => Round(cycle).Length;
 
-    /// <summary>The way tried at <paramref name="position"/> (calls past the warm-up), and whether it is its trial's last call; null between rounds of trials.</summary>
-    private (Exchange Way, bool Last)? Trial(long position)
+    /// <summary>
+    /// The ways of the round of trials at the start of <paramref name="cycle"/>, call by call: in the first round every way
+    /// (<see cref="FlatTrialCalls"/> calls of the flat one, <see cref="TrialCalls"/> of the others), in later ones every
+    /// way but the winner, <see cref="TrialCalls"/> calls each; each way's calls spread evenly over the round.
+    /// </summary>
+    private Exchange[] Round(long cycle)
     {
-        long cycle = position / RetrialEvery, at = position % RetrialEvery;
-        foreach (Exchange way in _ways)
+        if (cycle == 0)
         {
-            if (cycle > 0 && way == _winner)
-            {
-                continue;
-            }
-
-            int calls = cycle == 0 && way == Exchange.Flat ? FlatTrialCalls : TrialCalls;
-            if (at < calls)
-            {
-                return (way, at == calls - 1);
-            }
-
-            at -= calls;
+            return _firstRound;
         }
 
-        return null;
+        if (_retrialRound is null || _retrialRoundWinner != _winner)
+        {
+            Exchange[] others = [.. _ways.Where(way => way != _winner)];
+            _retrialRound = Interleave(others, [.. others.Select(_ => TrialCalls)]);
+            _retrialRoundWinner = _winner;
+        }
+
+        return _retrialRound;
+    }
+
+    /// <summary>The first round of trials over <paramref name="ways"/>, call by call (tests follow it).</summary>
+    internal static Exchange[] FirstRound(IReadOnlyList<Exchange> ways) =>
+        Interleave(ways, [.. ways.Select(way => way == Exchange.Flat ? FlatTrialCalls : TrialCalls)]);
+
+    /// <summary>
+    /// <paramref name="calls"/>[w] calls of each of <paramref name="ways"/>, spread evenly: call i of a way with c calls
+    /// is due at i / c of the round, and the calls go in that order, ties to the earlier way (so the first call is the
+    /// first way's, as in the warm-up); the same on every rank.
+    /// </summary>
+    private static Exchange[] Interleave(IReadOnlyList<Exchange> ways, int[] calls)
+    {
+        var due = new List<(int Call, int Way)>();
+        for (int w = 0; w < ways.Count; w++)
+        {
+            for (int c = 0; c < calls[w]; c++)
+            {
+                due.Add((c, w));
+            }
+        }
+
+        due.Sort((a, b) =>
+        {
+            long x = (long)a.Call * calls[b.Way], y = (long)b.Call * calls[a.Way];   // a.Call / calls[a.Way] against b.Call / calls[b.Way]
+            return x != y ? x.CompareTo(y) : a.Way.CompareTo(b.Way);
+        });
+        return [.. due.Select(d => ways[d.Way])];
+    }
+
+    /// <summary>The way tried at <paramref name="position"/> (calls past the warm-up); null between rounds of trials.</summary>
+    private Exchange? Trial(long position)
+    {
+        long cycle = position / RetrialEvery, at = position % RetrialEvery;
+        Exchange[] round = Round(cycle);
+        return at < round.Length ? round[at] : null;
     }
 
     /// <summary>
-    /// Sums each way's last <see cref="MeasuredCalls"/> calls of its trial in the round that ends at
+    /// Sums each way's last <see cref="MeasuredCalls"/> calls in the round of trials that ends at
     /// <paramref name="lastPosition"/> (the winner's: its calls just before the round) over the ranks, call by call, and
     /// keeps the way with the fastest median call, a way other than dense only where that median beats every measured
     /// call of the dense route (ties go to the earlier way in <see cref="Exchange"/>).
@@ -202,19 +245,24 @@ internal sealed class ExchangeChoice
     private void Decide(ICommunicator world, long lastPosition)
     {
         long roundStart = lastPosition - (lastPosition % RetrialEvery);
+        Exchange[] round = Round(roundStart / RetrialEvery);
         var calls = new float[_ways.Length * MeasuredCalls];
         for (int w = 0; w < _ways.Length; w++)
         {
-            long end = roundStart - 1;   // the winner's calls before the round
-            for (long p = roundStart; p <= lastPosition; p++)
+            Span<float> measured = calls.AsSpan(w * MeasuredCalls, MeasuredCalls);
+            int found = 0;
+            for (int at = round.Length - 1; at >= 0 && found < MeasuredCalls; at--)
             {
-                if (Trial(p) is { } trial && trial.Way == _ways[w] && trial.Last)
+                if (round[at] == _ways[w])
                 {
-                    end = p;
+                    measured[MeasuredCalls - 1 - found++] = Seconds(roundStart + at);
                 }
             }
 
-            CallsEndingAt(end, calls.AsSpan(w * MeasuredCalls, MeasuredCalls));
+            if (found == 0)
+            {
+                CallsEndingAt(roundStart - 1, measured);   // the winner, not tried in this round
+            }
         }
 
         world.AllreduceSum(calls);
@@ -252,9 +300,12 @@ internal sealed class ExchangeChoice
     {
         for (int c = 0; c < into.Length; c++)
         {
-            into[c] = (float)_seconds.GetValueOrDefault(last - into.Length + 1 + c);
+            into[c] = Seconds(last - into.Length + 1 + c);
         }
     }
+
+    /// <summary>This rank's time of the call at <paramref name="position"/> (0 where none is kept).</summary>
+    private float Seconds(long position) => (float)_seconds.GetValueOrDefault(position);
 
     /// <summary>Sorts <paramref name="summed"/> (calls, each summed over <paramref name="ranks"/> ranks) and returns their median call, each call's mean over the ranks.</summary>
     private static double SortedMedian(Span<float> summed, int ranks)

@@ -3,34 +3,37 @@ using AtomoCollectives.Tests.Transport;
 namespace AtomoCollectives.Tests.Collectives;
 
 /// <summary>
-/// <see cref="ExchangeChoice"/> on its own, with call times given: its schedule (trials of every way, then the winner,
-/// then trials of the others), its decision (summed over the ranks, so every rank picks alike even when their own times
-/// disagree), and that it changes its mind when the times change.
+/// <see cref="ExchangeChoice"/> on its own, with call times given: its schedule (interleaved trials of every way, then
+/// the winner, then interleaved trials of the others), its decision (summed over the ranks, so every rank picks alike
+/// even when their own times disagree), and that it changes its mind when the times change.
 /// </summary>
 public sealed class ExchangeChoiceTests
 {
     private const int Warmup = 3;
 
-    private const int NodeTrialEnd = Warmup + ExchangeChoice.TrialCalls;
+    private static readonly Exchange[] AllWays = [Exchange.NodeAware, Exchange.Flat, Exchange.Dense];
 
-    private const int FlatTrialEnd = NodeTrialEnd + ExchangeChoice.FlatTrialCalls;
+    private static readonly Exchange[] FirstRound = ExchangeChoice.FirstRound(AllWays);
 
-    private const int TrialsEnd = FlatTrialEnd + ExchangeChoice.TrialCalls;
+    private static readonly int TrialsEnd = Warmup + FirstRound.Length;
 
     /// <summary>
-    /// Runs <paramref name="calls"/> steps on 4 ranks; a call's time on rank r is <paramref name="seconds"/>(step, way, r).
-    /// Returns each step's way, after checking every rank took the same.
+    /// Runs <paramref name="calls"/> steps on 4 ranks; a call's time on rank r is <paramref name="seconds"/>(step, way,
+    /// n, r), n counting that way's calls past the warm-up from 0. Returns each step's way, after checking every rank
+    /// took the same.
     /// </summary>
-    private static Exchange[] Schedule(int calls, Func<long, Exchange, int, double> seconds, bool nodeAware = true)
+    private static Exchange[] Schedule(int calls, Func<long, Exchange, int, int, double> seconds, bool nodeAware = true)
     {
         Exchange[][] perRank = InProcessCluster.Run(4, comm =>
         {
             var choice = new ExchangeChoice(Warmup, nodeAware);
             var taken = new Exchange[calls];
+            var counted = new int[AllWays.Length];
             for (long step = 0; step < calls; step++)
             {
                 taken[step] = choice.At(step);
-                choice.Completed(comm, step, seconds(step, taken[step], comm.Rank));
+                int n = step < Warmup ? -1 : counted[(int)taken[step]]++;
+                choice.Completed(comm, step, seconds(step, taken[step], n, comm.Rank));
             }
 
             return taken;
@@ -39,29 +42,61 @@ public sealed class ExchangeChoiceTests
         return perRank[0];
     }
 
+    /// <summary><see cref="Schedule(int, Func{long, Exchange, int, int, double}, bool)"/> with times by step and way alone.</summary>
+    private static Exchange[] Schedule(int calls, Func<long, Exchange, double> seconds, bool nodeAware = true) =>
+        Schedule(calls, (step, way, _, _) => seconds(step, way), nodeAware);
+
     private static double Times(Exchange way, double nodeAware, double flat, double dense) =>
         way switch { Exchange.NodeAware => nodeAware, Exchange.Flat => flat, _ => dense };
+
+    /// <summary>The calls of <paramref name="way"/>'s trial in the first round.</summary>
+    private static int TrialOf(Exchange way) => way == Exchange.Flat ? ExchangeChoice.FlatTrialCalls : ExchangeChoice.TrialCalls;
 
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
     [InlineData(2)]
-    public void Every_way_is_tried_in_turn_then_the_fastest_stays(int way)
+    public void Every_way_is_tried_then_the_fastest_stays(int way)
     {
         var fastest = (Exchange)way;
-        Exchange[] taken = Schedule(TrialsEnd + 20, (_, way, _) => way == fastest ? 1.0 : 2.0);
-        Assert.All(taken[..NodeTrialEnd], w => Assert.Equal(Exchange.NodeAware, w));   // the warm-up, then the node-aware trial
-        Assert.All(taken[NodeTrialEnd..FlatTrialEnd], w => Assert.Equal(Exchange.Flat, w));
-        Assert.All(taken[FlatTrialEnd..TrialsEnd], w => Assert.Equal(Exchange.Dense, w));
+        Exchange[] taken = Schedule(TrialsEnd + 20, (_, way) => way == fastest ? 1.0 : 2.0);
+        Assert.All(taken[..Warmup], w => Assert.Equal(Exchange.NodeAware, w));   // the warm-up takes the first way
+        Assert.Equal(FirstRound, taken[Warmup..TrialsEnd]);
+        Assert.All(AllWays, w => Assert.Equal(TrialOf(w), FirstRound.Count(t => t == w)));
         Assert.All(taken[TrialsEnd..], w => Assert.Equal(fastest, w));
+    }
+
+    /// <summary>
+    /// The first round interleaves the ways, the first way's call first: every way has run once before any way's
+    /// measured calls begin, and the stretches of the round over which the ways are measured overlap, so that all are
+    /// measured at the same time.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void The_trials_are_interleaved(bool nodeAware)
+    {
+        Exchange[] ways = nodeAware ? AllWays : [Exchange.Flat, Exchange.Dense];
+        Exchange[] round = ExchangeChoice.FirstRound(ways);
+        int[] Calls(Exchange way) => [.. Enumerable.Range(0, round.Length).Where(c => round[c] == way)];
+        int everyWayRun = ways.Max(way => Calls(way)[0]);
+        int firstMeasured = ways.Min(way => Calls(way)[^ExchangeChoice.MeasuredCalls]);
+        Assert.Equal(ways[0], round[0]);
+        Assert.True(everyWayRun < firstMeasured, $"a way is measured at call {firstMeasured} of the round, before every way has run (call {everyWayRun})");
+        int lastToStart = ways.Max(way => Calls(way)[^ExchangeChoice.MeasuredCalls]), firstToEnd = ways.Min(way => Calls(way)[^1]);
+        Assert.True(lastToStart < firstToEnd, $"a way's measured calls end at call {firstToEnd} of the round, before another's begin (call {lastToStart})");
     }
 
     [Fact]
     public void Without_a_grouping_into_nodes_the_flat_and_dense_ways_are_tried()
     {
-        Exchange[] taken = Schedule(Warmup + ExchangeChoice.FlatTrialCalls + ExchangeChoice.TrialCalls + 5, (_, way, _) => way == Exchange.Dense ? 1.0 : 2.0, nodeAware: false);
-        Assert.All(taken[..(Warmup + ExchangeChoice.FlatTrialCalls)], w => Assert.Equal(Exchange.Flat, w));
-        Assert.All(taken[(Warmup + ExchangeChoice.FlatTrialCalls)..], w => Assert.Equal(Exchange.Dense, w));
+        Exchange[] round = ExchangeChoice.FirstRound([Exchange.Flat, Exchange.Dense]);
+        Exchange[] taken = Schedule(Warmup + round.Length + 5, (_, way) => way == Exchange.Dense ? 1.0 : 2.0, nodeAware: false);
+        Assert.All(taken[..Warmup], w => Assert.Equal(Exchange.Flat, w));
+        Assert.Equal(round, taken[Warmup..(Warmup + round.Length)]);
+        Assert.Equal(ExchangeChoice.FlatTrialCalls, round.Count(w => w == Exchange.Flat));
+        Assert.Equal(ExchangeChoice.TrialCalls, round.Count(w => w == Exchange.Dense));
+        Assert.All(taken[(Warmup + round.Length)..], w => Assert.Equal(Exchange.Dense, w));
     }
 
     /// <summary>
@@ -71,7 +106,7 @@ public sealed class ExchangeChoiceTests
     [Fact]
     public void The_ranks_decide_on_their_summed_times()
     {
-        Exchange[] taken = Schedule(TrialsEnd + 5, (_, way, rank) => rank == 0 ? Times(way, 1.0, 2.0, 9.0) : Times(way, 2.0, 1.5, 9.0));
+        Exchange[] taken = Schedule(TrialsEnd + 5, (_, way, _, rank) => rank == 0 ? Times(way, 1.0, 2.0, 9.0) : Times(way, 2.0, 1.5, 9.0));
         Assert.All(taken[TrialsEnd..], w => Assert.Equal(Exchange.Flat, w));
     }
 
@@ -82,10 +117,8 @@ public sealed class ExchangeChoiceTests
     [Fact]
     public void Only_the_last_calls_of_each_trial_are_measured()
     {
-        Exchange[] taken = Schedule(TrialsEnd + 5, (step, way, _) =>
-            step == NodeTrialEnd - ExchangeChoice.TrialCalls || (step >= NodeTrialEnd && step < FlatTrialEnd - ExchangeChoice.MeasuredCalls) || step == FlatTrialEnd
-                ? 100.0
-                : Times(way, 2.0, 1.0, 3.0));
+        Exchange[] taken = Schedule(TrialsEnd + 5, (_, way, n, _) =>
+            n >= 0 && n < TrialOf(way) - ExchangeChoice.MeasuredCalls ? 100.0 : Times(way, 2.0, 1.0, 3.0));
         Assert.All(taken[TrialsEnd..], w => Assert.Equal(Exchange.Flat, w));
     }
 
@@ -96,7 +129,8 @@ public sealed class ExchangeChoiceTests
     [Fact]
     public void One_stretched_call_does_not_decide()
     {
-        Exchange[] taken = Schedule(TrialsEnd + 5, (step, way, _) => step == NodeTrialEnd - 1 ? 10.0 : Times(way, 1.0, 1.5, 3.0));
+        Exchange[] taken = Schedule(TrialsEnd + 5, (_, way, n, _) =>
+            way == Exchange.NodeAware && n == ExchangeChoice.TrialCalls - 1 ? 10.0 : Times(way, 1.0, 1.5, 3.0));
         Assert.All(taken[TrialsEnd..], w => Assert.Equal(Exchange.NodeAware, w));
     }
 
@@ -111,10 +145,10 @@ public sealed class ExchangeChoiceTests
     public void Another_way_must_beat_every_measured_dense_call(double flatSeconds, int keptWay)
     {
         var kept = (Exchange)keptWay;
-        int firstMeasuredDense = TrialsEnd - ExchangeChoice.MeasuredCalls;
-        Exchange[] taken = Schedule(TrialsEnd + 5, (step, way, _) => way switch
+        const int firstMeasuredDense = ExchangeChoice.TrialCalls - ExchangeChoice.MeasuredCalls;
+        Exchange[] taken = Schedule(TrialsEnd + 5, (_, way, n, _) => way switch
         {
-            Exchange.Dense => step >= firstMeasuredDense && step < TrialsEnd ? 0.9 + (0.1 * (step - firstMeasuredDense)) : 1.0,
+            Exchange.Dense => n >= firstMeasuredDense && n < ExchangeChoice.TrialCalls ? 0.9 + (0.1 * (n - firstMeasuredDense)) : 1.0,
             Exchange.Flat => flatSeconds,
             _ => 2.0,
         });
@@ -138,7 +172,7 @@ public sealed class ExchangeChoiceTests
             _ => 5.0,
         };
 
-        Exchange[] taken = Schedule(TrialsEnd + ExchangeChoice.RetrialEvery - 20, (step, way, _) => Seconds(step, way));
+        Exchange[] taken = Schedule(TrialsEnd + ExchangeChoice.RetrialEvery - 20, Seconds);
         int handover = TrialsEnd + (ExchangeChoice.SlowLooks * ExchangeChoice.WatchCalls);
         Assert.All(taken[TrialsEnd..handover], w => Assert.Equal(Exchange.Flat, w));
         Assert.All(taken[handover..], w => Assert.Equal((Exchange)keptWay, w));
@@ -166,7 +200,7 @@ public sealed class ExchangeChoiceTests
     public void One_slow_window_does_not_hand_over()
     {
         int slowFrom = TrialsEnd, slowTo = TrialsEnd + ExchangeChoice.WatchCalls;
-        Exchange[] taken = Schedule(TrialsEnd + 60, (step, way, _) => way switch
+        Exchange[] taken = Schedule(TrialsEnd + 60, (step, way) => way switch
         {
             Exchange.Flat => step >= slowFrom && step < slowTo ? 3.0 : 1.0,
             Exchange.Dense => 2.0,
@@ -176,21 +210,23 @@ public sealed class ExchangeChoiceTests
     }
 
     /// <summary>
-    /// Flat wins the first round; from the first retrial on the node-aware exchange is faster: the retrial (each other
-    /// way for <see cref="ExchangeChoice.TrialCalls"/> calls) finds it and it is kept; the next retrial tries the others.
+    /// Flat wins the first round; from the first retrial on the node-aware exchange is faster: the retrial (the two other
+    /// ways for <see cref="ExchangeChoice.TrialCalls"/> calls each, taking turns) finds it and it is kept; the next
+    /// retrial tries the others.
     /// </summary>
     [Fact]
     public void A_retrial_changes_the_choice_when_the_times_change()
     {
-        int firstRetrial = Warmup + ExchangeChoice.RetrialEvery, retrialEnd = firstRetrial + (2 * ExchangeChoice.TrialCalls);
-        Exchange[] taken = Schedule(firstRetrial + ExchangeChoice.RetrialEvery + 10, (step, way, _) => step < firstRetrial ? Times(way, 2.0, 1.0, 3.0) : Times(way, 1.0, 2.0, 3.0));
+        const int retrialCalls = 2 * ExchangeChoice.TrialCalls;
+        int firstRetrial = Warmup + ExchangeChoice.RetrialEvery, retrialEnd = firstRetrial + retrialCalls;
+        Exchange[] taken = Schedule(firstRetrial + ExchangeChoice.RetrialEvery + 10, (step, way) => step < firstRetrial ? Times(way, 2.0, 1.0, 3.0) : Times(way, 1.0, 2.0, 3.0));
         Assert.All(taken[TrialsEnd..firstRetrial], w => Assert.Equal(Exchange.Flat, w));
-        Assert.All(taken[firstRetrial..(firstRetrial + ExchangeChoice.TrialCalls)], w => Assert.Equal(Exchange.NodeAware, w));
-        Assert.All(taken[(firstRetrial + ExchangeChoice.TrialCalls)..retrialEnd], w => Assert.Equal(Exchange.Dense, w));
+        Exchange[] TakingTurns(Exchange first, Exchange second) => [.. Enumerable.Range(0, retrialCalls).Select(c => c % 2 == 0 ? first : second)];
+        Assert.Equal(TakingTurns(Exchange.NodeAware, Exchange.Dense), taken[firstRetrial..retrialEnd]);
         int secondRetrial = firstRetrial + ExchangeChoice.RetrialEvery;
         Assert.All(taken[retrialEnd..secondRetrial], w => Assert.Equal(Exchange.NodeAware, w));
-        Assert.All(taken[secondRetrial..(secondRetrial + ExchangeChoice.TrialCalls)], w => Assert.Equal(Exchange.Flat, w));
-        Assert.All(taken[(secondRetrial + (2 * ExchangeChoice.TrialCalls))..], w => Assert.Equal(Exchange.NodeAware, w));
+        Assert.Equal(TakingTurns(Exchange.Flat, Exchange.Dense), taken[secondRetrial..(secondRetrial + retrialCalls)]);
+        Assert.All(taken[(secondRetrial + retrialCalls)..], w => Assert.Equal(Exchange.NodeAware, w));
     }
 
     /// <summary>A saved choice resumes its schedule and its winner; a state with a way the averager has not is refused.</summary>

@@ -68,10 +68,10 @@ public sealed class NodeAwareAllreduceTests
     });
 
     /// <summary>
-    /// Auto under the time rule (<see cref="ExchangeChoice"/>): past the dense warm-up, the node-aware exchange for its
-    /// trial (bytes within the node, no time predictions), then the flat one (no bytes within the node; the time rule
-    /// predicts from its 5th call on), then the dense route (every tensor dense by time), then whichever every rank
-    /// agreed was fastest; every call gives every rank the same bits.
+    /// Auto under the time rule (<see cref="ExchangeChoice"/>): past the dense warm-up, the interleaved trials of the
+    /// node-aware exchange (bytes within the node, no time predictions), the flat one (no bytes within the node; the time
+    /// rule predicts from its 5th call on, the other ways' calls between its own) and the dense route (every tensor dense
+    /// by time), then whichever every rank agreed was fastest; every call gives every rank the same bits.
     /// </summary>
     [Theory]
     [MemberData(nameof(GroupingData))]
@@ -81,10 +81,11 @@ public sealed class NodeAwareAllreduceTests
         options.NodeAware = NodeAwareMode.Auto;
         options.DenseWarmupSteps = 2;
         using var allreduce = new AtomoAllreduce(comm, options);
-        int flatTrial = options.DenseWarmupSteps + ExchangeChoice.TrialCalls, denseTrial = flatTrial + ExchangeChoice.FlatTrialCalls;
-        int trialsEnd = denseTrial + ExchangeChoice.TrialCalls;
+        Exchange[] round = ExchangeChoice.FirstRound([Exchange.NodeAware, Exchange.Flat, Exchange.Dense]);
+        int trialsEnd = options.DenseWarmupSteps + round.Length, flatCalls = 0;
         for (int step = 0; step < trialsEnd + 3; step++)
         {
+            Exchange way = step < options.DenseWarmupSteps ? Exchange.NodeAware : step < trialsEnd ? round[step - options.DenseWarmupSteps] : allreduce.ChosenExchange!.Value;
             float[][] tensors = AllreduceContract.Gradients(Shapes, comm.Rank, step);
             allreduce.Average(AllreduceContract.AsMemory(tensors), Shapes);
             AssertSameOnEveryRank(comm, tensors);
@@ -92,15 +93,15 @@ public sealed class NodeAwareAllreduceTests
             bool allDenseByTime = allreduce.LastCall.Decisions.All(d => d.Route is TensorRoute.DenseFaster or TensorRoute.DenseSmall or TensorRoute.DenseVector);
             if (step < trialsEnd)
             {
-                Assert.Equal(step < flatTrial, nodeAware);
-                Assert.Equal(step >= denseTrial, allDenseByTime);
+                Assert.Equal(way == Exchange.NodeAware, nodeAware);
+                Assert.Equal(way == Exchange.Dense, allDenseByTime);
             }
 
             if (nodeAware)
             {
                 Assert.All(allreduce.LastCall.Decisions, d => Assert.Null(d.Prediction));
             }
-            else if (step >= flatTrial + 5 && step < denseTrial)
+            else if (way == Exchange.Flat && ++flatCalls > 5 && step < trialsEnd)
             {
                 Assert.Contains(allreduce.LastCall.Decisions, d => d.Prediction is not null);
             }
