@@ -282,8 +282,8 @@ internal static class CollectiveBench
     /// <summary>
     /// The node-aware collectives' sum within a node: a reduce-scatter into node-rank slices, then an allgather of the
     /// slices. The slice is pooled, as in <see cref="NodeAllreduce.Sum"/>: a new array per call (fresh pages, which the
-    /// peers' shared-memory copies then fault in) made the 8 MiB sum 3× as slow as the library's (13 against 40–46 ms at
-    /// 2×4 ranks), and the model predicted every node-aware way that much too slow.
+    /// peers' shared-memory copies then fault in) made the 8 MiB sum 3× as slow as the same sum in C (40–53 against
+    /// 13–15 ms at 2×4 ranks, docs/network-benchmarks.md), and the model predicted every node-aware way too slow.
     /// </summary>
     private static void SumWithinNode(ICommunicator node, float[] buffer)
     {
