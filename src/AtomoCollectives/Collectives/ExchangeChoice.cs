@@ -73,8 +73,7 @@ internal sealed class ExchangeChoice
     private readonly long _warmupSteps;
     private readonly Exchange[] _ways;
     private readonly Exchange[] _firstRound;
-    private Exchange[]? _retrialRound;   // the later rounds' trials, for _retrialRoundWinner
-    private Exchange _retrialRoundWinner;
+    private readonly Exchange[]?[] _retrialRounds;   // the later rounds' trials, by winner (null: a way this choice has not)
     private Dictionary<long, double> _seconds = [];
     private long _calls;   // calls past the warm-up that succeeded: the position in the schedule
     private Exchange _winner;
@@ -87,6 +86,13 @@ internal sealed class ExchangeChoice
         _warmupSteps = warmupSteps;
         _ways = nodeAware ? [Exchange.NodeAware, Exchange.Flat, Exchange.Dense] : [Exchange.Flat, Exchange.Dense];
         _firstRound = FirstRound(_ways);
+        _retrialRounds = new Exchange[]?[Enum.GetValues<Exchange>().Length];
+        foreach (Exchange winner in _ways)
+        {
+            Exchange[] others = [.. _ways.Where(way => way != winner)];
+            _retrialRounds[(int)winner] = Interleave(others, [.. others.Select(_ => TrialCalls)]);
+        }
+
         _winner = _ways[0];
     }
 
@@ -183,22 +189,7 @@ internal sealed class ExchangeChoice
     /// (<see cref="FlatTrialCalls"/> calls of the flat one, <see cref="TrialCalls"/> of the others), in later ones every
     /// way but the winner, <see cref="TrialCalls"/> calls each; each way's calls spread evenly over the round.
     /// </summary>
-    private Exchange[] Round(long cycle)
-    {
-        if (cycle == 0)
-        {
-            return _firstRound;
-        }
-
-        if (_retrialRound is null || _retrialRoundWinner != _winner)
-        {
-            Exchange[] others = [.. _ways.Where(way => way != _winner)];
-            _retrialRound = Interleave(others, [.. others.Select(_ => TrialCalls)]);
-            _retrialRoundWinner = _winner;
-        }
-
-        return _retrialRound;
-    }
+    private Exchange[] Round(long cycle) => cycle == 0 ? _firstRound : _retrialRounds[(int)_winner]!;
 
     /// <summary>The first round of trials over <paramref name="ways"/>, call by call (tests follow it).</summary>
     internal static Exchange[] FirstRound(IReadOnlyList<Exchange> ways) =>
