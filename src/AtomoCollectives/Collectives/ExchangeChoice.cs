@@ -13,6 +13,9 @@ internal enum Exchange
     Dense,
 }
 
+/// <summary>One call of a round of trials: its way, and whether its time is one the decision may measure.</summary>
+internal readonly record struct TrialCall(Exchange Way, bool Measured);
+
 /// <summary>
 /// Which way <see cref="AtomoAllreduce"/>'s calls go under <see cref="RoutingRule.Time"/>: the one whose calls took the
 /// least time. The time rule routes each tensor from a model of the link and of the compute; this measures whole calls,
@@ -22,17 +25,18 @@ internal enum Exchange
 /// </summary>
 /// <remarks>
 /// One choice is made per kind of call (<see cref="ExchangeChoices"/>: one per set of shapes, so that a caller averaging
-/// layer by layer compares like with like). From its first call past the dense warm-up every way is tried: the
-/// node-aware exchange (where the grouping allows it) for <see cref="TrialCalls"/> calls, the flat one for
-/// <see cref="FlatTrialCalls"/> (enough for its time rule to fit the link and route), the dense route for
-/// <see cref="TrialCalls"/>; the last <see cref="MeasuredCalls"/> of each are measured. The trials are interleaved, each
-/// way's calls spread evenly over the round (<see cref="Round"/>): every way has run once before any is measured, and
-/// all are measured over the same stretch of calls, so what slows a stretch (code still being compiled to its optimised
-/// tier in a process's first calls, buffers and bases still growing, another job's load) slows every way alike. Tried
-/// one after the other, the way tried first was measured in its 2nd to 4th calls, up to 2× slower than its calls later
-/// on, and lost to a slower way (measured at 2×4 ranks, 1 Gbit/s: node-aware 291–538 ms in its trial, a median of
-/// 217–288 ms later, flat kept in 3 of 4 runs). Every <see cref="RetrialEvery"/> calls the others are tried again,
-/// <see cref="TrialCalls"/> calls each, taking turns, against the winner's last calls before. Each rank measures its own
+/// layer by layer compares like with like). From its first call past the dense warm-up every way is tried in
+/// <see cref="TrialVisits"/> visits (the flat one in <see cref="FlatTrialVisits"/>, enough for its time rule to fit the
+/// link and route): a visit is one call, or <see cref="NodeAwareVisitCalls"/> in a row of the node-aware exchange (where
+/// the grouping allows it), whose first call after another way is slow; the last call of each of a way's last
+/// <see cref="MeasuredCalls"/> visits is measured. The trials are interleaved, each way's visits spread evenly over the
+/// round (<see cref="Round"/>): every way has run once before any is measured, and all are measured over the same
+/// stretch of calls, so what slows a stretch (code still being compiled to its optimised tier in a process's first
+/// calls, buffers and bases still growing, another job's load) slows every way alike. Tried one after the other, the way
+/// tried first was measured in its 2nd to 4th calls, up to 2× slower than its calls later on, and lost to a slower way
+/// (measured at 2×4 ranks, 1 Gbit/s: node-aware 291–538 ms in its trial, a median of 217–288 ms later, flat kept in 3
+/// of 4 runs). Every <see cref="RetrialEvery"/> calls the others are tried again, <see cref="TrialVisits"/> visits each,
+/// taking turns, against the winner's last calls before. Each rank measures its own
 /// calls; one allreduce after the deciding call sums them over the ranks, so every rank picks alike. The schedule counts
 /// the calls that succeeded, which every rank agrees on (every rank makes the same calls, and a failure raises on every
 /// rank); a failed call is not counted, so its retry takes the same way.
@@ -48,13 +52,21 @@ internal enum Exchange
 /// </remarks>
 internal sealed class ExchangeChoice
 {
-    /// <summary>Calls of the flat exchange's first trial: the time rule routes from its 5th call on, and settles by the 8th.</summary>
-    internal const int FlatTrialCalls = 8;
+    /// <summary>Visits of the flat exchange's first trial (one call each): the time rule routes from its 5th call on, and settles by the 8th.</summary>
+    internal const int FlatTrialVisits = 8;
 
-    /// <summary>Calls of every other trial.</summary>
-    internal const int TrialCalls = 4;
+    /// <summary>Visits of every other trial.</summary>
+    internal const int TrialVisits = 4;
 
-    /// <summary>The last calls of a trial that are measured (the first may still warm caches and bases up); odd, for a median.</summary>
+    /// <summary>
+    /// Calls of a visit of the node-aware exchange, the last measured. Its first call after a call of another way is slow:
+    /// measured at 2×4 ranks, 1 Gbit/s, its calls right after a flat call took 1.2–2× (median 1.4×) its calls later on,
+    /// in every compressor, and lost trials it should have won; its second call in a row took about what its later calls
+    /// did. The flat exchange's calls right after a node-aware call were no slower than right after a dense one.
+    /// </summary>
+    internal const int NodeAwareVisitCalls = 2;
+
+    /// <summary>The last visits of a trial whose last call is measured (the first may still warm caches and bases up); odd, for a median.</summary>
     internal const int MeasuredCalls = 3;
 
     /// <summary>Calls between trials of the others, so that a change of load or link is noticed.</summary>
@@ -72,8 +84,8 @@ internal sealed class ExchangeChoice
 
     private readonly long _warmupSteps;
     private readonly Exchange[] _ways;
-    private readonly Exchange[] _firstRound;
-    private readonly Exchange[]?[] _retrialRounds;   // the later rounds' trials, by winner (null: a way this choice has not)
+    private readonly TrialCall[] _firstRound;
+    private readonly TrialCall[]?[] _retrialRounds;   // the later rounds' trials, by winner (null: a way this choice has not)
     private Dictionary<long, double> _seconds = [];
     private long _calls;   // calls past the warm-up that succeeded: the position in the schedule
     private Exchange _winner;
@@ -86,11 +98,11 @@ internal sealed class ExchangeChoice
         _warmupSteps = warmupSteps;
         _ways = nodeAware ? [Exchange.NodeAware, Exchange.Flat, Exchange.Dense] : [Exchange.Flat, Exchange.Dense];
         _firstRound = FirstRound(_ways);
-        _retrialRounds = new Exchange[]?[Enum.GetValues<Exchange>().Length];
+        _retrialRounds = new TrialCall[]?[Enum.GetValues<Exchange>().Length];
         foreach (Exchange winner in _ways)
         {
             Exchange[] others = [.. _ways.Where(way => way != winner)];
-            _retrialRounds[(int)winner] = Interleave(others, [.. others.Select(_ => TrialCalls)]);
+            _retrialRounds[(int)winner] = Interleave(others, [.. others.Select(_ => TrialVisits)]);
         }
 
         _winner = _ways[0];
@@ -181,54 +193,57 @@ internal sealed class ExchangeChoice
         return true;
     }
 
-    /// <summary>The calls of the round of trials at the start of <paramref name="cycle"/> (the first tries every way; later ones all but the winner, <see cref="TrialCalls"/> each).</summary>
+    /// <summary>The calls of the round of trials at the start of <paramref name="cycle"/> (the first tries every way; later ones all but the winner).</summary>
     private long TrialsLength(long cycle) => Round(cycle).Length;
 
     /// <summary>
-    /// The ways of the round of trials at the start of <paramref name="cycle"/>, call by call: in the first round every way
-    /// (<see cref="FlatTrialCalls"/> calls of the flat one, <see cref="TrialCalls"/> of the others), in later ones every
-    /// way but the winner, <see cref="TrialCalls"/> calls each; each way's calls spread evenly over the round.
+    /// The round of trials at the start of <paramref name="cycle"/>, call by call: in the first round every way
+    /// (<see cref="FlatTrialVisits"/> visits of the flat one, <see cref="TrialVisits"/> of the others), in later ones every
+    /// way but the winner, <see cref="TrialVisits"/> visits each; each way's visits spread evenly over the round.
     /// </summary>
-    private Exchange[] Round(long cycle) => cycle == 0 ? _firstRound : _retrialRounds[(int)_winner]!;
+    private TrialCall[] Round(long cycle) => cycle == 0 ? _firstRound : _retrialRounds[(int)_winner]!;
 
     /// <summary>The first round of trials over <paramref name="ways"/>, call by call (tests follow it).</summary>
-    internal static Exchange[] FirstRound(IReadOnlyList<Exchange> ways) =>
-        Interleave(ways, [.. ways.Select(way => way == Exchange.Flat ? FlatTrialCalls : TrialCalls)]);
+    internal static TrialCall[] FirstRound(IReadOnlyList<Exchange> ways) =>
+        Interleave(ways, [.. ways.Select(way => way == Exchange.Flat ? FlatTrialVisits : TrialVisits)]);
+
+    /// <summary>The calls of one visit of <paramref name="way"/> in a round of trials.</summary>
+    internal static int VisitCalls(Exchange way) => way == Exchange.NodeAware ? NodeAwareVisitCalls : 1;
 
     /// <summary>
-    /// <paramref name="calls"/>[w] calls of each of <paramref name="ways"/>, spread evenly: call i of a way with c calls
-    /// is due at i / c of the round, and the calls go in that order, ties to the earlier way (so the first call is the
-    /// first way's, as in the warm-up); the same on every rank.
+    /// <paramref name="visits"/>[w] visits of each of <paramref name="ways"/>, spread evenly: visit i of a way with v
+    /// visits is due at i / v of the round, and the visits go in that order, ties to the earlier way (so the first call is
+    /// the first way's, as in the warm-up); each visit's calls in a row, its last measured. The same on every rank.
     /// </summary>
-    private static Exchange[] Interleave(IReadOnlyList<Exchange> ways, int[] calls)
+    private static TrialCall[] Interleave(IReadOnlyList<Exchange> ways, int[] visits)
     {
-        var due = new List<(int Call, int Way)>();
+        var due = new List<(int Visit, int Way)>();
         for (int w = 0; w < ways.Count; w++)
         {
-            for (int c = 0; c < calls[w]; c++)
+            for (int v = 0; v < visits[w]; v++)
             {
-                due.Add((c, w));
+                due.Add((v, w));
             }
         }
 
         due.Sort((a, b) =>
         {
-            long x = (long)a.Call * calls[b.Way], y = (long)b.Call * calls[a.Way];   // a.Call / calls[a.Way] against b.Call / calls[b.Way]
+            long x = (long)a.Visit * visits[b.Way], y = (long)b.Visit * visits[a.Way];   // a.Visit / visits[a.Way] against b.Visit / visits[b.Way]
             return x != y ? x.CompareTo(y) : a.Way.CompareTo(b.Way);
         });
-        return [.. due.Select(d => ways[d.Way])];
+        return [.. due.SelectMany(d => Enumerable.Range(1, VisitCalls(ways[d.Way])).Select(c => new TrialCall(ways[d.Way], Measured: c == VisitCalls(ways[d.Way]))))];
     }
 
     /// <summary>The way tried at <paramref name="position"/> (calls past the warm-up); null between rounds of trials.</summary>
     private Exchange? Trial(long position)
     {
         long cycle = position / RetrialEvery, at = position % RetrialEvery;
-        Exchange[] round = Round(cycle);
-        return at < round.Length ? round[at] : null;
+        TrialCall[] round = Round(cycle);
+        return at < round.Length ? round[at].Way : null;
     }
 
     /// <summary>
-    /// Sums each way's last <see cref="MeasuredCalls"/> calls in the round of trials that ends at
+    /// Sums each way's last <see cref="MeasuredCalls"/> measured calls in the round of trials that ends at
     /// <paramref name="lastPosition"/> (the winner's: its calls just before the round) over the ranks, call by call, and
     /// keeps the way with the fastest median call, a way other than dense only where that median beats every measured
     /// call of the dense route (ties go to the earlier way in <see cref="Exchange"/>).
@@ -236,7 +251,7 @@ internal sealed class ExchangeChoice
     private void Decide(ICommunicator world, long lastPosition)
     {
         long roundStart = lastPosition - (lastPosition % RetrialEvery);
-        Exchange[] round = Round(roundStart / RetrialEvery);
+        TrialCall[] round = Round(roundStart / RetrialEvery);
         var calls = new float[_ways.Length * MeasuredCalls];
         for (int w = 0; w < _ways.Length; w++)
         {
@@ -244,7 +259,7 @@ internal sealed class ExchangeChoice
             int found = 0;
             for (int at = round.Length - 1; at >= 0 && found < MeasuredCalls; at--)
             {
-                if (round[at] == _ways[w])
+                if (round[at] == new TrialCall(_ways[w], Measured: true))
                 {
                     measured[MeasuredCalls - 1 - found++] = Seconds(roundStart + at);
                 }

@@ -4,8 +4,8 @@ namespace AtomoCollectives.Tests.Collectives;
 
 /// <summary>
 /// <see cref="ExchangeChoice"/> on its own, with call times given: its schedule (interleaved trials of every way, then
-/// the winner, then interleaved trials of the others), its decision (summed over the ranks, so every rank picks alike
-/// even when their own times disagree), and that it changes its mind when the times change.
+/// the winner, then interleaved trials of the others), which calls it measures, its decision (summed over the ranks, so
+/// every rank picks alike even when their own times disagree), and that it changes its mind when the times change.
 /// </summary>
 public sealed class ExchangeChoiceTests
 {
@@ -13,7 +13,9 @@ public sealed class ExchangeChoiceTests
 
     private static readonly Exchange[] AllWays = [Exchange.NodeAware, Exchange.Flat, Exchange.Dense];
 
-    private static readonly Exchange[] FirstRound = ExchangeChoice.FirstRound(AllWays);
+    private static readonly TrialCall[] FirstTrials = ExchangeChoice.FirstRound(AllWays);
+
+    private static readonly Exchange[] FirstRound = Ways(FirstTrials);
 
     private static readonly int TrialsEnd = Warmup + FirstRound.Length;
 
@@ -49,8 +51,19 @@ public sealed class ExchangeChoiceTests
     private static double Times(Exchange way, double nodeAware, double flat, double dense) =>
         way switch { Exchange.NodeAware => nodeAware, Exchange.Flat => flat, _ => dense };
 
+    private static Exchange[] Ways(TrialCall[] round) => [.. round.Select(t => t.Way)];
+
     /// <summary>The calls of <paramref name="way"/>'s trial in the first round.</summary>
-    private static int TrialOf(Exchange way) => way == Exchange.Flat ? ExchangeChoice.FlatTrialCalls : ExchangeChoice.TrialCalls;
+    private static int TrialOf(Exchange way) =>
+        (way == Exchange.Flat ? ExchangeChoice.FlatTrialVisits : ExchangeChoice.TrialVisits) * ExchangeChoice.VisitCalls(way);
+
+    /// <summary>The positions in <paramref name="round"/> of <paramref name="way"/>'s calls, or of its measured calls alone.</summary>
+    private static int[] Calls(TrialCall[] round, Exchange way, bool measuredOnly = false) =>
+        [.. Enumerable.Range(0, round.Length).Where(c => round[c].Way == way && (round[c].Measured || !measuredOnly))];
+
+    /// <summary>Whether the <paramref name="n"/>-th call of <paramref name="way"/> in the first round is one its decision measures.</summary>
+    private static bool MeasuredInFirstRound(Exchange way, int n) =>
+        n >= 0 && n < TrialOf(way) && Calls(FirstTrials, way, measuredOnly: true)[^ExchangeChoice.MeasuredCalls..].Contains(Calls(FirstTrials, way)[n]);
 
     [Theory]
     [InlineData(0)]
@@ -77,25 +90,25 @@ public sealed class ExchangeChoiceTests
     public void The_trials_are_interleaved(bool nodeAware)
     {
         Exchange[] ways = nodeAware ? AllWays : [Exchange.Flat, Exchange.Dense];
-        Exchange[] round = ExchangeChoice.FirstRound(ways);
-        int[] Calls(Exchange way) => [.. Enumerable.Range(0, round.Length).Where(c => round[c] == way)];
-        int everyWayRun = ways.Max(way => Calls(way)[0]);
-        int firstMeasured = ways.Min(way => Calls(way)[^ExchangeChoice.MeasuredCalls]);
-        Assert.Equal(ways[0], round[0]);
+        TrialCall[] round = ExchangeChoice.FirstRound(ways);
+        int[] Measured(Exchange way) => Calls(round, way, measuredOnly: true);
+        int everyWayRun = ways.Max(way => Calls(round, way)[0]);
+        int firstMeasured = ways.Min(way => Measured(way)[^ExchangeChoice.MeasuredCalls]);
+        Assert.Equal(ways[0], round[0].Way);
         Assert.True(everyWayRun < firstMeasured, $"a way is measured at call {firstMeasured} of the round, before every way has run (call {everyWayRun})");
-        int lastToStart = ways.Max(way => Calls(way)[^ExchangeChoice.MeasuredCalls]), firstToEnd = ways.Min(way => Calls(way)[^1]);
+        int lastToStart = ways.Max(way => Measured(way)[^ExchangeChoice.MeasuredCalls]), firstToEnd = ways.Min(way => Measured(way)[^1]);
         Assert.True(lastToStart < firstToEnd, $"a way's measured calls end at call {firstToEnd} of the round, before another's begin (call {lastToStart})");
     }
 
     [Fact]
     public void Without_a_grouping_into_nodes_the_flat_and_dense_ways_are_tried()
     {
-        Exchange[] round = ExchangeChoice.FirstRound([Exchange.Flat, Exchange.Dense]);
+        Exchange[] round = Ways(ExchangeChoice.FirstRound([Exchange.Flat, Exchange.Dense]));
         Exchange[] taken = Schedule(Warmup + round.Length + 5, (_, way) => way == Exchange.Dense ? 1.0 : 2.0, nodeAware: false);
         Assert.All(taken[..Warmup], w => Assert.Equal(Exchange.Flat, w));
         Assert.Equal(round, taken[Warmup..(Warmup + round.Length)]);
-        Assert.Equal(ExchangeChoice.FlatTrialCalls, round.Count(w => w == Exchange.Flat));
-        Assert.Equal(ExchangeChoice.TrialCalls, round.Count(w => w == Exchange.Dense));
+        Assert.Equal(ExchangeChoice.FlatTrialVisits, round.Count(w => w == Exchange.Flat));
+        Assert.Equal(ExchangeChoice.TrialVisits, round.Count(w => w == Exchange.Dense));
         Assert.All(taken[(Warmup + round.Length)..], w => Assert.Equal(Exchange.Dense, w));
     }
 
@@ -111,15 +124,45 @@ public sealed class ExchangeChoiceTests
     }
 
     /// <summary>
-    /// Only the last calls of each trial are measured: the first call of a trial (still warming up) and the flat trial's
-    /// first calls (before the time rule routes) may be slow without changing the outcome.
+    /// Only the last calls of each trial's last visits are measured: the first visit of a trial (still warming up), the
+    /// flat trial's first calls (before the time rule routes) and the first call of each node-aware visit may be slow
+    /// without changing the outcome.
     /// </summary>
     [Fact]
     public void Only_the_last_calls_of_each_trial_are_measured()
     {
         Exchange[] taken = Schedule(TrialsEnd + 5, (_, way, n, _) =>
-            n >= 0 && n < TrialOf(way) - ExchangeChoice.MeasuredCalls ? 100.0 : Times(way, 2.0, 1.0, 3.0));
+            n >= 0 && n < TrialOf(way) && !MeasuredInFirstRound(way, n) ? 100.0 : Times(way, 2.0, 1.0, 3.0));
         Assert.All(taken[TrialsEnd..], w => Assert.Equal(Exchange.Flat, w));
+    }
+
+    /// <summary>
+    /// Each node-aware visit is two calls in a row, the second measured: a node-aware call right after another way's
+    /// takes 3 s here, one after a node-aware call 1 s, flat 1.5 s. Node-aware wins, in the first round and in a retrial
+    /// (flat wins the first round there); measured on its calls right after flat's, it would have lost.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_node_aware_call_is_measured_after_one_of_its_own(bool inRetrial)
+    {
+        int retrial = Warmup + ExchangeChoice.RetrialEvery;
+        var previous = new Exchange[4];   // each rank's last way (the ranks run in parallel)
+        Exchange[] taken = Schedule(retrial + 30, (step, way, _, rank) =>
+        {
+            bool settled = previous[rank] == way;
+            previous[rank] = way;
+            return way switch
+            {
+                Exchange.NodeAware => inRetrial && step < retrial ? 5.0 : settled ? 1.0 : 3.0,
+                Exchange.Flat => 1.5,
+                _ => 4.0,
+            };
+        });
+        Assert.All(Enumerable.Range(1, FirstTrials.Length - 1).Where(c => FirstTrials[c] == new TrialCall(Exchange.NodeAware, true)),
+            c => Assert.Equal(Exchange.NodeAware, FirstTrials[c - 1].Way));
+        Assert.All(taken[TrialsEnd..retrial], w => Assert.Equal(inRetrial ? Exchange.Flat : Exchange.NodeAware, w));
+        Assert.Equal(Exchange.NodeAware, taken[^1]);
     }
 
     /// <summary>
@@ -130,7 +173,7 @@ public sealed class ExchangeChoiceTests
     public void One_stretched_call_does_not_decide()
     {
         Exchange[] taken = Schedule(TrialsEnd + 5, (_, way, n, _) =>
-            way == Exchange.NodeAware && n == ExchangeChoice.TrialCalls - 1 ? 10.0 : Times(way, 1.0, 1.5, 3.0));
+            way == Exchange.NodeAware && n == TrialOf(way) - 1 ? 10.0 : Times(way, 1.0, 1.5, 3.0));
         Assert.All(taken[TrialsEnd..], w => Assert.Equal(Exchange.NodeAware, w));
     }
 
@@ -145,10 +188,10 @@ public sealed class ExchangeChoiceTests
     public void Another_way_must_beat_every_measured_dense_call(double flatSeconds, int keptWay)
     {
         var kept = (Exchange)keptWay;
-        const int firstMeasuredDense = ExchangeChoice.TrialCalls - ExchangeChoice.MeasuredCalls;
+        int firstMeasuredDense = TrialOf(Exchange.Dense) - ExchangeChoice.MeasuredCalls;
         Exchange[] taken = Schedule(TrialsEnd + 5, (_, way, n, _) => way switch
         {
-            Exchange.Dense => n >= firstMeasuredDense && n < ExchangeChoice.TrialCalls ? 0.9 + (0.1 * (n - firstMeasuredDense)) : 1.0,
+            Exchange.Dense => n >= firstMeasuredDense && n < TrialOf(Exchange.Dense) ? 0.9 + (0.1 * (n - firstMeasuredDense)) : 1.0,
             Exchange.Flat => flatSeconds,
             _ => 2.0,
         });
@@ -211,22 +254,25 @@ public sealed class ExchangeChoiceTests
 
     /// <summary>
     /// Flat wins the first round; from the first retrial on the node-aware exchange is faster: the retrial (the two other
-    /// ways for <see cref="ExchangeChoice.TrialCalls"/> calls each, taking turns) finds it and it is kept; the next
+    /// ways for <see cref="ExchangeChoice.TrialVisits"/> visits each, taking turns) finds it and it is kept; the next
     /// retrial tries the others.
     /// </summary>
     [Fact]
     public void A_retrial_changes_the_choice_when_the_times_change()
     {
-        const int retrialCalls = 2 * ExchangeChoice.TrialCalls;
-        int firstRetrial = Warmup + ExchangeChoice.RetrialEvery, retrialEnd = firstRetrial + retrialCalls;
-        Exchange[] taken = Schedule(firstRetrial + ExchangeChoice.RetrialEvery + 10, (step, way) => step < firstRetrial ? Times(way, 2.0, 1.0, 3.0) : Times(way, 1.0, 2.0, 3.0));
+        int firstRetrial = Warmup + ExchangeChoice.RetrialEvery;
+        Exchange[] taken = Schedule(firstRetrial + ExchangeChoice.RetrialEvery + 20, (step, way) => step < firstRetrial ? Times(way, 2.0, 1.0, 3.0) : Times(way, 1.0, 2.0, 3.0));
         Assert.All(taken[TrialsEnd..firstRetrial], w => Assert.Equal(Exchange.Flat, w));
-        Exchange[] TakingTurns(Exchange first, Exchange second) => [.. Enumerable.Range(0, retrialCalls).Select(c => c % 2 == 0 ? first : second)];
-        Assert.Equal(TakingTurns(Exchange.NodeAware, Exchange.Dense), taken[firstRetrial..retrialEnd]);
+        Exchange[] TakingTurns(Exchange first, Exchange second) =>
+            [.. Enumerable.Range(0, ExchangeChoice.TrialVisits).SelectMany(_ => Enumerable.Repeat(first, ExchangeChoice.VisitCalls(first)).Concat(Enumerable.Repeat(second, ExchangeChoice.VisitCalls(second))))];
+        Exchange[] retrial = TakingTurns(Exchange.NodeAware, Exchange.Dense);
+        int retrialEnd = firstRetrial + retrial.Length;
+        Assert.Equal(retrial, taken[firstRetrial..retrialEnd]);
         int secondRetrial = firstRetrial + ExchangeChoice.RetrialEvery;
         Assert.All(taken[retrialEnd..secondRetrial], w => Assert.Equal(Exchange.NodeAware, w));
-        Assert.Equal(TakingTurns(Exchange.Flat, Exchange.Dense), taken[secondRetrial..(secondRetrial + retrialCalls)]);
-        Assert.All(taken[(secondRetrial + retrialCalls)..], w => Assert.Equal(Exchange.NodeAware, w));
+        Exchange[] nextRetrial = TakingTurns(Exchange.Flat, Exchange.Dense);
+        Assert.Equal(nextRetrial, taken[secondRetrial..(secondRetrial + nextRetrial.Length)]);
+        Assert.All(taken[(secondRetrial + nextRetrial.Length)..], w => Assert.Equal(Exchange.NodeAware, w));
     }
 
     /// <summary>A saved choice resumes its schedule and its winner; a state with a way the averager has not is refused.</summary>

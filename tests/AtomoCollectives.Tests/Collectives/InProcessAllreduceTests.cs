@@ -83,7 +83,7 @@ public sealed class InProcessAllreduceTests
         };
         long total = shapes.Sum(s => (long)s.ElementCount);
         Assert.True(layout switch { 1 or 3 => total > Pieces.DefaultAllreduceFloats, 2 => shapes[0].ElementCount > 2 * Pieces.DefaultAllreduceFloats, _ => true });
-        int firstDense = Array.IndexOf(ExchangeChoice.FirstRound([Exchange.Flat, Exchange.Dense]), Exchange.Dense);
+        int firstDense = Array.FindIndex(ExchangeChoice.FirstRound([Exchange.Flat, Exchange.Dense]), t => t.Way == Exchange.Dense);
         for (int call = 0; call < firstDense; call++)
         {
             allreduce.Average(AllreduceContract.AsMemory(AllreduceContract.Gradients(shapes, comm.Rank, call)), shapes);

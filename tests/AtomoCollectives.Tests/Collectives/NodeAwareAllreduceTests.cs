@@ -81,7 +81,7 @@ public sealed class NodeAwareAllreduceTests
         options.NodeAware = NodeAwareMode.Auto;
         options.DenseWarmupSteps = 2;
         using var allreduce = new AtomoAllreduce(comm, options);
-        Exchange[] round = ExchangeChoice.FirstRound([Exchange.NodeAware, Exchange.Flat, Exchange.Dense]);
+        Exchange[] round = [.. ExchangeChoice.FirstRound([Exchange.NodeAware, Exchange.Flat, Exchange.Dense]).Select(t => t.Way)];
         int trialsEnd = options.DenseWarmupSteps + round.Length, flatCalls = 0;
         for (int step = 0; step < trialsEnd + 3; step++)
         {
