@@ -231,7 +231,17 @@ internal sealed class ExchangeChoice
             long x = (long)a.Visit * visits[b.Way], y = (long)b.Visit * visits[a.Way];   // a.Visit / visits[a.Way] against b.Visit / visits[b.Way]
             return x != y ? x.CompareTo(y) : a.Way.CompareTo(b.Way);
         });
-        return [.. due.SelectMany(d => Enumerable.Range(1, VisitCalls(ways[d.Way])).Select(c => new TrialCall(ways[d.Way], Measured: c == VisitCalls(ways[d.Way]))))];
+        var round = new List<TrialCall>();
+        foreach ((_, int w) in due)
+        {
+            int calls = VisitCalls(ways[w]);
+            for (int c = 1; c <= calls; c++)
+            {
+                round.Add(new TrialCall(ways[w], Measured: c == calls));
+            }
+        }
+
+        return [.. round];
     }
 
     /// <summary>The way tried at <paramref name="position"/> (calls past the warm-up); null between rounds of trials.</summary>
