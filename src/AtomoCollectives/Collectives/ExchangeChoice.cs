@@ -60,9 +60,9 @@ internal sealed class ExchangeChoice
 
     /// <summary>
     /// Calls of a visit of the node-aware exchange, the last measured. Its first call after a call of another way is slow:
-    /// measured at 2×4 ranks, 1 Gbit/s, its calls right after a flat call took 1.2–2× (median 1.4×) its calls later on,
-    /// in every compressor, and lost trials it should have won; its second call in a row took about what its later calls
-    /// did. The flat exchange's calls right after a node-aware call were no slower than right after a dense one.
+    /// measured at 2×4 ranks, 1 Gbit/s, its trial calls right after a flat call took 1.0–2.0× (median 1.4×) its calls
+    /// later on, in every compressor, and lost trials it should have won; its second call in a row took about what its
+    /// later calls did. The flat exchange's calls right after a node-aware call were no slower than right after a dense one.
     /// </summary>
     internal const int NodeAwareVisitCalls = 2;
 
