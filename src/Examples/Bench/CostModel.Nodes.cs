@@ -305,7 +305,7 @@ internal static partial class CostModel
     /// tensors for NaN and infinity, <paramref name="checkSeconds"/>: one read of them, before the header; the header;
     /// then <c>MPI_Allreduce</c> of the tensors over all ranks).
     /// </summary>
-    public static (Exchange Way, StepPrediction Step) AtomoChosen(int nodes, int ranksPerNode, AtomoProfile profile, IReadOnlyList<int> tensorElements, NodeLinks links, double computeScale = 1, int nodeGroupSize = 0, double checkSeconds = 0)
+    public static (Exchange Way, StepPrediction Step) AtomoChosen(int nodes, int ranksPerNode, AtomoProfile profile, IReadOnlyList<int> tensorElements, NodeLinks links, double checkSeconds, double computeScale = 1, int nodeGroupSize = 0)
     {
         ArgumentNullException.ThrowIfNull(links);
         StepPrediction dense = DenseFlat(nodes, ranksPerNode, tensorElements, links);

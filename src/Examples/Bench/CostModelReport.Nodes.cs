@@ -58,7 +58,7 @@ internal static partial class CostModelReport
             { Config: BenchConfigurations.Dense } => ("", CostModel.DenseFlat(nodes, ranksPerNode, elements, links, measured.DecodeSeconds)),
             { Config: BenchConfigurations.DenseNode } => ("", CostModel.DenseNode(nodes, ranksPerNode, elements, links, measured.DecodeSeconds)),
             { Config: BenchConfigurations.SpectralThreeFlat } => (nameof(Exchange.Flat), CostModel.Atomo(nodes * ranksPerNode, Profile(), links.RingEdge(nodes), computeScale)),
-            { Routing: "time" } => CostModel.AtomoChosen(nodes, ranksPerNode, Profile(), elements, links, computeScale, nodeGroupSize, CheckSeconds(measured) * computeScale) is var (way, step) ? (way.ToString(), step) : default,
+            { Routing: "time" } => CostModel.AtomoChosen(nodes, ranksPerNode, Profile(), elements, links, CheckSeconds(measured) * computeScale, computeScale, nodeGroupSize) is var (way, step) ? (way.ToString(), step) : default,
             _ => (nameof(Exchange.NodeAware), CostModel.AtomoNodeAware(nodes, ranksPerNode, Profile(), links, computeScale, nodeGroupSize)),
         };
     }
