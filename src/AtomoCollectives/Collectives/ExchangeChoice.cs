@@ -63,6 +63,8 @@ internal sealed class ExchangeChoice
     /// measured at 2×4 ranks, 1 Gbit/s, its trial calls right after a flat call took 1.0–2.0× (median 1.4×) its calls
     /// later on, in every compressor, and lost trials it should have won; its second call in a row took about what its
     /// later calls did. The flat exchange's calls right after a node-aware call were no slower than right after a dense one.
+    /// Also in retrials past the 30th call, so not the JIT's first calls alone; nor the ranks arriving apart, nor TCP's
+    /// slow start after idle (docs/network-benchmarks.md).
     /// </summary>
     internal const int NodeAwareVisitCalls = 2;
 

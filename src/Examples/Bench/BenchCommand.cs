@@ -201,7 +201,11 @@ internal static class BenchCommand
 
     private static Command ModelCommand()
     {
-        var input = new Option<string>("--input") { Description = "Directory with the bench's CSV files.", DefaultValueFactory = _ => "bench-results" };
+        var input = new Option<string[]>("--input")
+        {
+            Description = "Directory with the bench's CSV files. Repeat it for several runs of one bench command: the model is then fitted to and checked against their medians (runs over nodes: each run against its own fit too).",
+            DefaultValueFactory = _ => ["bench-results"],
+        };
         var label = new Option<string>("--label") { Description = "Label of the emulated runs to fit and check against.", DefaultValueFactory = _ => "1gbit" };
         var rate = new Option<string>("--rate") { Description = "The emulated link's rate (tc syntax).", DefaultValueFactory = _ => "1gbit" };
         var cores = new Option<int>("--cores") { Description = "Cores the emulated ranks shared (compute is scaled by N/cores above that).", DefaultValueFactory = _ => Environment.ProcessorCount };

@@ -3,7 +3,11 @@ using System.Text;
 namespace AtomoCollectives.Examples.Bench;
 
 /// <summary>What the bench measured on an emulated cluster of nodes (one label, one set).</summary>
-internal sealed record NodeRuns(string Label, GradientSet Set, IReadOnlyList<ConfigResult> Results, IReadOnlyList<TensorResult> Tensors, IReadOnlyList<CalibrationPoint> Calibration);
+internal sealed record NodeRuns(string Label, GradientSet Set, IReadOnlyList<ConfigResult> Results, IReadOnlyList<TensorResult> Tensors, IReadOnlyList<CalibrationPoint> Calibration)
+{
+    /// <summary>Where the files came from: a directory, or the medians of several (<see cref="RunMedians"/>).</summary>
+    public string Source { get; init; } = "";
+}
 
 /// <summary>
 /// <c>bench model</c> on runs with node and rail calibrations (<c>bench/netem.sh --nodes K</c>): the node model of
@@ -71,26 +75,25 @@ internal static partial class CostModelReport
     private static double CheckSeconds(ConfigResult measured) =>
         double.IsFinite(measured.IsolatedReadOnceSeconds) ? measured.IsolatedReadOnceSeconds : measured.ReadOnceSeconds;
 
-    private static int RunNodes(NodeRuns runs, double rateBitsPerSecond, int cores, string output, double clusterAlpha, double nodeBytesPerSecond, int nodeGroupSize)
+    /// <summary>
+    /// The node model's report on <paramref name="runs"/> (one run, or the medians of several) and, where they are the
+    /// medians, each of <paramref name="each"/> against its own fit: how far one run alone can be from its model.
+    /// </summary>
+    private static int RunNodes(NodeRuns runs, IReadOnlyList<NodeRuns> each, double rateBitsPerSecond, int cores, string output, double clusterAlpha, double nodeBytesPerSecond, int nodeGroupSize)
     {
         GradientSet set = runs.Set;
-        int[] measuredRanks = [.. runs.Results.Select(r => r.Ranks).Distinct().Where(n => runs.Calibration.Any(p => p.Ranks == n && p.Level == CalibrationLevel.Rail)).Order()];
-        if (measuredRanks.Length == 0)
+        if (Fit(runs) is not { } model)
         {
             Console.Error.WriteLine($"bench model: no run of label {runs.Label} has both '{set.Name}' rows and node and rail calibrations.");
             return 2;
         }
 
-        var fits = measuredRanks.ToDictionary(n => n, n => FitNodeLinks(runs.Calibration, n));
-        int fitRanks = measuredRanks[0], projectFrom = measuredRanks[^1];
+        (Dictionary<int, (int Nodes, int RanksPerNode, NodeLinks Links)> fits, int fitRanks, int projectFrom, List<AtomoProfile> profiles) = model;
         int[] elements = [.. set.Tensors.Select(t => t.Shape.ElementCount)];
-        // Compute from every row that measured it: a configuration and its twin routed by bytes time the same compute
-        // (the bench times it routed by bytes), so both rows' timings count, the smallest of each.
-        var profiles = runs.Results.Where(r => r.Ranks == fitRanks && !BenchConfigurations.IsDenseName(r.Config))
-            .Select(r => Profile(r, [.. runs.Results.Where(m => BenchConfigurations.WithoutBytesSuffix(m.Config) == BenchConfigurations.WithoutBytesSuffix(r.Config))], PayloadTensors(runs, fitRanks, r.Config))).ToList();
-
         var report = new StringBuilder();
         report.Append(Invariant, $"# Cost model with nodes: {set.Description}, label {runs.Label}\n\n");
+        report.Append(MediansNote([.. each.Select(r => r.Source)]));
+
         report.Append("Links fitted per measured N from the bench's calibration (dense sums of 1 KiB … 8 MiB, each level as the collectives use it): intra = the node sum of the node-aware collectives (reduce-scatter, allgather), every node at once; inter = MPI_Allreduce over the rails, every rail at once, so a node's rails share its link (beta per node link = the rail slope / k); world = MPI_Allreduce over all ranks, fitted in a ring's form (what the dense baseline calls, on the cluster measured; a flat ring's edge is as slow as its slowest kind).\n\n");
         report.Append("| N | nodes M x ranks k | intra alpha us | intra beta ns/B (per rank) | inter alpha us | inter beta ns/B (per node link) | inter goodput Gbit/s (of nominal) | world alpha us | world beta ns/B |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
         foreach ((int n, (int nodes, int k, NodeLinks links)) in fits)
@@ -102,19 +105,20 @@ internal static partial class CostModelReport
         AppendProfiles(report, profiles, fitRanks);
 
         var errorRows = new List<string> { "label,set,ranks,nodes,config,model_way,measured_s,model_s,relative_error" };
-        var errors = new List<double>();
         report.Append("\n## Model vs measured (emulated cluster)\n\nATOMO routed by time is predicted as the fastest of its three ways (node-aware, flat, all dense: each rank's check of its gradients, one read of them, then the header and MPI_Allreduce), the way the library chooses by measuring them; routed by bytes, node-aware.\n\n| N | config | model's way | measured ms | model ms | error |\n|---:|---|---|---:|---:|---:|\n");
-        foreach (ConfigResult measured in runs.Results.Where(r => fits.ContainsKey(r.Ranks)).OrderBy(r => r.Ranks).ThenBy(r => Order(BenchConfigurations.WithoutBytesSuffix(r.Config))).ThenBy(r => r.Config, StringComparer.Ordinal))
+        List<ModelError> errors = Errors(runs, model, elements, cores, nodeGroupSize);
+        foreach (ModelError e in errors)
         {
-            (int nodes, int k, NodeLinks links) = fits[measured.Ranks];
-            (string way, StepPrediction predicted) = PredictMeasured(measured, nodes, k, links, elements, profiles, Math.Max(1.0, measured.Ranks / (double)cores), nodeGroupSize);
-            double error = (predicted.Total - measured.StepSeconds) / measured.StepSeconds;
-            report.Append(Invariant, $"| {measured.Ranks} | {measured.Config} | {(way.Length == 0 ? "–" : way)} | {measured.StepSeconds * 1e3:F1} | {predicted.Total * 1e3:F1} | {SignedPercent(error)} |\n");
-            errorRows.Add(Csv.Join(runs.Label, set.Name, Csv.Number(measured.Ranks), Csv.Number(nodes), measured.Config, way, Csv.Number(measured.StepSeconds), Csv.Number(predicted.Total), Csv.Number(error)));
-            errors.Add(error);
+            report.Append(Invariant, $"| {e.Measured.Ranks} | {e.Measured.Config} | {(e.Way.Length == 0 ? "–" : e.Way)} | {e.Measured.StepSeconds * 1e3:F1} | {e.Predicted.Total * 1e3:F1} | {SignedPercent(e.Error)} |\n");
+            errorRows.Add(Csv.Join(runs.Label, set.Name, Csv.Number(e.Measured.Ranks), Csv.Number(fits[e.Measured.Ranks].Nodes), e.Measured.Config, e.Way, Csv.Number(e.Measured.StepSeconds), Csv.Number(e.Predicted.Total), Csv.Number(e.Error)));
         }
 
-        report.Append(Invariant, $"\nWithin {ErrorGoal * 100:F0} %: {errors.Count(e => Math.Abs(e) <= ErrorGoal)} of {errors.Count} configurations (errors {SignedPercent(errors.Min())} … {SignedPercent(errors.Max())}).\n");
+        report.Append(Invariant, $"\nModel within the goal: {WithinGoal(errors)}.\n");
+        if (each.Count > 1)
+        {
+            IEnumerable<string> alone = each.Select(run => Fit(run) is { } own ? $"{run.Source}: {WithinGoal(Errors(run, own, elements, cores, nodeGroupSize))}" : $"{run.Source}: no node fit");
+            report.Append(Invariant, $"\nEach run alone, against its own fit: {string.Join("; ", alone)}.\n");
+        }
 
         (double efficiency, NodeLinks projected, double divide, double divideNode) = ProjectionInputs(runs, fits[projectFrom], projectFrom, rateBitsPerSecond, cores, clusterAlpha, nodeBytesPerSecond);
         report.Append(Invariant, $"\n## Projection: M nodes x {ProjectedRanksPerNode} ranks, one link per node (non-blocking switch) at 1/10/25/100 Gbit/s\n\n");
@@ -128,6 +132,48 @@ internal static partial class CostModelReport
         Write(output, runs.Label, set, report, errorRows, rows, png => PlotProjection(series, png, $"Cost model with nodes, {set.Description}: time per step, {ProjectedRanksPerNode} ranks per node", ProjectedNodes, "nodes M (log scale)", [BenchConfigurations.Dense, BenchConfigurations.DenseNode, BenchConfigurations.SpectralThree]));
         return 0;
     }
+
+    /// <summary>The node model fitted to one set of runs: the links per measured N, the N whose rows give compute and payloads, the N the projection starts from, and the profiles.</summary>
+    private sealed record NodeModel(Dictionary<int, (int Nodes, int RanksPerNode, NodeLinks Links)> Fits, int FitRanks, int ProjectFrom, List<AtomoProfile> Profiles);
+
+    /// <summary>One measured configuration, the way the model predicts for it, the prediction and its relative error.</summary>
+    private sealed record ModelError(ConfigResult Measured, string Way, StepPrediction Predicted, double Error);
+
+    /// <summary>The node model of <paramref name="runs"/>; null where no N has both rows and node and rail calibrations.</summary>
+    private static NodeModel? Fit(NodeRuns runs)
+    {
+        int[] measuredRanks = [.. runs.Results.Select(r => r.Ranks).Distinct().Where(n => runs.Calibration.Any(p => p.Ranks == n && p.Level == CalibrationLevel.Rail)).Order()];
+        if (measuredRanks.Length == 0)
+        {
+            return null;
+        }
+
+        var fits = measuredRanks.ToDictionary(n => n, n => FitNodeLinks(runs.Calibration, n));
+        int fitRanks = measuredRanks[0];
+        // Compute from every row that measured it: a configuration and its twin routed by bytes time the same compute
+        // (the bench times it routed by bytes), so both rows' timings count, the smallest of each.
+        var profiles = runs.Results.Where(r => r.Ranks == fitRanks && !BenchConfigurations.IsDenseName(r.Config))
+            .Select(r => Profile(r, [.. runs.Results.Where(m => BenchConfigurations.WithoutBytesSuffix(m.Config) == BenchConfigurations.WithoutBytesSuffix(r.Config))], PayloadTensors(runs, fitRanks, r.Config))).ToList();
+        return new NodeModel(fits, fitRanks, measuredRanks[^1], profiles);
+    }
+
+    /// <summary>Every measured configuration of <paramref name="runs"/> at an N <paramref name="model"/> fitted, against its prediction, in report order.</summary>
+    private static List<ModelError> Errors(NodeRuns runs, NodeModel model, int[] elements, int cores, int nodeGroupSize)
+    {
+        var errors = new List<ModelError>();
+        foreach (ConfigResult measured in runs.Results.Where(r => model.Fits.ContainsKey(r.Ranks)).OrderBy(r => r.Ranks).ThenBy(r => Order(BenchConfigurations.WithoutBytesSuffix(r.Config))).ThenBy(r => r.Config, StringComparer.Ordinal))
+        {
+            (int nodes, int k, NodeLinks links) = model.Fits[measured.Ranks];
+            (string way, StepPrediction predicted) = PredictMeasured(measured, nodes, k, links, elements, model.Profiles, Math.Max(1.0, measured.Ranks / (double)cores), nodeGroupSize);
+            errors.Add(new ModelError(measured, way, predicted, (predicted.Total - measured.StepSeconds) / measured.StepSeconds));
+        }
+
+        return errors;
+    }
+
+    /// <summary>"a of b configurations within 15 % (errors … )".</summary>
+    private static string WithinGoal(IReadOnlyList<ModelError> errors) => errors.Count == 0 ? "no configuration measured"
+        : string.Create(Invariant, $"{errors.Count(e => Math.Abs(e.Error) <= ErrorGoal)} of {errors.Count} configurations within {ErrorGoal * 100:F0} % (errors {SignedPercent(errors.Min(e => e.Error))} … {SignedPercent(errors.Max(e => e.Error))})");
 
     /// <summary>
     /// The per-tensor payloads of <paramref name="config"/>: its own, or, when it sent nothing compressed in its timed

@@ -19,22 +19,41 @@ internal static partial class CostModelReport
     /// <summary>The projected rank counts, 2 … 1024.</summary>
     public static IReadOnlyList<int> ProjectedRanks { get; } = [.. Enumerable.Range(1, 10).Select(k => 1 << k)];
 
-    public static int Run(string input, string label, double rateBitsPerSecond, int cores, string setName, string output, double clusterAlpha, long? captureStep = null, double nodeBytesPerSecond = 0, int nodeGroupSize = 0)
+    /// <summary>
+    /// Fits, checks and projects the model from the bench's files of <paramref name="label"/> in <paramref name="inputs"/>:
+    /// one directory per run of one bench command, several checked against their medians (<see cref="RunMedians"/>).
+    /// </summary>
+    public static int Run(IReadOnlyList<string> inputs, string label, double rateBitsPerSecond, int cores, string setName, string output, double clusterAlpha, long? captureStep = null, double nodeBytesPerSecond = 0, int nodeGroupSize = 0)
     {
+        ArgumentNullException.ThrowIfNull(inputs);
         GradientSet set = GradientSets.Resolve(setName, captureStep);
-        var results = Files(input, $"bench-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(ConfigResult.Parse)).Where(r => r.Set == set.Name).ToList();
-        var tensors = Files(input, $"tensors-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(TensorResult.Parse)).Where(t => t.Set == set.Name).ToList();
-        var calibration = Files(input, $"calibration-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(CalibrationPoint.Parse)).ToList();
-        if (results.Count == 0 || calibration.Count == 0)
+        var runs = new List<BenchRunFiles>();
+        foreach (string input in inputs)
         {
-            Console.Error.WriteLine($"bench model: no bench-{label}-n*.csv with '{set.Name}' rows and calibration-{label}-n*.csv in {input}; run bench/netem.sh first.");
-            return 2;
+            var run = new BenchRunFiles(
+                input,
+                [.. Files(input, $"bench-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(ConfigResult.Parse)).Where(r => r.Set == set.Name)],
+                [.. Files(input, $"tensors-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(TensorResult.Parse)).Where(t => t.Set == set.Name)],
+                [.. Files(input, $"calibration-{label}-n*.csv").SelectMany(f => Csv.Read(f).Select(CalibrationPoint.Parse))]);
+            if (run.Results.Count == 0 || run.Calibration.Count == 0)
+            {
+                Console.Error.WriteLine($"bench model: no bench-{label}-n*.csv with '{set.Name}' rows and calibration-{label}-n*.csv in {input}; run bench/netem.sh first.");
+                return 2;
+            }
+
+            runs.Add(run);
         }
 
-        results.RemoveAll(r => r.Config == BenchConfigurations.DensePieces);   // a bench-side baseline the model has no terms for
+        BenchRunFiles median = RunMedians.Of(runs);
+        var results = median.Results.ToList();
+        var tensors = median.Tensors.ToList();
+        var calibration = median.Calibration.ToList();
+        static bool Modelled(ConfigResult result) => result.Config != BenchConfigurations.DensePieces;   // a bench-side baseline the model has no terms for
+        results.RemoveAll(r => !Modelled(r));
         if (calibration.Any(p => p.Level == CalibrationLevel.Rail))
         {
-            return RunNodes(new NodeRuns(label, set, results, tensors, calibration), rateBitsPerSecond, cores, output, clusterAlpha, nodeBytesPerSecond, nodeGroupSize);
+            NodeRuns Nodes(BenchRunFiles run) => new(label, set, [.. run.Results.Where(Modelled)], run.Tensors, run.Calibration) { Source = run.Source };
+            return RunNodes(Nodes(median), runs.Count > 1 ? [.. runs.Select(Nodes)] : [], rateBitsPerSecond, cores, output, clusterAlpha, nodeBytesPerSecond, nodeGroupSize);
         }
 
         // One node: dense-node is dense over one node (flat), which the one-link model does not time apart.
@@ -59,6 +78,7 @@ internal static partial class CostModelReport
             .Select(r => Profile(r, results.Where(m => m.Config == r.Config).ToList(), tensors.Where(t => t.Ranks == fitRanks && t.Config == r.Config).ToList())).ToList();
         var report = new StringBuilder();
         report.Append(Invariant, $"# Cost model: {set.Description}, label {label}\n\n");
+        report.Append(MediansNote(runs.Count > 1 ? [.. runs.Select(r => r.Source)] : []));
         report.Append(Invariant, $"Emulated link (one tbf shared by all ranks, so every byte term is x N): alpha = {emulated.Alpha * 1e6:F1} us (the smallest latency the calibrations at N = {string.Join(", ", calibration.Select(p => p.Ranks).Distinct().Order())} imply), ");
         report.Append(Invariant, $"beta = {emulated.Beta * 1e9:F3} ns/B, i.e. {8 / emulated.Beta / 1e9:F3} Gbit/s goodput ({efficiency * 100:F0} % of the nominal {rateBitsPerSecond / 1e9:G3} Gbit/s; least squares over the dense steps).\n");
         report.Append(Invariant, $"Compute measured on one rank with no other rank running (replica communicator; the least-loaded of the runs): encode, and decode = fixed + N x per-payload from N = {CollectiveBench.IsolatedDecodeRanks[0]} and {CollectiveBench.IsolatedDecodeRanks[1]}; ");
@@ -245,6 +265,10 @@ internal static partial class CostModelReport
 
     private static string FormatSeconds(double seconds) =>
         seconds >= 1 ? $"{seconds.ToString("G3", Invariant)} s" : seconds >= 1e-3 ? $"{(seconds * 1e3).ToString("G3", Invariant)} ms" : $"{(seconds * 1e6).ToString("G3", Invariant)} us";
+
+    /// <summary>The report's note that its times are medians over <paramref name="sources"/> (several runs of one command); empty for one run.</summary>
+    private static string MediansNote(IReadOnlyList<string> sources) => sources.Count < 2 ? ""
+        : string.Create(Invariant, $"Every time below, measured and fitted, is the median of {sources.Count} runs of one command ({string.Join(", ", sources)}): one run's steps and calibration can drift by more than the model's error goal on a shared machine.\n\n");
 
     /// <summary>"+3%", "-12%", "0%": rounded first, so a small negative error does not print as "-0" or "-+0".</summary>
     internal static string SignedPercent(double fraction)
