@@ -15,7 +15,8 @@ namespace AtomoCollectives;
 /// <remarks>
 /// Every call first exchanges a small fixed header (whether this rank's arguments are good, its tensor count, shapes
 /// and step): a rank with bad input makes every rank raise instead of summing it into every result or leaving the
-/// others waiting. The sum goes into a scratch buffer, so a failure never leaves a tensor half-written.
+/// others waiting. The sum goes into a scratch buffer (flat, over a copy of the tensors; node-aware, the node's
+/// reduce-scatter reads them where they lie), so a failure never leaves a tensor half-written.
 /// </remarks>
 public sealed class DenseAllreduce : IGradientAverager
 {
@@ -146,23 +147,25 @@ public sealed class DenseAllreduce : IGradientAverager
         }
 
         Span<float> sum = _scratch.AsSpan(0, (int)totalElements);
-        int offset = 0;
-        for (int t = 0; t < count; t++)
-        {
-            Span<float> data = tensors.Get(t);
-            data.CopyTo(sum[offset..]);
-            offset += data.Length;
-        }
-
-        // Node-aware, each rank scales only the slice it carries, before sharing it.
         var traffic = new NodeTraffic();
         if (_topology is null)
         {
+            int staged = 0;
+            for (int t = 0; t < count; t++)
+            {
+                Span<float> data = tensors.Get(t);
+                data.CopyTo(sum[staged..]);
+                staged += data.Length;
+            }
+
             Pieces.AllreduceSum(_communicator, sum);
         }
         else
         {
-            NodeAllreduce.Sum(_topology, sum, 1f / size, traffic);
+            // The node's reduce-scatter reads the tensors where they lie (no staging copy of them); each rank scales
+            // only the slice it carries, before sharing it into scratch.
+            int[] counts = NodeAllreduce.SliceCounts(totalElements, _topology.Node.Size);
+            NodeAllreduce.Sum(_topology, new ConcatenatedBlocks<TensorList>(tensors, counts), sum, 1f / size, traffic);
         }
 
         double exchangeSeconds = clock.Elapsed.TotalSeconds;
@@ -174,7 +177,7 @@ public sealed class DenseAllreduce : IGradientAverager
             TensorPrimitives.Multiply(sum, 1f / size, sum);
         }
 
-        offset = 0;
+        int offset = 0;
         var decisions = new TensorDecision[count];
         for (int t = 0; t < count; t++)
         {

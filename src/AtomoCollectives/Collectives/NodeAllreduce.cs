@@ -34,20 +34,30 @@ internal static class NodeAllreduce
     /// Replaces <paramref name="data"/> (the same length on every rank) by its sum over every rank of
     /// <paramref name="topology"/> times <paramref name="scale"/>, the same bits on every rank.
     /// </summary>
-    public static void Sum(NodeTopology topology, Span<float> data, float scale, NodeTraffic traffic)
+    public static void Sum(NodeTopology topology, Span<float> data, float scale, NodeTraffic traffic) =>
+        Sum(topology, new ContiguousBlocks(data, SliceCounts(data.Length, topology.Node.Size)), data, scale, traffic);
+
+    /// <summary>
+    /// Writes into <paramref name="sum"/> the sum over every rank of <paramref name="topology"/> of what
+    /// <paramref name="blocks"/> reads (the same length on every rank, <see cref="SliceCounts"/> of it per node rank),
+    /// times <paramref name="scale"/>, the same bits on every rank. The blocks are read, all of them, before
+    /// <paramref name="sum"/> is written, so they may lie in it.
+    /// </summary>
+    public static void Sum<TBlocks>(NodeTopology topology, TBlocks blocks, Span<float> sum, float scale, NodeTraffic traffic)
+        where TBlocks : INodeBlocks, allows ref struct
     {
         ICommunicator node = topology.Node;
-        int[] counts = SliceCounts(data.Length, node.Size);
+        int[] counts = SliceCounts(sum.Length, node.Size);
 
         float[] mine = ArrayPool<float>.Shared.Rent(Math.Max(1, counts[node.Rank]));
         try
         {
             Span<float> slice = mine.AsSpan(0, counts[node.Rank]);
-            ReduceScatter(node, new ContiguousBlocks(data, counts), counts, slice, traffic);
+            ReduceScatter(node, blocks, counts, slice, traffic);
             Pieces.AllreduceSum(topology.Rail, slice);
             traffic.BetweenNodes(AllreduceStatistics.RingAllreduceBytes(slice.Length, topology.Rail.Size));
             TensorPrimitives.Multiply(slice, scale, slice);
-            Share(node, slice, counts, data, traffic);
+            Share(node, slice, counts, sum, traffic);
         }
         finally
         {
@@ -223,6 +233,41 @@ internal readonly ref struct ContiguousBlocks(ReadOnlySpan<float> data, ReadOnly
         }
 
         _data.Slice(start + from, destination.Length).CopyTo(destination);
+    }
+}
+
+/// <summary>
+/// A call's tensors read as if concatenated in tensor order, then cut into node-rank blocks of <paramref name="counts"/>
+/// elements: <see cref="NodeAllreduce.Sum{TBlocks}"/> reduce-scatters them where they lie, without a staging copy of the
+/// whole model.
+/// </summary>
+internal readonly ref struct ConcatenatedBlocks<TSet>(TSet tensors, ReadOnlySpan<int> counts) : INodeBlocks
+    where TSet : ITensorSet, allows ref struct
+{
+    private readonly TSet _tensors = tensors;
+    private readonly ReadOnlySpan<int> _counts = counts;
+
+    public void Read(int block, int from, Span<float> destination)
+    {
+        long position = from;   // in the concatenation
+        for (int l = 0; l < block; l++)
+        {
+            position += _counts[l];
+        }
+
+        int t = 0;
+        for (; t < _tensors.Count && position >= _tensors.Get(t).Length; t++)
+        {
+            position -= _tensors.Get(t).Length;
+        }
+
+        for (int written = 0; written < destination.Length; t++, position = 0)
+        {
+            ReadOnlySpan<float> tensor = _tensors.Get(t);
+            int count = Math.Min(tensor.Length - (int)position, destination.Length - written);
+            tensor.Slice((int)position, count).CopyTo(destination[written..]);
+            written += count;
+        }
     }
 }
 
