@@ -76,8 +76,8 @@ internal static partial class CostModelReport
         double.IsFinite(measured.IsolatedReadOnceSeconds) ? measured.IsolatedReadOnceSeconds : measured.ReadOnceSeconds;
 
     /// <summary>
-    /// The node model's report on <paramref name="runs"/> (one run, or the medians of several) and, where they are the
-    /// medians, each of <paramref name="each"/> against its own fit: how far one run alone can be from its model.
+    /// The node model's report on <paramref name="runs"/> (one run, or the medians of several) and, where
+    /// <paramref name="each"/> holds several runs, each against its own fit: how far one run alone can be from its model.
     /// </summary>
     private static int RunNodes(NodeRuns runs, IReadOnlyList<NodeRuns> each, double rateBitsPerSecond, int cores, string output, double clusterAlpha, double nodeBytesPerSecond, int nodeGroupSize)
     {

@@ -53,7 +53,7 @@ internal static partial class CostModelReport
         if (calibration.Any(p => p.Level == CalibrationLevel.Rail))
         {
             NodeRuns Nodes(BenchRunFiles run) => new(label, set, [.. run.Results.Where(Modelled)], run.Tensors, run.Calibration) { Source = run.Source };
-            return RunNodes(Nodes(median), runs.Count > 1 ? [.. runs.Select(Nodes)] : [], rateBitsPerSecond, cores, output, clusterAlpha, nodeBytesPerSecond, nodeGroupSize);
+            return RunNodes(Nodes(median), [.. runs.Select(Nodes)], rateBitsPerSecond, cores, output, clusterAlpha, nodeBytesPerSecond, nodeGroupSize);
         }
 
         // One node: dense-node is dense over one node (flat), which the one-link model does not time apart.
@@ -78,7 +78,7 @@ internal static partial class CostModelReport
             .Select(r => Profile(r, results.Where(m => m.Config == r.Config).ToList(), tensors.Where(t => t.Ranks == fitRanks && t.Config == r.Config).ToList())).ToList();
         var report = new StringBuilder();
         report.Append(Invariant, $"# Cost model: {set.Description}, label {label}\n\n");
-        report.Append(MediansNote(runs.Count > 1 ? [.. runs.Select(r => r.Source)] : []));
+        report.Append(MediansNote([.. runs.Select(r => r.Source)]));
         report.Append(Invariant, $"Emulated link (one tbf shared by all ranks, so every byte term is x N): alpha = {emulated.Alpha * 1e6:F1} us (the smallest latency the calibrations at N = {string.Join(", ", calibration.Select(p => p.Ranks).Distinct().Order())} imply), ");
         report.Append(Invariant, $"beta = {emulated.Beta * 1e9:F3} ns/B, i.e. {8 / emulated.Beta / 1e9:F3} Gbit/s goodput ({efficiency * 100:F0} % of the nominal {rateBitsPerSecond / 1e9:G3} Gbit/s; least squares over the dense steps).\n");
         report.Append(Invariant, $"Compute measured on one rank with no other rank running (replica communicator; the least-loaded of the runs): encode, and decode = fixed + N x per-payload from N = {CollectiveBench.IsolatedDecodeRanks[0]} and {CollectiveBench.IsolatedDecodeRanks[1]}; ");
