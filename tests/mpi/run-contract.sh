@@ -16,29 +16,29 @@ dll="$root/tests/AtomoCollectives.MpiTests/bin/Release/net10.0/AtomoCollectives.
 run_timeout="${ATOMO_MPI_TEST_TIMEOUT:-420}"
 
 source "$root/tests/mpi/lib.sh"
-unset ATOMO_MPI_LIBRARY ATOMO_RANKS_PER_NODE ATOMO_NODE_GROUP_SIZE
+unset ATOMO_MPI_LIBRARY ATOMO_RANKS_PER_NODE ATOMO_NODE_GROUP_SIZE ATOMO_NODE_SHARED_MEMORY
 mpi_tests_prepare "$project" mpiexec.openmpi mpiexec.mpich dotnet
 
 launch() { # flavour n args...   (oversubscription: Open MPI yields when oversubscribed; MPICH busy-polls)
     local flavour="$1" n="$2"; shift 2
     if [ "$flavour" = openmpi ]; then
         # Open MPI passes on only the variables named with -x; MPICH's Hydra passes the whole environment.
-        timeout "$run_timeout" mpiexec.openmpi --oversubscribe --bind-to none ${ATOMO_RANKS_PER_NODE:+-x ATOMO_RANKS_PER_NODE} ${ATOMO_NODE_GROUP_SIZE:+-x ATOMO_NODE_GROUP_SIZE} -n "$n" dotnet "$dll" "$@"
+        timeout "$run_timeout" mpiexec.openmpi --oversubscribe --bind-to none ${ATOMO_RANKS_PER_NODE:+-x ATOMO_RANKS_PER_NODE} ${ATOMO_NODE_GROUP_SIZE:+-x ATOMO_NODE_GROUP_SIZE} ${ATOMO_NODE_SHARED_MEMORY:+-x ATOMO_NODE_SHARED_MEMORY} -n "$n" dotnet "$dll" "$@"
     else
         timeout "$run_timeout" mpiexec.mpich -n "$n" dotnet "$dll" "$@"
     fi
 }
 
-contract() { # flavour n [ranks-per-node [nodes-per-group]]
-    local flavour="$1" n="$2" per_node="${3:-}" group="${4:-}" skip=""
+contract() { # flavour n [ranks-per-node [nodes-per-group [shared-memory]]]
+    local flavour="$1" n="$2" per_node="${3:-}" group="${4:-}" shared="${5:-}" skip=""
     # MPICH busy-polls: with more ranks than cores each of the 1,500-step statistical cases takes ~50 s. They test the
     # algorithm, not the transport, and run under Open MPI at n = 2, 4, 16, MPICH at n = 2 and in-process.
     [ "$flavour" = mpich ] && [ "$n" -gt "$(nproc)" ] && skip=unbiased-over-steps
     # Their bound is the variance of one compression of the node sums; groups add a second, which the in-process
     # NodeAwareAllreduceTests bound on their own.
     [ -n "$group" ] && skip=unbiased-over-steps
-    echo "== contract: $flavour n=$n${per_node:+ ($per_node per node)}${group:+ (groups of $group nodes)}${skip:+ (skipping *$skip*)}"
-    ATOMO_CONTRACT_SKIP="$skip" ATOMO_RANKS_PER_NODE="$per_node" ATOMO_NODE_GROUP_SIZE="$group" launch "$flavour" "$n" contract >"$log" 2>&1
+    echo "== contract: $flavour n=$n${per_node:+ ($per_node per node)}${group:+ (groups of $group nodes)}${shared:+ (ATOMO_NODE_SHARED_MEMORY=$shared)}${skip:+ (skipping *$skip*)}"
+    ATOMO_CONTRACT_SKIP="$skip" ATOMO_RANKS_PER_NODE="$per_node" ATOMO_NODE_GROUP_SIZE="$group" ATOMO_NODE_SHARED_MEMORY="$shared" launch "$flavour" "$n" contract >"$log" 2>&1
     tally_cases "$flavour n=$n" $?
 }
 
@@ -136,6 +136,8 @@ contract mpich 4
 contract openmpi 4 2
 contract mpich 4 2
 contract openmpi 8 2 3
+# The node sums through MPI's collectives rather than the node's shared memory (docs/node-aware.md).
+contract openmpi 4 2 "" 0
 echo "== failure handling"
 throwing_rank openmpi 4
 throwing_rank mpich 4

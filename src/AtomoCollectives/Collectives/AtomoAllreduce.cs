@@ -180,6 +180,9 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// <summary>Whether calls may take the node-aware exchange (known from the first call on; tests).</summary>
     internal bool IsNodeAware => _nodeExchange is not null;
 
+    /// <summary>Whether the node-aware calls sum within the node through its shared memory (tests).</summary>
+    internal bool SharesNodeMemory => _nodeExchange?.SharesMemory == true;
+
     /// <summary>The way the calls go between trials of the others (tests; null: no choice by time).</summary>
     internal Exchange? ChosenExchange => _exchangeChoices?.Last?.Winner;
 
@@ -277,7 +280,7 @@ public sealed class AtomoAllreduce : IGradientAverager
     {
         if (!_nodeExchangeResolved)
         {
-            _nodeExchange = NodeAwareExchange.Resolve(tensors, step, _communicator, _options, _codec, _agreementHash, _agreementName);
+            _nodeExchange = NodeAwareExchange.Resolve(tensors, step, _communicator, _options, _codec, _agreementHash, _agreementName, _logger);
             // Tests that inject the time rule's timings test the rule alone: the whole calls' times would mean nothing.
             bool chooses = UsesTimeRouting && _options.NodeAware != NodeAwareMode.On && TestHooks.Timings is null;
             bool nodeAware = _nodeExchange is not null;

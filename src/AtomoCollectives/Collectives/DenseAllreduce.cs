@@ -27,6 +27,7 @@ public sealed class DenseAllreduce : IGradientAverager
     private readonly long _optionsHash;
     private float[] _scratch = [];
     private NodeTopology? _topology;
+    private NodeSharedBlocks? _sharedBlocks;
     private bool _topologyResolved;
 
     /// <summary>A dense averager over <paramref name="communicator"/>; <paramref name="options"/> (copied) default to <see cref="DenseAllreduceOptions"/>' defaults.</summary>
@@ -68,6 +69,7 @@ public sealed class DenseAllreduce : IGradientAverager
     public void Dispose()
     {
         _calls.Dispose();
+        _sharedBlocks?.Dispose();
         _topology?.Dispose();
     }
 
@@ -80,6 +82,9 @@ public sealed class DenseAllreduce : IGradientAverager
 
     /// <summary>Whether calls take the node-aware route (known from the first call on; tests).</summary>
     internal bool IsNodeAware => _topology is not null;
+
+    /// <summary>Whether the node-aware calls sum within the node through its shared memory (tests).</summary>
+    internal bool SharesNodeMemory => _sharedBlocks is not null;
 
     /// <summary>The state, the step alone, suits a dense averager of any options: its options hash is 0.</summary>
     private AveragerState.Header StateHeader() => new(nameof(DenseAllreduce), 0, _communicator.Rank, _communicator.Size, Step);
@@ -138,7 +143,22 @@ public sealed class DenseAllreduce : IGradientAverager
         {
             // After the header: every rank now knows the others chose the same mode, so all group by node or none does.
             _topology = NodeTopology.ForMode(_communicator, _nodeAware, $"{nameof(DenseAllreduceOptions)}.{nameof(DenseAllreduceOptions.NodeAware)}");
+            _sharedBlocks = _topology is null ? null : NodeSharedBlocks.Open(_communicator, _topology.Node, _logger);
             _topologyResolved = true;
+        }
+
+        var traffic = new NodeTraffic();
+        int[]? slices = _topology is null ? null : NodeAllreduce.SliceCounts(totalElements, _topology.Node.Size);
+        if (slices is not null && _sharedBlocks?.Reserve(slices) == true)
+        {
+            // Summed and scaled in the node's shared memory, read from there straight into the tensors.
+            NodeAllreduce.Sum(_topology!, _sharedBlocks, new ConcatenatedBlocks<TensorList>(tensors, slices), slices, 1f / size, traffic);
+            double sharedExchangeSeconds = clock.Elapsed.TotalSeconds;
+            clock.Restart();
+            CopyOut(_sharedBlocks, slices, tensors);
+            Record(tensors, size, totalElements, traffic, checkSeconds, sharedExchangeSeconds, clock.Elapsed.TotalSeconds);
+            Step = step + 1;
+            return;
         }
 
         if (_scratch.Length < totalElements)
@@ -147,7 +167,6 @@ public sealed class DenseAllreduce : IGradientAverager
         }
 
         Span<float> sum = _scratch.AsSpan(0, (int)totalElements);
-        var traffic = new NodeTraffic();
         if (_topology is null)
         {
             int staged = 0;
@@ -164,8 +183,7 @@ public sealed class DenseAllreduce : IGradientAverager
         {
             // The node's reduce-scatter reads the tensors where they lie (no staging copy of them); each rank scales
             // only the slice it carries, before sharing it into scratch.
-            int[] counts = NodeAllreduce.SliceCounts(totalElements, _topology.Node.Size);
-            NodeAllreduce.Sum(_topology, new ConcatenatedBlocks<TensorList>(tensors, counts), sum, 1f / size, traffic);
+            NodeAllreduce.Sum(_topology, new ConcatenatedBlocks<TensorList>(tensors, slices!), sum, 1f / size, traffic);
         }
 
         double exchangeSeconds = clock.Elapsed.TotalSeconds;
@@ -178,12 +196,49 @@ public sealed class DenseAllreduce : IGradientAverager
         }
 
         int offset = 0;
-        var decisions = new TensorDecision[count];
         for (int t = 0; t < count; t++)
         {
             Span<float> data = tensors.Get(t);
             sum.Slice(offset, data.Length).CopyTo(data);
             offset += data.Length;
+        }
+
+        Record(tensors, size, totalElements, _topology is null ? null : traffic, checkSeconds, exchangeSeconds, clock.Elapsed.TotalSeconds);
+        Step = step + 1;
+    }
+
+    /// <summary>
+    /// Copies the node's results from its shared memory into the tensors: node rank l's slice of their concatenation is
+    /// <paramref name="slices"/>[l] floats of its result.
+    /// </summary>
+    private static void CopyOut(NodeSharedBlocks shared, int[] slices, TensorList tensors)
+    {
+        int block = 0, inBlock = 0;
+        for (int t = 0; t < tensors.Count; t++)
+        {
+            Span<float> data = tensors.Get(t);
+            for (int filled = 0; filled < data.Length;)
+            {
+                while (inBlock == slices[block])
+                {
+                    block++;
+                    inBlock = 0;
+                }
+
+                int length = Math.Min(slices[block] - inBlock, data.Length - filled);
+                shared.Result(block, slices[block]).Slice(inBlock, length).CopyTo(data.Slice(filled, length));
+                filled += length;
+                inBlock += length;
+            }
+        }
+    }
+
+    /// <summary>The call's statistics (with the node's <paramref name="traffic"/> where it summed node-aware), kept and recorded.</summary>
+    private void Record(TensorList tensors, int size, long totalElements, NodeTraffic? traffic, double checkSeconds, double exchangeSeconds, double commitSeconds)
+    {
+        var decisions = new TensorDecision[tensors.Count];
+        for (int t = 0; t < decisions.Length; t++)
+        {
             decisions[t] = new TensorDecision(t, tensors.Shape(t), TensorRoute.Dense, default, 0, 0);
         }
 
@@ -191,23 +246,22 @@ public sealed class DenseAllreduce : IGradientAverager
         var call = new AllreduceStatistics
         {
             Calls = 1,
-            Tensors = count,
+            Tensors = tensors.Count,
             BytesSent = bytes,
             BytesReceived = bytes,
             DenseEquivalentBytes = bytes,
             EncodeSeconds = checkSeconds,
             ExchangeSeconds = exchangeSeconds,
-            DecodeSeconds = clock.Elapsed.TotalSeconds,
+            DecodeSeconds = commitSeconds,
             Decisions = decisions,
         };
-        if (_topology is not null)
+        if (traffic is not null)
         {
             call = traffic.Into(call);
         }
 
         LastCall = call;
         Statistics += call;
-        AtomoMetrics.Record(call, _logger, step);
-        Step = step + 1;
+        AtomoMetrics.Record(call, _logger, Step);
     }
 }

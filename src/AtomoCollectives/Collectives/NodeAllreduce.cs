@@ -66,6 +66,36 @@ internal static class NodeAllreduce
     }
 
     /// <summary>
+    /// <see cref="Sum{TBlocks}(NodeTopology, TBlocks, Span{float}, float, NodeTraffic)"/> through the node's shared
+    /// memory (reserved for <paramref name="counts"/>, <see cref="SliceCounts"/> of the total): the results stay there,
+    /// node rank l's slice in <see cref="NodeSharedBlocks.Result"/>(l), for the caller to read out.
+    /// </summary>
+    public static void Sum<TBlocks>(NodeTopology topology, NodeSharedBlocks shared, TBlocks blocks, ReadOnlySpan<int> counts, float scale, NodeTraffic traffic)
+        where TBlocks : INodeBlocks, allows ref struct
+    {
+        long total = 0;
+        foreach (int count in counts)
+        {
+            total += count;
+        }
+
+        float[] mine = ArrayPool<float>.Shared.Rent(Math.Max(1, counts[topology.Node.Rank]));
+        try
+        {
+            Span<float> slice = mine.AsSpan(0, counts[topology.Node.Rank]);
+            shared.ReduceScatter(blocks, counts, slice, traffic);
+            Pieces.AllreduceSum(topology.Rail, slice);
+            traffic.BetweenNodes(AllreduceStatistics.RingAllreduceBytes(slice.Length, topology.Rail.Size));
+            TensorPrimitives.Multiply(slice, scale, slice);
+            shared.Share(slice, total, traffic);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(mine);
+        }
+    }
+
+    /// <summary>
     /// The node's sum of every rank's blocks (<paramref name="counts"/>[l] elements for node rank l, read from
     /// <paramref name="blocks"/>), of which this rank keeps its own in <paramref name="mine"/>. Where the node's
     /// communicator has a reduce-scatter (the library's transports), it runs in rounds of
@@ -238,7 +268,7 @@ internal readonly ref struct ContiguousBlocks(ReadOnlySpan<float> data, ReadOnly
 
 /// <summary>
 /// A call's tensors read as if concatenated in tensor order, then cut into node-rank blocks of <paramref name="counts"/>
-/// elements: <see cref="NodeAllreduce.Sum{TBlocks}"/> reduce-scatters them where they lie, without a staging copy of the
+/// elements: <c>NodeAllreduce.Sum</c> reduce-scatters them where they lie, without a staging copy of the
 /// whole model.
 /// </summary>
 internal readonly ref struct ConcatenatedBlocks<TSet>(TSet tensors, ReadOnlySpan<int> counts) : INodeBlocks

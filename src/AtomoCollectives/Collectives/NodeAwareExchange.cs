@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using AtomoCollectives.Decompositions;
+using Microsoft.Extensions.Logging;
 
 namespace AtomoCollectives;
 
@@ -42,15 +43,17 @@ internal sealed class NodeAwareExchange : IDisposable
     private readonly int _groupSize;
     private readonly ArrayBufferWriter<byte> _payloads = new();
     private readonly ArrayBufferWriter<byte> _groupPayloads = new();
+    private readonly NodeSharedBlocks? _sharedBlocks;
     private float[] _mine = [];
     private float[] _shared = [];
     private byte[] _received = [];
 
-    private NodeAwareExchange(ICommunicator world, NodeTopology topology, int groupSize, AtomoOptions options, AtomoCodec codec, long agreementHash, string agreementName)
+    private NodeAwareExchange(ICommunicator world, NodeTopology topology, int groupSize, AtomoOptions options, AtomoCodec codec, long agreementHash, string agreementName, ILogger logger)
     {
         _world = world;
         _topology = topology;
         (_group, _groupSize) = SplitRailIntoGroups(topology, groupSize);
+        _sharedBlocks = NodeSharedBlocks.Open(world, topology.Node, logger);
         _options = options;
         _codec = codec;
         _agreementHash = agreementHash;
@@ -62,7 +65,7 @@ internal sealed class NodeAwareExchange : IDisposable
     /// Before grouping by node, the ranks exchange the call's header, so that a rank whose options differ raises with the
     /// others whichever exchange it was about to take; a failure leaves the choice to the next call.
     /// </summary>
-    public static NodeAwareExchange? Resolve<TSet>(TSet tensors, long step, ICommunicator world, AtomoOptions options, AtomoCodec codec, long agreementHash, string agreementName)
+    public static NodeAwareExchange? Resolve<TSet>(TSet tensors, long step, ICommunicator world, AtomoOptions options, AtomoCodec codec, long agreementHash, string agreementName, ILogger logger)
         where TSet : ITensorSet, allows ref struct
     {
         if (options.NodeAware == NodeAwareMode.Off || world.Size == 1)
@@ -83,7 +86,7 @@ internal sealed class NodeAwareExchange : IDisposable
 
         try
         {
-            return new NodeAwareExchange(world, topology, NodeGroups.SizeFor(world, topology, options.NodeGroupSize), options, codec, agreementHash, agreementName);
+            return new NodeAwareExchange(world, topology, NodeGroups.SizeFor(world, topology, options.NodeGroupSize), options, codec, agreementHash, agreementName, logger);
         }
         catch
         {
@@ -96,8 +99,12 @@ internal sealed class NodeAwareExchange : IDisposable
     public string Description => $"{_topology.NodeCount} nodes of {_topology.Node.Size} ranks"
         + (_groupSize > 1 ? $", in {NodeGroups.CountFor(_topology.NodeCount, _groupSize)} groups of up to {_groupSize} nodes" : string.Empty);
 
+    /// <summary>Whether the calls sum within the node through its shared memory (<see cref="NodeSharedBlocks"/>).</summary>
+    public bool SharesMemory => _sharedBlocks is not null;
+
     public void Dispose()
     {
+        _sharedBlocks?.Dispose();
         _group?.Dispose();
         _topology.Dispose();
     }
@@ -238,13 +245,23 @@ internal sealed class NodeAwareExchange : IDisposable
 
     /// <summary>
     /// Reduce-scatters every tensor over the node, read in place through the layout of node rank blocks (its tensors,
-    /// then its dense slice): <c>_mine</c> gets the node's sum of this rank's block.
+    /// then its dense slice): <c>_mine</c> gets the node's sum of this rank's block. Through the node's shared memory
+    /// where it has it for this call (<see cref="NodeSharedBlocks"/>), else its reduce-scatter.
     /// </summary>
     private void SumWithinNode<TSet>(TSet tensors, NodeCall call)
         where TSet : ITensorSet, allows ref struct
     {
-        Grow(ref _mine, call.Block(call.LocalRank) + 1L);
-        NodeAllreduce.ReduceScatter(_topology.Node, new TensorBlocks<TSet>(tensors, call), call.BlockCounts(), _mine, call.Traffic);
+        int[] counts = call.BlockCounts();
+        Grow(ref _mine, counts[call.LocalRank] + 1L);
+        call.SharesMemory = _sharedBlocks?.Reserve(counts) == true;
+        if (call.SharesMemory)
+        {
+            _sharedBlocks!.ReduceScatter(new TensorBlocks<TSet>(tensors, call), counts, _mine, call.Traffic);
+        }
+        else
+        {
+            NodeAllreduce.ReduceScatter(_topology.Node, new TensorBlocks<TSet>(tensors, call), counts, _mine, call.Traffic);
+        }
     }
 
     /// <summary>
@@ -549,41 +566,63 @@ internal sealed class NodeAwareExchange : IDisposable
     }
 
     /// <summary>
-    /// The node's ranks share their blocks (their tensors' results, their slices of the dense sum) into <c>_shared</c>,
-    /// with their rails' counts of failed decodes, which add up to the world's on every rank: a failed decode anywhere
-    /// raises everywhere here.
+    /// The node's ranks share their blocks (their tensors' results, their slices of the dense sum), each followed by its
+    /// rail's count of failed decodes, which add up to the world's on every rank: a failed decode anywhere raises
+    /// everywhere here. Through the shared memory the call summed in, else an allgather into <c>_shared</c>.
     /// </summary>
     private void ShareWithinNode(NodeCall call, Exception? decodeError)
     {
         int[] counts = [.. call.BlockCounts().Select(c => c + 1)];
         long total = counts.Sum(c => (long)c);
-        Grow(ref _shared, total);
-        NodeAllreduce.Share(_topology.Node, _mine.AsSpan(0, counts[call.LocalRank]), counts, _shared, call.Traffic);
-        float failed = 0;
-        long end = 0;
-        foreach (int count in counts)
+        ReadOnlySpan<float> mine = _mine.AsSpan(0, counts[call.LocalRank]);
+        if (call.SharesMemory)
         {
-            end += count;
-            failed += _shared[end - 1];
+            _sharedBlocks!.Share(mine, total, call.Traffic);
+        }
+        else
+        {
+            Grow(ref _shared, total);
+            NodeAllreduce.Share(_topology.Node, mine, counts, _shared, call.Traffic);
+        }
+
+        float failed = 0;
+        for (int l = 0; l < counts.Length; l++)
+        {
+            failed += SharedBlock(call, l, counts[l])[^1];
         }
 
         CallAgreement.CheckOutcome(decodeError, failed, call.Step, "decode the payloads");
     }
 
-    /// <summary>Copies the results from <c>_shared</c> into the caller's tensors and says what each tensor took.</summary>
+    /// <summary>Node rank <paramref name="rank"/>'s shared block, its first <paramref name="length"/> floats (after <see cref="ShareWithinNode"/>).</summary>
+    private ReadOnlySpan<float> SharedBlock(NodeCall call, int rank, int length)
+    {
+        if (call.SharesMemory)
+        {
+            return _sharedBlocks!.Result(rank, length);
+        }
+
+        long offset = 0;
+        for (int l = 0; l < rank; l++)
+        {
+            offset += call.Block(l) + 1;   // and the rail's count of failed decodes
+        }
+
+        return _shared.AsSpan((int)offset, length);
+    }
+
+    /// <summary>Copies the shared results into the caller's tensors and says what each tensor took.</summary>
     private TensorDecision[] Commit<TSet>(TSet tensors, NodeCall call)
         where TSet : ITensorSet, allows ref struct
     {
-        long offset = 0;
         for (int l = 0; l < call.RanksPerNode; l++)
         {
             int block = call.Block(l);
+            ReadOnlySpan<float> results = SharedBlock(call, l, block);
             foreach ((int t, int from, int position, int count) in call.SegmentsOf(l, 0, block))
             {
-                _shared.AsSpan((int)offset + position, count).CopyTo(tensors.Get(t).Slice(from, count));
+                results.Slice(position, count).CopyTo(tensors.Get(t).Slice(from, count));
             }
-
-            offset += block + 1;   // and the rail's count of failed decodes
         }
 
         var decisions = new TensorDecision[call.Count];
@@ -639,6 +678,9 @@ internal sealed class NodeAwareExchange : IDisposable
         public int RanksPerNode { get; } = topology.Node.Size;
 
         public int LocalRank { get; } = topology.Node.Rank;
+
+        /// <summary>Whether this call sums and shares within the node through its shared memory (<see cref="NodeSharedBlocks"/>).</summary>
+        public bool SharesMemory { get; set; }
 
         public TensorShape[] Shapes { get; } = new TensorShape[count];
 

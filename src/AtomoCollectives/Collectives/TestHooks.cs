@@ -13,6 +13,7 @@ internal static class TestHooks
     private static readonly AsyncLocal<int?> RanksPerNodeOverride = new();
     private static readonly AsyncLocal<int?> NodeGroupSizeOverride = new();
     private static readonly AsyncLocal<Action<long, CallTimings>?> TimingsHook = new();
+    private static readonly AsyncLocal<bool?> NodeSharedMemoryOverride = new();
 
     /// <summary>Called with (step, tensor) just before a tensor is encoded; may throw.</summary>
     public static Action<long, int>? BeforeEncode
@@ -51,5 +52,15 @@ internal static class TestHooks
     {
         get => TimingsHook.Value;
         set => TimingsHook.Value = value;
+    }
+
+    /// <summary>
+    /// Whether the node-aware collectives sum within a node through shared memory (<see cref="NodeSharedBlocks"/>), as
+    /// <c>ATOMO_NODE_SHARED_MEMORY</c> says; tests run the contracts both ways.
+    /// </summary>
+    public static bool? NodeSharedMemory
+    {
+        get => NodeSharedMemoryOverride.Value;
+        set => NodeSharedMemoryOverride.Value = value;
     }
 }

@@ -61,5 +61,26 @@ internal static partial class Interop
 
         [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Test")]
         internal static partial int Test(int* request, int* flag, void* status);
+
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Win_allocate_shared")]
+        internal static partial int WinAllocateShared(nint size, int displacementUnit, int info, int comm, void* baseAddress, int* win);
+
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Win_shared_query")]
+        internal static partial int WinSharedQuery(int win, int rank, nint* size, int* displacementUnit, void* baseAddress);
+
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Win_set_errhandler")]
+        internal static partial int WinSetErrhandler(int win, int errhandler);
+
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Win_lock_all")]
+        internal static partial int WinLockAll(int assertions, int win);
+
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Win_sync")]
+        internal static partial int WinSync(int win);
+
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Win_unlock_all")]
+        internal static partial int WinUnlockAll(int win);
+
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Win_free")]
+        internal static partial int WinFree(int* win);
     }
 }

@@ -62,5 +62,26 @@ internal static partial class Interop
 
         [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Test")]
         internal static partial int Test(nint* request, int* flag, void* status);
+
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Win_allocate_shared")]
+        internal static partial int WinAllocateShared(nint size, int displacementUnit, nint info, nint comm, void* baseAddress, nint* win);
+
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Win_shared_query")]
+        internal static partial int WinSharedQuery(nint win, int rank, nint* size, int* displacementUnit, void* baseAddress);
+
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Win_set_errhandler")]
+        internal static partial int WinSetErrhandler(nint win, nint errhandler);
+
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Win_lock_all")]
+        internal static partial int WinLockAll(int assertions, nint win);
+
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Win_sync")]
+        internal static partial int WinSync(nint win);
+
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Win_unlock_all")]
+        internal static partial int WinUnlockAll(nint win);
+
+        [LibraryImport(Libraries.Mpi, EntryPoint = "MPI_Win_free")]
+        internal static partial int WinFree(nint* win);
     }
 }

@@ -7,7 +7,7 @@ namespace AtomoCollectives;
 /// One rank of an <see cref="InProcessCluster"/>, or of a communicator split off one. The threads of one process share
 /// its memory, so they form one node, unless <c>ATOMO_RANKS_PER_NODE</c> groups them (<see cref="NodeTopology"/>).
 /// </summary>
-internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int rank) : ICommunicator, IAbortableCommunicator, INodeAwareCommunicator, ICommunicatorSplitter, IReduceScatterCommunicator
+internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int rank) : ICommunicator, IAbortableCommunicator, INodeAwareCommunicator, ICommunicatorSplitter, IReduceScatterCommunicator, ISharedMemoryCommunicator
 {
     private long _sequence;
     private bool _disposed;
@@ -141,6 +141,14 @@ internal sealed unsafe class InProcessCommunicator(InProcessFabric fabric, int r
     }
 
     public ICommunicator SplitShared() => Split(0, Rank);
+
+    /// <inheritdoc />
+    public NodeSharedMemory? AllocateShared(long floatsPerRank, out string? reason)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(floatsPerRank, 1);
+        reason = null;
+        return InProcessSharedMemory.Allocate(this, floatsPerRank);
+    }
 
     /// <summary>Tells the fabric this rank is done with it (once), so that a split's fabric leaves its cluster when all its ranks are.</summary>
     public void Dispose()

@@ -10,7 +10,7 @@ namespace AtomoCollectives;
 /// <c>MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)</c> and its rails <c>MPI_Comm_split</c>; the communicators it splits
 /// off are its own and freed (<c>MPI_Comm_free</c>) on <see cref="Dispose"/>.
 /// </summary>
-internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunicator, INodeAwareCommunicator, ICommunicatorSplitter, IReduceScatterCommunicator
+internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunicator, INodeAwareCommunicator, ICommunicatorSplitter, IReduceScatterCommunicator, ISharedMemoryCommunicator
 {
     /// <summary>Largest piece of a broadcast or allreduce handed to MPI at once (MPI counts are <c>int</c>).</summary>
     internal const int MaxChunkBytes = 1 << 30;
@@ -22,6 +22,7 @@ internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunic
     private readonly Action<string>? _abort;
     private readonly bool _ownsHandle;
     private bool _freed;
+    private bool? _sharesMemory;
 
     /// <param name="flavor">The bound MPI library.</param>
     /// <param name="comm">The communicator handle.</param>
@@ -214,6 +215,35 @@ internal sealed unsafe class MpiCommunicator : ICommunicator, IAbortableCommunic
     }
 
     /// <inheritdoc />
+    /// <inheritdoc />
+    /// <remarks>
+    /// Whether the ranks share memory is asked of MPI once (<c>MPI_Comm_split_type</c> with <c>MPI_COMM_TYPE_SHARED</c>
+    /// over this communicator: one group of all its ranks), so a node grouped by <c>ATOMO_RANKS_PER_NODE</c> across
+    /// hosts gets null rather than a failed window.
+    /// </remarks>
+    public NodeSharedMemory? AllocateShared(long floatsPerRank, out string? reason)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(floatsPerRank, 1);
+        _sharesMemory ??= SharesMemory();
+        if (_sharesMemory == false)
+        {
+            reason = $"the node's {Size} ranks do not all share memory (MPI_COMM_TYPE_SHARED splits them)";
+            return null;
+        }
+
+        return MpiSharedMemory.Allocate(this, _flavor, _comm, floatsPerRank, out reason);
+    }
+
+    private bool SharesMemory()
+    {
+        Check(_flavor.CommSplitType(_comm, _flavor.CommTypeShared, Rank, _flavor.InfoNull, out nint shared), "MPI_Comm_split_type");
+        int size;
+        int rc = _flavor.CommSize(shared, &size);
+        _ = _flavor.CommFree(shared);
+        Check(rc, "MPI_Comm_size");
+        return size == Size;   // the same on every rank: all in one group, or every group smaller
+    }
+
     public void Abort(string reason)
     {
         if (_abort is not null)

@@ -34,6 +34,9 @@ internal abstract unsafe class MpiFlavor
 
     /// <summary><c>MPI_COMM_TYPE_SHARED</c>: the ranks that can share memory, one node.</summary>
     public int CommTypeShared { get; protected init; }
+
+    /// <summary><c>MPI_MODE_NOCHECK</c>: a passive-target epoch that no lock of another rank's contends with (the shared node memory's).</summary>
+    public int ModeNoCheck { get; protected init; }
     public void* InPlace { get; protected init; }
     public void* StatusIgnore { get; protected init; }
 
@@ -57,6 +60,13 @@ internal abstract unsafe class MpiFlavor
     public abstract int ReduceScatter(void* send, void* receive, int* counts, nint datatype, nint op, nint comm);
     public abstract int Wait(ref nint request);
     public abstract int Test(ref nint request, out bool completed);
+    public abstract int WinAllocateShared(long bytes, nint comm, out void* baseAddress, out nint win);
+    public abstract int WinSharedQuery(nint win, int rank, out void* baseAddress);
+    public abstract int WinSetErrhandler(nint win, nint errhandler);
+    public abstract int WinLockAll(nint win);
+    public abstract int WinSync(nint win);
+    public abstract int WinUnlockAll(nint win);
+    public abstract int WinFree(nint win);
 }
 
 /// <summary>Flavours whose handles are pointers (Open MPI; the MPI-5 standard ABI).</summary>
@@ -117,9 +127,31 @@ internal abstract unsafe class PointerHandleMpiFlavor : MpiFlavor
         completed = flag != 0;
         return rc;
     }
+    public override int WinAllocateShared(long bytes, nint comm, out void* baseAddress, out nint win)
+    {
+        void* address = null;
+        nint handle = 0;
+        int rc = Interop.MpiPointerHandles.WinAllocateShared((nint)bytes, sizeof(float), InfoNull, comm, &address, &handle);
+        baseAddress = address;
+        win = handle;
+        return rc;
+    }
+    public override int WinSharedQuery(nint win, int rank, out void* baseAddress)
+    {
+        void* address = null;
+        nint size = 0;
+        int unit = 0;
+        int rc = Interop.MpiPointerHandles.WinSharedQuery(win, rank, &size, &unit, &address);
+        baseAddress = address;
+        return rc;
+    }
+    public override int WinSetErrhandler(nint win, nint errhandler) => Interop.MpiPointerHandles.WinSetErrhandler(win, errhandler);
+    public override int WinLockAll(nint win) => Interop.MpiPointerHandles.WinLockAll(ModeNoCheck, win);
+    public override int WinSync(nint win) => Interop.MpiPointerHandles.WinSync(win);
+    public override int WinUnlockAll(nint win) => Interop.MpiPointerHandles.WinUnlockAll(win);
+    public override int WinFree(nint win) => Interop.MpiPointerHandles.WinFree(&win);
 }
 
-/// <summary>Flavours whose handles are 32-bit integers (MPICH and derivatives).</summary>
 internal abstract unsafe class IntHandleMpiFlavor : MpiFlavor
 {
     public override int Abort(nint comm, int errorCode) => Interop.MpiIntHandles.Abort((int)comm, errorCode);
@@ -181,9 +213,35 @@ internal abstract unsafe class IntHandleMpiFlavor : MpiFlavor
         completed = flag != 0;
         return rc;
     }
+    public override int WinAllocateShared(long bytes, nint comm, out void* baseAddress, out nint win)
+    {
+        void* address = null;
+        int handle = 0;
+        int rc = Interop.MpiIntHandles.WinAllocateShared((nint)bytes, sizeof(float), (int)InfoNull, (int)comm, &address, &handle);
+        baseAddress = address;
+        win = handle;
+        return rc;
+    }
+    public override int WinSharedQuery(nint win, int rank, out void* baseAddress)
+    {
+        void* address = null;
+        nint size = 0;
+        int unit = 0;
+        int rc = Interop.MpiIntHandles.WinSharedQuery((int)win, rank, &size, &unit, &address);
+        baseAddress = address;
+        return rc;
+    }
+    public override int WinSetErrhandler(nint win, nint errhandler) => Interop.MpiIntHandles.WinSetErrhandler((int)win, (int)errhandler);
+    public override int WinLockAll(nint win) => Interop.MpiIntHandles.WinLockAll(ModeNoCheck, (int)win);
+    public override int WinSync(nint win) => Interop.MpiIntHandles.WinSync((int)win);
+    public override int WinUnlockAll(nint win) => Interop.MpiIntHandles.WinUnlockAll((int)win);
+    public override int WinFree(nint win)
+    {
+        int handle = (int)win;
+        return Interop.MpiIntHandles.WinFree(&handle);
+    }
 }
 
-/// <summary>Open MPI: every predefined handle is the address of an exported <c>ompi_mpi_*</c> global.</summary>
 internal sealed unsafe class OpenMpiFlavor : PointerHandleMpiFlavor
 {
     public OpenMpiFlavor(nint library)
@@ -196,6 +254,7 @@ internal sealed unsafe class OpenMpiFlavor : PointerHandleMpiFlavor
         ErrorsReturn = Export(library, "ompi_mpi_errors_return");
         InfoNull = Export(library, "ompi_mpi_info_null");
         CommTypeShared = 0;
+        ModeNoCheck = 1;
         InPlace = (void*)1;
         StatusIgnore = null;
         HasLargeCountAllgatherv = NativeLibrary.TryGetExport(library, "MPI_Allgatherv_c", out _);
@@ -225,6 +284,7 @@ internal sealed unsafe class MpichFlavor : IntHandleMpiFlavor
         ErrorsReturn = 0x54000001;
         InfoNull = 0x1c000000;
         CommTypeShared = 1;
+        ModeNoCheck = 1024;
         InPlace = (void*)-1;
         StatusIgnore = (void*)1;
         HasLargeCountAllgatherv = NativeLibrary.TryGetExport(library, "MPI_Allgatherv_c", out _);

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Numerics.Tensors;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AtomoCollectives.Examples.Bench;
 
@@ -273,7 +274,8 @@ internal static class CollectiveBench
         if (topology is not null)
         {
             ICommunicator node = topology.Node;
-            points.AddRange(TimeSums(world, node.Size, label, CalibrationLevel.Node, buffer => SumWithinNode(node, buffer)));
+            using NodeSharedBlocks? shared = NodeSharedBlocks.Open(world, node, NullLogger.Instance);
+            points.AddRange(TimeSums(world, node.Size, label, CalibrationLevel.Node, buffer => SumWithinNode(node, shared, buffer)));
             points.AddRange(TimeSums(world, topology.Rail.Size, label, CalibrationLevel.Rail, buffer => topology.Rail.AllreduceSum(buffer)));
         }
 
@@ -281,12 +283,14 @@ internal static class CollectiveBench
     }
 
     /// <summary>
-    /// The node-aware collectives' sum within a node: a reduce-scatter into node-rank slices, then an allgather of the
-    /// slices. The slice is pooled, as in <see cref="NodeAllreduce.Sum"/>: a new array per call (fresh pages, which the
-    /// peers' shared-memory copies then fault in) made the 8 MiB sum 3× as slow as the same sum in C (40–53 against
-    /// 13–15 ms at 2×4 ranks, docs/network-benchmarks.md), and the model predicted every node-aware way too slow.
+    /// The node-aware collectives' sum within a node, as they run it: through the node's shared memory where it has it
+    /// (<see cref="NodeSharedBlocks"/>: each rank sums its slice over every rank's copy, then reads every slice back
+    /// into its buffer), else a reduce-scatter into node-rank slices and an allgather of the slices. The slice is
+    /// pooled, as in <c>NodeAllreduce.Sum</c>: a new array per call (fresh pages, which the peers' shared-memory copies
+    /// then fault in) made the 8 MiB sum 3× as slow as the same sum in C (40–53 against 13–15 ms at 2×4 ranks,
+    /// docs/network-benchmarks.md), and the model predicted every node-aware way too slow.
     /// </summary>
-    private static void SumWithinNode(ICommunicator node, float[] buffer)
+    private static void SumWithinNode(ICommunicator node, NodeSharedBlocks? shared, float[] buffer)
     {
         int[] counts = NodeAllreduce.SliceCounts(buffer.Length, node.Size);
         float[] pooled = ArrayPool<float>.Shared.Rent(Math.Max(1, counts[node.Rank]));
@@ -294,6 +298,18 @@ internal static class CollectiveBench
         {
             Span<float> mine = pooled.AsSpan(0, counts[node.Rank]);
             var traffic = new NodeTraffic();
+            if (shared?.Reserve(counts) == true)
+            {
+                shared.ReduceScatter(new ContiguousBlocks(buffer, counts), counts, mine, traffic);
+                shared.Share(mine, buffer.Length, traffic);
+                for (int l = 0, at = 0; l < counts.Length; at += counts[l], l++)
+                {
+                    shared.Result(l, counts[l]).CopyTo(buffer.AsSpan(at));
+                }
+
+                return;
+            }
+
             NodeAllreduce.ReduceScatter(node, new ContiguousBlocks(buffer, counts), counts, mine, traffic);
             NodeAllreduce.Share(node, mine, counts, buffer, traffic);
         }

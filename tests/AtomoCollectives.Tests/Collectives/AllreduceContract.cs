@@ -1,6 +1,7 @@
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using AtomoCollectives.Tests.Transport;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AtomoCollectives.Tests.Collectives;
 
@@ -32,6 +33,7 @@ public static class AllreduceContract
         ("node-aware-dense-equals-flat-dense", NodeAwareDenseEqualsFlatDense),
         ("node-aware-traffic-within-and-between-nodes", NodeAwareTraffic),
         ("node-aware-node-sum-overflow-fails-on-every-rank", NodeSumOverflowFails),
+        ("node-sums-through-shared-memory", NodeSumsThroughSharedMemory),
         ("allreduce-time-routing-agrees-on-every-rank", TimeRoutingAgrees),
         .. AveragerCases(),
     ];
@@ -669,6 +671,61 @@ public static class AllreduceContract
     /// InvalidOperationException, at the exchange of payload lengths. Flat, every rank's decode of the sum overflows, and
     /// every rank raises. Either way nothing is written, and the next call succeeds everywhere with the same bits.
     /// </summary>
+    /// <summary>
+    /// The node's sums through its shared memory (docs/node-aware.md): there where the node's communicator has it and
+    /// ATOMO_NODE_SHARED_MEMORY is not 0, else not (a transport that cannot group its ranks is asked as one node); each
+    /// rank's block is the sum of every node rank's, added in node-rank order, to the bit; every rank reads every rank's
+    /// result; and again over a larger layout, and a second call over it.
+    /// </summary>
+    private static void NodeSumsThroughSharedMemory(ICommunicator comm)
+    {
+        using NodeTopology? topology = (comm as INodeAwareCommunicator)?.SplitByNode();
+        ICommunicator node = topology?.Node ?? comm;
+        using NodeSharedBlocks? shared = NodeSharedBlocks.Open(comm, node, NullLogger.Instance);
+        string? setting = TestHooks.NodeSharedMemory is bool forced ? (forced ? "1" : "0") : Environment.GetEnvironmentVariable(NodeSharedBlocks.Variable);
+        bool expected = setting?.Trim() != "0" && node is ISharedMemoryCommunicator;
+        Expect(comm, (shared is not null) == expected, $"shared node memory {(shared is null ? "absent" : "present")} over {node.GetType().Name} with {NodeSharedBlocks.Variable}={setting ?? "(unset)"}");
+        if (shared is null)
+        {
+            return;
+        }
+
+        foreach ((int scale, int call) in new[] { (1, 0), (3, 1), (3, 2) })
+        {
+            // Blocks of different lengths, an empty one among them where the node has 3 ranks or more.
+            int[] counts = [.. Enumerable.Range(0, node.Size).Select(l => l == 1 && node.Size >= 3 ? 0 : scale * (((l * 37) + 5) % 50))];
+            int total = counts.Sum();
+            Expect(comm, shared.Reserve(counts), $"call {call}: no shared memory for blocks of {string.Join(", ", counts)}");
+            float[] data = Gradients([TensorShape.Vector(Math.Max(1, total))], comm.Rank, call)[0][..total];
+            var everyone = new float[node.Size * total];
+            node.Allgather<float>(data, everyone);
+            int mineAt = counts[..node.Rank].Sum();
+            var mine = new float[counts[node.Rank] + 1];
+            shared.ReduceScatter(new ContiguousBlocks(data, counts), counts, mine, new NodeTraffic());
+            for (int i = 0; i < counts[node.Rank]; i++)
+            {
+                float sum = everyone[mineAt + i];
+                for (int l = 1; l < node.Size; l++)
+                {
+                    sum += everyone[(l * total) + mineAt + i];
+                }
+
+                Expect(comm, BitConverter.SingleToInt32Bits(mine[i]) == BitConverter.SingleToInt32Bits(sum), $"call {call}: node rank {node.Rank}'s element {i} is {mine[i]}, not the node-order sum {sum}");
+            }
+
+            mine[^1] = node.Rank + 0.5f;
+            shared.Share(mine, total + node.Size, new NodeTraffic());
+            var results = new float[node.Size * (total + node.Size)];
+            node.Allgather<float>(Enumerable.Range(0, node.Size).SelectMany(l => shared.Result(l, counts[l] + 1).ToArray()).ToArray(), results);
+            for (int r = 1; r < node.Size; r++)
+            {
+                Expect(comm, results.AsSpan(r * (total + node.Size), total + node.Size).SequenceEqual(results.AsSpan(0, total + node.Size)), $"call {call}: node rank {r} reads other results than node rank 0");
+            }
+
+            Expect(comm, Enumerable.Range(0, node.Size).All(l => shared.Result(l, counts[l] + 1)[^1] == l + 0.5f), $"call {call}: a result's last float is not its rank's");
+        }
+    }
+
     private static void NodeSumOverflowFails(ICommunicator comm)
     {
         using var allreduce = new AtomoAllreduce(comm, Coordinate(budget: 1e9));

@@ -32,6 +32,32 @@ public sealed class NodeAwareAllreduceTests
     public void Contract_holds_over_nodes(string name, int ranks, int perNode)
         => NodeTopologyTests.RunGrouped(ranks, perNode, AllreduceContract.Cases.Single(c => c.Name == name).Run);
 
+    /// <summary>
+    /// The node-aware cases with the node's shared memory off (<c>ATOMO_NODE_SHARED_MEMORY=0</c>): the node sums go
+    /// through the transport's reduce-scatter and allgather instead, to the same contract.
+    /// </summary>
+    [Theory]
+    [InlineData("allreduce-bitwise-identical-on-every-rank")]
+    [InlineData("allreduce-exact-when-budget-covers-every-atom")]
+    [InlineData("allreduce-unbiased-over-steps-coordinate")]
+    [InlineData("allreduce-decode-failure-on-one-rank-fails-on-every-rank")]
+    [InlineData("node-aware-dense-equals-flat-dense")]
+    [InlineData("node-aware-traffic-within-and-between-nodes")]
+    [InlineData("node-sums-through-shared-memory")]
+    [InlineData("dense-node-bitwise-identical-on-every-rank")]
+    public void Contract_holds_with_node_sums_through_the_collectives(string name)
+    {
+        TestHooks.NodeSharedMemory = false;
+        try
+        {
+            NodeTopologyTests.RunGrouped(8, 4, AllreduceContract.Cases.Single(c => c.Name == name).Run);
+        }
+        finally
+        {
+            TestHooks.NodeSharedMemory = null;
+        }
+    }
+
     public static TheoryData<int, int> GroupingData()
     {
         var data = new TheoryData<int, int>();
