@@ -201,7 +201,7 @@ public sealed class AtomoAllreduce : IGradientAverager
 
         if (choice.HandedOverFrom is { } from)
         {
-            return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"exchange {choice.Winner} (handed over from {from}: its median call {means[(int)from] * 1e3:F1} ms, the dense route's fastest at the decision {means[(int)Exchange.Dense] * 1e3:F1} ms)");
+            return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"exchange {choice.Winner} (handed over from {from}: its median call {means[(int)from] * 1e3:F1} ms, the dense route's fastest at the decision {means[(int)choice.Winner] * 1e3:F1} ms)");
         }
 
         var tried = Enum.GetValues<Exchange>().Where(w => !double.IsNaN(means[(int)w])).Select(w => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{w} {means[(int)w] * 1e3:F1}"));
@@ -226,6 +226,11 @@ public sealed class AtomoAllreduce : IGradientAverager
             if (way == Exchange.NodeAware)
             {
                 Record(node!.Average(tensors, step, shapesHash, SketchFor, PolicyRouteOrCompressed));
+                Step = step + 1;
+            }
+            else if (way == Exchange.DenseNode)
+            {
+                Record(node!.AverageDense(tensors, step, shapesHash, PolicyRouteOrDenseFaster));
                 Step = step + 1;
             }
             else
@@ -314,13 +319,13 @@ public sealed class AtomoAllreduce : IGradientAverager
         {
             _logger.LogInformation(
                 "AtomoAllreduce step {Step}: {Way} until the next trials: the {From} exchange's last calls took {Watched:F1} ms (median), slower than the dense route's fastest call at the decision, {Dense:F1} ms",
-                step, choice.Winner, from, now[(int)from] * 1e3, now[(int)Exchange.Dense] * 1e3);
+                step, choice.Winner, from, now[(int)from] * 1e3, now[(int)choice.Winner] * 1e3);
         }
         else
         {
             _logger.LogInformation(
-                "AtomoAllreduce step {Step}: {Way} from now on (median call {NodeAware:F1} ms node-aware, {Flat:F1} ms flat, {Dense:F1} ms dense)",
-                step, choice.Winner, now[(int)Exchange.NodeAware] * 1e3, now[(int)Exchange.Flat] * 1e3, now[(int)Exchange.Dense] * 1e3);
+                "AtomoAllreduce step {Step}: {Way} from now on (median call {NodeAware:F1} ms node-aware, {Flat:F1} ms flat, {Dense:F1} ms dense, {DenseNode:F1} ms dense node-aware)",
+                step, choice.Winner, now[(int)Exchange.NodeAware] * 1e3, now[(int)Exchange.Flat] * 1e3, now[(int)Exchange.Dense] * 1e3, now[(int)Exchange.DenseNode] * 1e3);
         }
     }
 
@@ -689,6 +694,9 @@ public sealed class AtomoAllreduce : IGradientAverager
     /// node sums, which the time model of the flat exchange does not describe).
     /// </summary>
     private TensorRoute PolicyRouteOrCompressed(TensorShape shape, long step) => PolicyRoute(shape, step) ?? TensorRoute.Compressed;
+
+    /// <summary>A tensor's route in an all-dense call: the policy's dense route, else <see cref="TensorRoute.DenseFaster"/>.</summary>
+    private TensorRoute PolicyRouteOrDenseFaster(TensorShape shape, long step) => PolicyRoute(shape, step) ?? TensorRoute.DenseFaster;
 
     /// <summary>The dense route the policy gives a tensor whatever the link (warm-up, small, vector); null: none.</summary>
     private TensorRoute? PolicyRoute(TensorShape shape, long step)

@@ -148,15 +148,14 @@ public sealed class DenseAllreduce : IGradientAverager
         }
 
         var traffic = new NodeTraffic();
-        int[]? slices = _topology is null ? null : NodeAllreduce.SliceCounts(totalElements, _topology.Node.Size);
-        if (slices is not null && _sharedBlocks?.Reserve(slices) == true)
+        if (_topology is not null)
         {
-            // Summed and scaled in the node's shared memory, read from there straight into the tensors.
-            NodeAllreduce.Sum(_topology!, _sharedBlocks, new ConcatenatedBlocks<TensorList>(tensors, slices), slices, 1f / size, traffic);
-            double sharedExchangeSeconds = clock.Elapsed.TotalSeconds;
+            // Read where the tensors lie; each rank scales only the slice it carries.
+            NodeSums sums = NodeAllreduce.SumTensors(_topology, _sharedBlocks, tensors, totalElements, 1f / size, traffic, ref _scratch);
+            double nodeExchangeSeconds = clock.Elapsed.TotalSeconds;
             clock.Restart();
-            CopyOut(_sharedBlocks, slices, tensors);
-            Record(tensors, size, totalElements, traffic, checkSeconds, sharedExchangeSeconds, clock.Elapsed.TotalSeconds);
+            sums.CopyTo(tensors);
+            Record(tensors, size, totalElements, traffic, checkSeconds, nodeExchangeSeconds, clock.Elapsed.TotalSeconds);
             Step = step + 1;
             return;
         }
@@ -167,34 +166,20 @@ public sealed class DenseAllreduce : IGradientAverager
         }
 
         Span<float> sum = _scratch.AsSpan(0, (int)totalElements);
-        if (_topology is null)
+        int staged = 0;
+        for (int t = 0; t < count; t++)
         {
-            int staged = 0;
-            for (int t = 0; t < count; t++)
-            {
-                Span<float> data = tensors.Get(t);
-                data.CopyTo(sum[staged..]);
-                staged += data.Length;
-            }
-
-            Pieces.AllreduceSum(_communicator, sum);
-        }
-        else
-        {
-            // The node's reduce-scatter reads the tensors where they lie (no staging copy of them); each rank scales
-            // only the slice it carries, before sharing it into scratch.
-            NodeAllreduce.Sum(_topology, new ConcatenatedBlocks<TensorList>(tensors, slices!), sum, 1f / size, traffic);
+            Span<float> data = tensors.Get(t);
+            data.CopyTo(sum[staged..]);
+            staged += data.Length;
         }
 
+        Pieces.AllreduceSum(_communicator, sum);
         double exchangeSeconds = clock.Elapsed.TotalSeconds;
         clock.Restart();
 
         // Commit.
-        if (_topology is null)
-        {
-            TensorPrimitives.Multiply(sum, 1f / size, sum);
-        }
-
+        TensorPrimitives.Multiply(sum, 1f / size, sum);
         int offset = 0;
         for (int t = 0; t < count; t++)
         {
@@ -203,34 +188,8 @@ public sealed class DenseAllreduce : IGradientAverager
             offset += data.Length;
         }
 
-        Record(tensors, size, totalElements, _topology is null ? null : traffic, checkSeconds, exchangeSeconds, clock.Elapsed.TotalSeconds);
+        Record(tensors, size, totalElements, null, checkSeconds, exchangeSeconds, clock.Elapsed.TotalSeconds);
         Step = step + 1;
-    }
-
-    /// <summary>
-    /// Copies the node's results from its shared memory into the tensors: node rank l's slice of their concatenation is
-    /// <paramref name="slices"/>[l] floats of its result.
-    /// </summary>
-    private static void CopyOut(NodeSharedBlocks shared, int[] slices, TensorList tensors)
-    {
-        int block = 0, inBlock = 0;
-        for (int t = 0; t < tensors.Count; t++)
-        {
-            Span<float> data = tensors.Get(t);
-            for (int filled = 0; filled < data.Length;)
-            {
-                while (inBlock == slices[block])
-                {
-                    block++;
-                    inBlock = 0;
-                }
-
-                int length = Math.Min(slices[block] - inBlock, data.Length - filled);
-                shared.Result(block, slices[block]).Slice(inBlock, length).CopyTo(data.Slice(filled, length));
-                filled += length;
-                inBlock += length;
-            }
-        }
     }
 
     /// <summary>The call's statistics (with the node's <paramref name="traffic"/> where it summed node-aware), kept and recorded.</summary>

@@ -11,10 +11,24 @@ internal enum Exchange
 
     /// <summary>Every tensor dense, as the time rule's dense route: one allreduce.</summary>
     Dense,
+
+    /// <summary>
+    /// Every tensor dense, summed node-aware as <c>DenseAllreduce</c> with <c>NodeAware</c> sums: within the node (through
+    /// its shared memory), 1/k of the sum on each rail, shared in the node. Tried beside <see cref="Dense"/> wherever the
+    /// node-aware exchange is: which of the two dense sums is faster depends on the link and the cores.
+    /// </summary>
+    DenseNode,
 }
 
 /// <summary>One call of a round of trials: its way, and whether its time is one the decision may measure.</summary>
 internal readonly record struct TrialCall(Exchange Way, bool Measured);
+
+/// <summary>The ways of <see cref="Exchange"/> by what they send.</summary>
+internal static class Exchanges
+{
+    /// <summary>Whether <paramref name="way"/> sends every tensor dense: what the caller had without compression.</summary>
+    public static bool IsDense(this Exchange way) => way is Exchange.Dense or Exchange.DenseNode;
+}
 
 /// <summary>
 /// Which way <see cref="AtomoAllreduce"/>'s calls go under <see cref="RoutingRule.Time"/>: the one whose calls took the
@@ -45,9 +59,11 @@ internal readonly record struct TrialCall(Exchange Way, bool Measured);
 /// machine stretches by half (measured: 4 ranks on 2 cores, 93 ms calls with one in four at 130–270 ms). A way other
 /// than dense must also beat the dense route's fastest measured call: the dense route is what the caller had without
 /// compression, a wrong pick of another way cost up to 25 % in the bench, and a gain smaller than the calls' spread is
-/// not worth that risk. Between rounds, a winner other than dense is watched: every <see cref="WatchCalls"/> calls one
-/// allreduce sums its last calls over the ranks, and where their median has become slower than the dense route's fastest
-/// call at the decision, twice in a row, the dense route takes the calls until the next round.
+/// not worth that risk. Where the node-aware exchange is a way, so is the node-aware dense sum (<see cref="Exchange.DenseNode"/>):
+/// the two dense ways are compared by their medians like any two, and "the dense route's fastest call" is the faster of
+/// theirs. Between rounds, a winner other than dense is watched: every <see cref="WatchCalls"/> calls one allreduce sums
+/// its last calls over the ranks, and where their median has become slower than the dense route's fastest call at the
+/// decision, twice in a row, the dense way with the faster median at the decision takes the calls until the next round.
 /// </para>
 /// </remarks>
 internal sealed class ExchangeChoice
@@ -91,14 +107,15 @@ internal sealed class ExchangeChoice
     private Dictionary<long, double> _seconds = [];
     private long _calls;   // calls past the warm-up that succeeded: the position in the schedule
     private Exchange _winner;
-    private double _denseFastest = double.NaN;   // the dense route's fastest measured call at the last decision (mean over the ranks); NaN: none since this instance began
+    private double _denseFastest = double.NaN;   // the dense ways' fastest measured call at the last decision (mean over the ranks); NaN: none since this instance began
+    private Exchange _denseWinner = Exchange.Dense;   // the dense way with the faster median at the last decision
     private int _slowLooks;   // looks in a row at the winner that found it slower than _denseFastest
 
     /// <summary>A choice between the flat exchange and the dense route, and the node-aware exchange with <paramref name="nodeAware"/>.</summary>
     public ExchangeChoice(long warmupSteps, bool nodeAware)
     {
         _warmupSteps = warmupSteps;
-        _ways = nodeAware ? [Exchange.NodeAware, Exchange.Flat, Exchange.Dense] : [Exchange.Flat, Exchange.Dense];
+        _ways = nodeAware ? [Exchange.NodeAware, Exchange.Flat, Exchange.Dense, Exchange.DenseNode] : [Exchange.Flat, Exchange.Dense];
         _firstRound = FirstRound(_ways);
         _retrialRounds = new TrialCall[]?[Enum.GetValues<Exchange>().Length];
         foreach (Exchange winner in _ways)
@@ -162,7 +179,7 @@ internal sealed class ExchangeChoice
     {
         long cycle = position / RetrialEvery, at = position % RetrialEvery;
         long since = at - TrialsLength(cycle);
-        return _winner != Exchange.Dense && double.IsFinite(_denseFastest) && since >= 0 && since % WatchCalls == WatchCalls - 1
+        return !_winner.IsDense() && double.IsFinite(_denseFastest) && since >= 0 && since % WatchCalls == WatchCalls - 1
             && RetrialEvery - 1 - at > MeasuredCalls;
     }
 
@@ -188,10 +205,10 @@ internal sealed class ExchangeChoice
 
         double[] comparison = NoneCompared();
         comparison[(int)_winner] = median;
-        comparison[(int)Exchange.Dense] = _denseFastest;
+        comparison[(int)_denseWinner] = _denseFastest;
         LastComparison = comparison;
         HandedOverFrom = _winner;
-        _winner = Exchange.Dense;
+        _winner = _denseWinner;
         return true;
     }
 
@@ -290,17 +307,19 @@ internal sealed class ExchangeChoice
         {
             Span<float> way = calls.AsSpan(w * MeasuredCalls, MeasuredCalls);
             medians[w] = SortedMedian(way, world.Size);
-            denseFastest = _ways[w] == Exchange.Dense ? way[0] / (double)world.Size : denseFastest;
+            denseFastest = _ways[w].IsDense() ? Math.Min(denseFastest, way[0] / (double)world.Size) : denseFastest;
         }
 
-        int best = Array.IndexOf(_ways, Exchange.Dense);
+        int best = Array.IndexOf(_ways, Exchange.Dense), denseBest = best;
         for (int w = 0; w < _ways.Length; w++)
         {
-            bool beatsDense = _ways[w] == Exchange.Dense || medians[w] < denseFastest;
+            bool beatsDense = _ways[w].IsDense() || medians[w] < denseFastest;
             best = beatsDense && (medians[w] < medians[best] || (medians[w] == medians[best] && w < best)) ? w : best;
+            denseBest = _ways[w].IsDense() && medians[w] < medians[denseBest] ? w : denseBest;
         }
 
         _winner = _ways[best];
+        _denseWinner = _ways[denseBest];
         _denseFastest = denseFastest;
         _slowLooks = 0;
         HandedOverFrom = null;

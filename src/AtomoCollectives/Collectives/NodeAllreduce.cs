@@ -66,6 +66,31 @@ internal static class NodeAllreduce
     }
 
     /// <summary>
+    /// The node-aware dense sum of every tensor times <paramref name="scale"/> (<c>DenseAllreduce</c> with <c>NodeAware</c>,
+    /// and <c>AtomoAllreduce</c>'s <see cref="Exchange.DenseNode"/> way), read where the tensors lie: through the node's
+    /// shared memory where it has it for the call, else the collectives into <paramref name="scratch"/> (grown to the
+    /// <paramref name="total"/> elements). Nothing of the caller's is written: <see cref="NodeSums.CopyTo"/> does that.
+    /// </summary>
+    public static NodeSums SumTensors<TSet>(NodeTopology topology, NodeSharedBlocks? shared, TSet tensors, long total, float scale, NodeTraffic traffic, ref float[] scratch)
+        where TSet : ITensorSet, allows ref struct
+    {
+        int[] slices = SliceCounts(total, topology.Node.Size);
+        if (shared?.Reserve(slices) == true)
+        {
+            Sum(topology, shared, new ConcatenatedBlocks<TSet>(tensors, slices), slices, scale, traffic);
+            return new NodeSums(slices, shared, null);
+        }
+
+        if (scratch.Length < total)
+        {
+            scratch = new float[total];
+        }
+
+        Sum(topology, new ConcatenatedBlocks<TSet>(tensors, slices), scratch.AsSpan(0, (int)total), scale, traffic);
+        return new NodeSums(slices, null, scratch);
+    }
+
+    /// <summary>
     /// <see cref="Sum{TBlocks}(NodeTopology, TBlocks, Span{float}, float, NodeTraffic)"/> through the node's shared
     /// memory (reserved for <paramref name="counts"/>, <see cref="SliceCounts"/> of the total): the results stay there,
     /// node rank l's slice in <see cref="NodeSharedBlocks.Result"/>(l), for the caller to read out.
@@ -263,6 +288,45 @@ internal readonly ref struct ContiguousBlocks(ReadOnlySpan<float> data, ReadOnly
         }
 
         _data.Slice(start + from, destination.Length).CopyTo(destination);
+    }
+}
+
+/// <summary>
+/// Where <see cref="NodeAllreduce.SumTensors"/> left a call's sums: node rank l's slice of the tensors' concatenation,
+/// <paramref name="Slices"/>[l] floats, in the node's <paramref name="Shared"/> memory, or else the whole concatenation in
+/// <paramref name="Scratch"/>.
+/// </summary>
+internal readonly record struct NodeSums(int[] Slices, NodeSharedBlocks? Shared, float[]? Scratch)
+{
+    /// <summary>Copies the sums into <paramref name="tensors"/>, each its part of the concatenation.</summary>
+    public void CopyTo<TSet>(TSet tensors)
+        where TSet : ITensorSet, allows ref struct
+    {
+        int block = 0, inBlock = 0, offset = 0;
+        for (int t = 0; t < tensors.Count; t++)
+        {
+            Span<float> data = tensors.Get(t);
+            if (Scratch is not null)
+            {
+                Scratch.AsSpan(offset, data.Length).CopyTo(data);
+                offset += data.Length;
+                continue;
+            }
+
+            for (int filled = 0; filled < data.Length;)
+            {
+                while (inBlock == Slices[block])
+                {
+                    block++;
+                    inBlock = 0;
+                }
+
+                int length = Math.Min(Slices[block] - inBlock, data.Length - filled);
+                Shared!.Result(block, Slices[block]).Slice(inBlock, length).CopyTo(data.Slice(filled, length));
+                filled += length;
+                inBlock += length;
+            }
+        }
     }
 }
 

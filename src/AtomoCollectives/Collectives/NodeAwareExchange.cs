@@ -201,6 +201,60 @@ internal sealed class NodeAwareExchange : IDisposable
     }
 
     /// <summary>
+    /// One call with every tensor dense, summed node-aware (<see cref="Exchange.DenseNode"/>): this rank's check of its
+    /// arguments and values travels in the header, as in every call; then the node-aware dense sum of the tensors where
+    /// they lie (<see cref="NodeAllreduce.SumTensors"/>), its mean copied into them. <paramref name="route"/> names each
+    /// tensor's route in the decisions.
+    /// </summary>
+    public AllreduceStatistics AverageDense<TSet>(TSet tensors, long step, long shapesHash, Func<TensorShape, long, TensorRoute> route)
+        where TSet : ITensorSet, allows ref struct
+    {
+        var clock = Stopwatch.StartNew();
+        var decisions = new TensorDecision[tensors.Count];
+        Exception? error = tensors.Error;
+        long total = 0;
+        for (int t = 0; t < decisions.Length && error is null; t++)
+        {
+            TensorShape shape = tensors.Shape(t);
+            try
+            {
+                decisions[t] = new TensorDecision(t, shape, route(shape, step), _codec.DecompositionFor(shape), 0, 0);
+                total += shape.ElementCount;
+                Span<float> data = tensors.Get(t);
+                error = data.Length != shape.ElementCount
+                    ? CallAgreement.LengthMismatch(t, data.Length, shape)
+                    : CallAgreement.NonFinite(t, shape, data, decisions[t].Route);
+            }
+            catch (Exception failure)
+            {
+                error = failure;   // raised on every rank through the header, like any failure before the exchange
+            }
+        }
+
+        if (error is null && total > Array.MaxLength)
+        {
+            error = new ArgumentException($"One call can average at most {Array.MaxLength} elements in total, not {total}.", nameof(tensors));
+        }
+
+        double encodeSeconds = AtomoAllreduce.Lap(clock);
+        CallAgreement.Exchange(_world, error, decisions.Length, shapesHash, _agreementHash, step, _agreementName);
+        var traffic = new NodeTraffic();
+        NodeSums sums = NodeAllreduce.SumTensors(_topology, _sharedBlocks, tensors, total, 1f / _world.Size, traffic, ref _shared);
+        double exchangeSeconds = AtomoAllreduce.Lap(clock);
+        sums.CopyTo(tensors);
+        return traffic.Into(new AllreduceStatistics
+        {
+            Calls = 1,
+            Tensors = decisions.Length,
+            DenseEquivalentBytes = (long)AllreduceStatistics.RingAllreduceBytes(total, _world.Size),
+            EncodeSeconds = encodeSeconds,
+            ExchangeSeconds = exchangeSeconds,
+            DecodeSeconds = AtomoAllreduce.Lap(clock),
+            Decisions = decisions,
+        });
+    }
+
+    /// <summary>
     /// This rank's arguments and values, every tensor (all are summed over the node before anything is encoded), and
     /// each tensor's route and owner. A failure is returned, to travel in the header exchange.
     /// </summary>

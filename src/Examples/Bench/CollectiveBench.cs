@@ -26,11 +26,12 @@ internal static class CollectiveBench
 {
     /// <summary>
     /// Untimed steps at least, where ATOMO routes by time: its choice of exchange tries every way (node-aware, flat long
-    /// enough for the time rule to route, dense) in its first round of trials before it keeps one, then looks at the calls
-    /// of the way it kept as often as a handover to the dense route takes, so that the timed steps are the steady state.
+    /// enough for the time rule to route, dense, dense node-aware) in its first round of trials before it keeps one, then
+    /// looks at the calls of the way it kept as often as a handover to a dense way takes, so that the timed steps are the
+    /// steady state.
     /// </summary>
     public static readonly int TimeRoutingWarmup =
-        ExchangeChoice.FirstRound([Exchange.NodeAware, Exchange.Flat, Exchange.Dense]).Length + (ExchangeChoice.SlowLooks * ExchangeChoice.WatchCalls);
+        ExchangeChoice.FirstRound([Exchange.NodeAware, Exchange.Flat, Exchange.Dense, Exchange.DenseNode]).Length + (ExchangeChoice.SlowLooks * ExchangeChoice.WatchCalls);
 
     /// <summary>Calibration sizes in floats: 1 KiB … 8 MiB messages.</summary>
     internal static readonly int[] CalibrationFloats = [256, 4096, 65536, 524288, 2097152];

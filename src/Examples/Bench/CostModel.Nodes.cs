@@ -323,10 +323,11 @@ internal static partial class CostModel
     }
 
     /// <summary>
-    /// The way a call under <see cref="RoutingRule.Time"/> takes (<c>ExchangeChoice</c> measures the three and keeps the
-    /// fastest): the fastest of the node-aware exchange, the flat one, and the all-dense route (each rank's check of its
-    /// tensors for NaN and infinity, <paramref name="checkSeconds"/>: one read of them, before the header; the header;
-    /// then <c>MPI_Allreduce</c> of the tensors over all ranks).
+    /// The way a call under <see cref="RoutingRule.Time"/> takes (<c>ExchangeChoice</c> measures the ways and keeps the
+    /// fastest): the fastest of the node-aware exchange, the flat one, and the two all-dense routes (each rank's check
+    /// of its tensors for NaN and infinity, <paramref name="checkSeconds"/>: one read of them, before the header; the
+    /// header; then <c>MPI_Allreduce</c> of the tensors over all ranks, or the node-aware dense sum, <see cref="DenseNode"/>,
+    /// header included).
     /// </summary>
     public static (Exchange Way, StepPrediction Step) AtomoChosen(int nodes, int ranksPerNode, AtomoProfile profile, IReadOnlyList<int> tensorElements, NodeLinks links, double checkSeconds, double computeScale = 1, int nodeGroupSize = 0)
     {
@@ -337,6 +338,7 @@ internal static partial class CostModel
             (Exchange.NodeAware, AtomoNodeAware(nodes, ranksPerNode, profile, links, computeScale, nodeGroupSize)),
             (Exchange.Flat, Atomo(nodes * ranksPerNode, profile, links.RingEdge(nodes), computeScale)),
             (Exchange.Dense, dense with { Encode = checkSeconds, Exchange = dense.Exchange + SmallAllgather(nodes, ranksPerNode, HeaderBytes, links) }),
+            (Exchange.DenseNode, DenseNode(nodes, ranksPerNode, tensorElements, links) with { Encode = checkSeconds }),
         ];
         return ways.MinBy(w => w.Item2.Total);
     }

@@ -11,7 +11,7 @@ public sealed class ExchangeChoiceTests
 {
     private const int Warmup = 3;
 
-    private static readonly Exchange[] AllWays = [Exchange.NodeAware, Exchange.Flat, Exchange.Dense];
+    private static readonly Exchange[] AllWays = [Exchange.NodeAware, Exchange.Flat, Exchange.Dense, Exchange.DenseNode];
 
     private static readonly TrialCall[] FirstTrials = ExchangeChoice.FirstRound(AllWays);
 
@@ -48,6 +48,7 @@ public sealed class ExchangeChoiceTests
     private static Exchange[] Schedule(int calls, Func<long, Exchange, double> seconds, bool nodeAware = true) =>
         Schedule(calls, (step, way, _, _) => seconds(step, way), nodeAware);
 
+    /// <summary>A call's time by way; both dense ways take <paramref name="dense"/> (a tie: the flat dense way is kept).</summary>
     private static double Times(Exchange way, double nodeAware, double flat, double dense) =>
         way switch { Exchange.NodeAware => nodeAware, Exchange.Flat => flat, _ => dense };
 
@@ -69,6 +70,7 @@ public sealed class ExchangeChoiceTests
     [InlineData(0)]
     [InlineData(1)]
     [InlineData(2)]
+    [InlineData(3)]
     public void Every_way_is_tried_then_the_fastest_stays(int way)
     {
         var fastest = (Exchange)way;
@@ -215,7 +217,7 @@ public sealed class ExchangeChoiceTests
             _ => 5.0,
         };
 
-        Exchange[] taken = Schedule(TrialsEnd + ExchangeChoice.RetrialEvery - 20, Seconds);
+        Exchange[] taken = Schedule(Warmup + ExchangeChoice.RetrialEvery, Seconds);   // up to the first retrial
         int handover = TrialsEnd + (ExchangeChoice.SlowLooks * ExchangeChoice.WatchCalls);
         Assert.All(taken[TrialsEnd..handover], w => Assert.Equal(Exchange.Flat, w));
         Assert.All(taken[handover..], w => Assert.Equal((Exchange)keptWay, w));
@@ -232,6 +234,39 @@ public sealed class ExchangeChoiceTests
             Assert.Equal(keptWay == 2 ? Exchange.Flat : null, choice.HandedOverFrom);
             Assert.Equal(keptWay == 2 ? flatAfterTrials : 1.0, choice.LastComparison![(int)Exchange.Flat]);
             Assert.Equal(2.0, choice.LastComparison[(int)Exchange.Dense]);
+        });
+    }
+
+    /// <summary>
+    /// The node-aware dense sum is a dense way beside the flat one: flat wins its trial (1 s a call), dense node-aware
+    /// takes 1.5 s and flat dense 2 s; when flat's calls slow to 3 s, the calls go to the faster dense way, and the log
+    /// names its fastest call.
+    /// </summary>
+    [Fact]
+    public void A_slowed_winner_goes_to_the_faster_dense_way()
+    {
+        double Seconds(long step, Exchange way) => way switch
+        {
+            Exchange.Flat => step >= TrialsEnd ? 3.0 : 1.0,
+            Exchange.DenseNode => 1.5,
+            Exchange.Dense => 2.0,
+            _ => 5.0,
+        };
+
+        Exchange[] taken = Schedule(TrialsEnd + 40, Seconds);
+        int handover = TrialsEnd + (ExchangeChoice.SlowLooks * ExchangeChoice.WatchCalls);
+        Assert.All(taken[TrialsEnd..handover], w => Assert.Equal(Exchange.Flat, w));
+        Assert.All(taken[handover..], w => Assert.Equal(Exchange.DenseNode, w));
+        InProcessCluster.Run(2, comm =>
+        {
+            var choice = new ExchangeChoice(Warmup, nodeAware: true);
+            for (long step = 0; step < handover; step++)
+            {
+                choice.Completed(comm, step, Seconds(step, choice.At(step)));
+            }
+
+            Assert.Equal(Exchange.DenseNode, choice.Winner);
+            Assert.Equal(1.5, choice.LastComparison![(int)Exchange.DenseNode]);
         });
     }
 
@@ -263,14 +298,14 @@ public sealed class ExchangeChoiceTests
         int firstRetrial = Warmup + ExchangeChoice.RetrialEvery;
         Exchange[] taken = Schedule(firstRetrial + ExchangeChoice.RetrialEvery + 20, (step, way) => step < firstRetrial ? Times(way, 2.0, 1.0, 3.0) : Times(way, 1.0, 2.0, 3.0));
         Assert.All(taken[TrialsEnd..firstRetrial], w => Assert.Equal(Exchange.Flat, w));
-        Exchange[] TakingTurns(Exchange first, Exchange second) =>
-            [.. Enumerable.Range(0, ExchangeChoice.TrialVisits).SelectMany(_ => Enumerable.Repeat(first, ExchangeChoice.VisitCalls(first)).Concat(Enumerable.Repeat(second, ExchangeChoice.VisitCalls(second))))];
-        Exchange[] retrial = TakingTurns(Exchange.NodeAware, Exchange.Dense);
+        Exchange[] TakingTurns(params Exchange[] ways) =>
+            [.. Enumerable.Range(0, ExchangeChoice.TrialVisits).SelectMany(_ => ways.SelectMany(way => Enumerable.Repeat(way, ExchangeChoice.VisitCalls(way))))];
+        Exchange[] retrial = TakingTurns(Exchange.NodeAware, Exchange.Dense, Exchange.DenseNode);
         int retrialEnd = firstRetrial + retrial.Length;
         Assert.Equal(retrial, taken[firstRetrial..retrialEnd]);
         int secondRetrial = firstRetrial + ExchangeChoice.RetrialEvery;
         Assert.All(taken[retrialEnd..secondRetrial], w => Assert.Equal(Exchange.NodeAware, w));
-        Exchange[] nextRetrial = TakingTurns(Exchange.Flat, Exchange.Dense);
+        Exchange[] nextRetrial = TakingTurns(Exchange.Flat, Exchange.Dense, Exchange.DenseNode);
         Assert.Equal(nextRetrial, taken[secondRetrial..(secondRetrial + nextRetrial.Length)]);
         Assert.All(taken[(secondRetrial + nextRetrial.Length)..], w => Assert.Equal(Exchange.NodeAware, w));
     }

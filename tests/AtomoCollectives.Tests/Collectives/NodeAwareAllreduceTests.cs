@@ -33,6 +33,75 @@ public sealed class NodeAwareAllreduceTests
         => NodeTopologyTests.RunGrouped(ranks, perNode, AllreduceContract.Cases.Single(c => c.Name == name).Run);
 
     /// <summary>
+    /// The dense node-aware way of the choice of exchange (<see cref="Exchange.DenseNode"/>) checks every tensor before
+    /// the header, as the other ways do: a NaN on one rank raises there (naming the tensor and index) and on every other
+    /// rank, no rank's tensors change; the call again (a failed call is not counted, so it takes the same way) gives every
+    /// rank the same bits, the mean to within the rounding of the node's and the rail's sums (bound: 3 additions of 4
+    /// floats and an exact scale by 1/4, each within 2^-24 of the absolute sum; 2^-21 of it), every tensor dense.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_dense_node_aware_call_refuses_a_NaN_on_every_rank_then_averages(bool sharedMemory)
+    {
+        TestHooks.NodeSharedMemory = sharedMemory;
+        try
+        {
+            NodeTopologyTests.RunGrouped(4, 2, comm =>
+            {
+                AtomoOptions options = AllreduceContract.TimedOptions();
+                options.NodeAware = NodeAwareMode.Auto;
+                options.DenseWarmupSteps = 0;
+                using var allreduce = new AtomoAllreduce(comm, options);
+                int firstDenseNode = Array.FindIndex(ExchangeChoice.FirstRound([Exchange.NodeAware, Exchange.Flat, Exchange.Dense, Exchange.DenseNode]), t => t.Way == Exchange.DenseNode);
+                for (int call = 0; call < firstDenseNode; call++)
+                {
+                    allreduce.Average(AllreduceContract.AsMemory(AllreduceContract.Gradients(Shapes, comm.Rank, call)), Shapes);
+                }
+
+                float[][] tensors = AllreduceContract.Gradients(Shapes, comm.Rank, 100);
+                float[][] before = [.. tensors.Select(t => (float[])t.Clone())];
+                if (comm.Rank == 1)
+                {
+                    tensors[2][5] = float.NaN;
+                }
+
+                Exception? error = Record.Exception(() => allreduce.Average(AllreduceContract.AsMemory(tensors), Shapes));
+                if (comm.Rank == 1)
+                {
+                    Assert.Contains("Tensor 2 ", Assert.IsType<ArgumentException>(error).Message, StringComparison.Ordinal);
+                    tensors[2][5] = before[2][5];
+                }
+                else
+                {
+                    Assert.Contains("Rank 1 failed", Assert.IsType<InvalidOperationException>(error).Message, StringComparison.Ordinal);
+                }
+
+                Assert.All(Enumerable.Range(0, tensors.Length), t => Assert.Equal(before[t], tensors[t]));
+                allreduce.Average(AllreduceContract.AsMemory(tensors), Shapes);
+                Assert.Equal(sharedMemory, allreduce.SharesNodeMemory);
+                Assert.True(allreduce.LastCall.BytesSentWithinNode > 0, "the dense node-aware way sums within the node");
+                Assert.All(allreduce.LastCall.Decisions, d => Assert.NotEqual(TensorRoute.Compressed, d.Route));
+                AssertSameOnEveryRank(comm, tensors);
+                float[][][] all = [.. Enumerable.Range(0, comm.Size).Select(r => AllreduceContract.Gradients(Shapes, r, 100))];
+                for (int t = 0; t < tensors.Length; t++)
+                {
+                    for (int i = 0; i < tensors[t].Length; i++)
+                    {
+                        double exact = all.Sum(g => (double)g[t][i]) / comm.Size;
+                        double bound = Math.Pow(2, -21) * all.Sum(g => Math.Abs((double)g[t][i])) / comm.Size;
+                        Assert.True(Math.Abs(tensors[t][i] - exact) <= bound, $"tensor {t} element {i}: {tensors[t][i]} against {exact}, bound {bound}");
+                    }
+                }
+            });
+        }
+        finally
+        {
+            TestHooks.NodeSharedMemory = null;
+        }
+    }
+
+    /// <summary>
     /// The node-aware cases with the node's shared memory off (<c>ATOMO_NODE_SHARED_MEMORY=0</c>): the node sums go
     /// through the transport's reduce-scatter and allgather instead, to the same contract.
     /// </summary>
@@ -96,8 +165,9 @@ public sealed class NodeAwareAllreduceTests
     /// <summary>
     /// Auto under the time rule (<see cref="ExchangeChoice"/>): past the dense warm-up, the interleaved trials of the
     /// node-aware exchange (bytes within the node, no time predictions), the flat one (no bytes within the node; the time
-    /// rule predicts from its 5th call on, the other ways' calls between its own) and the dense route (every tensor dense
-    /// by time), then whichever every rank agreed was fastest; every call gives every rank the same bits.
+    /// rule predicts from its 5th call on, the other ways' calls between its own) and the two dense ways (every tensor dense
+    /// by time; the node-aware one with bytes within the node), then whichever every rank agreed was fastest; every call
+    /// gives every rank the same bits.
     /// </summary>
     [Theory]
     [MemberData(nameof(GroupingData))]
@@ -107,7 +177,7 @@ public sealed class NodeAwareAllreduceTests
         options.NodeAware = NodeAwareMode.Auto;
         options.DenseWarmupSteps = 2;
         using var allreduce = new AtomoAllreduce(comm, options);
-        Exchange[] round = [.. ExchangeChoice.FirstRound([Exchange.NodeAware, Exchange.Flat, Exchange.Dense]).Select(t => t.Way)];
+        Exchange[] round = [.. ExchangeChoice.FirstRound([Exchange.NodeAware, Exchange.Flat, Exchange.Dense, Exchange.DenseNode]).Select(t => t.Way)];
         int trialsEnd = options.DenseWarmupSteps + round.Length, flatCalls = 0;
         for (int step = 0; step < trialsEnd + 3; step++)
         {
@@ -119,8 +189,8 @@ public sealed class NodeAwareAllreduceTests
             bool allDenseByTime = allreduce.LastCall.Decisions.All(d => d.Route is TensorRoute.DenseFaster or TensorRoute.DenseSmall or TensorRoute.DenseVector);
             if (step < trialsEnd)
             {
-                Assert.Equal(way == Exchange.NodeAware, nodeAware);
-                Assert.Equal(way == Exchange.Dense, allDenseByTime);
+                Assert.Equal(way is Exchange.NodeAware or Exchange.DenseNode, nodeAware);
+                Assert.Equal(way.IsDense(), allDenseByTime);
             }
 
             if (nodeAware)
