@@ -83,16 +83,7 @@ public sealed class NodeAwareAllreduceTests
                 Assert.True(allreduce.LastCall.BytesSentWithinNode > 0, "the dense node-aware way sums within the node");
                 Assert.All(allreduce.LastCall.Decisions, d => Assert.NotEqual(TensorRoute.Compressed, d.Route));
                 AssertSameOnEveryRank(comm, tensors);
-                float[][][] all = [.. Enumerable.Range(0, comm.Size).Select(r => AllreduceContract.Gradients(Shapes, r, 100))];
-                for (int t = 0; t < tensors.Length; t++)
-                {
-                    for (int i = 0; i < tensors[t].Length; i++)
-                    {
-                        double exact = all.Sum(g => (double)g[t][i]) / comm.Size;
-                        double bound = Math.Pow(2, -21) * all.Sum(g => Math.Abs((double)g[t][i])) / comm.Size;
-                        Assert.True(Math.Abs(tensors[t][i] - exact) <= bound, $"tensor {t} element {i}: {tensors[t][i]} against {exact}, bound {bound}");
-                    }
-                }
+                AssertDenseMeanOfFour(comm, Shapes, 100, tensors);
             });
         }
         finally
@@ -106,14 +97,7 @@ public sealed class NodeAwareAllreduceTests
     /// through the transport's reduce-scatter and allgather instead, to the same contract.
     /// </summary>
     [Theory]
-    [InlineData("allreduce-bitwise-identical-on-every-rank")]
-    [InlineData("allreduce-exact-when-budget-covers-every-atom")]
-    [InlineData("allreduce-unbiased-over-steps-coordinate")]
-    [InlineData("allreduce-decode-failure-on-one-rank-fails-on-every-rank")]
-    [InlineData("node-aware-dense-equals-flat-dense")]
-    [InlineData("node-aware-traffic-within-and-between-nodes")]
-    [InlineData("node-sums-through-shared-memory")]
-    [InlineData("dense-node-bitwise-identical-on-every-rank")]
+    [MemberData(nameof(NodeCases), true)]
     public void Contract_holds_with_node_sums_through_the_collectives(string name)
     {
         TestHooks.NodeSharedMemory = false;
@@ -125,6 +109,25 @@ public sealed class NodeAwareAllreduceTests
         {
             TestHooks.NodeSharedMemory = null;
         }
+    }
+
+    /// <summary>
+    /// The contract's cases that exercise the node's sums, for the runs over other node sums than the default; with
+    /// <paramref name="ownTransport"/> also those that pin the library's own transports (its traffic counts, its shared memory).
+    /// </summary>
+    public static TheoryData<string> NodeCases(bool ownTransport)
+    {
+        string[] names =
+        [
+            "allreduce-bitwise-identical-on-every-rank",
+            "allreduce-exact-when-budget-covers-every-atom",
+            "allreduce-unbiased-over-steps-coordinate",
+            "allreduce-decode-failure-on-one-rank-fails-on-every-rank",
+            "node-aware-dense-equals-flat-dense",
+            "dense-node-bitwise-identical-on-every-rank",
+            .. ownTransport ? (string[])["node-aware-traffic-within-and-between-nodes", "node-sums-through-shared-memory"] : [],
+        ];
+        return [.. names];
     }
 
     public static TheoryData<int, int> GroupingData()
@@ -389,12 +392,7 @@ public sealed class NodeAwareAllreduceTests
     /// the node's sum falls back to an allreduce, and the contract's cases still hold over it.
     /// </summary>
     [Theory]
-    [InlineData("allreduce-bitwise-identical-on-every-rank")]
-    [InlineData("allreduce-exact-when-budget-covers-every-atom")]
-    [InlineData("allreduce-unbiased-over-steps-coordinate")]
-    [InlineData("allreduce-decode-failure-on-one-rank-fails-on-every-rank")]
-    [InlineData("node-aware-dense-equals-flat-dense")]
-    [InlineData("dense-node-bitwise-identical-on-every-rank")]
+    [MemberData(nameof(NodeCases), false)]
     public void Contract_holds_over_nodes_without_a_reduce_scatter(string name) => InProcessCluster.Run(4, world =>
     {
         using var comm = new ForwardedNodes(world, perNode: 2);
@@ -589,6 +587,26 @@ public sealed class NodeAwareAllreduceTests
         }
 
         return values;
+    }
+
+    /// <summary>
+    /// <paramref name="tensors"/> hold the mean of the 4 ranks' <see cref="AllreduceContract.Gradients"/> at
+    /// <paramref name="step"/>, summed densely: 3 additions of 4 floats, each within 2^-24 of the absolute sum, and an
+    /// exact scale by 1/4 (bound: 2^-21 of the absolute sum over 4).
+    /// </summary>
+    internal static void AssertDenseMeanOfFour(ICommunicator comm, TensorShape[] shapes, long step, float[][] tensors)
+    {
+        Assert.Equal(4, comm.Size);
+        float[][][] all = [.. Enumerable.Range(0, comm.Size).Select(r => AllreduceContract.Gradients(shapes, r, step))];
+        for (int t = 0; t < tensors.Length; t++)
+        {
+            for (int i = 0; i < tensors[t].Length; i++)
+            {
+                double exact = all.Sum(g => (double)g[t][i]) / comm.Size;
+                double bound = Math.Pow(2, -21) * all.Sum(g => Math.Abs((double)g[t][i])) / comm.Size;
+                Assert.True(Math.Abs(tensors[t][i] - exact) <= bound, $"tensor {t} element {i}: {tensors[t][i]} against {exact}, bound {bound}");
+            }
+        }
     }
 
     private static void AssertSameOnEveryRank(ICommunicator comm, float[][] tensors)

@@ -40,18 +40,7 @@ public sealed class NodeSharedBlocksTests
                 Assert.Equal(shares, atomo.SharesNodeMemory);
                 Assert.Equal(shares, dense.SharesNodeMemory);
 
-                // The dense average against the exact mean of every rank's gradients: the sum of 4 floats rounds at most
-                // 3 times and the scale once, each by half an ulp of the running magnitude (bound: 2^-21 of the absolute sum).
-                float[][][] all = [.. Enumerable.Range(0, comm.Size).Select(r => AllreduceContract.Gradients(Shapes, r, 0))];
-                for (int t = 0; t < Shapes.Length; t++)
-                {
-                    for (int i = 0; i < b[t].Length; i++)
-                    {
-                        double exact = all.Sum(g => (double)g[t][i]) / comm.Size;
-                        double bound = Math.Pow(2, -21) * all.Sum(g => Math.Abs((double)g[t][i])) / comm.Size;
-                        Assert.True(Math.Abs(b[t][i] - exact) <= bound, $"tensor {t} element {i}: {b[t][i]} against {exact}, bound {bound}");
-                    }
-                }
+                NodeAwareAllreduceTests.AssertDenseMeanOfFour(comm, Shapes, 0, b);
             });
         }
         finally
