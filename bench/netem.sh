@@ -18,7 +18,7 @@
 # --ranks N[,N...] (default 4), --nodes K (emulated nodes, K divides every N; default 1: the one shared loopback),
 # --sets LIST (default mlp,resnet18; mlp and resnet18 are synthetic, any other entry is a gradient capture directory,
 # capture:PATH or a path, see docs/gradient-captures.md), --capture-step S (the captured step; default the last),
-# --configs LIST (default all), --routing time|bytes|both (how ATOMO routes tensors dense; default time, the library's;
+# --configs LIST (default all; with --nodes above 1, dense-node is added to a list without it), --routing time|bytes|both (how ATOMO routes tensors dense; default time, the library's;
 # both runs each ATOMO configuration under both rules, the byte rule's as NAME-bytes), --warmup W (1; at least 26 where
 # ATOMO routes by time), --steps S (3),
 # --delay D (optional netem delay per packet, e.g. 100us; with --nodes, on what each node sends; default none),
@@ -96,6 +96,11 @@ for i in "${!set_list[@]}"; do
 done
 sets="$(IFS=','; echo "${set_list[*]}")"
 [[ "$configs" == all || ",$configs," == *",atomo-spectral-s3,"* ]] || die "--configs must include atomo-spectral-s3 (the speedup line is reported for it)"
+if [ "$nodes" -gt 1 ] && [ "$configs" != all ] && [[ ",$configs," != *",dense-node,"* ]]; then
+    # Issue 18's speedup is over the better of the two dense baselines; over nodes the node-aware one can be it.
+    configs="dense-node,$configs"
+    echo "netem.sh: --configs gains dense-node: over $nodes nodes the speedup is over the better of dense and dense-node"
+fi
 label="$rate"
 [ "$nodes" -gt 1 ] && label="$rate-${nodes}nodes"
 [ -n "$node_groups" ] && label="$label-groups$node_groups"

@@ -41,8 +41,8 @@ internal static class Exchanges
 /// One choice is made per kind of call (<see cref="ExchangeChoices"/>: one per set of shapes, so that a caller averaging
 /// layer by layer compares like with like). From its first call past the dense warm-up every way is tried in
 /// <see cref="TrialVisits"/> visits (the flat one in <see cref="FlatTrialVisits"/>, enough for its time rule to fit the
-/// link and route): a visit is one call, or <see cref="NodeAwareVisitCalls"/> in a row of the node-aware exchange (where
-/// the grouping allows it), whose first call after another way is slow; the last call of each of a way's last
+/// link and route): a visit is one call, or <see cref="NodeAwareVisitCalls"/> in a row of the node-aware exchange or of
+/// the node-aware dense sum (where the grouping allows them), whose first call after another way is slow; the last call of each of a way's last
 /// <see cref="MeasuredCalls"/> visits is measured. The trials are interleaved, each way's visits spread evenly over the
 /// round (<see cref="Round"/>): every way has run once before any is measured, and all are measured over the same
 /// stretch of calls, so what slows a stretch (code still being compiled to its optimised tier in a process's first
@@ -80,7 +80,9 @@ internal sealed class ExchangeChoice
     /// later on, in every compressor, and lost trials it should have won; its second call in a row took about what its
     /// later calls did. The flat exchange's calls right after a node-aware call were no slower than right after a dense one.
     /// Also in retrials past the 30th call, so not the JIT's first calls alone; nor the ranks arriving apart, nor TCP's
-    /// slow start after idle (docs/network-benchmarks.md).
+    /// slow start after idle (docs/network-benchmarks.md). The node-aware dense sum's visits are as long: measured as
+    /// single calls right after a flat dense call, its trial medians were 1.1–3.0× its timed steps' (2×4, 10 and
+    /// 25 Gbit/s) and lost it the choice where it was the faster dense way.
     /// </summary>
     internal const int NodeAwareVisitCalls = 2;
 
@@ -227,7 +229,7 @@ internal sealed class ExchangeChoice
         Interleave(ways, [.. ways.Select(way => way == Exchange.Flat ? FlatTrialVisits : TrialVisits)]);
 
     /// <summary>The calls of one visit of <paramref name="way"/> in a round of trials.</summary>
-    internal static int VisitCalls(Exchange way) => way == Exchange.NodeAware ? NodeAwareVisitCalls : 1;
+    internal static int VisitCalls(Exchange way) => way is Exchange.NodeAware or Exchange.DenseNode ? NodeAwareVisitCalls : 1;
 
     /// <summary>
     /// <paramref name="visits"/>[w] visits of each of <paramref name="ways"/>, spread evenly: visit i of a way with v

@@ -213,29 +213,6 @@ internal static partial class CostModel
     }
 
     /// <summary>
-    /// The node sum's β per rank as the node-aware dense allreduce's own steps imply it, given α (the node calibration's):
-    /// its measured exchange (<paramref name="exchangeSeconds"/>) less the header and the rails' allreduce
-    /// (<see cref="DenseNode"/>'s other terms) and the node ring's latencies, over the node ring's bytes per rank. The
-    /// steps' node sum is what the model's node-aware terms need: on a machine whose cores the ranks share, a node sum
-    /// calibrated alone has cost anywhere from the steps' figure to 3× it.
-    /// </summary>
-    public static LinkParameters FitIntraFromDenseNode(int nodes, int ranksPerNode, IReadOnlyList<int> tensorElements, double exchangeSeconds, NodeLinks links)
-    {
-        ArgumentNullException.ThrowIfNull(tensorElements);
-        ArgumentNullException.ThrowIfNull(links);
-        ArgumentOutOfRangeException.ThrowIfLessThan(ranksPerNode, 2);
-        if (!double.IsFinite(exchangeSeconds) || exchangeSeconds <= 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(exchangeSeconds), exchangeSeconds, "The node-aware dense allreduce's exchange must be a positive time.");
-        }
-
-        long elements = tensorElements.Sum(n => (long)n);
-        double others = SmallAllgather(nodes, ranksPerNode, HeaderBytes, links) + RailAllreduce(nodes, ranksPerNode, 4.0 * elements, links.Inter);
-        double nodeSum = Math.Max(exchangeSeconds - others - (2.0 * (ranksPerNode - 1) * links.Intra.Alpha), 0);
-        return links.Intra with { Beta = nodeSum / AllreduceStatistics.RingAllreduceBytes(elements, ranksPerNode) };
-    }
-
-    /// <summary>
     /// The node-aware ATOMO exchange (docs/node-aware.md; flat on one node or one rank per node, as under
     /// <see cref="NodeAwareMode.Auto"/>): the header; a reduce-scatter within the node; encode of the node's sums split
     /// over its k ranks (the slowest rank's share, by elements as the library plans it); the payload lengths (a small

@@ -88,17 +88,17 @@ internal static partial class CostModelReport
             return 2;
         }
 
-        (Dictionary<int, (int Nodes, int RanksPerNode, NodeLinks Links)> fits, int fitRanks, int projectFrom, List<AtomoProfile> profiles, _) = model;
+        (Dictionary<int, (int Nodes, int RanksPerNode, NodeLinks Links)> fits, int fitRanks, int projectFrom, List<AtomoProfile> profiles) = model;
         int[] elements = [.. set.Tensors.Select(t => t.Shape.ElementCount)];
         var report = new StringBuilder();
         report.Append(Invariant, $"# Cost model with nodes: {set.Description}, label {runs.Label}\n\n");
         report.Append(MediansNote([.. each.Select(r => r.Source)]));
 
-        report.Append("Links fitted per measured N from the bench's calibration (dense sums of 1 KiB … 8 MiB, each level as the collectives use it): intra = the node sum of the node-aware collectives (reduce-scatter, allgather), every node at once, its alpha from the calibration and, where the runs measured dense-node, its beta from dense-node's exchange (less its header and rails' allreduce; the calibration's own beta beside it): the steps' node sum, which a node sum calibrated alone on shared cores has put anywhere from 1x to 3x; inter = MPI_Allreduce over the rails, every rail at once, so a node's rails share its link (beta per node link = the rail slope / k); world = MPI_Allreduce over all ranks, fitted in a ring's form (what the dense baseline calls, on the cluster measured; a flat ring's edge is as slow as its slowest kind).\n\n");
-        report.Append("| N | nodes M x ranks k | intra alpha us | intra beta ns/B (per rank) | calibrated intra beta ns/B | inter alpha us | inter beta ns/B (per node link) | inter goodput Gbit/s (of nominal) | world alpha us | world beta ns/B |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        report.Append("Links fitted per measured N from the bench's calibration (dense sums of 1 KiB … 8 MiB, each level as the collectives use it): intra = the node sum of the node-aware collectives (reduce-scatter, allgather), every node at once; inter = MPI_Allreduce over the rails, every rail at once, so a node's rails share its link (beta per node link = the rail slope / k); world = MPI_Allreduce over all ranks, fitted in a ring's form (what the dense baseline calls, on the cluster measured; a flat ring's edge is as slow as its slowest kind).\n\n");
+        report.Append("| N | nodes M x ranks k | intra alpha us | intra beta ns/B (per rank) | inter alpha us | inter beta ns/B (per node link) | inter goodput Gbit/s (of nominal) | world alpha us | world beta ns/B |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
         foreach ((int n, (int nodes, int k, NodeLinks links)) in fits)
         {
-            report.Append(Invariant, $"| {n} | {nodes} x {k} | {links.Intra.Alpha * 1e6:F1} | {links.Intra.Beta * 1e9:F3} | {(model.CalibratedIntra.TryGetValue(n, out LinkParameters? calibrated) ? calibrated.Beta * 1e9 : links.Intra.Beta * 1e9):F3} | {links.Inter.Alpha * 1e6:F1} | {links.Inter.Beta * 1e9:F3} | {8 / links.Inter.Beta / 1e9:F2} ({8 / links.Inter.Beta / rateBitsPerSecond * 100:F0} %) | {links.World!.Alpha * 1e6:F1} | {links.World!.Beta * 1e9:F3} |\n");
+            report.Append(Invariant, $"| {n} | {nodes} x {k} | {links.Intra.Alpha * 1e6:F1} | {links.Intra.Beta * 1e9:F3} | {links.Inter.Alpha * 1e6:F1} | {links.Inter.Beta * 1e9:F3} | {8 / links.Inter.Beta / 1e9:F2} ({8 / links.Inter.Beta / rateBitsPerSecond * 100:F0} %) | {links.World!.Alpha * 1e6:F1} | {links.World!.Beta * 1e9:F3} |\n");
         }
 
         report.Append(Invariant, $"\nCompute measured on one rank alone (replica communicator, flat: every compressible tensor), scaled in the emulation by max(1, N/{cores}); node-aware, each rank encodes and decodes its share of the tensors (the library's plan). Payloads per tensor: node 0's, from the N = {fitRanks} run.\n\n");
@@ -109,8 +109,7 @@ internal static partial class CostModelReport
         List<ModelError> errors = Errors(runs, model, elements, cores, nodeGroupSize);
         foreach (ModelError e in errors)
         {
-            string way = e.Fitted ? "(node sum fitted here)" : e.Way.Length == 0 ? "–" : e.Way;
-            report.Append(Invariant, $"| {e.Measured.Ranks} | {e.Measured.Config} | {way} | {e.Measured.StepSeconds * 1e3:F1} | {e.Predicted.Total * 1e3:F1} | {SignedPercent(e.Error)} |\n");
+            report.Append(Invariant, $"| {e.Measured.Ranks} | {e.Measured.Config} | {(e.Way.Length == 0 ? "–" : e.Way)} | {e.Measured.StepSeconds * 1e3:F1} | {e.Predicted.Total * 1e3:F1} | {SignedPercent(e.Error)} |\n");
             errorRows.Add(Csv.Join(runs.Label, set.Name, Csv.Number(e.Measured.Ranks), Csv.Number(fits[e.Measured.Ranks].Nodes), e.Measured.Config, e.Way, Csv.Number(e.Measured.StepSeconds), Csv.Number(e.Predicted.Total), Csv.Number(e.Error)));
         }
 
@@ -136,14 +135,10 @@ internal static partial class CostModelReport
     }
 
     /// <summary>The node model fitted to one set of runs: the links per measured N, the N whose rows give compute and payloads, the N the projection starts from, and the profiles.</summary>
-    /// <remarks><paramref name="CalibratedIntra"/>: per N, the node calibration's own node sum, where the links' was fitted to dense-node's steps instead.</remarks>
-    private sealed record NodeModel(Dictionary<int, (int Nodes, int RanksPerNode, NodeLinks Links)> Fits, int FitRanks, int ProjectFrom, List<AtomoProfile> Profiles, Dictionary<int, LinkParameters> CalibratedIntra);
+    private sealed record NodeModel(Dictionary<int, (int Nodes, int RanksPerNode, NodeLinks Links)> Fits, int FitRanks, int ProjectFrom, List<AtomoProfile> Profiles);
 
-    /// <summary>
-    /// One measured configuration, the way the model predicts for it, the prediction and its relative error;
-    /// <paramref name="Fitted"/> where the model was fitted to this very row (dense-node's node sum), so it checks nothing.
-    /// </summary>
-    private sealed record ModelError(ConfigResult Measured, string Way, StepPrediction Predicted, double Error, bool Fitted);
+    /// <summary>One measured configuration, the way the model predicts for it, the prediction and its relative error.</summary>
+    private sealed record ModelError(ConfigResult Measured, string Way, StepPrediction Predicted, double Error);
 
     /// <summary>The node model of <paramref name="runs"/>; null where no N has both rows and node and rail calibrations.</summary>
     private static NodeModel? Fit(NodeRuns runs)
@@ -155,24 +150,12 @@ internal static partial class CostModelReport
         }
 
         var fits = measuredRanks.ToDictionary(n => n, n => FitNodeLinks(runs.Calibration, n));
-        var calibratedIntra = new Dictionary<int, LinkParameters>();
-        int[] elements = [.. runs.Set.Tensors.Select(t => t.Shape.ElementCount)];
-        foreach (int n in measuredRanks)
-        {
-            (int nodes, int k, NodeLinks links) = fits[n];
-            if (k > 1 && DenseNodeRow(runs, n) is { } denseNode)
-            {
-                calibratedIntra[n] = links.Intra;
-                fits[n] = (nodes, k, links with { Intra = CostModel.FitIntraFromDenseNode(nodes, k, elements, denseNode.ExchangeSeconds, links) });
-            }
-        }
-
         int fitRanks = measuredRanks[0];
         // Compute from every row that measured it: a configuration and its twin routed by bytes time the same compute
         // (the bench times it routed by bytes), so both rows' timings count, the smallest of each.
         var profiles = runs.Results.Where(r => r.Ranks == fitRanks && !BenchConfigurations.IsDenseName(r.Config))
             .Select(r => Profile(r, [.. runs.Results.Where(m => BenchConfigurations.WithoutBytesSuffix(m.Config) == BenchConfigurations.WithoutBytesSuffix(r.Config))], PayloadTensors(runs, fitRanks, r.Config))).ToList();
-        return new NodeModel(fits, fitRanks, measuredRanks[^1], profiles, calibratedIntra);
+        return new NodeModel(fits, fitRanks, measuredRanks[^1], profiles);
     }
 
     /// <summary>Every measured configuration of <paramref name="runs"/> at an N <paramref name="model"/> fitted, against its prediction, in report order.</summary>
@@ -183,8 +166,7 @@ internal static partial class CostModelReport
         {
             (int nodes, int k, NodeLinks links) = model.Fits[measured.Ranks];
             (string way, StepPrediction predicted) = PredictMeasured(measured, nodes, k, links, elements, model.Profiles, Math.Max(1.0, measured.Ranks / (double)cores), nodeGroupSize);
-            bool fitted = measured.Config == BenchConfigurations.DenseNode && model.CalibratedIntra.ContainsKey(measured.Ranks);
-            errors.Add(new ModelError(measured, way, predicted, (predicted.Total - measured.StepSeconds) / measured.StepSeconds, fitted));
+            errors.Add(new ModelError(measured, way, predicted, (predicted.Total - measured.StepSeconds) / measured.StepSeconds));
         }
 
         return errors;
@@ -204,18 +186,9 @@ internal static partial class CostModelReport
         }
     }
 
-    /// <summary>"a of b configurations within 15 % (errors … )", over the rows the model was not fitted to.</summary>
-    private static string WithinGoal(IReadOnlyList<ModelError> errors)
-    {
-        ModelError[] checks = [.. errors.Where(e => !e.Fitted)];
-        string fitted = errors.Count > checks.Length ? string.Create(Invariant, $"; not counted: {errors.Count - checks.Length} row(s) the node sum was fitted to") : "";
-        return checks.Length == 0 ? "no configuration measured that the model was not fitted to"
-            : string.Create(Invariant, $"{checks.Count(e => Math.Abs(e.Error) <= ErrorGoal)} of {checks.Length} configurations within {ErrorGoal * 100:F0} % (errors {SignedPercent(checks.Min(e => e.Error))} … {SignedPercent(checks.Max(e => e.Error))}{fitted})");
-    }
-
-    /// <summary>The node-aware dense baseline's row at <paramref name="ranks"/>, if the runs measured it.</summary>
-    private static ConfigResult? DenseNodeRow(NodeRuns runs, int ranks) =>
-        runs.Results.FirstOrDefault(r => r.Ranks == ranks && r.Config == BenchConfigurations.DenseNode && double.IsFinite(r.ExchangeSeconds) && r.ExchangeSeconds > 0);
+    /// <summary>"a of b configurations within 15 % (errors … )".</summary>
+    private static string WithinGoal(IReadOnlyList<ModelError> errors) => errors.Count == 0 ? "no configuration measured"
+        : string.Create(Invariant, $"{errors.Count(e => Math.Abs(e.Error) <= ErrorGoal)} of {errors.Count} configurations within {ErrorGoal * 100:F0} % (errors {SignedPercent(errors.Min(e => e.Error))} … {SignedPercent(errors.Max(e => e.Error))})");
 
     /// <summary>
     /// The per-tensor payloads of <paramref name="config"/>: its own, or, when it sent nothing compressed in its timed
