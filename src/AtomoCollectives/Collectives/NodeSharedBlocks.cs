@@ -25,8 +25,9 @@ internal sealed class NodeSharedBlocks : IDisposable
     private readonly ISharedMemoryCommunicator _source;
     private readonly ILogger _logger;
     private NodeSharedMemory? _memory;
-    private long _refused;   // the most floats per rank the memory was refused for; larger layouts are not tried again
+    private long _refused;   // the floats per rank the memory was last refused for: layouts as large are not tried again
     private long[] _offsets = [];
+    private long _end;   // the floats of the reserved layout: node rank l's block runs from _offsets[l] to the next's, or here
 
     private NodeSharedBlocks(ICommunicator node, ISharedMemoryCommunicator source, ILogger logger)
     {
@@ -79,6 +80,8 @@ internal sealed class NodeSharedBlocks : IDisposable
             needed += counts[l] + 1L;
         }
 
+        _end = needed;
+
         if (_memory is { } held && held.FloatsPerRank >= needed)
         {
             return true;
@@ -94,7 +97,7 @@ internal sealed class NodeSharedBlocks : IDisposable
         if (_memory is null)
         {
             _refused = needed;
-            _logger.LogWarning("Node sums through the collectives from now on: no shared memory of {Bytes} bytes per rank ({Reason})", needed * sizeof(float), reason);
+            _logger.LogWarning("Node sums through the collectives for calls of this size and larger: no shared memory of {Bytes} bytes per rank ({Reason})", needed * sizeof(float), reason);
         }
 
         return _memory is not null;
@@ -141,10 +144,13 @@ internal sealed class NodeSharedBlocks : IDisposable
     /// rank's count and the float after it) as this rank's result; every rank then reads every one through <see cref="Result"/>.
     /// <paramref name="total"/> is every rank's result floats together, for the traffic.
     /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="result"/> is longer than this rank's block and the float after it.</exception>
     public void Share(ReadOnlySpan<float> result, long total, NodeTraffic traffic)
     {
         NodeSharedMemory memory = Reserved(_offsets.Length);
         int rank = _node.Rank;
+        long capacity = (rank + 1 < _offsets.Length ? _offsets[rank + 1] : _end) - _offsets[rank];
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(result.Length, capacity, nameof(result));
         result.CopyTo(memory.Segment(rank, _offsets[rank], result.Length));
         memory.Fence();
         traffic.WithinNode(sizeof(float) * (double)result.Length, sizeof(float) * (double)(total - result.Length));
