@@ -725,7 +725,7 @@ public sealed class AtomoAllreduce : IGradientAverager
     {
         if (elements > Array.MaxLength)
         {
-            throw new ArgumentException($"One call can average at most {Array.MaxLength} elements in total, not {elements}.");
+            throw CallAgreement.TooManyElements(elements);
         }
 
         if (_scratch.Length < elements)

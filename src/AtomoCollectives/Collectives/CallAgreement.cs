@@ -124,6 +124,10 @@ internal static class CallAgreement
         return (long)hash;
     }
 
+    /// <summary>The error for a call whose tensors hold more elements than one array can (the scratch and the node's sums).</summary>
+    public static ArgumentException TooManyElements(long total) =>
+        new($"One call can average at most {Array.MaxLength} elements in total, not {total}.", "tensors");
+
     /// <summary>The error for a tensor whose length is not its shape's element count.</summary>
     public static ArgumentException LengthMismatch(int tensor, int length, TensorShape shape) =>
         new($"Tensor {tensor} has {length} elements but its shape {shape} has {shape.ElementCount}.", "tensors");

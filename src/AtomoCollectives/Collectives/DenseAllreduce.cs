@@ -15,8 +15,9 @@ namespace AtomoCollectives;
 /// <remarks>
 /// Every call first exchanges a small fixed header (whether this rank's arguments are good, its tensor count, shapes
 /// and step): a rank with bad input makes every rank raise instead of summing it into every result or leaving the
-/// others waiting. The sum goes into a scratch buffer (flat, over a copy of the tensors; node-aware, the node's
-/// reduce-scatter reads them where they lie), so a failure never leaves a tensor half-written.
+/// others waiting. The tensors are written only once every collective of the call has returned (flat, the sum of a copy
+/// of them in scratch; node-aware, the node's sums read them where they lie and land in the node's shared memory or in
+/// scratch), so a failure never leaves a tensor half-written.
 /// </remarks>
 public sealed class DenseAllreduce : IGradientAverager
 {
@@ -133,7 +134,7 @@ public sealed class DenseAllreduce : IGradientAverager
 
         if (localError is null && totalElements > Array.MaxLength)
         {
-            localError = new ArgumentException($"One call can average at most {Array.MaxLength} elements in total, not {totalElements}.", nameof(tensors));
+            localError = CallAgreement.TooManyElements(totalElements);
         }
 
         double checkSeconds = clock.Elapsed.TotalSeconds;

@@ -54,9 +54,7 @@ internal static class NodeAllreduce
         {
             Span<float> slice = mine.AsSpan(0, counts[node.Rank]);
             ReduceScatter(node, blocks, counts, slice, traffic);
-            Pieces.AllreduceSum(topology.Rail, slice);
-            traffic.BetweenNodes(AllreduceStatistics.RingAllreduceBytes(slice.Length, topology.Rail.Size));
-            TensorPrimitives.Multiply(slice, scale, slice);
+            SumOnRail(topology, slice, scale, traffic);
             Share(node, slice, counts, sum, traffic);
         }
         finally
@@ -109,15 +107,21 @@ internal static class NodeAllreduce
         {
             Span<float> slice = mine.AsSpan(0, counts[topology.Node.Rank]);
             shared.ReduceScatter(blocks, counts, slice, traffic);
-            Pieces.AllreduceSum(topology.Rail, slice);
-            traffic.BetweenNodes(AllreduceStatistics.RingAllreduceBytes(slice.Length, topology.Rail.Size));
-            TensorPrimitives.Multiply(slice, scale, slice);
+            SumOnRail(topology, slice, scale, traffic);
             shared.Share(slice, total, traffic);
         }
         finally
         {
             ArrayPool<float>.Shared.Return(mine);
         }
+    }
+
+    /// <summary>This rank's slice of the node's sum, summed over its rail (the same bits on every member) and scaled.</summary>
+    private static void SumOnRail(NodeTopology topology, Span<float> slice, float scale, NodeTraffic traffic)
+    {
+        Pieces.AllreduceSum(topology.Rail, slice);
+        traffic.BetweenNodes(AllreduceStatistics.RingAllreduceBytes(slice.Length, topology.Rail.Size));
+        TensorPrimitives.Multiply(slice, scale, slice);
     }
 
     /// <summary>

@@ -233,7 +233,7 @@ internal sealed class NodeAwareExchange : IDisposable
 
         if (error is null && total > Array.MaxLength)
         {
-            error = new ArgumentException($"One call can average at most {Array.MaxLength} elements in total, not {total}.", nameof(tensors));
+            error = CallAgreement.TooManyElements(total);
         }
 
         double encodeSeconds = AtomoAllreduce.Lap(clock);
@@ -286,7 +286,7 @@ internal sealed class NodeAwareExchange : IDisposable
 
         if (error is null && call.TotalElements > Array.MaxLength)
         {
-            error = new ArgumentException($"One call can average at most {Array.MaxLength} elements in total, not {call.TotalElements}.", nameof(tensors));
+            error = CallAgreement.TooManyElements(call.TotalElements);
         }
 
         if (error is null)

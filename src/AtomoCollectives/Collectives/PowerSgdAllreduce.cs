@@ -237,7 +237,7 @@ public sealed class PowerSgdAllreduce : IGradientAverager
 
         if (localError is null && (denseElements + pElements > Array.MaxLength || qElements + 1 > Array.MaxLength))
         {
-            localError = new ArgumentException($"One call can average at most {Array.MaxLength} elements in total, not {totalElements}.", nameof(tensors));
+            localError = CallAgreement.TooManyElements(totalElements);
         }
 
         // This rank's P factors, written after the dense tensors. A failure of any kind is raised on every rank through
