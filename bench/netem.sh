@@ -19,7 +19,7 @@
 # --sets LIST (default mlp,resnet18; mlp and resnet18 are synthetic, any other entry is a gradient capture directory,
 # capture:PATH or a path, see docs/gradient-captures.md), --capture-step S (the captured step; default the last),
 # --configs LIST (default all; with --nodes above 1, dense-node is added to a list without it), --routing time|bytes|both (how ATOMO routes tensors dense; default time, the library's;
-# both runs each ATOMO configuration under both rules, the byte rule's as NAME-bytes), --warmup W (1; at least 26 where
+# both runs each ATOMO configuration under both rules, the byte rule's as NAME-bytes), --warmup W (1; at least 49 where
 # ATOMO routes by time), --steps S (3),
 # --delay D (optional netem delay per packet, e.g. 100us; with --nodes, on what each node sends; default none),
 # --node-groups G (with --nodes: every rank gets ATOMO_NODE_GROUP_SIZE=G, nodes per group of node-aware ATOMO, 1 =

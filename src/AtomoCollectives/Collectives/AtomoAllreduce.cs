@@ -187,25 +187,25 @@ public sealed class AtomoAllreduce : IGradientAverager
     internal Exchange? ChosenExchange => _exchangeChoices?.Last?.Winner;
 
     /// <summary>The choice of exchange in words, for the bench: the way kept and each way's median call at the last decision, or what the watch handed over.</summary>
-    internal string? DescribeExchangeChoice()
-    {
-        if (_exchangeChoices?.Last is not { } choice)
-        {
-            return null;
-        }
+    internal string? DescribeExchangeChoice() => _exchangeChoices?.Last is { } choice ? $"exchange {choice.Winner} ({ExchangeChoiceInWords(choice)})" : null;
 
+    /// <summary>
+    /// What <paramref name="choice"/> last decided, for the log and the bench: each way's median call at the decision
+    /// (the ways it compared), or what the watch handed over; and the call at whose round each other way is tried next.
+    /// </summary>
+    private static string ExchangeChoiceInWords(ExchangeChoice choice)
+    {
+        var culture = System.Globalization.CultureInfo.InvariantCulture;
         if (choice.LastComparison is not { } means)
         {
-            return $"exchange {choice.Winner} (not decided yet)";
+            return "not decided yet";
         }
 
-        if (choice.HandedOverFrom is { } from)
-        {
-            return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"exchange {choice.Winner} (handed over from {from}: its median call {means[(int)from] * 1e3:F1} ms, the dense route's fastest at the decision {means[(int)choice.Winner] * 1e3:F1} ms)");
-        }
-
-        var tried = Enum.GetValues<Exchange>().Where(w => !double.IsNaN(means[(int)w])).Select(w => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{w} {means[(int)w] * 1e3:F1}"));
-        return $"exchange {choice.Winner} (median call ms at the last decision: {string.Join(", ", tried)})";
+        string decided = choice.HandedOverFrom is { } from
+            ? string.Create(culture, $"handed over from {from}: its median call {means[(int)from] * 1e3:F1} ms, the dense route's fastest at the decision {means[(int)choice.Winner] * 1e3:F1} ms")
+            : "median call ms at the last decision: " + string.Join(", ", Enum.GetValues<Exchange>().Where(w => !double.IsNaN(means[(int)w])).Select(w => string.Create(culture, $"{w} {means[(int)w] * 1e3:F1}")));
+        var next = Enum.GetValues<Exchange>().Select(w => (Way: w, Calls: choice.CallsUntilTrial(w))).Where(n => n.Calls is not null).Select(n => string.Create(culture, $"{n.Way} in {n.Calls} calls"));
+        return $"{decided}; tried next: {string.Join(", ", next)}";
     }
 
     private void AverageCore<TSet>(TSet tensors)
@@ -310,23 +310,13 @@ public sealed class AtomoAllreduce : IGradientAverager
             return;
         }
 
-        if (!choices.Completed(_communicator, shapesHash, step, seconds) || choices.Last is not { LastComparison: { } now } choice)
+        if (!choices.Completed(_communicator, shapesHash, step, seconds) || choices.Last is not { } choice)
         {
             return;
         }
 
-        if (choice.HandedOverFrom is { } from)
-        {
-            _logger.LogInformation(
-                "AtomoAllreduce step {Step}: {Way} until the next trials: the {From} exchange's last calls took {Watched:F1} ms (median), slower than the dense route's fastest call at the decision, {Dense:F1} ms",
-                step, choice.Winner, from, now[(int)from] * 1e3, now[(int)choice.Winner] * 1e3);
-        }
-        else
-        {
-            _logger.LogInformation(
-                "AtomoAllreduce step {Step}: {Way} from now on (median call {NodeAware:F1} ms node-aware, {Flat:F1} ms flat, {Dense:F1} ms dense, {DenseNode:F1} ms dense node-aware)",
-                step, choice.Winner, now[(int)Exchange.NodeAware] * 1e3, now[(int)Exchange.Flat] * 1e3, now[(int)Exchange.Dense] * 1e3, now[(int)Exchange.DenseNode] * 1e3);
-        }
+        _logger.LogInformation("AtomoAllreduce step {Step}: {Way} {Until} ({Choice})",
+            step, choice.Winner, choice.HandedOverFrom is null ? "from now on" : "until the next trials", ExchangeChoiceInWords(choice));
     }
 
     /// <summary>

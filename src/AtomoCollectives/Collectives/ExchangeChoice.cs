@@ -49,8 +49,9 @@ internal static class Exchanges
 /// calls, buffers and bases still growing, another job's load) slows every way alike. Tried one after the other, the way
 /// tried first was measured in its 2nd to 4th calls, up to 2× slower than its calls later on, and lost to a slower way
 /// (measured at 2×4 ranks, 1 Gbit/s: node-aware 291–538 ms in its trial, a median of 217–288 ms later, flat kept in 3
-/// of 4 runs). Every <see cref="RetrialEvery"/> calls the others are tried again, <see cref="TrialVisits"/> visits each,
-/// taking turns, against the winner's last calls before. Each rank measures its own
+/// of 4 runs). Every <see cref="RetrialEvery"/> calls the others that are due are tried again, <see cref="TrialVisits"/>
+/// visits each, taking turns, against the winner's last calls before; a way is due as often as its trial's extra time
+/// keeps within its share of <see cref="RetrialShare"/> (<see cref="Reschedule"/>). Each rank measures its own
 /// calls; one allreduce after the deciding call sums them over the ranks, so every rank picks alike. The schedule counts
 /// the calls that succeeded, which every rank agrees on (every rank makes the same calls, and a failure raises on every
 /// rank); a failed call is not counted, so its retry takes the same way.
@@ -68,11 +69,14 @@ internal static class Exchanges
 /// </remarks>
 internal sealed class ExchangeChoice
 {
-    /// <summary>Visits of the flat exchange's first trial (one call each): the time rule routes from its 5th call on, and settles by the 8th.</summary>
-    internal const int FlatTrialVisits = 8;
+    /// <summary>
+    /// Visits of the flat exchange's first trial (one call each): the time rule routes from its 5th call on, and settles
+    /// by the 8th; the last <see cref="MeasuredCalls"/> are its routed calls.
+    /// </summary>
+    internal const int FlatTrialVisits = 9;
 
-    /// <summary>Visits of every other trial.</summary>
-    internal const int TrialVisits = 4;
+    /// <summary>Visits of every other trial: the first warms up, the others are measured.</summary>
+    internal const int TrialVisits = 6;
 
     /// <summary>
     /// Calls of a visit of the node-aware exchange, the last measured. Its first call after a call of another way is slow:
@@ -86,11 +90,25 @@ internal sealed class ExchangeChoice
     /// </summary>
     internal const int NodeAwareVisitCalls = 2;
 
-    /// <summary>The last visits of a trial whose last call is measured (the first may still warm caches and bases up); odd, for a median.</summary>
-    internal const int MeasuredCalls = 3;
+    /// <summary>
+    /// The last visits of a trial whose last call is measured (the first may still warm caches and bases up); odd, for a
+    /// median, which two stretched calls do not move. With 3, two stretched calls of the node-aware dense sum in one trial
+    /// (180–272 ms against its 90–100 ms) kept <c>MPI_Allreduce</c>, 1.6–1.7× slower, in 2 of 28 choices at 2×4 ranks.
+    /// </summary>
+    internal const int MeasuredCalls = 5;
 
-    /// <summary>Calls between trials of the others, so that a change of load or link is noticed.</summary>
+    /// <summary>Calls in a cycle: a round of trials of the others that are due, then the winner's calls, so that a change of load or link is noticed.</summary>
     internal const int RetrialEvery = 200;
+
+    /// <summary>
+    /// The share of the calls' time that the later rounds may spend on ways slower than the winner, over every way they
+    /// try: a way whose trial costs more than its part is tried in fewer cycles (<see cref="CyclesBetweenTrials"/>). Tried
+    /// every cycle, a flat exchange 2.5 s slower a call than the node-aware one at 1 Gbit/s cost a third of the time.
+    /// </summary>
+    internal const double RetrialShare = 0.03;
+
+    /// <summary>The most cycles between two trials of a way: however slow its last trial, it is tried again within this.</summary>
+    internal const int MaxCyclesBetweenTrials = 64;
 
     /// <summary>Calls of a winner other than dense between two looks at them (<see cref="Watch"/>).</summary>
     internal const int WatchCalls = 5;
@@ -105,7 +123,9 @@ internal sealed class ExchangeChoice
     private readonly long _warmupSteps;
     private readonly Exchange[] _ways;
     private readonly TrialCall[] _firstRound;
-    private readonly TrialCall[]?[] _retrialRounds;   // the later rounds' trials, by winner (null: a way this choice has not)
+    private readonly long[] _dueCycle;   // by index in _ways: the cycle whose round tries the way next (unless it wins)
+    private long _roundCycle = -1;   // the cycle whose round _round is, fixed when first asked for
+    private TrialCall[] _round = [];
     private Dictionary<long, double> _seconds = [];
     private long _calls;   // calls past the warm-up that succeeded: the position in the schedule
     private Exchange _winner;
@@ -119,13 +139,7 @@ internal sealed class ExchangeChoice
         _warmupSteps = warmupSteps;
         _ways = nodeAware ? [Exchange.NodeAware, Exchange.Flat, Exchange.Dense, Exchange.DenseNode] : [Exchange.Flat, Exchange.Dense];
         _firstRound = FirstRound(_ways);
-        _retrialRounds = new TrialCall[]?[Enum.GetValues<Exchange>().Length];
-        foreach (Exchange winner in _ways)
-        {
-            Exchange[] others = [.. _ways.Where(way => way != winner)];
-            _retrialRounds[(int)winner] = Interleave(others, [.. others.Select(_ => TrialVisits)]);
-        }
-
+        _dueCycle = new long[_ways.Length];
         _winner = _ways[0];
     }
 
@@ -210,6 +224,7 @@ internal sealed class ExchangeChoice
         comparison[(int)_denseWinner] = _denseFastest;
         LastComparison = comparison;
         HandedOverFrom = _winner;
+        _dueCycle[Array.IndexOf(_ways, _winner)] = (position / RetrialEvery) + 1;   // tried again at the next round, whatever its last trial
         _winner = _denseWinner;
         return true;
     }
@@ -219,10 +234,45 @@ internal sealed class ExchangeChoice
 
     /// <summary>
     /// The round of trials at the start of <paramref name="cycle"/>, call by call: in the first round every way
-    /// (<see cref="FlatTrialVisits"/> visits of the flat one, <see cref="TrialVisits"/> of the others), in later ones every
-    /// way but the winner, <see cref="TrialVisits"/> visits each; each way's visits spread evenly over the round.
+    /// (<see cref="FlatTrialVisits"/> visits of the flat one, <see cref="TrialVisits"/> of the others), in later ones the
+    /// ways but the winner that are due in it, <see cref="TrialVisits"/> visits each (none due: no round, no decision);
+    /// each way's visits spread evenly over the round. Fixed when first asked for in its cycle, so that a decision or a
+    /// handover within the cycle does not move the calls already counted.
     /// </summary>
-    private TrialCall[] Round(long cycle) => cycle == 0 ? _firstRound : _retrialRounds[(int)_winner]!;
+    private TrialCall[] Round(long cycle)
+    {
+        if (cycle != _roundCycle)
+        {
+            Exchange[] due = [.. _ways.Where((way, w) => way != _winner && _dueCycle[w] <= cycle)];
+            _round = cycle == 0 ? _firstRound : Interleave(due, [.. due.Select(_ => TrialVisits)]);
+            _roundCycle = cycle;
+        }
+
+        return _round;
+    }
+
+    /// <summary>
+    /// Cycles until a way is tried again, from its <paramref name="trialCost"/> (seconds its next trial would take beyond
+    /// the winner's calls) and its <paramref name="budget"/> (seconds of a cycle's calls it may take): 1 where the cost
+    /// fits, else the power of two that brings it within, up to <see cref="MaxCyclesBetweenTrials"/>.
+    /// </summary>
+    internal static int CyclesBetweenTrials(double trialCost, double budget)
+    {
+        int cycles = 1;
+        while (cycles < MaxCyclesBetweenTrials && !(trialCost <= budget * cycles))
+        {
+            cycles *= 2;
+        }
+
+        return cycles;
+    }
+
+    /// <summary>Calls from now until the round that tries <paramref name="way"/> next begins; null while it wins, or for a way this choice has not.</summary>
+    public long? CallsUntilTrial(Exchange way)
+    {
+        int w = Array.IndexOf(_ways, way);
+        return w < 0 || way == _winner ? null : (Math.Max(_dueCycle[w], (_calls + RetrialEvery - 1) / RetrialEvery) * RetrialEvery) - _calls;
+    }
 
     /// <summary>The first round of trials over <paramref name="ways"/>, call by call (tests follow it).</summary>
     internal static TrialCall[] FirstRound(IReadOnlyList<Exchange> ways) =>
@@ -277,7 +327,9 @@ internal sealed class ExchangeChoice
     /// Sums each way's last <see cref="MeasuredCalls"/> measured calls in the round of trials that ends at
     /// <paramref name="lastPosition"/> (the winner's: its calls just before the round) over the ranks, call by call, and
     /// keeps the way with the fastest median call, a way other than dense only where that median beats every measured
-    /// call of the dense route (ties go to the earlier way in <see cref="Exchange"/>).
+    /// call of the dense route (ties go to the earlier way in <see cref="Exchange"/>). A way the round did not try is not
+    /// compared; where it tried neither dense way, their last decision's stands. Then sets when each loser is tried again
+    /// (<see cref="Reschedule"/>).
     /// </summary>
     private void Decide(ICommunicator world, long lastPosition)
     {
@@ -296,7 +348,7 @@ internal sealed class ExchangeChoice
                 }
             }
 
-            if (found == 0)
+            if (found == 0 && _ways[w] == _winner)
             {
                 CallsEndingAt(roundStart - 1, measured);   // the winner, not tried in this round
             }
@@ -308,23 +360,34 @@ internal sealed class ExchangeChoice
         for (int w = 0; w < _ways.Length; w++)
         {
             Span<float> way = calls.AsSpan(w * MeasuredCalls, MeasuredCalls);
-            medians[w] = SortedMedian(way, world.Size);
-            denseFastest = _ways[w].IsDense() ? Math.Min(denseFastest, way[0] / (double)world.Size) : denseFastest;
+            bool compared = round.Contains(new TrialCall(_ways[w], Measured: true)) || _ways[w] == _winner;
+            medians[w] = compared ? SortedMedian(way, world.Size) : double.NaN;
+            denseFastest = compared && _ways[w].IsDense() ? Math.Min(denseFastest, way[0] / (double)world.Size) : denseFastest;
         }
 
-        int best = Array.IndexOf(_ways, Exchange.Dense), denseBest = best;
+        int denseBest = -1;
         for (int w = 0; w < _ways.Length; w++)
         {
-            bool beatsDense = _ways[w].IsDense() || medians[w] < denseFastest;
-            best = beatsDense && (medians[w] < medians[best] || (medians[w] == medians[best] && w < best)) ? w : best;
-            denseBest = _ways[w].IsDense() && medians[w] < medians[denseBest] ? w : denseBest;
+            denseBest = _ways[w].IsDense() && !double.IsNaN(medians[w]) && (denseBest < 0 || medians[w] < medians[denseBest]) ? w : denseBest;
+        }
+
+        if (denseBest >= 0)
+        {
+            _denseWinner = _ways[denseBest];
+            _denseFastest = denseFastest;
+        }
+
+        int best = Array.IndexOf(_ways, _denseWinner);
+        for (int w = 0; w < _ways.Length; w++)
+        {
+            bool candidate = _ways[w].IsDense() ? w == denseBest : !double.IsNaN(medians[w]) && !(medians[w] >= _denseFastest);   // no dense call measured since a resume: no bar
+            best = candidate && (double.IsNaN(medians[best]) || medians[w] < medians[best] || (medians[w] == medians[best] && w < best)) ? w : best;
         }
 
         _winner = _ways[best];
-        _denseWinner = _ways[denseBest];
-        _denseFastest = denseFastest;
         _slowLooks = 0;
         HandedOverFrom = null;
+        Reschedule(roundStart / RetrialEvery, medians, double.IsNaN(medians[best]) ? _denseFastest : medians[best]);
         double[] comparison = NoneCompared();
         for (int w = 0; w < _ways.Length; w++)
         {
@@ -332,6 +395,26 @@ internal sealed class ExchangeChoice
         }
 
         LastComparison = comparison;
+    }
+
+    /// <summary>
+    /// After the decision at <paramref name="cycle"/>: the cycle at whose round each way the decision compared, but the
+    /// winner, is tried next. Its trial costs its calls in a round times what its median call took beyond the winner's
+    /// (<paramref name="winnerSeconds"/>); each of the others may spend its share of <see cref="RetrialShare"/> of the
+    /// cycles' calls on it (<see cref="CyclesBetweenTrials"/>): a way close to the winner is tried every cycle, one far
+    /// slower rarely, so that trying cannot cost more than the choice saves.
+    /// </summary>
+    private void Reschedule(long cycle, double[] medians, double winnerSeconds)
+    {
+        double budget = RetrialShare / (_ways.Length - 1) * RetrialEvery * winnerSeconds;
+        for (int w = 0; w < _ways.Length; w++)
+        {
+            if (_ways[w] != _winner && !double.IsNaN(medians[w]))
+            {
+                double trialCost = TrialVisits * VisitCalls(_ways[w]) * Math.Max(0, medians[w] - winnerSeconds);
+                _dueCycle[w] = cycle + CyclesBetweenTrials(trialCost, budget);
+            }
+        }
     }
 
     /// <summary>This rank's times of the calls that end at <paramref name="last"/>, one per element of <paramref name="into"/> (0 where none is kept).</summary>
@@ -365,8 +448,9 @@ internal sealed class ExchangeChoice
     public bool HasNodeAware => _ways[0] == Exchange.NodeAware;
 
     /// <summary>
-    /// Writes the ways, the position in the schedule, the winner and the measured calls, so that a resumed run goes on
-    /// with them; not the dense route's fastest call, so a resumed run watches its winner from its next decision on.
+    /// Writes the ways, the position in the schedule, the winner, the measured calls and when each way is tried next, so
+    /// that a resumed run goes on with them; not the dense route's fastest call, so a resumed run watches its winner from
+    /// its next decision on.
     /// </summary>
     public void Save(BinaryWriter writer)
     {
@@ -379,11 +463,19 @@ internal sealed class ExchangeChoice
             writer.Write(step);
             writer.Write(seconds);
         }
+
+        foreach (long cycle in _dueCycle)
+        {
+            writer.Write(cycle);
+        }
     }
 
-    /// <summary>Reads what <see cref="Save"/> wrote, into a new instance.</summary>
+    /// <summary>
+    /// Reads what <see cref="Save"/> wrote, into a new instance; <paramref name="withTrialCycles"/>: with when each way is
+    /// tried next (states saved before they were kept have not: every way is then tried at the next round).
+    /// </summary>
     /// <exception cref="InvalidDataException">A value no schedule can hold.</exception>
-    public static ExchangeChoice Load(BinaryReader reader, long warmupSteps)
+    public static ExchangeChoice Load(BinaryReader reader, long warmupSteps, bool withTrialCycles)
     {
         var choice = new ExchangeChoice(warmupSteps, nodeAware: reader.ReadBoolean()) { _calls = reader.ReadInt64() };
         int winner = reader.ReadInt32();
@@ -403,6 +495,18 @@ internal sealed class ExchangeChoice
             {
                 throw new InvalidDataException($"The averager state's exchange choice holds call {step} of {seconds} s (it is at call {choice._calls}).");
             }
+        }
+
+        long cycle = choice._calls / RetrialEvery;
+        for (int w = 0; withTrialCycles && w < choice._dueCycle.Length; w++)
+        {
+            long due = reader.ReadInt64();
+            if (due < 0 || due > cycle + MaxCyclesBetweenTrials)
+            {
+                throw new InvalidDataException($"The averager state's exchange choice tries {choice._ways[w]} next in cycle {due}, at call {choice._calls} (at most {MaxCyclesBetweenTrials} cycles on).");
+            }
+
+            choice._dueCycle[w] = due;
         }
 
         return choice;
@@ -451,10 +555,16 @@ internal sealed class ExchangeChoices(long warmupSteps, bool nodeAware)
         return choice.Completed(world, step, seconds);
     }
 
+    /// <summary>
+    /// The first byte of the section with when each way is tried next, plus 1 with the node-aware exchange; 0 or 1 (the
+    /// node-aware flag alone) begin a section saved before.
+    /// </summary>
+    private const byte WithTrialCycles = 2;
+
     /// <summary>Writes every kind's choice.</summary>
     public void Save(BinaryWriter writer)
     {
-        writer.Write(nodeAware);
+        writer.Write((byte)(WithTrialCycles + (nodeAware ? 1 : 0)));
         writer.Write(_byShapes.Count);
         foreach ((long shapes, ExchangeChoice choice) in _byShapes.OrderBy(pair => pair.Key))
         {
@@ -467,12 +577,18 @@ internal sealed class ExchangeChoices(long warmupSteps, bool nodeAware)
     /// <exception cref="InvalidDataException">A value no choice can hold.</exception>
     public static ExchangeChoices Load(BinaryReader reader, long warmupSteps)
     {
-        var choices = new ExchangeChoices(warmupSteps, reader.ReadBoolean());
+        byte first = reader.ReadByte();
+        if (first > WithTrialCycles + 1)
+        {
+            throw new InvalidDataException($"The averager state's exchange choices begin with {first}, which no version wrote.");
+        }
+
+        var choices = new ExchangeChoices(warmupSteps, nodeAware: first % 2 == 1);
         int count = AveragerState.ReadCount(reader, MaxKinds, "kinds of call of the exchange choice");
         for (int i = 0; i < count; i++)
         {
             long shapes = reader.ReadInt64();
-            ExchangeChoice choice = ExchangeChoice.Load(reader, warmupSteps);
+            ExchangeChoice choice = ExchangeChoice.Load(reader, warmupSteps, withTrialCycles: first >= WithTrialCycles);
             if (choice.HasNodeAware != choices.HasNodeAware || !choices._byShapes.TryAdd(shapes, choice))
             {
                 throw new InvalidDataException("The averager state's exchange choices disagree on their ways or repeat a kind of call.");
