@@ -191,7 +191,7 @@ public sealed class AtomoAllreduce : IGradientAverager
 
     /// <summary>
     /// What <paramref name="choice"/> last decided, for the log and the bench: each way's median call at the decision
-    /// (the ways it compared), or what the watch handed over; and the call at whose round each other way is tried next.
+    /// (the ways it compared), or what the watch handed over; and in how many calls each other way is tried next.
     /// </summary>
     private static string ExchangeChoiceInWords(ExchangeChoice choice)
     {
