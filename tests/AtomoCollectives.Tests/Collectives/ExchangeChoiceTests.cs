@@ -454,6 +454,48 @@ public sealed class ExchangeChoiceTests
     }
 
     /// <summary>
+    /// Flat wins at 1 s a call, node-aware takes 1.1 s (due every cycle), both dense ways 3 s (due in 8 and 16 cycles).
+    /// Resumed from a state saved in cycle 1, the choice has no dense call measured since (the dense route's fastest call
+    /// is not saved), and its next round tries node-aware alone: flat is kept, as in the run that was not stopped, not
+    /// handed to a dense way that was not measured.
+    /// </summary>
+    [Fact]
+    public void A_resumed_choice_keeps_its_winner_when_no_dense_way_is_due() => InProcessCluster.Run(2, comm =>
+    {
+        static double Seconds(Exchange way) => Times(way, 1.1, 1.0, 3.0);
+        const long kind = 9;
+        long saved = ExchangeChoice.RetrialEvery + 100;
+        var choices = new ExchangeChoices(0, nodeAware: true);
+        for (long step = 0; step < saved; step++)
+        {
+            choices.Completed(comm, kind, step, Seconds(choices.At(kind, step, Exchange.NodeAware)));
+        }
+
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            choices.Save(writer);
+        }
+
+        stream.Position = 0;
+        ExchangeChoices loaded = ExchangeChoices.Load(new BinaryReader(stream), 0);
+        var tried = new HashSet<Exchange>();
+        for (long step = saved; step < 3 * ExchangeChoice.RetrialEvery; step++)
+        {
+            Exchange way = loaded.At(kind, step, Exchange.NodeAware);
+            Assert.Equal(choices.At(kind, step, Exchange.NodeAware), way);
+            tried.Add(way);
+            choices.Completed(comm, kind, step, Seconds(way));
+            loaded.Completed(comm, kind, step, Seconds(way));
+        }
+
+        Assert.Equal([Exchange.NodeAware, Exchange.Flat], tried.Order());
+        Assert.Equal(Exchange.Flat, loaded.Last!.Winner);
+        Assert.False(double.IsNaN(loaded.Last.LastComparison![(int)Exchange.NodeAware]));   // cycle 2 decided, on node-aware and flat alone
+        Assert.True(double.IsNaN(loaded.Last.LastComparison[(int)Exchange.Dense]));
+    });
+
+    /// <summary>
     /// A caller averaging layer by layer: calls of two kinds alternate. Each kind keeps its own schedule and winner (flat
     /// for the one, dense for the other), and a kind whose first call fails on some rank is not recorded.
     /// </summary>
