@@ -54,6 +54,22 @@ public sealed class ExchangeChoiceTests
 
     private static Exchange[] Ways(TrialCall[] round) => [.. round.Select(t => t.Way)];
 
+    /// <summary>What <see cref="ExchangeChoices.Save"/> writes of <paramref name="choices"/>.</summary>
+    private static byte[] Saved(ExchangeChoices choices)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream))
+        {
+            choices.Save(writer);
+        }
+
+        return stream.ToArray();
+    }
+
+    /// <summary>A later round over <paramref name="ways"/>, call by call: each way's visit in turn, <see cref="ExchangeChoice.TrialVisits"/> times.</summary>
+    private static Exchange[] TakingTurns(params Exchange[] ways) =>
+        [.. Enumerable.Range(0, ExchangeChoice.TrialVisits).SelectMany(_ => ways.SelectMany(way => Enumerable.Repeat(way, ExchangeChoice.VisitCalls(way))))];
+
     /// <summary>The calls of <paramref name="way"/>'s trial in the first round.</summary>
     private static int TrialOf(Exchange way) =>
         (way == Exchange.Flat ? ExchangeChoice.FlatTrialVisits : ExchangeChoice.TrialVisits) * ExchangeChoice.VisitCalls(way);
@@ -303,8 +319,6 @@ public sealed class ExchangeChoiceTests
         int firstRetrial = Warmup + ExchangeChoice.RetrialEvery;
         Exchange[] taken = Schedule(firstRetrial + ExchangeChoice.RetrialEvery + 40, (step, way) => step < firstRetrial ? Times(way, 1.05, 1.0, 1.1) : Times(way, 0.95, 1.0, 1.1));
         Assert.All(taken[TrialsEnd..firstRetrial], w => Assert.Equal(Exchange.Flat, w));
-        Exchange[] TakingTurns(params Exchange[] ways) =>
-            [.. Enumerable.Range(0, ExchangeChoice.TrialVisits).SelectMany(_ => ways.SelectMany(way => Enumerable.Repeat(way, ExchangeChoice.VisitCalls(way))))];
         Exchange[] retrial = TakingTurns(Exchange.NodeAware, Exchange.Dense, Exchange.DenseNode);
         int retrialEnd = firstRetrial + retrial.Length;
         Assert.Equal(retrial, taken[firstRetrial..retrialEnd]);
@@ -327,8 +341,6 @@ public sealed class ExchangeChoiceTests
         const int cycles = 16;
         int Cycle(int c) => Warmup + (c * ExchangeChoice.RetrialEvery);
         Exchange[] taken = Schedule(Cycle(cycles + 1), (_, way) => Times(way, 2.0, 1.0, 3.0));
-        Exchange[] TakingTurns(params Exchange[] ways) =>
-            [.. Enumerable.Range(0, ExchangeChoice.TrialVisits).SelectMany(_ => ways.SelectMany(way => Enumerable.Repeat(way, ExchangeChoice.VisitCalls(way))))];
         for (int c = 1; c <= cycles; c++)
         {
             Exchange[] round = c % 16 == 0 ? TakingTurns(Exchange.NodeAware, Exchange.Dense, Exchange.DenseNode)
@@ -396,13 +408,7 @@ public sealed class ExchangeChoiceTests
                 choices.Completed(comm, kind, step, Seconds(choices.At(kind, step, Exchange.NodeAware)));
             }
 
-            using var stream = new MemoryStream();
-            using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
-            {
-                choices.Save(writer);
-            }
-
-            byte[] state = stream.ToArray();
+            byte[] state = Saved(choices);
             ExchangeChoices loaded = ExchangeChoices.Load(new BinaryReader(new MemoryStream(state)), 0);
             Assert.True(loaded.HasNodeAware);
             for (long step = saved; step < 2 * ExchangeChoice.RetrialEvery; step++)
@@ -415,8 +421,6 @@ public sealed class ExchangeChoiceTests
             }
 
             // The first retrial, where it was due: node-aware and dense node-aware; flat is not due for 4 cycles.
-            Exchange[] TakingTurns(params Exchange[] ways) =>
-                [.. Enumerable.Range(0, ExchangeChoice.TrialVisits).SelectMany(_ => ways.SelectMany(way => Enumerable.Repeat(way, ExchangeChoice.VisitCalls(way))))];
             Exchange[] Retrial(ExchangeChoices choice)
             {
                 for (long step = saved; step < ExchangeChoice.RetrialEvery; step++)
@@ -471,14 +475,7 @@ public sealed class ExchangeChoiceTests
             choices.Completed(comm, kind, step, Seconds(choices.At(kind, step, Exchange.NodeAware)));
         }
 
-        using var stream = new MemoryStream();
-        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
-        {
-            choices.Save(writer);
-        }
-
-        stream.Position = 0;
-        ExchangeChoices loaded = ExchangeChoices.Load(new BinaryReader(stream), 0);
+        ExchangeChoices loaded = ExchangeChoices.Load(new BinaryReader(new MemoryStream(Saved(choices))), 0);
         var tried = new HashSet<Exchange>();
         for (long step = saved; step < 3 * ExchangeChoice.RetrialEvery; step++)
         {
