@@ -337,6 +337,7 @@ internal sealed class ExchangeChoice
         long roundStart = lastPosition - (lastPosition % RetrialEvery);
         TrialCall[] round = Round(roundStart / RetrialEvery);
         var calls = new float[_ways.Length * MeasuredCalls];
+        var compared = new bool[_ways.Length];   // tried in this round, or the winner (its calls before it)
         for (int w = 0; w < _ways.Length; w++)
         {
             Span<float> measured = calls.AsSpan(w * MeasuredCalls, MeasuredCalls);
@@ -353,6 +354,8 @@ internal sealed class ExchangeChoice
             {
                 CallsEndingAt(roundStart - 1, measured);   // the winner, not tried in this round
             }
+
+            compared[w] = found > 0 || _ways[w] == _winner;
         }
 
         world.AllreduceSum(calls);
@@ -361,9 +364,8 @@ internal sealed class ExchangeChoice
         for (int w = 0; w < _ways.Length; w++)
         {
             Span<float> way = calls.AsSpan(w * MeasuredCalls, MeasuredCalls);
-            bool compared = round.Contains(new TrialCall(_ways[w], Measured: true)) || _ways[w] == _winner;
-            medians[w] = compared ? SortedMedian(way, world.Size) : double.NaN;
-            denseFastest = compared && _ways[w].IsDense() ? Math.Min(denseFastest, way[0] / (double)world.Size) : denseFastest;
+            medians[w] = compared[w] ? SortedMedian(way, world.Size) : double.NaN;
+            denseFastest = compared[w] && _ways[w].IsDense() ? Math.Min(denseFastest, way[0] / (double)world.Size) : denseFastest;
         }
 
         int denseBest = -1;
