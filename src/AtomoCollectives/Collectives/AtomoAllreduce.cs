@@ -202,7 +202,7 @@ public sealed class AtomoAllreduce : IGradientAverager
         }
 
         string decided = choice.HandedOverFrom is { } from
-            ? string.Create(culture, $"handed over from {from}: its median call {means[(int)from] * 1e3:F1} ms, the dense route's fastest at the decision {means[(int)choice.Winner] * 1e3:F1} ms")
+            ? string.Create(culture, $"handed over from {from}: its median call {means[(int)from] * 1e3:F1} ms, {(from.IsDense() ? $"{choice.Winner}'s median" : "the dense route's fastest")} at the decision {means[(int)choice.Winner] * 1e3:F1} ms")
             : "median call ms at the last decision: " + string.Join(", ", Enum.GetValues<Exchange>().Where(w => !double.IsNaN(means[(int)w])).Select(w => string.Create(culture, $"{w} {means[(int)w] * 1e3:F1}")));
         var next = Enum.GetValues<Exchange>().Select(w => (Way: w, Calls: choice.CallsUntilTrial(w))).Where(n => n.Calls is not null).Select(n => string.Create(culture, $"{n.Way} in {n.Calls} calls"));
         return $"{decided}; tried next: {string.Join(", ", next)}";

@@ -62,9 +62,11 @@ internal static class Exchanges
 /// compression, a wrong pick of another way cost up to 25 % in the bench, and a gain smaller than the calls' spread is
 /// not worth that risk. Where the node-aware exchange is a way, so is the node-aware dense sum (<see cref="Exchange.DenseNode"/>):
 /// the two dense ways are compared by their medians like any two, and "the dense route's fastest call" is the faster of
-/// theirs. Between rounds, a winner other than dense is watched: every <see cref="WatchCalls"/> calls one allreduce sums
-/// its last calls over the ranks, and where their median has become slower than the dense route's fastest call at the
-/// decision, twice in a row, the dense way with the faster median at the decision takes the calls until the next round.
+/// theirs. Between rounds, the winner is watched: every <see cref="WatchCalls"/> calls one allreduce sums its last calls
+/// over the ranks, and where their median has become slower than its bar, twice in a row, a dense way takes the calls
+/// until the next round. A winner other than dense is held to the dense route's fastest call at the decision, and gives
+/// way to the dense way with the faster median; a dense winner is held to the other dense way's median at the decision
+/// by <see cref="DenseWatchMargin"/>, and gives way to it.
 /// </para>
 /// </remarks>
 internal sealed class ExchangeChoice
@@ -111,7 +113,7 @@ internal sealed class ExchangeChoice
     /// <summary>The most cycles between two trials of a way: however slow its last trial, it is tried again within this.</summary>
     internal const int MaxCyclesBetweenTrials = 64;
 
-    /// <summary>Calls of a winner other than dense between two looks at them (<see cref="Watch"/>).</summary>
+    /// <summary>Calls of the winner between two looks at them (<see cref="Watch"/>).</summary>
     internal const int WatchCalls = 5;
 
     /// <summary>
@@ -120,6 +122,15 @@ internal sealed class ExchangeChoice
     /// <see cref="WatchCalls"/> more calls of a drift (measured: one slow window handed flat calls of 2.5× over).
     /// </summary>
     internal const int SlowLooks = 2;
+
+    /// <summary>
+    /// How much slower than the other dense way's median at the decision a dense winner's watched median must be for the
+    /// calls to go to that way: the goal's 5 %, below which a switch between the dense ways is not worth its noise (two
+    /// dense ways as fast as each other would otherwise hand the calls back and forth on the calls' spread alone). Without
+    /// it, in one run at 2×4 ranks, 10 Gbit/s, <c>MPI_Allreduce</c> kept the calls on a trial of 110.5 against 118.1 ms,
+    /// then took 138 ms a call against 113 for the node-aware dense sum until the next round.
+    /// </summary>
+    internal const double DenseWatchMargin = 0.05;
 
     private readonly long _warmupSteps;
     private readonly Exchange[] _ways;
@@ -132,7 +143,9 @@ internal sealed class ExchangeChoice
     private Exchange _winner;
     private double _denseFastest = double.NaN;   // the dense ways' fastest measured call at the last decision (mean over the ranks); NaN: none since this instance began
     private Exchange _denseWinner = Exchange.Dense;   // the dense way with the faster median at the last decision
-    private int _slowLooks;   // looks in a row at the winner that found it slower than _denseFastest
+    private int _slowLooks;   // looks in a row at the winner that found it slower than _watchBar
+    private double _watchBar = double.NaN;   // the watched winner's median slower than this is a slow look; NaN: not watched
+    private Exchange _watchHandsTo;   // the way a watched winner gives the calls to
 
     /// <summary>A choice between the flat exchange and the dense route, and the node-aware exchange with <paramref name="nodeAware"/>.</summary>
     public ExchangeChoice(long warmupSteps, bool nodeAware)
@@ -147,11 +160,11 @@ internal sealed class ExchangeChoice
     /// <summary>
     /// The last decision: each way's median call time (each call's mean over the ranks), seconds, in <see cref="Exchange"/>
     /// order (NaN: not tried); after a switch to dense on watching the winner (<see cref="Watch"/>), the winner's watched
-    /// median and the dense route's fastest call.
+    /// median and the bar it was held to, under the way it handed the calls to.
     /// </summary>
     public double[]? LastComparison { get; private set; }
 
-    /// <summary>The way the watch (<see cref="Watch"/>) handed the calls over from to the dense route since the last decision; null: none.</summary>
+    /// <summary>The way the watch (<see cref="Watch"/>) handed the calls over from to a dense way since the last decision; null: none.</summary>
     public Exchange? HandedOverFrom { get; private set; }
 
     /// <summary>The way the calls go between trials (the first way before the first decision).</summary>
@@ -165,8 +178,8 @@ internal sealed class ExchangeChoice
     /// <summary>
     /// Records that the call at <paramref name="step"/> succeeded on every rank in <paramref name="seconds"/> here; after
     /// the last call of a round of trials, decides with one allreduce over <paramref name="world"/>, on every rank at that
-    /// step, and returns true; between rounds, looks at a winner other than dense every <see cref="WatchCalls"/> calls
-    /// (<see cref="Watch"/>) and returns true where it gives way to the dense route.
+    /// step, and returns true; between rounds, looks at the winner every <see cref="WatchCalls"/> calls
+    /// (<see cref="Watch"/>) and returns true where it gives way to a dense way.
     /// </summary>
     public bool Completed(ICommunicator world, long step, double seconds)
     {
@@ -189,21 +202,21 @@ internal sealed class ExchangeChoice
 
     /// <summary>
     /// Whether the winner's calls are looked at after the call at <paramref name="position"/>: every
-    /// <see cref="WatchCalls"/> calls between rounds, while a way other than dense wins, with room before the next round
-    /// for the dense route's calls that the next decision measures.
+    /// <see cref="WatchCalls"/> calls between rounds, while the winner has a bar (<see cref="SetWatch"/>), with room
+    /// before the next round for the winner's calls that the next decision measures.
     /// </summary>
     private bool Watched(long position)
     {
         long cycle = position / RetrialEvery, at = position % RetrialEvery;
         long since = at - TrialsLength(cycle);
-        return !_winner.IsDense() && double.IsFinite(_denseFastest) && since >= 0 && since % WatchCalls == WatchCalls - 1
+        return double.IsFinite(_watchBar) && since >= 0 && since % WatchCalls == WatchCalls - 1
             && RetrialEvery - 1 - at > MeasuredCalls;
     }
 
     /// <summary>
     /// The winner's last <see cref="WatchCalls"/> calls, summed over the ranks call by call (one allreduce): where their
-    /// median is slower than the dense route's fastest call at the last decision, <see cref="SlowLooks"/> looks in a row,
-    /// the dense route takes the calls until the next round of trials, and true is returned. A winner's calls can drift
+    /// median is slower than its bar (<see cref="SetWatch"/>), <see cref="SlowLooks"/> looks in a row, the dense way the
+    /// bar came from takes the calls until the next round of trials, and true is returned. A winner's calls can drift
     /// after its trial (the flat exchange's time rule goes on fitting the link and routing: measured 82 ms in its trial,
     /// 96 ms in the calls after, against 95 ms all dense), which a round every <see cref="RetrialEvery"/> calls would
     /// notice only much later.
@@ -214,7 +227,8 @@ internal sealed class ExchangeChoice
         CallsEndingAt(position, calls);
         world.AllreduceSum(calls);
         double median = SortedMedian(calls, world.Size);
-        _slowLooks = median > _denseFastest ? _slowLooks + 1 : 0;
+        double margin = _winner.IsDense() ? 1 + DenseWatchMargin : 1;
+        _slowLooks = median > _watchBar * margin ? _slowLooks + 1 : 0;
         if (_slowLooks < SlowLooks)
         {
             return false;
@@ -222,12 +236,38 @@ internal sealed class ExchangeChoice
 
         double[] comparison = NoneCompared();
         comparison[(int)_winner] = median;
-        comparison[(int)_denseWinner] = _denseFastest;
+        comparison[(int)_watchHandsTo] = _watchBar;
         LastComparison = comparison;
         HandedOverFrom = _winner;
         _dueCycle[Array.IndexOf(_ways, _winner)] = (position / RetrialEvery) + 1;   // tried again at the next round, whatever its last trial
-        _winner = _denseWinner;
+        _winner = _watchHandsTo;
+        _watchBar = double.NaN;   // the way handed to is not watched until the next decision
         return true;
+    }
+
+    /// <summary>
+    /// After a decision, the bar the winner's watched calls are held to (<see cref="Watch"/>) and the way they give the
+    /// calls to: for a way other than dense, the dense route's fastest call and the dense way with the faster median; for
+    /// a dense winner, the other dense way's median in <paramref name="medians"/>, where the decision measured it. None
+    /// where there is nothing measured to hold the winner to (no dense call since a resume; one dense way, or the other
+    /// not tried in the round).
+    /// </summary>
+    private void SetWatch(double[] medians)
+    {
+        _watchBar = double.NaN;
+        if (!_winner.IsDense())
+        {
+            (_watchBar, _watchHandsTo) = (_denseFastest, _denseWinner);
+            return;
+        }
+
+        for (int w = 0; w < _ways.Length; w++)
+        {
+            if (_ways[w].IsDense() && _ways[w] != _winner && !double.IsNaN(medians[w]))
+            {
+                (_watchBar, _watchHandsTo) = (medians[w], _ways[w]);
+            }
+        }
     }
 
     /// <summary>The calls of the round of trials at the start of <paramref name="cycle"/> (the first tries every way; later ones all but the winner).</summary>
@@ -390,6 +430,7 @@ internal sealed class ExchangeChoice
         _winner = _ways[best];
         _slowLooks = 0;
         HandedOverFrom = null;
+        SetWatch(medians);
         Reschedule(roundStart / RetrialEvery, medians, double.IsNaN(medians[best]) ? _denseFastest : medians[best]);
         double[] comparison = NoneCompared();
         for (int w = 0; w < _ways.Length; w++)
@@ -452,8 +493,8 @@ internal sealed class ExchangeChoice
 
     /// <summary>
     /// Writes the ways, the position in the schedule, the winner, the measured calls and when each way is tried next, so
-    /// that a resumed run goes on with them; not the dense route's fastest call, so a resumed run watches its winner from
-    /// its next decision on.
+    /// that a resumed run goes on with them; not the bar the winner is watched against, so a resumed run watches its winner
+    /// from its next decision on.
     /// </summary>
     public void Save(BinaryWriter writer)
     {

@@ -291,6 +291,67 @@ public sealed class ExchangeChoiceTests
     }
 
     /// <summary>
+    /// The dense ways watch each other: flat dense wins its trial at 1 s a call against 1.1 s for dense node-aware, then
+    /// its calls slow. At 1.2 s, more than <see cref="ExchangeChoice.DenseWatchMargin"/> beyond dense node-aware's
+    /// 1.1 s, the calls go to dense node-aware after two looks; at 1.15 s, within the margin (1.155 s), they stay.
+    /// </summary>
+    [Theory]
+    [InlineData(1.2, (int)Exchange.DenseNode)]
+    [InlineData(1.15, (int)Exchange.Dense)]
+    public void A_dense_winner_that_slows_past_the_other_dense_way_gives_way_to_it(double denseAfterTrials, int keptWay)
+    {
+        var kept = (Exchange)keptWay;
+        double Seconds(long step, Exchange way) => way switch
+        {
+            Exchange.Dense => step >= TrialsEnd ? denseAfterTrials : 1.0,
+            Exchange.DenseNode => 1.1,
+            _ => 5.0,
+        };
+
+        Exchange[] taken = Schedule(Warmup + ExchangeChoice.RetrialEvery, Seconds);   // up to the first retrial
+        int handover = TrialsEnd + (ExchangeChoice.SlowLooks * ExchangeChoice.WatchCalls);
+        Assert.All(taken[TrialsEnd..handover], w => Assert.Equal(Exchange.Dense, w));
+        Assert.All(taken[handover..], w => Assert.Equal(kept, w));
+        InProcessCluster.Run(2, comm =>
+        {
+            var choice = new ExchangeChoice(Warmup, nodeAware: true);
+            for (long step = 0; step < handover; step++)
+            {
+                choice.Completed(comm, step, Seconds(step, choice.At(step)));
+            }
+
+            Assert.Equal(kept == Exchange.DenseNode ? Exchange.Dense : null, choice.HandedOverFrom);
+            Assert.Equal(kept == Exchange.DenseNode ? denseAfterTrials : 1.0, choice.LastComparison![(int)Exchange.Dense], 6);
+            Assert.Equal(1.1, choice.LastComparison[(int)Exchange.DenseNode], 6);
+        });
+    }
+
+    /// <summary>
+    /// The dense way a watch handed the calls to is not watched in turn: flat wins at 1 s, dense node-aware (1.5 s) takes
+    /// the calls when flat slows to 3 s, then slows itself to 4 s, past flat dense's 2 s; it keeps the calls until the
+    /// next round. Nor is a dense winner watched where it is the only dense way (no grouping into nodes): dense slows from
+    /// 1 s to 3 s past flat's 2 s, and keeps the calls to the next round.
+    /// </summary>
+    [Fact]
+    public void A_way_handed_to_and_a_lone_dense_way_are_not_watched()
+    {
+        int handover = TrialsEnd + (ExchangeChoice.SlowLooks * ExchangeChoice.WatchCalls);
+        int firstRetrial = Warmup + ExchangeChoice.RetrialEvery;
+        Exchange[] taken = Schedule(firstRetrial, (step, way) => way switch
+        {
+            Exchange.Flat => step >= TrialsEnd ? 3.0 : 1.0,
+            Exchange.DenseNode => step >= handover ? 4.0 : 1.5,
+            Exchange.Dense => 2.0,
+            _ => 5.0,
+        });
+        Assert.All(taken[handover..], w => Assert.Equal(Exchange.DenseNode, w));
+
+        const int FlatDenseTrialsEnd = Warmup + 15;   // flat 9 visits, dense 6, one call each
+        Exchange[] lone = Schedule(firstRetrial, (step, way) => way == Exchange.Dense ? (step >= FlatDenseTrialsEnd ? 3.0 : 1.0) : 2.0, nodeAware: false);
+        Assert.All(lone[FlatDenseTrialsEnd..], w => Assert.Equal(Exchange.Dense, w));
+    }
+
+    /// <summary>
     /// One slow window of flat's calls (3 s against the dense route's 2 s, between two fast ones) is not handed over: the
     /// next look finds flat fast again, and it keeps the calls.
     /// </summary>
