@@ -36,6 +36,15 @@ internal static class CollectiveBench
     /// <summary>Calibration sizes in floats: 1 KiB … 8 MiB messages.</summary>
     internal static readonly int[] CalibrationFloats = [256, 4096, 65536, 524288, 2097152];
 
+    /// <summary>
+    /// The node sum's calibration sizes: <see cref="CalibrationFloats"/> and 32 MiB, the size of the sums the steps make
+    /// (the node-aware calls sum the whole set at once: ResNet-18's 46.8 MB, the real set's 22.3 MB). Up to 8 MiB alone,
+    /// the fit put the node sum at 1.50 ns/B per rank and predicted 144.7 ms for <c>dense-node</c>'s exchange, which took
+    /// 96.4 (2×4 ranks, 10 Gbit/s): per byte, a node sum of 46.8 MB took less than one of 8 MiB. Only the node level:
+    /// an <c>MPI_Allreduce</c> of that size over the world or the rails takes 4–5× the per-tensor calls the model predicts.
+    /// </summary>
+    internal static readonly int[] NodeCalibrationFloats = [.. CalibrationFloats, 8388608];
+
     public static BenchRun Run(ICommunicator world, BenchSettings settings, Action<string>? progress = null)
     {
         var configs = new List<ConfigResult>();
@@ -265,19 +274,19 @@ internal static class CollectiveBench
     /// Dense sums of <see cref="CalibrationFloats"/> (for fitting α and β), each level timed as the collectives use it:
     /// <c>MPI_Allreduce</c> over the world (the flat dense baseline); and, where the ranks group into nodes as the library's
     /// node-aware exchange would group them (<see cref="NodeAwareMode.Auto"/>), the node sum of the node-aware collectives
-    /// (a reduce-scatter and an allgather within each node, every node at once) and <c>MPI_Allreduce</c> over the rails
+    /// (a reduce-scatter and an allgather within each node, every node at once; <see cref="NodeCalibrationFloats"/>) and <c>MPI_Allreduce</c> over the rails
     /// (every rail at once, as in use: a node's rails share its link).
     /// </summary>
     private static List<CalibrationPoint> CalibrateLink(ICommunicator world, string label)
     {
-        var points = TimeSums(world, world.Size, label, CalibrationLevel.World, buffer => world.AllreduceSum(buffer));
+        var points = TimeSums(world, world.Size, label, CalibrationLevel.World, CalibrationFloats, buffer => world.AllreduceSum(buffer));
         using NodeTopology? topology = NodeTopology.ForMode(world, NodeAwareMode.Auto, "bench --calibrate");
         if (topology is not null)
         {
             ICommunicator node = topology.Node;
             using NodeSharedBlocks? shared = NodeSharedBlocks.Open(world, node, NullLogger.Instance);
-            points.AddRange(TimeSums(world, node.Size, label, CalibrationLevel.Node, buffer => SumWithinNode(node, shared, buffer)));
-            points.AddRange(TimeSums(world, topology.Rail.Size, label, CalibrationLevel.Rail, buffer => topology.Rail.AllreduceSum(buffer)));
+            points.AddRange(TimeSums(world, node.Size, label, CalibrationLevel.Node, NodeCalibrationFloats, buffer => SumWithinNode(node, shared, buffer)));
+            points.AddRange(TimeSums(world, topology.Rail.Size, label, CalibrationLevel.Rail, CalibrationFloats, buffer => topology.Rail.AllreduceSum(buffer)));
         }
 
         return points;
@@ -321,15 +330,15 @@ internal static class CollectiveBench
     }
 
     /// <summary>
-    /// <paramref name="sum"/> of every calibration size, over this rank's group of <paramref name="groupRanks"/> (every
+    /// <paramref name="sum"/> of each of <paramref name="sizes"/> (floats), over this rank's group of <paramref name="groupRanks"/> (every
     /// group at once, started together by a world barrier): per repeat the slowest rank of the world, and the median of
     /// the repeats, as the steps are reported (the median step of the slowest rank), so that the model's inputs carry the
     /// same time-slicing as what it predicts.
     /// </summary>
-    private static List<CalibrationPoint> TimeSums(ICommunicator world, int groupRanks, string label, CalibrationLevel level, Action<float[]> sum)
+    private static List<CalibrationPoint> TimeSums(ICommunicator world, int groupRanks, string label, CalibrationLevel level, int[] sizes, Action<float[]> sum)
     {
         var points = new List<CalibrationPoint>();
-        foreach (int floats in CalibrationFloats)
+        foreach (int floats in sizes)
         {
             var buffer = new float[floats];
             buffer.AsSpan().Fill(1f);
