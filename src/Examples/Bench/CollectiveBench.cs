@@ -293,9 +293,11 @@ internal static class CollectiveBench
     }
 
     /// <summary>
-    /// The node-aware collectives' sum within a node, as they run it: through the node's shared memory where it has it
-    /// (<see cref="NodeSharedBlocks"/>: each rank sums its slice over every rank's copy, then reads every slice back
-    /// into its buffer), else a reduce-scatter into node-rank slices and an allgather of the slices. The slice is
+    /// The node-aware collectives' sum within a node, as they run it and time it as their exchange: through the node's
+    /// shared memory where it has it (<see cref="NodeSharedBlocks"/>: each rank sums its slice over every rank's copy and
+    /// shares it; the calls read the slices into the tensors in their commit, which they time as decode, so not here:
+    /// timed with it, the sum counted the commit's copy twice, once here and once in the measured commit the model adds),
+    /// else a reduce-scatter into node-rank slices and an allgather of the slices. The slice is
     /// pooled, as in <c>NodeAllreduce.Sum</c>: a new array per call (fresh pages, which the peers' shared-memory copies
     /// then fault in) made the 8 MiB sum 3× as slow as the same sum in C (40–53 against 13–15 ms at 2×4 ranks,
     /// docs/network-benchmarks.md), and the model predicted every node-aware way too slow.
@@ -312,11 +314,6 @@ internal static class CollectiveBench
             {
                 shared.ReduceScatter(new ContiguousBlocks(buffer, counts), counts, mine, traffic);
                 shared.Share(mine, buffer.Length, traffic);
-                for (int l = 0, at = 0; l < counts.Length; at += counts[l], l++)
-                {
-                    shared.Result(l, counts[l]).CopyTo(buffer.AsSpan(at));
-                }
-
                 return;
             }
 

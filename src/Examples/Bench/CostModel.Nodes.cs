@@ -22,6 +22,17 @@ internal sealed record NodeLinks(LinkParameters Intra, LinkParameters Inter, Lin
 }
 
 /// <summary>
+/// What a call does over every tensor on every rank, whichever its share of the encoding: <paramref name="Check"/>, one
+/// read of the tensors for NaN and infinity before the header (timed as encode); <paramref name="Divide"/>, the flat
+/// dense route's scale of <c>MPI_Allreduce</c>'s sum in the tensors; <paramref name="CommitNode"/>, a node-aware call's
+/// copy of the node's mean into the tensors (both timed as decode). Seconds, as the step takes them (no further
+/// scaling): the check from the set's read-once, the other two as the dense baselines' rows measured them, the same
+/// work in those calls. The node-aware exchange's encode profile covers the encoding of its share alone, so these
+/// passes over the whole set are its own terms.
+/// </summary>
+internal readonly record struct WholeSetPasses(double Check, double Divide, double CommitNode);
+
+/// <summary>
 /// A node-aware step in its terms: the nodes per group (<see cref="NodeGroups"/>; 1, none); encode of the node sums; the
 /// small allgathers (header, payload lengths, with groups the group payload lengths); the node sum; the payloads between
 /// nodes (with groups, within the group and then the leaders'); the rails' dense allreduce; on a group's leader, decode
@@ -219,11 +230,12 @@ internal static partial class CostModel
     /// world allgather); the library's byte rule between nodes (<see cref="GoesDenseBetweenNodes"/>); the payloads
     /// between nodes (<see cref="AtomoNodeAwareTerms"/>, with or without groups); decode of the slowest rank's share of
     /// what its rail gathered; the rails' allreduce of the dense slices and of the tensors the byte rule sent dense; an
-    /// allgather within the node. <paramref name="nodeGroupSize"/> is <see cref="AtomoOptions.NodeGroupSize"/> (0: the
+    /// allgather within the node; the passes over every tensor, the check before and the commit after
+    /// (<paramref name="passes"/>). <paramref name="nodeGroupSize"/> is <see cref="AtomoOptions.NodeGroupSize"/> (0: the
     /// library's automatic rule).
     /// </summary>
-    public static StepPrediction AtomoNodeAware(int nodes, int ranksPerNode, AtomoProfile profile, NodeLinks links, double computeScale = 1, int nodeGroupSize = 0) =>
-        AtomoNodeAwareTerms(nodes, ranksPerNode, profile, links, computeScale, nodeGroupSize).Step;
+    public static StepPrediction AtomoNodeAware(int nodes, int ranksPerNode, AtomoProfile profile, NodeLinks links, double computeScale = 1, int nodeGroupSize = 0, WholeSetPasses passes = default) =>
+        AtomoNodeAwareTerms(nodes, ranksPerNode, profile, links, computeScale, nodeGroupSize, passes).Step;
 
     /// <summary>
     /// The library's byte rule between nodes: a tensor goes dense when the payloads a node receives
@@ -243,9 +255,10 @@ internal static partial class CostModel
     /// (<see cref="NodeStepTerms.Recompress"/>); the group payload lengths over the rail (a small allgather of M members);
     /// the leaders' allgatherv over the rail, s(M)·α + groups·payload·β (a group's payload weighs a node's, the budget
     /// being fixed; a node that does not lead receives every group's, its own included); then every rank decodes the
-    /// groups' payloads instead of M.
+    /// groups' payloads instead of M. The encode includes the check of every tensor, the decode the commit into every
+    /// tensor (<paramref name="passes"/>; the flat exchange's profile has its own, as the flat call makes them).
     /// </summary>
-    public static NodeStepTerms AtomoNodeAwareTerms(int nodes, int ranksPerNode, AtomoProfile profile, NodeLinks links, double computeScale = 1, int nodeGroupSize = 0)
+    public static NodeStepTerms AtomoNodeAwareTerms(int nodes, int ranksPerNode, AtomoProfile profile, NodeLinks links, double computeScale = 1, int nodeGroupSize = 0, WholeSetPasses passes = default)
     {
         ArgumentNullException.ThrowIfNull(profile);
         ArgumentNullException.ThrowIfNull(links);
@@ -280,9 +293,10 @@ internal static partial class CostModel
         double withinNode = RingAllreduce(ranksPerNode, allBytes, links.Intra);
         // The library's two sums on the rail: the tensors the byte rule sent dense, if any; the slices, each with its outcome float.
         double denseOnRails = RailAllreduce(nodes, ranksPerNode, denseBytes + (4.0 * ranksPerNode), links.Inter) + (cheaperBytes > 0 ? RailAllreduce(nodes, ranksPerNode, cheaperBytes, links.Inter) : 0);
-        double encode = profile.EncodeSeconds * SlowestShare(profile.Tensors, ranksPerNode, _ => true);
+        double encode = (profile.EncodeSeconds * SlowestShare(profile.Tensors, ranksPerNode, _ => true) * computeScale) + passes.Check;
         double decodedShare = SlowestShare(profile.Tensors, ranksPerNode, t => !Dense(t));
         double Decode(int payloads) => (profile.DecodeFixedSeconds + (payloads * profile.DecodePerRankSeconds)) * decodedShare;
+        double DecodeAndCommit(int payloads) => (Decode(payloads) * computeScale) + passes.CommitNode;
         // A rail's allgatherv of payloads: Open MPI's steps for its bytes per member (each sender's share of a node's
         // payloads, 1/k of them), and the node's link carrying the k rails' payloads in.
         double Allgatherv(int members, int senders, int payloadsIn) =>
@@ -290,32 +304,32 @@ internal static partial class CostModel
             + (payloadsIn * nodePayload * links.Inter.Beta);
         if (groupSize == 1)
         {
-            return new NodeStepTerms(1, encode * computeScale, headers, withinNode, Allgatherv(nodes, nodes, nodes - 1), denseOnRails, 0, Decode(nodes) * computeScale);
+            return new NodeStepTerms(1, encode, headers, withinNode, Allgatherv(nodes, nodes, nodes - 1), denseOnRails, 0, DecodeAndCommit(nodes));
         }
 
         double payloads = Allgatherv(groupSize, groupSize, groupSize - 1) + Allgatherv(nodes, groups, groups);   // only the leaders send
         double recompress = Decode(groupSize) + (profile.EncodeSeconds * decodedShare);   // the leader encodes what is still compressed
         headers += RailSmallAllgather(nodes, ranksPerNode, GroupLengthsBytes(tensors), links);
-        return new NodeStepTerms(groupSize, encode * computeScale, headers, withinNode, payloads, denseOnRails, recompress * computeScale, Decode(groups) * computeScale);
+        return new NodeStepTerms(groupSize, encode, headers, withinNode, payloads, denseOnRails, recompress * computeScale, DecodeAndCommit(groups));
     }
 
     /// <summary>
     /// The way a call under <see cref="RoutingRule.Time"/> takes (<c>ExchangeChoice</c> measures the ways and keeps the
     /// fastest): the fastest of the node-aware exchange, the flat one, and the two all-dense routes (each rank's check
-    /// of its tensors for NaN and infinity, <paramref name="checkSeconds"/>: one read of them, before the header; the
-    /// header; then <c>MPI_Allreduce</c> of the tensors over all ranks, or the node-aware dense sum, <see cref="DenseNode"/>,
-    /// header included).
+    /// of its tensors for NaN and infinity, one read of them, before the header; the header; then <c>MPI_Allreduce</c>
+    /// of the tensors over all ranks and the divide, or the node-aware dense sum, <see cref="DenseNode"/>, header
+    /// included, and its commit; <paramref name="passes"/>).
     /// </summary>
-    public static (Exchange Way, StepPrediction Step) AtomoChosen(int nodes, int ranksPerNode, AtomoProfile profile, IReadOnlyList<int> tensorElements, NodeLinks links, double checkSeconds, double computeScale = 1, int nodeGroupSize = 0)
+    public static (Exchange Way, StepPrediction Step) AtomoChosen(int nodes, int ranksPerNode, AtomoProfile profile, IReadOnlyList<int> tensorElements, NodeLinks links, WholeSetPasses passes, double computeScale = 1, int nodeGroupSize = 0)
     {
         ArgumentNullException.ThrowIfNull(links);
-        StepPrediction dense = DenseFlat(nodes, ranksPerNode, tensorElements, links);
+        StepPrediction dense = DenseFlat(nodes, ranksPerNode, tensorElements, links, passes.Divide);
         (Exchange, StepPrediction)[] ways =
         [
-            (Exchange.NodeAware, AtomoNodeAware(nodes, ranksPerNode, profile, links, computeScale, nodeGroupSize)),
+            (Exchange.NodeAware, AtomoNodeAware(nodes, ranksPerNode, profile, links, computeScale, nodeGroupSize, passes)),
             (Exchange.Flat, Atomo(nodes * ranksPerNode, profile, links.RingEdge(nodes), computeScale)),
-            (Exchange.Dense, dense with { Encode = checkSeconds, Exchange = dense.Exchange + SmallAllgather(nodes, ranksPerNode, HeaderBytes, links) }),
-            (Exchange.DenseNode, DenseNode(nodes, ranksPerNode, tensorElements, links) with { Encode = checkSeconds }),
+            (Exchange.Dense, dense with { Encode = passes.Check, Exchange = dense.Exchange + SmallAllgather(nodes, ranksPerNode, HeaderBytes, links) }),
+            (Exchange.DenseNode, DenseNode(nodes, ranksPerNode, tensorElements, links, passes.CommitNode) with { Encode = passes.Check }),
         ];
         return ways.MinBy(w => w.Item2.Total);
     }

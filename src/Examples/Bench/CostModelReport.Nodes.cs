@@ -53,8 +53,9 @@ internal static partial class CostModelReport
     /// The model's step for one measured configuration on the emulated cluster, and the way it predicts: the dense
     /// baselines; ATOMO by the time rule (the fastest way, as the library chooses it), by bytes (node-aware), or flat.
     /// <paramref name="nodeGroupSize"/> is the run's <see cref="AtomoOptions.NodeGroupSize"/> (bench/netem.sh --node-groups).
+    /// <paramref name="passes"/> are the passes over every tensor (<see cref="Passes"/>).
     /// </summary>
-    internal static (string Way, StepPrediction Step) PredictMeasured(ConfigResult measured, int nodes, int ranksPerNode, NodeLinks links, IReadOnlyList<int> elements, IReadOnlyList<AtomoProfile> profiles, double computeScale, int nodeGroupSize = 0)
+    internal static (string Way, StepPrediction Step) PredictMeasured(ConfigResult measured, int nodes, int ranksPerNode, NodeLinks links, IReadOnlyList<int> elements, IReadOnlyList<AtomoProfile> profiles, double computeScale, WholeSetPasses passes, int nodeGroupSize = 0)
     {
         AtomoProfile Profile() => profiles.Single(p => p.Config == measured.Config);
         return measured switch
@@ -62,9 +63,20 @@ internal static partial class CostModelReport
             { Config: BenchConfigurations.Dense } => ("", CostModel.DenseFlat(nodes, ranksPerNode, elements, links, measured.DecodeSeconds)),
             { Config: BenchConfigurations.DenseNode } => ("", CostModel.DenseNode(nodes, ranksPerNode, elements, links, measured.DecodeSeconds)),
             { Config: BenchConfigurations.SpectralThreeFlat } => (nameof(Exchange.Flat), CostModel.Atomo(nodes * ranksPerNode, Profile(), links.RingEdge(nodes), computeScale)),
-            { Routing: "time" } => CostModel.AtomoChosen(nodes, ranksPerNode, Profile(), elements, links, CheckSeconds(measured) * computeScale, computeScale, nodeGroupSize) is var (way, step) ? (way.ToString(), step) : default,
-            _ => (nameof(Exchange.NodeAware), CostModel.AtomoNodeAware(nodes, ranksPerNode, Profile(), links, computeScale, nodeGroupSize)),
+            { Routing: "time" } => CostModel.AtomoChosen(nodes, ranksPerNode, Profile(), elements, links, passes, computeScale, nodeGroupSize) is var (way, step) ? (way.ToString(), step) : default,
+            _ => (nameof(Exchange.NodeAware), CostModel.AtomoNodeAware(nodes, ranksPerNode, Profile(), links, computeScale, nodeGroupSize, passes)),
         };
+    }
+
+    /// <summary>
+    /// The passes over every tensor of <paramref name="measured"/>'s calls (<see cref="WholeSetPasses"/>): its check, as
+    /// <see cref="CheckSeconds"/> scaled like compute; the divide and the node-aware commit as the run's dense baselines at
+    /// its N measured them (their decode phase: the same work in their calls), none where the run has no such row.
+    /// </summary>
+    internal static WholeSetPasses Passes(ConfigResult measured, IReadOnlyList<ConfigResult> results, double computeScale)
+    {
+        double DecodeOf(string config) => results.Where(r => r.Ranks == measured.Ranks && r.Config == config).Select(r => r.DecodeSeconds).DefaultIfEmpty(0).Min();
+        return new WholeSetPasses(CheckSeconds(measured) * computeScale, DecodeOf(BenchConfigurations.Dense), DecodeOf(BenchConfigurations.DenseNode));
     }
 
     /// <summary>
@@ -94,18 +106,18 @@ internal static partial class CostModelReport
         report.Append(Invariant, $"# Cost model with nodes: {set.Description}, label {runs.Label}\n\n");
         report.Append(MediansNote([.. each.Select(r => r.Source)]));
 
-        report.Append("Links fitted per measured N from the bench's calibration (dense sums of 1 KiB … 8 MiB, each level as the collectives use it): intra = the node sum of the node-aware collectives (reduce-scatter, allgather), every node at once; inter = MPI_Allreduce over the rails, every rail at once, so a node's rails share its link (beta per node link = the rail slope / k); world = MPI_Allreduce over all ranks, fitted in a ring's form (what the dense baseline calls, on the cluster measured; a flat ring's edge is as slow as its slowest kind).\n\n");
+        report.Append("Links fitted per measured N from the bench's calibration (dense sums of 1 KiB … 8 MiB, each level as the collectives use it): intra = the node sum of the node-aware collectives (reduce-scatter, then each rank's slice shared; up to 32 MiB, the size of the sums the steps make), every node at once; inter = MPI_Allreduce over the rails, every rail at once, so a node's rails share its link (beta per node link = the rail slope / k); world = MPI_Allreduce over all ranks, fitted in a ring's form (what the dense baseline calls, on the cluster measured; a flat ring's edge is as slow as its slowest kind).\n\n");
         report.Append("| N | nodes M x ranks k | intra alpha us | intra beta ns/B (per rank) | inter alpha us | inter beta ns/B (per node link) | inter goodput Gbit/s (of nominal) | world alpha us | world beta ns/B |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
         foreach ((int n, (int nodes, int k, NodeLinks links)) in fits)
         {
             report.Append(Invariant, $"| {n} | {nodes} x {k} | {links.Intra.Alpha * 1e6:F1} | {links.Intra.Beta * 1e9:F3} | {links.Inter.Alpha * 1e6:F1} | {links.Inter.Beta * 1e9:F3} | {8 / links.Inter.Beta / 1e9:F2} ({8 / links.Inter.Beta / rateBitsPerSecond * 100:F0} %) | {links.World!.Alpha * 1e6:F1} | {links.World!.Beta * 1e9:F3} |\n");
         }
 
-        report.Append(Invariant, $"\nCompute measured on one rank alone (replica communicator, flat: every compressible tensor), scaled in the emulation by max(1, N/{cores}); node-aware, each rank encodes and decodes its share of the tensors (the library's plan). Payloads per tensor: node 0's, from the N = {fitRanks} run.\n\n");
+        report.Append(Invariant, $"\nCompute measured on one rank alone (replica communicator, flat: every compressible tensor), scaled in the emulation by max(1, N/{cores}); node-aware, each rank encodes and decodes its share of the tensors (the library's plan), and every rank checks every tensor before (the set's read-once, scaled alike) and commits the node's result into every tensor after (as dense-node's commit measured it). Payloads per tensor: node 0's, from the N = {fitRanks} run.\n\n");
         AppendProfiles(report, profiles, fitRanks);
 
         var errorRows = new List<string> { "label,set,ranks,nodes,config,model_way,measured_s,model_s,relative_error" };
-        report.Append("\n## Model vs measured (emulated cluster)\n\nATOMO routed by time is predicted as the fastest of its three ways (node-aware, flat, all dense: each rank's check of its gradients, one read of them, then the header and MPI_Allreduce), the way the library chooses by measuring them; routed by bytes, node-aware.\n\n| N | config | model's way | measured ms | model ms | error |\n|---:|---|---|---:|---:|---:|\n");
+        report.Append("\n## Model vs measured (emulated cluster)\n\nATOMO routed by time is predicted as the fastest of its four ways (node-aware, flat, and all dense: each rank's check of its gradients, one read of them, then the header and MPI_Allreduce and the divide, or the node-aware dense sum and its commit, as the dense rows measured them), the way the library chooses by measuring them; routed by bytes, node-aware.\n\n| N | config | model's way | measured ms | model ms | error |\n|---:|---|---|---:|---:|---:|\n");
         List<ModelError> errors = Errors(runs, model, elements, cores, nodeGroupSize);
         foreach (ModelError e in errors)
         {
@@ -121,15 +133,16 @@ internal static partial class CostModelReport
             report.Append(Invariant, $"\nEach run alone, against its own fit: {string.Join("; ", alone)}.\n");
         }
 
-        (double efficiency, NodeLinks projected, double divide, double divideNode) = ProjectionInputs(runs, fits[projectFrom], projectFrom, rateBitsPerSecond, cores, clusterAlpha, nodeBytesPerSecond);
+        (double efficiency, NodeLinks projected, WholeSetPasses passes) = ProjectionInputs(runs, fits[projectFrom], projectFrom, rateBitsPerSecond, cores, clusterAlpha, nodeBytesPerSecond);
         report.Append(Invariant, $"\n## Projection: M nodes x {ProjectedRanksPerNode} ranks, one link per node (non-blocking switch) at 1/10/25/100 Gbit/s\n\n");
         report.Append(Invariant, $"Between nodes: alpha = {clusterAlpha * 1e6:F1} us (assumed; --cluster-alpha-us), {efficiency * 100:F0} % of the nominal rate (the N = {projectFrom} rail fit). ");
         report.Append(Invariant, $"Within a node (the node sum, and a flat ring's edges there): the N = {projectFrom} node fit with one core per rank (divided by max(1, {projectFrom}/{cores})): alpha = {projected.Intra.Alpha * 1e6:F1} us, beta = {projected.Intra.Beta * 1e9:F3} ns/B ({1 / projected.Intra.Beta / 1e9:F2} GB/s per rank{(nodeBytesPerSecond > 0 ? ", given by --node-gbytes" : "")}). ");
-        report.Append("Compute as one rank alone. dense = one fused MPI_Allreduce over all ranks in node order (bucketed, its best case), in the steps Open MPI 4.1 takes (Rabenseifner's for large sums: the large halves stay in the node, the link carries about 2(M-1)/M of the gradients each way); dense-node = the node-aware dense allreduce; speedup over the better of the two. ");
+        report.Append(Invariant, $"Compute as one rank alone, and every rank's passes over the whole set too: the check {passes.Check * 1e3:F1} ms (read once), the divide {passes.Divide * 1e3:F1} ms and the node-aware commit {passes.CommitNode * 1e3:F1} ms (the dense baselines' at N = {projectFrom}, divided likewise). ");
+        report.Append("dense = one fused MPI_Allreduce over all ranks in node order (bucketed, its best case), in the steps Open MPI 4.1 takes (Rabenseifner's for large sums: the large halves stay in the node, the link carries about 2(M-1)/M of the gradients each way); dense-node = the node-aware dense allreduce; speedup over the better of the two. ");
         report.Append(Invariant, $"Node-aware ATOMO groups the nodes {GroupingText(nodeGroupSize)}: nodes per group G = {string.Join(", ", ProjectedNodes.Select(m => $"{NodeGroups.SizeFor(m, nodeGroupSize)} at M = {m}"))}.\n\n");
-        var (rows, series) = Project(elements, profiles, projected, efficiency, divide, divideNode, nodeGroupSize);
+        var (rows, series) = Project(elements, profiles, projected, efficiency, passes, nodeGroupSize);
         AppendProjection(report, profiles, series);
-        AppendGoal(report, profiles, projected, efficiency, series, nodeGroupSize);
+        AppendGoal(report, profiles, projected, efficiency, passes, series, nodeGroupSize);
         Write(output, runs.Label, set, report, errorRows, rows, png => PlotProjection(series, png, $"Cost model with nodes, {set.Description}: time per step, {ProjectedRanksPerNode} ranks per node", ProjectedNodes, "nodes M (log scale)", [BenchConfigurations.Dense, BenchConfigurations.DenseNode, BenchConfigurations.SpectralThree]));
         return 0;
     }
@@ -165,7 +178,8 @@ internal static partial class CostModelReport
         foreach (ConfigResult measured in runs.Results.Where(r => model.Fits.ContainsKey(r.Ranks)).OrderBy(r => r.Ranks).ThenBy(r => Order(BenchConfigurations.WithoutBytesSuffix(r.Config))).ThenBy(r => r.Config, StringComparer.Ordinal))
         {
             (int nodes, int k, NodeLinks links) = model.Fits[measured.Ranks];
-            (string way, StepPrediction predicted) = PredictMeasured(measured, nodes, k, links, elements, model.Profiles, Math.Max(1.0, measured.Ranks / (double)cores), nodeGroupSize);
+            double computeScale = Math.Max(1.0, measured.Ranks / (double)cores);
+            (string way, StepPrediction predicted) = PredictMeasured(measured, nodes, k, links, elements, model.Profiles, computeScale, Passes(measured, runs.Results, computeScale), nodeGroupSize);
             errors.Add(new ModelError(measured, way, predicted, (predicted.Total - measured.StepSeconds) / measured.StepSeconds));
         }
 
@@ -225,19 +239,21 @@ internal static partial class CostModelReport
     }
 
     /// <summary>
-    /// The projection's links and dense divides: the rail fit's fraction of the nominal rate; within a node,
+    /// The projection's links and the passes over every tensor (the check: the set's read-once on one rank alone; the
+    /// dense divides, as compute with one core per rank): the rail fit's fraction of the nominal rate; within a node,
     /// <paramref name="nodeBytesPerSecond"/> per rank when given, else the intra-node fit with one core per rank (the
     /// emulation time-slices N ranks over the cores: its traffic within a node is compute); a flat ring's edges within a
     /// node as fast as the node sum's.
     /// </summary>
-    private static (double Efficiency, NodeLinks Links, double Divide, double DivideNode) ProjectionInputs(NodeRuns runs, (int Nodes, int RanksPerNode, NodeLinks Links) fit, int ranks, double rateBitsPerSecond, int cores, double clusterAlpha, double nodeBytesPerSecond)
+    private static (double Efficiency, NodeLinks Links, WholeSetPasses Passes) ProjectionInputs(NodeRuns runs, (int Nodes, int RanksPerNode, NodeLinks Links) fit, int ranks, double rateBitsPerSecond, int cores, double clusterAlpha, double nodeBytesPerSecond)
     {
         double efficiency = 8.0 / rateBitsPerSecond / fit.Links.Inter.Beta;
         double scale = Math.Max(1.0, ranks / (double)cores);
         var intra = new LinkParameters(fit.Links.Intra.Alpha / scale, nodeBytesPerSecond > 0 ? 1 / nodeBytesPerSecond : fit.Links.Intra.Beta / scale, LinkSharing.PerRank);
         var inter = new LinkParameters(clusterAlpha, double.NaN, LinkSharing.PerRank);
         double Divide(string config) => runs.Results.Where(r => r.Ranks == ranks && r.Config == config).Select(r => r.DecodeSeconds).DefaultIfEmpty(0).Min() / scale;
-        return (efficiency, new NodeLinks(intra, inter), Divide(BenchConfigurations.Dense), Divide(BenchConfigurations.DenseNode));
+        double check = runs.Results.Where(r => r.Ranks == ranks).Select(CheckSeconds).DefaultIfEmpty(0).Min();
+        return (efficiency, new NodeLinks(intra, inter), new WholeSetPasses(check, Divide(BenchConfigurations.Dense), Divide(BenchConfigurations.DenseNode)));
     }
 
     /// <summary>How the projection groups nodes: the library's automatic rule (option 0) or a fixed size.</summary>
@@ -250,7 +266,7 @@ internal static partial class CostModelReport
     /// <paramref name="nodeGroupSize"/>); rows for the CSV (the nodes per group last) and the series by (rate, config).
     /// </summary>
     private static (List<string> Rows, Dictionary<(double Rate, string Config), double[]> Series) Project(
-        int[] elements, IReadOnlyList<AtomoProfile> profiles, NodeLinks links, double efficiency, double divide, double divideNode, int nodeGroupSize)
+        int[] elements, IReadOnlyList<AtomoProfile> profiles, NodeLinks links, double efficiency, WholeSetPasses passes, int nodeGroupSize)
     {
         var rows = new List<string> { "rate_gbit,nodes,ranks_per_node,config,encode_s,exchange_s,decode_s,step_s,speedup_vs_better_dense,node_group_size" };
         var series = new Dictionary<(double Rate, string Config), double[]>();
@@ -260,14 +276,14 @@ internal static partial class CostModelReport
             NodeLinks at = links with { Inter = links.Inter with { Beta = 8.0 / rate / efficiency } };
             var predictions = new Dictionary<string, StepPrediction[]>
             {
-                [BenchConfigurations.Dense] = [.. ProjectedNodes.Select(m => CostModel.DenseFlat(m, k, elements, at, divide, fused: true))],
-                [BenchConfigurations.DenseNode] = [.. ProjectedNodes.Select(m => m == 1 ? CostModel.DenseFlat(m, k, elements, at, divide, fused: true) : CostModel.DenseNode(m, k, elements, at, divideNode))],
+                [BenchConfigurations.Dense] = [.. ProjectedNodes.Select(m => CostModel.DenseFlat(m, k, elements, at, passes.Divide, fused: true))],
+                [BenchConfigurations.DenseNode] = [.. ProjectedNodes.Select(m => m == 1 ? CostModel.DenseFlat(m, k, elements, at, passes.Divide, fused: true) : CostModel.DenseNode(m, k, elements, at, passes.CommitNode))],
             };
             foreach (AtomoProfile profile in profiles)
             {
                 predictions[profile.Config] = [.. ProjectedNodes.Select(m => profile.Config == BenchConfigurations.SpectralThreeFlat
                     ? CostModel.Atomo(m * k, profile, at.RingEdge(m))
-                    : CostModel.AtomoNodeAware(m, k, profile, at, nodeGroupSize: nodeGroupSize))];
+                    : CostModel.AtomoNodeAware(m, k, profile, at, nodeGroupSize: nodeGroupSize, passes: passes))];
             }
 
             double[] betterDense = [.. Enumerable.Range(0, ProjectedNodes.Count).Select(i => Math.Min(predictions[BenchConfigurations.Dense][i].Total, predictions[BenchConfigurations.DenseNode][i].Total))];
@@ -319,7 +335,7 @@ internal static partial class CostModelReport
     /// Issue 18's goal for the model: spectral s = 3 at 10 Gbit/s per node, 8 ranks per node, ≥ 1.5× the better dense
     /// up to 128 nodes: its step in its terms at every node count, then met or missed, and where it is closest to missing.
     /// </summary>
-    private static void AppendGoal(StringBuilder report, IReadOnlyList<AtomoProfile> profiles, NodeLinks links, double efficiency, Dictionary<(double Rate, string Config), double[]> series, int nodeGroupSize)
+    private static void AppendGoal(StringBuilder report, IReadOnlyList<AtomoProfile> profiles, NodeLinks links, double efficiency, WholeSetPasses passes, Dictionary<(double Rate, string Config), double[]> series, int nodeGroupSize)
     {
         AtomoProfile? spectral = profiles.FirstOrDefault(p => p.Config == BenchConfigurations.SpectralThree);
         const double rate = 10e9;
@@ -329,7 +345,7 @@ internal static partial class CostModelReport
         }
 
         NodeLinks at = links with { Inter = links.Inter with { Beta = 8.0 / rate / efficiency } };
-        NodeStepTerms[] terms = [.. ProjectedNodes.Select(m => CostModel.AtomoNodeAwareTerms(m, ProjectedRanksPerNode, spectral, at, nodeGroupSize: nodeGroupSize))];
+        NodeStepTerms[] terms = [.. ProjectedNodes.Select(m => CostModel.AtomoNodeAwareTerms(m, ProjectedRanksPerNode, spectral, at, nodeGroupSize: nodeGroupSize, passes: passes))];
         double[] speedups = [.. series[(rate, BetterDense)].Zip(series[(rate, spectral.Config)], (dense, atomo) => dense / atomo)];
         report.Append(Invariant, $"\n{spectral.Config} node-aware at 10 Gbit/s per node, its step in its terms (ms; G nodes per group; recompress = a group leader's decode of G payloads and encode of their sum; decode = of the M node payloads, or with groups of the groups' payloads):\n\n");
         report.Append("| M | G | encode | header and length allgathers | within the node | payloads between nodes | dense on the rails | recompress | decode | step | better dense | speedup |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");

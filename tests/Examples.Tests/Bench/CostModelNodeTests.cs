@@ -132,25 +132,34 @@ public class CostModelNodeTests
     }
 
     [Fact]
-    public void TheAllDenseWayPaysItsCheckBeforeTheHeader()
+    public void EveryWayButFlatPaysItsPassesOverEveryTensor()
     {
         // Payloads as large as the tensors: neither compressed way can beat the dense ways, the faster of which is kept:
-        // the flat dense allreduce and the header (40 B by recursive doubling over 8 ranks, as in the test above), or
-        // the node-aware dense sum (its header included); either way after the check.
+        // the flat dense allreduce and the header (40 B by recursive doubling over 8 ranks, as in the test above) and the
+        // divide, or the node-aware dense sum (its header included) and its commit; either way after the check.
         int[] elements = [1_000_000, 600_000, 512];
         AtomoProfile profile = Profile(4_000_000, 2_400_000);
+        var passes = new WholeSetPasses(Check: 0.003, Divide: 0.001, CommitNode: 0.002);
         double header = 30e-6 + (40 * (2e-9 + (2 * 2e-9) + (4 * 2e-9)));
-        double flat = CostModel.DenseFlat(4, 2, elements, Links).Total + header, node = CostModel.DenseNode(4, 2, elements, Links).Total;
-        (Exchange way, StepPrediction step) = CostModel.AtomoChosen(4, 2, profile, elements, Links, checkSeconds: 0.003);
+        double flat = CostModel.DenseFlat(4, 2, elements, Links, 0.001).Total + header, node = CostModel.DenseNode(4, 2, elements, Links, 0.002).Total;
+        (Exchange way, StepPrediction step) = CostModel.AtomoChosen(4, 2, profile, elements, Links, passes);
         Assert.Equal(flat <= node ? Exchange.Dense : Exchange.DenseNode, way);
         Assert.Equal(0.003, step.Encode, 12);
         Assert.Equal(Math.Min(flat, node) + 0.003, step.Total, 12);
 
-        // A check that costs more than the dense ways' lead hands the call to the fastest compressed way.
-        StepPrediction nodeAware = CostModel.AtomoNodeAware(4, 2, profile, Links);
-        double lead = nodeAware.Total - Math.Min(flat, node);
+        // The node-aware exchange checks every tensor before and commits into every tensor after, as the dense sum does.
+        StepPrediction bare = CostModel.AtomoNodeAware(4, 2, profile, Links);
+        StepPrediction nodeAware = CostModel.AtomoNodeAware(4, 2, profile, Links, passes: passes);
+        Assert.Equal(bare.Encode + 0.003, nodeAware.Encode, 12);
+        Assert.Equal(bare.Exchange, nodeAware.Exchange, 12);
+        Assert.Equal(bare.Decode + 0.002, nodeAware.Decode, 12);
+        Assert.True(bare.Total > Math.Min(flat, node));
+
+        // The flat exchange's profile has its own check: one that costs more than the dense ways' lead over it hands the
+        // call to flat.
+        double lead = CostModel.Atomo(8, profile, Links.RingEdge(4)).Total - Math.Min(flat, node);
         Assert.True(lead > 0);
-        Assert.False(CostModel.AtomoChosen(4, 2, profile, elements, Links, checkSeconds: lead + 0.001).Way.IsDense());
+        Assert.Equal(Exchange.Flat, CostModel.AtomoChosen(4, 2, profile, elements, Links, passes with { Check = lead + 0.001 }).Way);
     }
 
     [Fact]
