@@ -9,7 +9,8 @@
 #
 # Options: --rate R (tc syntax: 1gbit, 10gbit, 500mbit; default 1gbit), --ranks N (default 4),
 # --model M (mlp, cnn or mlp-wide; default mlp-wide, 3.7M parameters), --epochs E (default 3),
-# --runs "LIST" (compressors as for `Examples compare --runs`: name or name:value, separated by spaces or commas;
+# --runs "LIST" (compressors as for `Examples compare --runs`: name or name:value, @time after an ATOMO-family one for
+# the library's default routing by time (else by bytes), separated by spaces or commas;
 # default "dense atomo-spectral:3"), --target-accuracy PCT (percent; default dense's final accuracy - 1 point, which
 # needs dense among the runs), --evaluations-per-epoch K (test accuracy measurements per epoch; default 10),
 # --max-steps S (stop every run after S steps; default 0: all epochs), --output DIR (default

@@ -15,7 +15,7 @@ internal static class CompareCommand
         var shared = new TrainingOptions();
         var runs = new Option<string>("--runs")
         {
-            Description = "Compressors to compare, separated by spaces or commas: name or name:value (the budget; bits for qsgd; the rank for powersgd).",
+            Description = "Compressors to compare, separated by spaces or commas: name or name:value (the budget; bits for qsgd; the rank for powersgd); @time after an ATOMO-family one routes it by time, the library's default (else by bytes, so that runs repeat bit for bit).",
             DefaultValueFactory = _ => DefaultRuns,
         };
         var output = new Option<string>("--output") { Description = "Directory for one sub-directory per run, the plots and comparison.md.", DefaultValueFactory = _ => Path.Combine("out", "compare") };

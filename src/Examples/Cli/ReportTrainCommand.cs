@@ -17,7 +17,7 @@ internal static class ReportTrainCommand
     public static Command Create()
     {
         var directory = new Argument<string>("DIR") { Description = "The compare --output directory: one sub-directory per run with metrics.csv and summary.json." };
-        var runs = new Option<string>("--runs") { Description = "The run list given to compare (names or name:value, separated by spaces or commas).", Required = true };
+        var runs = new Option<string>("--runs") { Description = "The run list given to compare (names or name:value, with @time or not, separated by spaces or commas).", Required = true };
         var target = new Option<double?>("--target-accuracy") { Description = "Target test accuracy in percent (default: the dense run's final accuracy − 1 point; dense must then be among --runs)." };
         var check = new Option<bool>("--check") { Description = "Only check --runs and --target-accuracy (exit 1 with one error line if they cannot be reported on); read nothing." };
         var command = new Command("report-train", "Time to accuracy of the runs of one compare (bench/netem-train.sh): table, plots and speedup_to_accuracy=X.");

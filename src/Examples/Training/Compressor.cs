@@ -19,10 +19,14 @@ internal enum CompressorKind
 /// <summary>
 /// A compressor and its setting: <c>--budget</c> is spectral atoms per tensor for <c>atomo-spectral</c>, and atoms per
 /// bucket of <see cref="BucketSize"/> entries for <c>atomo-coordinate</c> and <c>atomo-fourier</c>; <c>--bits</c> is
-/// QSGD's bits per level; <c>--rank</c> is PowerSGD's rank. Written <c>name</c> or <c>name:value</c> in <c>compare --runs</c>.
+/// QSGD's bits per level; <c>--rank</c> is PowerSGD's rank. Written <c>name</c> or <c>name:value</c> in <c>compare --runs</c>,
+/// with <c>@time</c> after an ATOMO-family one for the library's default routing (<see cref="ByTime"/>).
 /// </summary>
-internal sealed record Compressor(CompressorKind Kind, double Budget, int Bits, int Rank = Compressor.DefaultRank)
+internal sealed record Compressor(CompressorKind Kind, double Budget, int Bits, int Rank = Compressor.DefaultRank, bool ByTime = false)
 {
+    /// <summary>The suffix that asks an ATOMO-family compressor for <see cref="RoutingRule.Time"/>, the library's default.</summary>
+    public const string ByTimeSuffix = "@time";
+
     /// <summary>Entries per bucket for coordinate, Fourier, TernGrad and QSGD (each bucket has its own scale).</summary>
     public const int BucketSize = 512;
 
@@ -31,14 +35,17 @@ internal sealed record Compressor(CompressorKind Kind, double Budget, int Bits, 
     /// <summary>The command-line name, e.g. <c>atomo-spectral</c>.</summary>
     public string Name => Names[(int)Kind];
 
-    /// <summary>A short label with the setting, e.g. <c>atomo-spectral s=3</c> or <c>qsgd 4-bit</c>.</summary>
-    public string Label => Kind switch
+    /// <summary>A short label with the setting, e.g. <c>atomo-spectral s=3</c>, <c>atomo-spectral s=3 by time</c> or <c>qsgd 4-bit</c>.</summary>
+    public string Label => (Kind switch
     {
         CompressorKind.AtomoSpectral or CompressorKind.AtomoCoordinate or CompressorKind.AtomoFourier => string.Create(CultureInfo.InvariantCulture, $"{Name} s={Budget:G4}"),
         CompressorKind.Qsgd => $"{Name} {Bits}-bit",
         CompressorKind.PowerSgd => $"{Name} r={Rank}",
         _ => Name,
-    };
+    }) + (ByTime ? " by time" : "");
+
+    /// <summary>Whether the compressor is ATOMO's, routed by the library (<see cref="ToAtomoOptions"/>).</summary>
+    public static bool Routes(CompressorKind kind) => kind is CompressorKind.AtomoSpectral or CompressorKind.AtomoCoordinate or CompressorKind.AtomoFourier or CompressorKind.TernGrad;
 
     /// <summary>The default budget of a compressor: 3 spectral atoms per tensor, 10 atoms per 512-entry bucket otherwise.</summary>
     public static double DefaultBudget(CompressorKind kind) => kind == CompressorKind.AtomoSpectral ? 3 : 10;
@@ -80,10 +87,22 @@ internal sealed record Compressor(CompressorKind Kind, double Budget, int Bits, 
         return new Compressor(kind, chosenBudget, chosenBits, chosenRank);
     }
 
-    /// <summary>Parses <c>name</c> or <c>name:value</c> (value = budget; bits for qsgd; the rank for powersgd).</summary>
-    /// <exception cref="ArgumentException">The text does not name a compressor or its value is invalid.</exception>
+    /// <summary>
+    /// Parses <c>name</c> or <c>name:value</c> (value = budget; bits for qsgd; the rank for powersgd), either followed by
+    /// <c>@time</c> for an ATOMO-family compressor routed by time.
+    /// </summary>
+    /// <exception cref="ArgumentException">The text does not name a compressor, its value is invalid, or it asks a compressor that does not route for <c>@time</c>.</exception>
     public static Compressor Parse(string text)
     {
+        ArgumentNullException.ThrowIfNull(text);
+        string trimmed = text.Trim();
+        if (trimmed.EndsWith(ByTimeSuffix, StringComparison.OrdinalIgnoreCase))
+        {
+            Compressor routed = Parse(trimmed[..^ByTimeSuffix.Length]);
+            return Routes(routed.Kind) ? routed with { ByTime = true }
+                : throw new ArgumentException($"'{text}': {ByTimeSuffix} routes an ATOMO-family compressor (atomo-spectral, atomo-coordinate, atomo-fourier, terngrad) by time; {routed.Name} has no routes.", nameof(text));
+        }
+
         string[] parts = text.Split(':', 2);
         if (parts.Length == 1)
         {
@@ -132,7 +151,7 @@ internal sealed record Compressor(CompressorKind Kind, double Budget, int Bits, 
     /// <summary>The run's directory name under <c>compare --output</c>: the label with anything but letters, digits and '-' as '_'.</summary>
     public string DirectoryName => string.Concat(Label.Select(c => char.IsLetterOrDigit(c) || c == '-' ? c : '_'));
 
-    /// <summary>The library options for the ATOMO-family compressors, routed by <see cref="RoutingRule.Bytes"/>; <see langword="null"/> for dense, QSGD and PowerSGD.</summary>
+    /// <summary>The library options for the ATOMO-family compressors, routed by <see cref="RoutingRule.Bytes"/> (by <see cref="RoutingRule.Time"/> with <see cref="ByTime"/>); <see langword="null"/> for dense, QSGD and PowerSGD.</summary>
     public AtomoOptions? ToAtomoOptions(ulong seed)
     {
         AtomoOptions? options = Kind switch
@@ -148,8 +167,10 @@ internal sealed record Compressor(CompressorKind Kind, double Budget, int Bits, 
             options.Seed = seed;
 
             // A training run repeats bit for bit (same seed, same run; a resumed run ends as one that went through), so
-            // that compressors compare on their estimates alone: routes by bytes, not by the machine's timings.
-            options.Routing = RoutingRule.Bytes;
+            // that compressors compare on their estimates alone: routes by bytes, not by the machine's timings. By time
+            // (the library's default, what a caller who swaps one call gets) on request: its trials and routes follow
+            // the machine, so its runs do not repeat bit for bit (every rank still ends alike).
+            options.Routing = ByTime ? RoutingRule.Time : RoutingRule.Bytes;
         }
 
         return options;

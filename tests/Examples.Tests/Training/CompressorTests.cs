@@ -14,6 +14,8 @@ public sealed class CompressorTests
     [InlineData(" TernGrad ", "TernGrad", 10.0, 4, "terngrad")]
     [InlineData("powersgd", "PowerSgd", 10.0, 4, "powersgd r=1")]
     [InlineData("powersgd:4", "PowerSgd", 10.0, 4, "powersgd r=4")]
+    [InlineData("atomo-spectral:3@time", "AtomoSpectral", 3.0, 4, "atomo-spectral s=3 by time")]
+    [InlineData(" terngrad@TIME ", "TernGrad", 10.0, 4, "terngrad by time")]
     public void ParsesNamesAndValues(string text, string kindName, double budget, int bits, string label)
     {
         Compressor c = Compressor.Parse(text);
@@ -34,6 +36,9 @@ public sealed class CompressorTests
     [InlineData("qsgd:16", "1 to 15 bits")]
     [InlineData("powersgd:1.5", "the rank, an integer")]
     [InlineData("powersgd:0", "rank must be at least 1")]
+    [InlineData("dense@time", "dense has no routes")]
+    [InlineData("qsgd:2@time", "qsgd has no routes")]
+    [InlineData("atomo-spectral:x@time", "must be a number")]
     public void RefusesBadSpecificationsWithAClearMessage(string text, string message)
     {
         var e = Assert.Throws<ArgumentException>(() => Compressor.Parse(text));
@@ -45,6 +50,8 @@ public sealed class CompressorTests
     {
         Compressor[] runs = Compressor.ParseList(" dense, atomo-spectral:3  qsgd:2,terngrad ");
         Assert.Equal(["dense", "atomo-spectral_s_3", "qsgd_2-bit", "terngrad"], runs.Select(c => c.DirectoryName));
+        Compressor[] both = Compressor.ParseList("atomo-spectral:3 atomo-spectral:3@time");
+        Assert.Equal(["atomo-spectral_s_3", "atomo-spectral_s_3_by_time"], both.Select(c => c.DirectoryName));
     }
 
     [Theory]
@@ -65,6 +72,7 @@ public sealed class CompressorTests
         Assert.Equal(2, spectral.Budget);
         Assert.Equal(9UL, spectral.Seed);
         Assert.Equal(RoutingRule.Bytes, spectral.Routing);   // training runs repeat bitwise
+        Assert.Equal(RoutingRule.Time, Compressor.Parse("atomo-spectral:2@time").ToAtomoOptions(9)!.Routing);   // unless asked for the library's default
         Assert.Equal(BudgetRule.TernGrad, Compressor.Parse("terngrad").ToAtomoOptions(9)!.BudgetRule);
         Assert.Null(Compressor.Parse("dense").ToAtomoOptions(9));
         Assert.Null(Compressor.Parse("qsgd").ToAtomoOptions(9));
