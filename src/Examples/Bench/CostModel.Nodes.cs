@@ -23,8 +23,8 @@ internal sealed record NodeLinks(LinkParameters Intra, LinkParameters Inter, Lin
 
 /// <summary>
 /// What a call does over every tensor on every rank, whichever its share of the encoding: <paramref name="Check"/>, one
-/// read of the tensors for NaN and infinity before the header (timed as encode); <paramref name="Divide"/>, the flat
-/// dense route's scale of <c>MPI_Allreduce</c>'s sum in the tensors; <paramref name="CommitNode"/>, a node-aware call's
+/// read of the tensors for NaN and infinity before the header (timed as encode); <paramref name="Divide"/>, the dense
+/// baseline's pass dividing <c>MPI_Allreduce</c>'s sum by N; <paramref name="CommitNode"/>, a node-aware call's
 /// copy of the node's mean into the tensors (both timed as decode). Seconds, as the step takes them (no further
 /// scaling): the check from the set's read-once, the other two as the dense baselines' rows measured them, the same
 /// work in those calls. The node-aware exchange's encode profile covers the encoding of its share alone, so these
@@ -317,13 +317,13 @@ internal static partial class CostModel
     /// The way a call under <see cref="RoutingRule.Time"/> takes (<c>ExchangeChoice</c> measures the ways and keeps the
     /// fastest): the fastest of the node-aware exchange, the flat one, and the two all-dense routes (each rank's check
     /// of its tensors for NaN and infinity, one read of them, before the header; the header; then <c>MPI_Allreduce</c>
-    /// of the tensors over all ranks and the divide, or the node-aware dense sum, <see cref="DenseNode"/>, header
-    /// included, and its commit; <paramref name="passes"/>).
+    /// of the tensors over all ranks, each piece divided by N as it is summed, in cache, so no divide pass; or the
+    /// node-aware dense sum, <see cref="DenseNode"/>, header included, and its commit; <paramref name="passes"/>).
     /// </summary>
     public static (Exchange Way, StepPrediction Step) AtomoChosen(int nodes, int ranksPerNode, AtomoProfile profile, IReadOnlyList<int> tensorElements, NodeLinks links, WholeSetPasses passes, double computeScale = 1, int nodeGroupSize = 0)
     {
         ArgumentNullException.ThrowIfNull(links);
-        StepPrediction dense = DenseFlat(nodes, ranksPerNode, tensorElements, links, passes.Divide);
+        StepPrediction dense = DenseFlat(nodes, ranksPerNode, tensorElements, links);
         (Exchange, StepPrediction)[] ways =
         [
             (Exchange.NodeAware, AtomoNodeAware(nodes, ranksPerNode, profile, links, computeScale, nodeGroupSize, passes)),

@@ -70,8 +70,8 @@ internal static partial class CostModelReport
 
     /// <summary>
     /// The passes over every tensor of <paramref name="measured"/>'s calls (<see cref="WholeSetPasses"/>): its check, as
-    /// <see cref="CheckSeconds"/> scaled like compute; the divide and the node-aware commit as the run's dense baselines at
-    /// its N measured them (their decode phase: the same work in their calls), none where the run has no such row.
+    /// <see cref="CheckSeconds"/> scaled like compute; the dense baseline's divide and the node-aware commit as the run's
+    /// dense baselines at its N measured them (their decode phase), none where the run has no such row.
     /// </summary>
     internal static WholeSetPasses Passes(ConfigResult measured, IReadOnlyList<ConfigResult> results, double computeScale)
     {
@@ -117,7 +117,7 @@ internal static partial class CostModelReport
         AppendProfiles(report, profiles, fitRanks);
 
         var errorRows = new List<string> { "label,set,ranks,nodes,config,model_way,measured_s,model_s,relative_error" };
-        report.Append("\n## Model vs measured (emulated cluster)\n\nATOMO routed by time is predicted as the fastest of its four ways (node-aware, flat, and all dense: each rank's check of its gradients, one read of them, then the header and MPI_Allreduce and the divide, or the node-aware dense sum and its commit, as the dense rows measured them), the way the library chooses by measuring them; routed by bytes, node-aware.\n\n| N | config | model's way | measured ms | model ms | error |\n|---:|---|---|---:|---:|---:|\n");
+        report.Append("\n## Model vs measured (emulated cluster)\n\nATOMO routed by time is predicted as the fastest of its four ways (node-aware, flat, and all dense: each rank's check of its gradients, one read of them, then the header and MPI_Allreduce, its pieces divided in cache, or the node-aware dense sum and its commit, as dense-node's row measured it), the way the library chooses by measuring them; routed by bytes, node-aware.\n\n| N | config | model's way | measured ms | model ms | error |\n|---:|---|---|---:|---:|---:|\n");
         List<ModelError> errors = Errors(runs, model, elements, cores, nodeGroupSize);
         foreach (ModelError e in errors)
         {

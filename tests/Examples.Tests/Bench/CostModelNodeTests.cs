@@ -135,13 +135,14 @@ public class CostModelNodeTests
     public void EveryWayButFlatPaysItsPassesOverEveryTensor()
     {
         // Payloads as large as the tensors: neither compressed way can beat the dense ways, the faster of which is kept:
-        // the flat dense allreduce and the header (40 B by recursive doubling over 8 ranks, as in the test above) and the
-        // divide, or the node-aware dense sum (its header included) and its commit; either way after the check.
+        // the flat dense allreduce and the header (40 B by recursive doubling over 8 ranks, as in the test above), its
+        // pieces divided as they are summed (no divide pass), or the node-aware dense sum (its header included) and its
+        // commit; either way after the check.
         int[] elements = [1_000_000, 600_000, 512];
         AtomoProfile profile = Profile(4_000_000, 2_400_000);
         var passes = new WholeSetPasses(Check: 0.003, Divide: 0.001, CommitNode: 0.002);
         double header = 30e-6 + (40 * (2e-9 + (2 * 2e-9) + (4 * 2e-9)));
-        double flat = CostModel.DenseFlat(4, 2, elements, Links, 0.001).Total + header, node = CostModel.DenseNode(4, 2, elements, Links, 0.002).Total;
+        double flat = CostModel.DenseFlat(4, 2, elements, Links).Total + header, node = CostModel.DenseNode(4, 2, elements, Links, 0.002).Total;
         (Exchange way, StepPrediction step) = CostModel.AtomoChosen(4, 2, profile, elements, Links, passes);
         Assert.Equal(flat <= node ? Exchange.Dense : Exchange.DenseNode, way);
         Assert.Equal(0.003, step.Encode, 12);
