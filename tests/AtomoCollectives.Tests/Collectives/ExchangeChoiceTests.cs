@@ -66,6 +66,22 @@ public sealed class ExchangeChoiceTests
         return stream.ToArray();
     }
 
+    /// <summary>
+    /// A choice over every way on 2 ranks, after <paramref name="calls"/> calls timed by <paramref name="seconds"/>(step,
+    /// way), handed to <paramref name="check"/>: what the log and the bench say of it then.
+    /// </summary>
+    private static void AfterCalls(long calls, Func<long, Exchange, double> seconds, Action<ExchangeChoice> check) =>
+        InProcessCluster.Run(2, comm =>
+        {
+            var choice = new ExchangeChoice(Warmup, nodeAware: true);
+            for (long step = 0; step < calls; step++)
+            {
+                choice.Completed(comm, step, seconds(step, choice.At(step)));
+            }
+
+            check(choice);
+        });
+
     /// <summary>A later round over <paramref name="ways"/>, call by call: each way's visit in turn, <see cref="ExchangeChoice.TrialVisits"/> times.</summary>
     private static Exchange[] TakingTurns(params Exchange[] ways) =>
         [.. Enumerable.Range(0, ExchangeChoice.TrialVisits).SelectMany(_ => ways.SelectMany(way => Enumerable.Repeat(way, ExchangeChoice.VisitCalls(way))))];
@@ -243,14 +259,8 @@ public sealed class ExchangeChoiceTests
         Assert.All(taken[handover..], w => Assert.Equal((Exchange)keptWay, w));
 
         // What the log and the bench say: the way handed over from, its watched median and the dense route's fastest call.
-        InProcessCluster.Run(2, comm =>
+        AfterCalls(handover, Seconds, choice =>
         {
-            var choice = new ExchangeChoice(Warmup, nodeAware: true);
-            for (long step = 0; step < handover; step++)
-            {
-                choice.Completed(comm, step, Seconds(step, choice.At(step)));
-            }
-
             Assert.Equal(keptWay == 2 ? Exchange.Flat : null, choice.HandedOverFrom);
             Assert.Equal(keptWay == 2 ? flatAfterTrials : 1.0, choice.LastComparison![(int)Exchange.Flat]);
             Assert.Equal(2.0, choice.LastComparison[(int)Exchange.Dense]);
@@ -277,14 +287,8 @@ public sealed class ExchangeChoiceTests
         int handover = TrialsEnd + (ExchangeChoice.SlowLooks * ExchangeChoice.WatchCalls);
         Assert.All(taken[TrialsEnd..handover], w => Assert.Equal(Exchange.Flat, w));
         Assert.All(taken[handover..], w => Assert.Equal(Exchange.DenseNode, w));
-        InProcessCluster.Run(2, comm =>
+        AfterCalls(handover, Seconds, choice =>
         {
-            var choice = new ExchangeChoice(Warmup, nodeAware: true);
-            for (long step = 0; step < handover; step++)
-            {
-                choice.Completed(comm, step, Seconds(step, choice.At(step)));
-            }
-
             Assert.Equal(Exchange.DenseNode, choice.Winner);
             Assert.Equal(1.5, choice.LastComparison![(int)Exchange.DenseNode]);
         });
@@ -312,14 +316,8 @@ public sealed class ExchangeChoiceTests
         int handover = TrialsEnd + (ExchangeChoice.SlowLooks * ExchangeChoice.WatchCalls);
         Assert.All(taken[TrialsEnd..handover], w => Assert.Equal(Exchange.Dense, w));
         Assert.All(taken[handover..], w => Assert.Equal(kept, w));
-        InProcessCluster.Run(2, comm =>
+        AfterCalls(handover, Seconds, choice =>
         {
-            var choice = new ExchangeChoice(Warmup, nodeAware: true);
-            for (long step = 0; step < handover; step++)
-            {
-                choice.Completed(comm, step, Seconds(step, choice.At(step)));
-            }
-
             Assert.Equal(kept == Exchange.DenseNode ? Exchange.Dense : null, choice.HandedOverFrom);
             Assert.Equal(kept == Exchange.DenseNode ? denseAfterTrials : 1.0, choice.LastComparison![(int)Exchange.Dense], 6);
             Assert.Equal(1.1, choice.LastComparison[(int)Exchange.DenseNode], 6);
