@@ -99,7 +99,8 @@ internal sealed record Compressor(CompressorKind Kind, double Budget, int Bits, 
         if (trimmed.EndsWith(ByTimeSuffix, StringComparison.OrdinalIgnoreCase))
         {
             Compressor routed = Parse(trimmed[..^ByTimeSuffix.Length]);
-            return Routes(routed.Kind) ? routed with { ByTime = true }
+            return routed.ByTime ? throw new ArgumentException($"'{text}': {ByTimeSuffix} is given twice.", nameof(text))
+                : Routes(routed.Kind) ? routed with { ByTime = true }
                 : throw new ArgumentException($"'{text}': {ByTimeSuffix} routes an ATOMO-family compressor (atomo-spectral, atomo-coordinate, atomo-fourier, terngrad) by time; {routed.Name} has no routes.", nameof(text));
         }
 

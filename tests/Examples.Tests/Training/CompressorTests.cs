@@ -39,6 +39,7 @@ public sealed class CompressorTests
     [InlineData("dense@time", "dense has no routes")]
     [InlineData("qsgd:2@time", "qsgd has no routes")]
     [InlineData("atomo-spectral:x@time", "must be a number")]
+    [InlineData("atomo-spectral@time@time", "@time is given twice")]
     public void RefusesBadSpecificationsWithAClearMessage(string text, string message)
     {
         var e = Assert.Throws<ArgumentException>(() => Compressor.Parse(text));
