@@ -41,18 +41,6 @@ internal sealed record ConfigResult(
     /// <summary>Bytes sent per rank out of its node (<see cref="AllreduceStatistics.BytesSentWithinNode"/>); NaN in results written before it.</summary>
     public double BetweenNodeBytesPerRank { get; init; } = double.NaN;
 
-    /// <summary>
-    /// The set's read-once with every rank at once, per repeat the slowest rank, the median of the repeats (where
-    /// <see cref="ReadOnceSeconds"/> is the slowest rank's fastest repeat); NaN in results written before it.
-    /// </summary>
-    public double ContendedReadOnceSeconds { get; init; } = double.NaN;
-
-    /// <summary>
-    /// How much the emulation slows a phase of compute against one rank alone: <see cref="ContendedReadOnceSeconds"/> over
-    /// <see cref="IsolatedReadOnceSeconds"/>; NaN where either is missing.
-    /// </summary>
-    public double ContentionFactor => ContendedReadOnceSeconds / IsolatedReadOnceSeconds;
-
     /// <summary>Encode over read-once, both on one rank with the others idle (no time slicing between ranks).</summary>
     public double IsolatedEncodeOverRead => IsolatedReadOnceSeconds > 0 ? IsolatedEncodeSeconds / IsolatedReadOnceSeconds : double.NaN;
 
@@ -63,7 +51,7 @@ internal sealed record ConfigResult(
     public double EncodeOverRead => ReadOnceSeconds > 0 ? EncodeSeconds / ReadOnceSeconds : double.NaN;
 
     public const string CsvHeader =
-        "label,set,config,ranks,steps,step_s,min_step_s,encode_s,exchange_s,decode_s,bytes_per_rank,dense_bytes_per_rank,payload_bytes_per_rank,elements,dense_elements,tensors,compressed_tensors,read_once_s,ratio,encode_over_read,speedup_vs_dense,isolated_encode_s,isolated_read_once_s,isolated_encode_over_read,isolated_decode_n2_s,isolated_decode_n8_s,between_node_bytes_per_rank,routing,dense_faster_tensors,data,paired_baseline,paired_speedup,paired_low,paired_high,paired_coverage,contended_read_once_s";
+        "label,set,config,ranks,steps,step_s,min_step_s,encode_s,exchange_s,decode_s,bytes_per_rank,dense_bytes_per_rank,payload_bytes_per_rank,elements,dense_elements,tensors,compressed_tensors,read_once_s,ratio,encode_over_read,speedup_vs_dense,isolated_encode_s,isolated_read_once_s,isolated_encode_over_read,isolated_decode_n2_s,isolated_decode_n8_s,between_node_bytes_per_rank,routing,dense_faster_tensors,data,paired_baseline,paired_speedup,paired_low,paired_high,paired_coverage";
 
     /// <summary>One CSV row; <paramref name="speedup"/> is dense step time over this one's, <paramref name="paired"/> the round-by-round speedup over the better dense baseline.</summary>
     public string ToCsv(double speedup, PairedSpeedup? paired) => Csv.Join(
@@ -72,8 +60,7 @@ internal sealed record ConfigResult(
         Csv.Number(Elements), Csv.Number(DenseElements), Csv.Number(Tensors), Csv.Number(CompressedTensors), Csv.Number(ReadOnceSeconds),
         Csv.Number(Ratio), Csv.Number(EncodeOverRead), Csv.Number(speedup), Csv.Number(IsolatedEncodeSeconds), Csv.Number(IsolatedReadOnceSeconds), Csv.Number(IsolatedEncodeOverRead),
         Csv.Number(IsolatedDecodeSecondsAt2), Csv.Number(IsolatedDecodeSecondsAt8), Csv.Number(BetweenNodeBytesPerRank), Routing, Csv.Number(DenseFasterTensors), GradientSets.DataKindOf(Set),
-        paired?.Baseline ?? "", Csv.Number(paired?.Median ?? double.NaN), Csv.Number(paired?.Low ?? double.NaN), Csv.Number(paired?.High ?? double.NaN), Csv.Number(paired?.Coverage ?? double.NaN),
-        Csv.Number(ContendedReadOnceSeconds));
+        paired?.Baseline ?? "", Csv.Number(paired?.Median ?? double.NaN), Csv.Number(paired?.Low ?? double.NaN), Csv.Number(paired?.High ?? double.NaN), Csv.Number(paired?.Coverage ?? double.NaN));
 
     /// <summary>Parses a row written by <see cref="ToCsv"/> (rows from before the time rule: routed by bytes).</summary>
     public static ConfigResult Parse(IReadOnlyDictionary<string, string> row) => new(
@@ -85,7 +72,6 @@ internal sealed record ConfigResult(
         row.GetValueOrDefault("routing", BenchConfigurations.IsDenseName(row["config"]) ? "" : "bytes"), Csv.Int(row.GetValueOrDefault("dense_faster_tensors", "0")))
     {
         BetweenNodeBytesPerRank = row.TryGetValue("between_node_bytes_per_rank", out string? between) ? Csv.Double(between) : double.NaN,
-        ContendedReadOnceSeconds = row.TryGetValue("contended_read_once_s", out string? contended) ? Csv.Double(contended) : double.NaN,
     };
 }
 

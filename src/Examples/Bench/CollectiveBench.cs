@@ -56,7 +56,7 @@ internal static class CollectiveBench
             float[][] work = [.. pristine.Select(p => (float[])p.Clone())];
             Memory<float>[] memories = [.. work.Select(w => new Memory<float>(w))];
             IReadOnlyList<TensorShape> shapes = set.Shapes;
-            (double readOnce, double contendedReadOnce) = ReadOnce(world, pristine);
+            double readOnce = ReadOnce(world, pristine);
             int first = configs.Count;
             (IReadOnlyList<ConfigResult> results, IReadOnlyList<TensorResult> perTensor) = RunInterleaved(world, settings, set, pristine, work, memories, readOnce, progress);
             configs.AddRange(results);
@@ -72,7 +72,6 @@ internal static class CollectiveBench
                 bool dense = settings.Configurations[c].IsDense;
                 configs[first + c] = configs[first + c] with
                 {
-                    ContendedReadOnceSeconds = contendedReadOnce,
                     IsolatedReadOnceSeconds = isolated[0],
                     IsolatedEncodeSeconds = dense ? double.NaN : isolated[1 + (3 * c)],
                     IsolatedDecodeSecondsAt2 = dense ? double.NaN : isolated[2 + (3 * c)],
@@ -245,38 +244,30 @@ internal static class CollectiveBench
 
     private static int IsolatedLength(BenchSettings settings) => 1 + (3 * settings.Configurations.Count);
 
-    /// <summary>Repeats of the read-once with every rank at once (<see cref="ReadOnce"/>).</summary>
-    private const int ReadOnceRepeats = 15;
-
     /// <summary>
-    /// The read-once time of the gradient set: <c>TensorPrimitives.Sum</c> over every tensor, all ranks at once (as they
-    /// encode at once), each repeat started together by a barrier. <c>Fastest</c>: the slowest rank's minimum over the
-    /// repeats (the machine's best). <c>Contended</c>: per repeat the slowest rank, the median of the repeats, as the
-    /// calibration times the collectives and the steps are reported: what a phase of compute costs the step when every
-    /// rank makes it at once and the step waits for the last (ranks time-sliced on shared cores end it far apart).
+    /// The read-once time of the gradient set: <c>TensorPrimitives.Sum</c> over every tensor, minimum of repeats,
+    /// all ranks at once (as they encode at once); the slowest rank's minimum.
     /// </summary>
-    private static (double Fastest, double Contended) ReadOnce(ICommunicator world, float[][] gradients)
+    private static double ReadOnce(ICommunicator world, float[][] gradients)
     {
-        var seconds = new double[ReadOnceRepeats];
+        double best = double.MaxValue;
         float sink = 0;
-        for (int repeat = 0; repeat < ReadOnceRepeats; repeat++)
+        world.Barrier();
+        for (int repeat = 0; repeat < 15; repeat++)
         {
-            world.Barrier();
             long start = Stopwatch.GetTimestamp();
             foreach (float[] tensor in gradients)
             {
                 sink += TensorPrimitives.Sum(tensor);
             }
 
-            seconds[repeat] = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
 
         GC.KeepAlive(sink);
-        var all = new double[world.Size * ReadOnceRepeats];
-        world.Allgather<double>(seconds, all);
-        double fastest = Enumerable.Range(0, world.Size).Max(rank => all.AsSpan(rank * ReadOnceRepeats, ReadOnceRepeats).ToArray().Min());
-        double[] slowest = [.. Enumerable.Range(0, ReadOnceRepeats).Select(r => Enumerable.Range(0, world.Size).Max(rank => all[(rank * ReadOnceRepeats) + r])).Order()];
-        return (fastest, slowest[ReadOnceRepeats / 2]);
+        var all = new double[world.Size];
+        world.Allgather<double>([best], all);
+        return all.Max();
     }
 
     /// <summary>

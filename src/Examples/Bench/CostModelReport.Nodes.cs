@@ -69,16 +69,6 @@ internal static partial class CostModelReport
     }
 
     /// <summary>
-    /// How much slower than on one rank alone the emulation makes <paramref name="measured"/>'s compute: its
-    /// <see cref="ConfigResult.ContentionFactor"/> (the slowest rank's read-once with every rank at once, per repeat,
-    /// over one rank's alone), at least 1; in results from before it was measured, max(1, N/<paramref name="cores"/>).
-    /// N/cores counts the time-slicing alone; a step's phase ends with its slowest rank, and with 8 ranks on 2 cores the
-    /// slowest of 8 ended each phase of the node-aware call 10–20 ms after the median one (docs/network-benchmarks.md).
-    /// </summary>
-    internal static double EmulatedComputeScale(ConfigResult measured, int cores) =>
-        double.IsFinite(measured.ContentionFactor) ? Math.Max(1.0, measured.ContentionFactor) : Math.Max(1.0, measured.Ranks / (double)cores);
-
-    /// <summary>
     /// The passes over every tensor of <paramref name="measured"/>'s calls (<see cref="WholeSetPasses"/>): its check, as
     /// <see cref="CheckSeconds"/> scaled like compute; the dense baseline's divide and the node-aware commit as the run's
     /// dense baselines at its N measured them (their decode phase), none where the run has no such row.
@@ -123,7 +113,7 @@ internal static partial class CostModelReport
             report.Append(Invariant, $"| {n} | {nodes} x {k} | {links.Intra.Alpha * 1e6:F1} | {links.Intra.Beta * 1e9:F3} | {links.Inter.Alpha * 1e6:F1} | {links.Inter.Beta * 1e9:F3} | {8 / links.Inter.Beta / 1e9:F2} ({8 / links.Inter.Beta / rateBitsPerSecond * 100:F0} %) | {links.World!.Alpha * 1e6:F1} | {links.World!.Beta * 1e9:F3} |\n");
         }
 
-        report.Append(Invariant, $"\nCompute measured on one rank alone (replica communicator, flat: every compressible tensor), scaled in the emulation by its contention: the slowest rank's read-once of the set with every rank at once (per repeat, median of the repeats) over one rank's alone ({ContentionText(runs, cores)}); node-aware, each rank encodes and decodes its share of the tensors (the library's plan), and every rank checks every tensor before (the set's read-once, scaled alike) and commits the node's result into every tensor after (as dense-node's commit measured it). Payloads per tensor: node 0's, from the N = {fitRanks} run.\n\n");
+        report.Append(Invariant, $"\nCompute measured on one rank alone (replica communicator, flat: every compressible tensor), scaled in the emulation by max(1, N/{cores}); node-aware, each rank encodes and decodes its share of the tensors (the library's plan), and every rank checks every tensor before (the set's read-once, scaled alike) and commits the node's result into every tensor after (as dense-node's commit measured it). Payloads per tensor: node 0's, from the N = {fitRanks} run.\n\n");
         AppendProfiles(report, profiles, fitRanks);
 
         var errorRows = new List<string> { "label,set,ranks,nodes,config,model_way,measured_s,model_s,relative_error" };
@@ -188,7 +178,7 @@ internal static partial class CostModelReport
         foreach (ConfigResult measured in runs.Results.Where(r => model.Fits.ContainsKey(r.Ranks)).OrderBy(r => r.Ranks).ThenBy(r => Order(BenchConfigurations.WithoutBytesSuffix(r.Config))).ThenBy(r => r.Config, StringComparer.Ordinal))
         {
             (int nodes, int k, NodeLinks links) = model.Fits[measured.Ranks];
-            double computeScale = EmulatedComputeScale(measured, cores);
+            double computeScale = Math.Max(1.0, measured.Ranks / (double)cores);
             (string way, StepPrediction predicted) = PredictMeasured(measured, nodes, k, links, elements, model.Profiles, computeScale, Passes(measured, runs.Results, computeScale), nodeGroupSize);
             errors.Add(new ModelError(measured, way, predicted, (predicted.Total - measured.StepSeconds) / measured.StepSeconds));
         }
@@ -209,10 +199,6 @@ internal static partial class CostModelReport
             report.Append(Invariant, $"| {e.Measured.Ranks} | {e.Measured.Config} | {Pair(e.Measured.EncodeSeconds, e.Predicted.Encode)} | {Pair(e.Measured.ExchangeSeconds, e.Predicted.Exchange)} | {Pair(e.Measured.DecodeSeconds, e.Predicted.Decode)} |\n");
         }
     }
-
-    /// <summary>The emulated compute scale of each measured N, e.g. "N = 8: 6.1 (N/2 = 4)".</summary>
-    private static string ContentionText(NodeRuns runs, int cores) => string.Join(", ", runs.Results.GroupBy(r => r.Ranks).OrderBy(g => g.Key)
-        .Select(g => string.Create(Invariant, $"N = {g.Key}: {EmulatedComputeScale(g.First(), cores):F1}{(double.IsFinite(g.First().ContentionFactor) ? "" : " (not measured: N/cores)")}, N/{cores} = {Math.Max(1.0, g.Key / (double)cores):F1}")));
 
     /// <summary>"a of b configurations within 15 % (errors … )".</summary>
     private static string WithinGoal(IReadOnlyList<ModelError> errors) => errors.Count == 0 ? "no configuration measured"

@@ -74,7 +74,6 @@ internal static class RunMedians
             IsolatedDecodeSecondsAt2 = Of(r => r.IsolatedDecodeSecondsAt2),
             IsolatedDecodeSecondsAt8 = Of(r => r.IsolatedDecodeSecondsAt8),
             BetweenNodeBytesPerRank = Of(r => r.BetweenNodeBytesPerRank),
-            ContendedReadOnceSeconds = Of(r => r.ContendedReadOnceSeconds),
             CompressedTensors = OfInt(r => r.CompressedTensors),
             DenseFasterTensors = OfInt(r => r.DenseFasterTensors),
             StepTotals = [],

@@ -164,21 +164,6 @@ public class CostModelNodeTests
     }
 
     [Fact]
-    public void TheEmulationScalesComputeByItsMeasuredContention()
-    {
-        // 8 ranks on 2 cores: the slowest rank's read-once with every rank at once, 12 ms, against 2 ms alone: 6×, not
-        // the 4 of N/cores; never below 1 (a run without time-slicing); N/cores where a run did not measure it.
-        var row = new ConfigResult("x", "resnet18", "atomo-spectral-s3", 8, 25, 0.1, 0.1, 0, 0, 0, 0, 0, 0, 0, 0, 62, 21, 0.008, IsolatedReadOnceSeconds: 0.002)
-        {
-            ContendedReadOnceSeconds = 0.012,
-        };
-        Assert.Equal(6.0, CostModelReport.EmulatedComputeScale(row, cores: 2), 12);
-        Assert.Equal(1.0, CostModelReport.EmulatedComputeScale(row with { ContendedReadOnceSeconds = 0.0015 }, cores: 2), 12);
-        Assert.Equal(4.0, CostModelReport.EmulatedComputeScale(row with { ContendedReadOnceSeconds = double.NaN }, cores: 2), 12);
-        Assert.Equal(4.0, CostModelReport.EmulatedComputeScale(row with { IsolatedReadOnceSeconds = double.NaN }, cores: 2), 12);
-    }
-
-    [Fact]
     public void NodeAwareAtomoSendsDenseWhatWouldNotPayBetweenNodes()
     {
         // M = 128 without groups: A goes dense when 127·payload ≥ 2·127/128·4e6, i.e. payload ≥ 62,500 B. B (2.4 MB) stays compressed.

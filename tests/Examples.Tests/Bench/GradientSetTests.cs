@@ -136,7 +136,6 @@ public class GradientSetTests
         var result = new ConfigResult("1gbit", "resnet18", "atomo-spectral-s3", 4, 3, 0.365, 0.35, 0.155, 0.099, 0.111, 905_000.5, 70_137_000, 900_000, 11_689_512, 9_600, 62, 21, 0.0026, 0.05, 0.0041, Routing: "time", DenseFasterTensors: 5)
         {
             BetweenNodeBytesPerRank = 452_000.25,
-            ContendedReadOnceSeconds = 0.0123,
         };
         string[] lines = [ConfigResult.CsvHeader, result.ToCsv(6.17, new PairedSpeedup("dense", 1.2, 1.1, 1.3, 0.965))];
         string path = Path.GetTempFileName();
@@ -152,10 +151,9 @@ public class GradientSetTests
             old.Remove("dense_faster_tensors");
             Assert.Equal(result with { Routing = "bytes", DenseFasterTensors = 0 }, ConfigResult.Parse(old));
 
-            // And one from before the node-aware exchange has no out-of-node bytes, nor the contended read-once.
+            // And one from before the node-aware exchange has no out-of-node bytes.
             old.Remove("between_node_bytes_per_rank");
-            old.Remove("contended_read_once_s");
-            Assert.Equal(result with { Routing = "bytes", DenseFasterTensors = 0, BetweenNodeBytesPerRank = double.NaN, ContendedReadOnceSeconds = double.NaN }, ConfigResult.Parse(old));
+            Assert.Equal(result with { Routing = "bytes", DenseFasterTensors = 0, BetweenNodeBytesPerRank = double.NaN }, ConfigResult.Parse(old));
 
             var tensor = new TensorResult("10gbit", "resnet18", "qsgd", 4, 7, "layer1.0.conv1", "64x64x3x3", 36_864, "DenseFaster", 0, 0.0021, 0.0034);
             File.WriteAllLines(path, [TensorResult.CsvHeader, tensor.ToCsv()]);
