@@ -82,6 +82,20 @@ public sealed class ExchangeChoiceTests
             check(choice);
         });
 
+    /// <summary>
+    /// Runs 4 ranks up to the first retrial with calls timed by <paramref name="seconds"/>(step, way) and checks that
+    /// <paramref name="winner"/>, kept by the first round, takes the calls for the watch's <see cref="ExchangeChoice.SlowLooks"/>
+    /// looks and <paramref name="kept"/> every call after; returns the call from which <paramref name="kept"/> takes them.
+    /// </summary>
+    private static int WinnerThenKept(Func<long, Exchange, double> seconds, Exchange winner, Exchange kept)
+    {
+        Exchange[] taken = Schedule(Warmup + ExchangeChoice.RetrialEvery, seconds);
+        int handover = TrialsEnd + (ExchangeChoice.SlowLooks * ExchangeChoice.WatchCalls);
+        Assert.All(taken[TrialsEnd..handover], w => Assert.Equal(winner, w));
+        Assert.All(taken[handover..], w => Assert.Equal(kept, w));
+        return handover;
+    }
+
     /// <summary>A later round over <paramref name="ways"/>, call by call: each way's visit in turn, <see cref="ExchangeChoice.TrialVisits"/> times.</summary>
     private static Exchange[] TakingTurns(params Exchange[] ways) =>
         [.. Enumerable.Range(0, ExchangeChoice.TrialVisits).SelectMany(_ => ways.SelectMany(way => Enumerable.Repeat(way, ExchangeChoice.VisitCalls(way))))];
@@ -253,10 +267,7 @@ public sealed class ExchangeChoiceTests
             _ => 5.0,
         };
 
-        Exchange[] taken = Schedule(Warmup + ExchangeChoice.RetrialEvery, Seconds);   // up to the first retrial
-        int handover = TrialsEnd + (ExchangeChoice.SlowLooks * ExchangeChoice.WatchCalls);
-        Assert.All(taken[TrialsEnd..handover], w => Assert.Equal(Exchange.Flat, w));
-        Assert.All(taken[handover..], w => Assert.Equal((Exchange)keptWay, w));
+        int handover = WinnerThenKept(Seconds, Exchange.Flat, (Exchange)keptWay);
 
         // What the log and the bench say: the way handed over from, its watched median and the dense route's fastest call.
         AfterCalls(handover, Seconds, choice =>
@@ -283,10 +294,7 @@ public sealed class ExchangeChoiceTests
             _ => 5.0,
         };
 
-        Exchange[] taken = Schedule(TrialsEnd + 40, Seconds);
-        int handover = TrialsEnd + (ExchangeChoice.SlowLooks * ExchangeChoice.WatchCalls);
-        Assert.All(taken[TrialsEnd..handover], w => Assert.Equal(Exchange.Flat, w));
-        Assert.All(taken[handover..], w => Assert.Equal(Exchange.DenseNode, w));
+        int handover = WinnerThenKept(Seconds, Exchange.Flat, Exchange.DenseNode);
         AfterCalls(handover, Seconds, choice =>
         {
             Assert.Equal(Exchange.DenseNode, choice.Winner);
@@ -312,10 +320,7 @@ public sealed class ExchangeChoiceTests
             _ => 5.0,
         };
 
-        Exchange[] taken = Schedule(Warmup + ExchangeChoice.RetrialEvery, Seconds);   // up to the first retrial
-        int handover = TrialsEnd + (ExchangeChoice.SlowLooks * ExchangeChoice.WatchCalls);
-        Assert.All(taken[TrialsEnd..handover], w => Assert.Equal(Exchange.Dense, w));
-        Assert.All(taken[handover..], w => Assert.Equal(kept, w));
+        int handover = WinnerThenKept(Seconds, Exchange.Dense, kept);
         AfterCalls(handover, Seconds, choice =>
         {
             Assert.Equal(kept == Exchange.DenseNode ? Exchange.Dense : null, choice.HandedOverFrom);
