@@ -23,14 +23,13 @@ internal sealed record NodeLinks(LinkParameters Intra, LinkParameters Inter, Lin
 
 /// <summary>
 /// What a call does over every tensor on every rank, whichever its share of the encoding: <paramref name="Check"/>, one
-/// read of the tensors for NaN and infinity before the header (timed as encode); <paramref name="Divide"/>, the dense
-/// baseline's pass dividing <c>MPI_Allreduce</c>'s sum by N; <paramref name="CommitNode"/>, a node-aware call's
-/// copy of the node's mean into the tensors (both timed as decode). Seconds, as the step takes them (no further
-/// scaling): the check from the set's read-once, the other two as the dense baselines' rows measured them, the same
-/// work in those calls. The node-aware exchange's encode profile covers the encoding of its share alone, so these
+/// read of the tensors for NaN and infinity before the header (timed as encode); <paramref name="CommitNode"/>, a
+/// node-aware call's copy of the node's mean into the tensors (timed as decode). Seconds, as the step takes them (no
+/// further scaling): the check from the set's read-once, the commit as the node-aware dense baseline's row measured
+/// it, the same work in that call. The node-aware exchange's encode profile covers the encoding of its share alone, so these
 /// passes over the whole set are its own terms.
 /// </summary>
-internal readonly record struct WholeSetPasses(double Check, double Divide, double CommitNode);
+internal readonly record struct WholeSetPasses(double Check, double CommitNode);
 
 /// <summary>
 /// A node-aware step in its terms: the nodes per group (<see cref="NodeGroups"/>; 1, none); encode of the node sums; the

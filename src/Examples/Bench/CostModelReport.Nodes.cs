@@ -70,13 +70,13 @@ internal static partial class CostModelReport
 
     /// <summary>
     /// The passes over every tensor of <paramref name="measured"/>'s calls (<see cref="WholeSetPasses"/>): its check, as
-    /// <see cref="CheckSeconds"/> scaled like compute; the dense baseline's divide and the node-aware commit as the run's
-    /// dense baselines at its N measured them (their decode phase), none where the run has no such row.
+    /// <see cref="CheckSeconds"/> scaled like compute; the node-aware commit as the run's node-aware dense baseline at its
+    /// N measured it (its decode phase), none where the run has no such row.
     /// </summary>
     internal static WholeSetPasses Passes(ConfigResult measured, IReadOnlyList<ConfigResult> results, double computeScale)
     {
-        double DecodeOf(string config) => results.Where(r => r.Ranks == measured.Ranks && r.Config == config).Select(r => r.DecodeSeconds).DefaultIfEmpty(0).Min();
-        return new WholeSetPasses(CheckSeconds(measured) * computeScale, DecodeOf(BenchConfigurations.Dense), DecodeOf(BenchConfigurations.DenseNode));
+        double commit = results.Where(r => r.Ranks == measured.Ranks && r.Config == BenchConfigurations.DenseNode).Select(r => r.DecodeSeconds).DefaultIfEmpty(0).Min();
+        return new WholeSetPasses(CheckSeconds(measured) * computeScale, commit);
     }
 
     /// <summary>
@@ -133,14 +133,14 @@ internal static partial class CostModelReport
             report.Append(Invariant, $"\nEach run alone, against its own fit: {string.Join("; ", alone)}.\n");
         }
 
-        (double efficiency, NodeLinks projected, WholeSetPasses passes) = ProjectionInputs(runs, fits[projectFrom], projectFrom, rateBitsPerSecond, cores, clusterAlpha, nodeBytesPerSecond);
+        (double efficiency, NodeLinks projected, double divide, WholeSetPasses passes) = ProjectionInputs(runs, fits[projectFrom], projectFrom, rateBitsPerSecond, cores, clusterAlpha, nodeBytesPerSecond);
         report.Append(Invariant, $"\n## Projection: M nodes x {ProjectedRanksPerNode} ranks, one link per node (non-blocking switch) at 1/10/25/100 Gbit/s\n\n");
         report.Append(Invariant, $"Between nodes: alpha = {clusterAlpha * 1e6:F1} us (assumed; --cluster-alpha-us), {efficiency * 100:F0} % of the nominal rate (the N = {projectFrom} rail fit). ");
         report.Append(Invariant, $"Within a node (the node sum, and a flat ring's edges there): the N = {projectFrom} node fit with one core per rank (divided by max(1, {projectFrom}/{cores})): alpha = {projected.Intra.Alpha * 1e6:F1} us, beta = {projected.Intra.Beta * 1e9:F3} ns/B ({1 / projected.Intra.Beta / 1e9:F2} GB/s per rank{(nodeBytesPerSecond > 0 ? ", given by --node-gbytes" : "")}). ");
-        report.Append(Invariant, $"Compute as one rank alone, and every rank's passes over the whole set too: the check {passes.Check * 1e3:F1} ms (read once), the divide {passes.Divide * 1e3:F1} ms and the node-aware commit {passes.CommitNode * 1e3:F1} ms (the dense baselines' at N = {projectFrom}, divided likewise). ");
+        report.Append(Invariant, $"Compute as one rank alone, and every rank's passes over the whole set too: the check {passes.Check * 1e3:F1} ms (read once), the dense divide {divide * 1e3:F1} ms and the node-aware commit {passes.CommitNode * 1e3:F1} ms (the dense baselines' at N = {projectFrom}, divided likewise). ");
         report.Append("dense = one fused MPI_Allreduce over all ranks in node order (bucketed, its best case), in the steps Open MPI 4.1 takes (Rabenseifner's for large sums: the large halves stay in the node, the link carries about 2(M-1)/M of the gradients each way); dense-node = the node-aware dense allreduce; speedup over the better of the two. ");
         report.Append(Invariant, $"Node-aware ATOMO groups the nodes {GroupingText(nodeGroupSize)}: nodes per group G = {string.Join(", ", ProjectedNodes.Select(m => $"{NodeGroups.SizeFor(m, nodeGroupSize)} at M = {m}"))}.\n\n");
-        var (rows, series) = Project(elements, profiles, projected, efficiency, passes, nodeGroupSize);
+        var (rows, series) = Project(elements, profiles, projected, efficiency, divide, passes, nodeGroupSize);
         AppendProjection(report, profiles, series);
         AppendGoal(report, profiles, projected, efficiency, passes, series, nodeGroupSize);
         Write(output, runs.Label, set, report, errorRows, rows, png => PlotProjection(series, png, $"Cost model with nodes, {set.Description}: time per step, {ProjectedRanksPerNode} ranks per node", ProjectedNodes, "nodes M (log scale)", [BenchConfigurations.Dense, BenchConfigurations.DenseNode, BenchConfigurations.SpectralThree]));
@@ -239,13 +239,14 @@ internal static partial class CostModelReport
     }
 
     /// <summary>
-    /// The projection's links and the passes over every tensor (the check: the set's read-once on one rank alone; the
-    /// dense divides, as compute with one core per rank): the rail fit's fraction of the nominal rate; within a node,
+    /// The projection's links, the dense baseline's divide and the passes over every tensor (the check: the set's
+    /// read-once on one rank alone; the divide and the node-aware commit as compute with one core per rank): the rail
+    /// fit's fraction of the nominal rate; within a node,
     /// <paramref name="nodeBytesPerSecond"/> per rank when given, else the intra-node fit with one core per rank (the
     /// emulation time-slices N ranks over the cores: its traffic within a node is compute); a flat ring's edges within a
     /// node as fast as the node sum's.
     /// </summary>
-    private static (double Efficiency, NodeLinks Links, WholeSetPasses Passes) ProjectionInputs(NodeRuns runs, (int Nodes, int RanksPerNode, NodeLinks Links) fit, int ranks, double rateBitsPerSecond, int cores, double clusterAlpha, double nodeBytesPerSecond)
+    private static (double Efficiency, NodeLinks Links, double Divide, WholeSetPasses Passes) ProjectionInputs(NodeRuns runs, (int Nodes, int RanksPerNode, NodeLinks Links) fit, int ranks, double rateBitsPerSecond, int cores, double clusterAlpha, double nodeBytesPerSecond)
     {
         double efficiency = 8.0 / rateBitsPerSecond / fit.Links.Inter.Beta;
         double scale = Math.Max(1.0, ranks / (double)cores);
@@ -253,7 +254,7 @@ internal static partial class CostModelReport
         var inter = new LinkParameters(clusterAlpha, double.NaN, LinkSharing.PerRank);
         double Divide(string config) => runs.Results.Where(r => r.Ranks == ranks && r.Config == config).Select(r => r.DecodeSeconds).DefaultIfEmpty(0).Min() / scale;
         double check = runs.Results.Where(r => r.Ranks == ranks).Select(CheckSeconds).DefaultIfEmpty(0).Min();
-        return (efficiency, new NodeLinks(intra, inter), new WholeSetPasses(check, Divide(BenchConfigurations.Dense), Divide(BenchConfigurations.DenseNode)));
+        return (efficiency, new NodeLinks(intra, inter), Divide(BenchConfigurations.Dense), new WholeSetPasses(check, Divide(BenchConfigurations.DenseNode)));
     }
 
     /// <summary>How the projection groups nodes: the library's automatic rule (option 0) or a fixed size.</summary>
@@ -266,7 +267,7 @@ internal static partial class CostModelReport
     /// <paramref name="nodeGroupSize"/>); rows for the CSV (the nodes per group last) and the series by (rate, config).
     /// </summary>
     private static (List<string> Rows, Dictionary<(double Rate, string Config), double[]> Series) Project(
-        int[] elements, IReadOnlyList<AtomoProfile> profiles, NodeLinks links, double efficiency, WholeSetPasses passes, int nodeGroupSize)
+        int[] elements, IReadOnlyList<AtomoProfile> profiles, NodeLinks links, double efficiency, double divide, WholeSetPasses passes, int nodeGroupSize)
     {
         var rows = new List<string> { "rate_gbit,nodes,ranks_per_node,config,encode_s,exchange_s,decode_s,step_s,speedup_vs_better_dense,node_group_size" };
         var series = new Dictionary<(double Rate, string Config), double[]>();
@@ -276,8 +277,8 @@ internal static partial class CostModelReport
             NodeLinks at = links with { Inter = links.Inter with { Beta = 8.0 / rate / efficiency } };
             var predictions = new Dictionary<string, StepPrediction[]>
             {
-                [BenchConfigurations.Dense] = [.. ProjectedNodes.Select(m => CostModel.DenseFlat(m, k, elements, at, passes.Divide, fused: true))],
-                [BenchConfigurations.DenseNode] = [.. ProjectedNodes.Select(m => m == 1 ? CostModel.DenseFlat(m, k, elements, at, passes.Divide, fused: true) : CostModel.DenseNode(m, k, elements, at, passes.CommitNode))],
+                [BenchConfigurations.Dense] = [.. ProjectedNodes.Select(m => CostModel.DenseFlat(m, k, elements, at, divide, fused: true))],
+                [BenchConfigurations.DenseNode] = [.. ProjectedNodes.Select(m => m == 1 ? CostModel.DenseFlat(m, k, elements, at, divide, fused: true) : CostModel.DenseNode(m, k, elements, at, passes.CommitNode))],
             };
             foreach (AtomoProfile profile in profiles)
             {

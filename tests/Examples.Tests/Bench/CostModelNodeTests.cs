@@ -140,7 +140,7 @@ public class CostModelNodeTests
         // commit; either way after the check.
         int[] elements = [1_000_000, 600_000, 512];
         AtomoProfile profile = Profile(4_000_000, 2_400_000);
-        var passes = new WholeSetPasses(Check: 0.003, Divide: 0.001, CommitNode: 0.002);
+        var passes = new WholeSetPasses(Check: 0.003, CommitNode: 0.002);
         double header = 30e-6 + (40 * (2e-9 + (2 * 2e-9) + (4 * 2e-9)));
         double flat = CostModel.DenseFlat(4, 2, elements, Links).Total + header, node = CostModel.DenseNode(4, 2, elements, Links, 0.002).Total;
         (Exchange way, StepPrediction step) = CostModel.AtomoChosen(4, 2, profile, elements, Links, passes);
