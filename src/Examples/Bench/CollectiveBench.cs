@@ -275,7 +275,9 @@ internal static class CollectiveBench
     /// <c>MPI_Allreduce</c> over the world (the flat dense baseline); and, where the ranks group into nodes as the library's
     /// node-aware exchange would group them (<see cref="NodeAwareMode.Auto"/>), the node sum of the node-aware collectives
     /// (a reduce-scatter and an allgather within each node, every node at once; <see cref="NodeCalibrationFloats"/>) and <c>MPI_Allreduce</c> over the rails
-    /// (every rail at once, as in use: a node's rails share its link).
+    /// (every rail at once, as in use: a node's rails share its link), in the library's pieces as every sum on a rail
+    /// is made. In one call, 4 rails' 8 MiB sums over a 1 Gbit/s link got 67–70 % of its rate, where the steps' sums in
+    /// pieces got about 80–85 %, and the model put <c>dense-node</c> 23 % too slow.
     /// </summary>
     private static List<CalibrationPoint> CalibrateLink(ICommunicator world, string label)
     {
@@ -286,7 +288,7 @@ internal static class CollectiveBench
             ICommunicator node = topology.Node;
             using NodeSharedBlocks? shared = NodeSharedBlocks.Open(world, node, NullLogger.Instance);
             points.AddRange(TimeSums(world, node.Size, label, CalibrationLevel.Node, NodeCalibrationFloats, buffer => SumWithinNode(node, shared, buffer)));
-            points.AddRange(TimeSums(world, topology.Rail.Size, label, CalibrationLevel.Rail, CalibrationFloats, buffer => topology.Rail.AllreduceSum(buffer)));
+            points.AddRange(TimeSums(world, topology.Rail.Size, label, CalibrationLevel.Rail, CalibrationFloats, buffer => Pieces.AllreduceSum(topology.Rail, buffer)));
         }
 
         return points;

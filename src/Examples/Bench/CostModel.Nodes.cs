@@ -118,10 +118,10 @@ internal static partial class CostModel
 
     /// <summary>
     /// Allreduce of <paramref name="nodeBytes"/> per node over the rails, every rail at once: each of the k rails sums
-    /// 1/k of them over the M nodes in the steps Open MPI takes for that size (<see cref="OpenMpiAllreduce"/>: for
-    /// large sums Rabenseifner's, 2 log₂ M steps; for a few kB a tree; a ring only where its rules say so), each step
-    /// paying α between nodes, and the node's link carries the k rails' bytes together (a ring's and Rabenseifner's
-    /// <c>2(M−1)/M·nodeBytes</c> each way at a power of two).
+    /// 1/k of them over the M nodes, in the library's pieces (<see cref="RailSumCost"/>), each in the steps Open MPI
+    /// takes for its size (<see cref="OpenMpiAllreduce"/>: for large sums Rabenseifner's, 2 log₂ M steps; for a few kB
+    /// a tree; a ring only where its rules say so), each step paying α between nodes, and the node's link carries the
+    /// k rails' bytes together (a ring's and Rabenseifner's <c>2(M−1)/M·nodeBytes</c> each way at a power of two).
     /// </summary>
     public static double RailAllreduce(int nodes, int ranksPerNode, double nodeBytes, LinkParameters inter)
     {
@@ -132,9 +132,30 @@ internal static partial class CostModel
             return 0;
         }
 
-        double memberBytes = nodeBytes / ranksPerNode;
-        AllreduceCost cost = OpenMpiAllreduce.CostOfChosen(nodes, memberBytes);
+        AllreduceCost cost = RailSumCost(nodes, nodeBytes / ranksPerNode);
         return (cost.Steps * inter.Alpha) + (cost.Vectors * nodeBytes * inter.Beta);
+    }
+
+    /// <summary>
+    /// One rail member's sum of <paramref name="memberBytes"/> over <paramref name="nodes"/> members as the library
+    /// makes every sum on a rail (<c>Pieces.AllreduceSum</c>): pieces of <see cref="Pieces.AllreducePiece(int)"/>
+    /// floats one after another, each in the algorithm Open MPI picks for its size. The steps add up; the vectors are
+    /// the pieces' weighted by their bytes, so that <c>Vectors · memberBytes</c> is what the member sends.
+    /// </summary>
+    internal static AllreduceCost RailSumCost(int nodes, double memberBytes)
+    {
+        double pieceBytes = sizeof(float) * (double)Pieces.AllreducePiece(nodes, Pieces.DefaultAllreduceFloats, Pieces.DefaultAllreduceBlockFloats);
+        if (memberBytes <= pieceBytes)
+        {
+            return OpenMpiAllreduce.CostOfChosen(nodes, memberBytes);
+        }
+
+        double whole = Math.Floor(memberBytes / pieceBytes), rest = memberBytes - (whole * pieceBytes);
+        AllreduceCost piece = OpenMpiAllreduce.CostOfChosen(nodes, pieceBytes);
+        AllreduceCost last = rest > 0 ? OpenMpiAllreduce.CostOfChosen(nodes, rest) : default;
+        return new AllreduceCost(
+            (int)whole * piece.Steps + last.Steps,
+            ((whole * piece.Vectors * pieceBytes) + (last.Vectors * rest)) / memberBytes);
     }
 
     /// <summary>
@@ -364,9 +385,9 @@ internal static partial class CostModel
 
     /// <summary>
     /// The links between nodes from rail calibrations (every rail at once over <paramref name="nodes"/> nodes, each
-    /// point a rail member's bytes), as <see cref="RailAllreduce"/> charges them: each sum takes Open MPI's steps for its
-    /// size (over 2 nodes a sum below 4 kB is one step of recursive doubling, a ring's would be two) and its bytes cross
-    /// the node's link once per rail. β per byte on that link by least squares over every point, time against steps and
+    /// point a rail member's bytes, summed in the library's pieces), as <see cref="RailAllreduce"/> charges them: each
+    /// sum takes Open MPI's steps for its pieces' sizes (<see cref="RailSumCost"/>; over 2 nodes a sum below 4 kB is one
+    /// step of recursive doubling, a ring's would be two) and its bytes cross the node's link once per rail. β per byte on that link by least squares over every point, time against steps and
     /// bytes; α per step, as <see cref="Fit"/> takes it, from the two smallest sums (their byte terms taken off).
     /// </summary>
     public static LinkParameters FitNodeLink(int nodes, int ranksPerNode, IReadOnlyList<(double Bytes, double Seconds)> points)
@@ -379,7 +400,7 @@ internal static partial class CostModel
 
         var terms = points.Select(p =>
         {
-            AllreduceCost cost = OpenMpiAllreduce.CostOfChosen(nodes, p.Bytes);
+            AllreduceCost cost = RailSumCost(nodes, p.Bytes);
             return (Steps: (double)cost.Steps, LinkBytes: cost.Vectors * ranksPerNode * p.Bytes, p.Seconds);
         }).ToArray();
         double ss = terms.Sum(t => t.Steps * t.Steps), sb = terms.Sum(t => t.Steps * t.LinkBytes), bb = terms.Sum(t => t.LinkBytes * t.LinkBytes);

@@ -26,6 +26,21 @@ public class CostModelNodeTests
     }
 
     [Fact]
+    public void ARailSumIsChargedInTheLibrarysPieces()
+    {
+        // M = 2: pieces of 10⁶ floats (4 MB). A member's 10 MB are two whole pieces and one of 2 MB, one allreduce
+        // after another: their steps add up, and each piece's bytes cross the link at its own algorithm's rate.
+        AllreduceCost piece = OpenMpiAllreduce.CostOfChosen(2, 4e6), last = OpenMpiAllreduce.CostOfChosen(2, 2e6);
+        double steps = (2 * piece.Steps) + last.Steps, sent = (2 * piece.Vectors * 4e6) + (last.Vectors * 2e6);
+        Assert.Equal((steps * Inter.Alpha) + (4 * sent * Inter.Beta), CostModel.RailAllreduce(2, 4, 4 * 10e6, Inter), 12);
+        Assert.Equal(steps, CostModel.RailSumCost(2, 10e6).Steps);
+
+        // Up to one piece, one allreduce; over 128 nodes a piece is 128 · 16,000 floats (8.19 MB), so 5.85 MB is one.
+        Assert.Equal(OpenMpiAllreduce.CostOfChosen(2, 4e6), CostModel.RailSumCost(2, 4e6));
+        Assert.Equal(OpenMpiAllreduce.CostOfChosen(128, 5.85e6), CostModel.RailSumCost(128, 5.85e6));
+    }
+
+    [Fact]
     public void AFlatRingIsAsSlowAsItsSlowestEdge()
     {
         Assert.Equal(Intra, Links.RingEdge(1));
