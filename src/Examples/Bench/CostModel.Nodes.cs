@@ -154,7 +154,7 @@ internal static partial class CostModel
         AllreduceCost piece = OpenMpiAllreduce.CostOfChosen(nodes, pieceBytes);
         AllreduceCost last = rest > 0 ? OpenMpiAllreduce.CostOfChosen(nodes, rest) : default;
         return new AllreduceCost(
-            (int)whole * piece.Steps + last.Steps,
+            ((int)whole * piece.Steps) + last.Steps,
             ((whole * piece.Vectors * pieceBytes) + (last.Vectors * rest)) / memberBytes);
     }
 
@@ -387,8 +387,9 @@ internal static partial class CostModel
     /// The links between nodes from rail calibrations (every rail at once over <paramref name="nodes"/> nodes, each
     /// point a rail member's bytes, summed in the library's pieces), as <see cref="RailAllreduce"/> charges them: each
     /// sum takes Open MPI's steps for its pieces' sizes (<see cref="RailSumCost"/>; over 2 nodes a sum below 4 kB is one
-    /// step of recursive doubling, a ring's would be two) and its bytes cross the node's link once per rail. β per byte on that link by least squares over every point, time against steps and
-    /// bytes; α per step, as <see cref="Fit"/> takes it, from the two smallest sums (their byte terms taken off).
+    /// step of recursive doubling, a ring's would be two) and its bytes cross the node's link once per rail. β per byte
+    /// on that link by least squares over every point, time against steps and bytes; α per step, as <see cref="Fit"/>
+    /// takes it, from the two smallest sums (their byte terms taken off).
     /// </summary>
     public static LinkParameters FitNodeLink(int nodes, int ranksPerNode, IReadOnlyList<(double Bytes, double Seconds)> points)
     {
