@@ -44,8 +44,12 @@ internal sealed record Compressor(CompressorKind Kind, double Budget, int Bits, 
         _ => Name,
     }) + (ByTime ? " by time" : "");
 
-    /// <summary>Whether the compressor is ATOMO's, routed by the library (<see cref="ToAtomoOptions"/>).</summary>
-    public static bool Routes(CompressorKind kind) => kind is CompressorKind.AtomoSpectral or CompressorKind.AtomoCoordinate or CompressorKind.AtomoFourier or CompressorKind.TernGrad;
+    /// <summary>Whether the compressor runs as <see cref="AtomoAllreduce"/>, which routes its tensors: whether it has <see cref="ToAtomoOptions"/>.</summary>
+    public bool Routes => ToAtomoOptions(0) is not null;
+
+    /// <summary>The names of the compressors that route (<see cref="Routes"/>), for messages.</summary>
+    private static string RoutingNames => string.Join(", ", Enum.GetValues<CompressorKind>()
+        .Where(kind => new Compressor(kind, DefaultBudget(kind), DefaultBits).Routes).Select(kind => Names[(int)kind]));
 
     /// <summary>The default budget of a compressor: 3 spectral atoms per tensor, 10 atoms per 512-entry bucket otherwise.</summary>
     public static double DefaultBudget(CompressorKind kind) => kind == CompressorKind.AtomoSpectral ? 3 : 10;
@@ -100,8 +104,8 @@ internal sealed record Compressor(CompressorKind Kind, double Budget, int Bits, 
         {
             Compressor routed = Parse(trimmed[..^ByTimeSuffix.Length]);
             return routed.ByTime ? throw new ArgumentException($"'{text}': {ByTimeSuffix} is given twice.", nameof(text))
-                : Routes(routed.Kind) ? routed with { ByTime = true }
-                : throw new ArgumentException($"'{text}': {ByTimeSuffix} routes an ATOMO-family compressor (atomo-spectral, atomo-coordinate, atomo-fourier, terngrad) by time; {routed.Name} has no routes.", nameof(text));
+                : routed.Routes ? routed with { ByTime = true }
+                : throw new ArgumentException($"'{text}': {ByTimeSuffix} routes an ATOMO-family compressor ({RoutingNames}) by time; {routed.Name} has no routes.", nameof(text));
         }
 
         string[] parts = text.Split(':', 2);

@@ -38,6 +38,7 @@ public sealed class CompressorTests
     [InlineData("powersgd:0", "rank must be at least 1")]
     [InlineData("dense@time", "dense has no routes")]
     [InlineData("qsgd:2@time", "qsgd has no routes")]
+    [InlineData("powersgd@time", "(atomo-spectral, atomo-coordinate, atomo-fourier, terngrad) by time; powersgd has no routes")]
     [InlineData("atomo-spectral:x@time", "must be a number")]
     [InlineData("atomo-spectral@time@time", "@time is given twice")]
     public void RefusesBadSpecificationsWithAClearMessage(string text, string message)
