@@ -26,8 +26,8 @@ internal sealed record NodeLinks(LinkParameters Intra, LinkParameters Inter, Lin
 /// read of the tensors for NaN and infinity before the header (timed as encode); <paramref name="CommitNode"/>, a
 /// node-aware call's copy of the node's mean into the tensors (timed as decode). Seconds, as the step takes them (no
 /// further scaling): the check from the set's read-once, the commit as the node-aware dense baseline's row measured
-/// it, the same work in that call. The node-aware exchange's encode profile covers the encoding of its share alone, so these
-/// passes over the whole set are its own terms.
+/// it, the same work in that call. The node-aware exchange's encode profile covers the encoding of its share alone,
+/// so these passes over the whole set are its own terms.
 /// </summary>
 internal readonly record struct WholeSetPasses(double Check, double CommitNode);
 

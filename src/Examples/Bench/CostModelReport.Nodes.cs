@@ -75,9 +75,12 @@ internal static partial class CostModelReport
     /// </summary>
     internal static WholeSetPasses Passes(ConfigResult measured, IReadOnlyList<ConfigResult> results, double computeScale)
     {
-        double commit = results.Where(r => r.Ranks == measured.Ranks && r.Config == BenchConfigurations.DenseNode).Select(r => r.DecodeSeconds).DefaultIfEmpty(0).Min();
-        return new WholeSetPasses(CheckSeconds(measured) * computeScale, commit);
+        return new WholeSetPasses(CheckSeconds(measured) * computeScale, MeasuredDecode(results, measured.Ranks, BenchConfigurations.DenseNode));
     }
+
+    /// <summary>The decode phase <paramref name="config"/>'s row measured at <paramref name="ranks"/> (a dense baseline's divide or commit; the least of several rows), 0 where there is none.</summary>
+    private static double MeasuredDecode(IEnumerable<ConfigResult> results, int ranks, string config) =>
+        results.Where(r => r.Ranks == ranks && r.Config == config).Select(r => r.DecodeSeconds).DefaultIfEmpty(0).Min();
 
     /// <summary>
     /// The all-dense call's check of the tensors, one read of them per rank: the set's read-once on one otherwise idle
@@ -252,7 +255,7 @@ internal static partial class CostModelReport
         double scale = Math.Max(1.0, ranks / (double)cores);
         var intra = new LinkParameters(fit.Links.Intra.Alpha / scale, nodeBytesPerSecond > 0 ? 1 / nodeBytesPerSecond : fit.Links.Intra.Beta / scale, LinkSharing.PerRank);
         var inter = new LinkParameters(clusterAlpha, double.NaN, LinkSharing.PerRank);
-        double Divide(string config) => runs.Results.Where(r => r.Ranks == ranks && r.Config == config).Select(r => r.DecodeSeconds).DefaultIfEmpty(0).Min() / scale;
+        double Divide(string config) => MeasuredDecode(runs.Results, ranks, config) / scale;
         double check = runs.Results.Where(r => r.Ranks == ranks).Select(CheckSeconds).DefaultIfEmpty(0).Min();
         return (efficiency, new NodeLinks(intra, inter), Divide(BenchConfigurations.Dense), new WholeSetPasses(check, Divide(BenchConfigurations.DenseNode)));
     }
